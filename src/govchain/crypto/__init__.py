@@ -1,0 +1,1 @@
+"""Crypto suites, chosen once per network at genesis: ``intl`` and ``gm``."""

@@ -1,0 +1,1 @@
+"""Storage adapters: one ``KVStore`` protocol, an LMDB backend and an in-memory backend."""
