@@ -32,9 +32,7 @@ def check_value(value: Any, path: str = "$", depth: int = 0) -> None:
     if t is int:
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return
-        raise MalformedEncoding(
-            f"integer at {path} is outside the safe range ±(2^53-1)", path=path
-        )
+        raise MalformedEncoding(f"integer at {path} is outside the safe range ±(2^53-1)", path=path)
     if depth >= MAX_DEPTH:
         raise MalformedEncoding(f"value at {path} is nested deeper than {MAX_DEPTH}", path=path)
     if t is dict:

@@ -13,12 +13,14 @@ from typing import Protocol
 
 TABLES: tuple[str, ...] = (
     "meta",  # node metadata: chain id, head height, log size ...
-    "blocks",  # height (8-byte big-endian) -> encoded block
+    "blocks",  # height (8-byte big-endian) -> encoded block header + signature
+    "entries",  # log index (8-byte big-endian) -> log entry (transaction + receipt)
     "txindex",  # tx id -> location (height, index in block, log index)
     "log",  # Merkle log hash tiles
     "state",  # current world state: key -> encoded versioned value
     "history",  # key + version -> encoded historical value
     "buckets",  # state bucket contents for the state root
+    "checkpoints",  # height (8-byte big-endian) -> signed checkpoint
     "extra",  # room for later subsystems (contracts, identity, sharing)
 )
 """Names of the tables every backend provides."""

@@ -1,0 +1,125 @@
+"""Offline verification of a receipt bundle with nothing but the network's genesis.
+
+A bundle (``govchain-receipt/1``) holds a log entry (the transaction and its receipt), its
+index in the transaction log, the inclusion proof, and a signed checkpoint. It is valid when:
+
+1. the checkpoint is for this chain and carries a quorum of department signatures (> 2/3),
+   checked against the node keys in genesis;
+2. the entry's leaf hash is included at ``log_index`` in the log of ``checkpoint.log_size``
+   entries whose root is ``checkpoint.log_root``;
+3. the transaction inside is well-formed, for this chain, has the stated id, and — when its
+   signer is a genesis member — its signature verifies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from govchain.crypto.suite import CryptoSuite
+from govchain.errors import GovchainError, ProofError
+from govchain.ledger import merkle
+from govchain.ledger.checkpoints import SignedCheckpoint, verify_checkpoint
+from govchain.ledger.encoding import canonical_bytes
+from govchain.ledger.genesis import Genesis
+from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, unhex_list
+from govchain.ledger.transactions import parse_envelope
+from govchain.types import DeptId, Height
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedReceipt:
+    """What a valid bundle proves."""
+
+    tx_id: str
+    """Transaction id (hex)."""
+    height: Height
+    """Block height of the transaction."""
+    log_index: int
+    """Index in the transaction log."""
+    status: str
+    """Receipt status (``ok``, ``failed``, ``rejected``)."""
+    result: Any
+    """Receipt result."""
+    signer: str
+    """Member that signed the transaction."""
+    actor: str
+    """Person who acted."""
+    case: str
+    """Case id."""
+    checkpoint_height: Height
+    """Height of the checkpoint the proof is anchored to."""
+    checkpoint_signers: tuple[DeptId, ...]
+    """Departments whose checkpoint signatures verified."""
+    signature_checked: bool
+    """Whether the transaction signature was checked (signer key known from genesis)."""
+    entry: LogEntry
+    """The verified log entry."""
+
+
+def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> VerifiedReceipt:
+    """Verify a decoded receipt bundle; raise ``ProofError`` (or a subclass) naming the defect."""
+    if type(bundle) is not dict:
+        raise ProofError("receipt must be a JSON object")
+    if bundle.get("format") != BUNDLE_FORMAT:
+        raise ProofError(f"receipt format must be {BUNDLE_FORMAT!r}")
+    if bundle.get("chain_id") != genesis.chain_id:
+        raise ProofError(
+            f"receipt is for chain {bundle.get('chain_id')!r}, genesis is {genesis.chain_id!r}"
+        )
+    try:
+        signed = SignedCheckpoint.from_json(bundle.get("checkpoint"))
+    except GovchainError as exc:
+        raise ProofError(f"receipt checkpoint is malformed: {exc.message}") from None
+    signers = verify_checkpoint(suite, genesis, signed)
+    cp = signed.checkpoint
+
+    log_index = bundle.get("log_index")
+    if type(log_index) is not int:
+        raise ProofError("receipt log_index must be an integer")
+    try:
+        entry_data = canonical_bytes(bundle.get("entry"))
+        entry = LogEntry.decode(entry_data)
+    except GovchainError as exc:
+        raise ProofError(f"receipt entry is malformed: {exc.message}") from None
+    proof = unhex_list(bundle.get("inclusion_proof"), "inclusion_proof")
+    merkle.verify_inclusion(
+        suite.hash,
+        log_index,
+        cp.log_size,
+        merkle.leaf_hash(suite.hash, entry_data),
+        proof,
+        cp.log_root,
+    )
+
+    try:
+        tx = parse_envelope(entry.tx, suite.hash)
+    except GovchainError as exc:
+        raise ProofError(f"transaction in receipt is malformed: {exc.message}") from None
+    if tx.chain != genesis.chain_id:
+        raise ProofError("transaction in receipt is for another chain")
+    if bundle.get("tx_id") != tx.tx_id.hex():
+        raise ProofError(
+            f"receipt names tx {bundle.get('tx_id')!r} but the entry holds {tx.tx_id.hex()}"
+        )
+    checked = False
+    for m in genesis.members:
+        if m.id == tx.signer:
+            if not suite.verify(m.public_key, tx.signing_message(), tx.signature):
+                raise ProofError(f"transaction signature does not verify under {tx.signer!r}")
+            checked = True
+            break
+    return VerifiedReceipt(
+        tx_id=tx.tx_id.hex(),
+        height=entry.height,
+        log_index=log_index,
+        status=entry.receipt.status,
+        result=entry.receipt.result,
+        signer=tx.signer,
+        actor=tx.actor,
+        case=tx.case,
+        checkpoint_height=cp.height,
+        checkpoint_signers=tuple(signers),
+        signature_checked=checked,
+        entry=entry,
+    )

@@ -1,0 +1,427 @@
+"""The ledger of one node: executes ordered blocks and commits each one atomically and durably.
+
+``Ledger`` joins the world state, the transaction log and the block store on one ``KVStore``:
+a block, its log entries (transactions + receipts), its state changes, the log tiles and the
+head pointer go into one ``WriteBatch``; nothing is visible or acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from govchain.crypto.suite import CryptoSuite
+from govchain.errors import IntegrityError, NotFound, SchemaViolation
+from govchain.ledger import merkle
+from govchain.ledger.blocks import BlockHeader, SignedHeader, height_key, tx_root
+from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
+from govchain.ledger.encoding import canonical_unchecked, decode
+from govchain.ledger.execution import (
+    ContractHost,
+    ExecutionResult,
+    execute_block,
+    member_key,
+)
+from govchain.ledger.genesis import Genesis
+from govchain.ledger.log import LogHead, MerkleLog
+from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, hex_list
+from govchain.ledger.state import StateWrite, WorldState
+from govchain.ledger.transactions import Transaction
+from govchain.storage.base import KVStore, WriteBatch
+from govchain.types import DeptId, Hash32, Height, TxId
+
+_LOC = struct.Struct(">QIQ")  # height, index in block, log index
+
+META_GENESIS_HASH = b"genesis_hash"
+META_CHAIN_ID = b"chain_id"
+META_HEAD = b"head"
+
+
+@dataclass(frozen=True, slots=True)
+class TxLocation:
+    """Where a committed transaction is."""
+
+    height: Height
+    """Block height."""
+    index: int
+    """Index in the block."""
+    log_index: int
+    """Index in the transaction log."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedBlock:
+    """A block that is durably committed."""
+
+    header: SignedHeader
+    """The signed header."""
+    block_hash: Hash32
+    """Hash of the header."""
+    result: ExecutionResult
+    """Receipts, writes and log entries of the block."""
+    tx_ids: tuple[TxId, ...]
+    """Transaction ids in block order."""
+
+
+class _Reader:
+    """Adapts ``WorldState`` to the ``StateReader`` protocol of execution."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: WorldState) -> None:
+        self._state = state
+
+    def get_value(self, key: bytes) -> bytes | None:
+        v = self._state.get(key)
+        return None if v is None else v.value
+
+
+def genesis_writes(genesis: Genesis, genesis_hash: bytes) -> list[StateWrite]:
+    """Return the state written at height 0: the member records of genesis."""
+    return [
+        StateWrite(
+            member_key(m.id),
+            canonical_unchecked({**m.to_json(), "status": "active"}),
+            0,
+            TxId(genesis_hash),
+        )
+        for m in genesis.members
+    ]
+
+
+class Ledger:
+    """One node's ledger over a ``KVStore`` (opened, initialised from genesis if empty)."""
+
+    def __init__(
+        self,
+        store: KVStore,
+        genesis: Genesis,
+        suite: CryptoSuite,
+        host: ContractHost,
+    ) -> None:
+        if suite.name != genesis.suite:
+            raise SchemaViolation(f"genesis uses suite {genesis.suite!r}, not {suite.name!r}")
+        self.store = store
+        self.genesis = genesis
+        self.suite = suite
+        self.host = host
+        self.h: Callable[[bytes], bytes] = suite.hash
+        self.genesis_hash = Hash32(self.h(genesis.canonical()))
+        self.state = WorldState(store, self.h, genesis.params.state_buckets)
+        self.log = MerkleLog(store, self.h)
+        self._reader = _Reader(self.state)
+        stored = store.get("meta", META_GENESIS_HASH)
+        if stored is None:
+            self._init_genesis()
+        elif stored != self.genesis_hash:
+            raise IntegrityError(
+                "this data directory belongs to another network (genesis hash "
+                f"{stored.hex()}, expected {self.genesis_hash.hex()})"
+            )
+        self._head: SignedHeader | None = self._load_head()
+
+    # --- initialisation -------------------------------------------------------------------
+
+    def _init_genesis(self) -> None:
+        batch = WriteBatch()
+        self.state.stage(batch, genesis_writes(self.genesis, self.genesis_hash), 0)
+        batch.put("meta", META_GENESIS_HASH, self.genesis_hash)
+        batch.put("meta", META_CHAIN_ID, self.genesis.chain_id.encode())
+        batch.put("meta", META_HEAD, (0).to_bytes(8, "big"))
+        try:
+            self.store.commit(batch)
+        except BaseException:
+            self.state.discard_staged()
+            raise
+        self.state.commit_staged()
+
+    def _load_head(self) -> SignedHeader | None:
+        raw = self.store.get("meta", META_HEAD)
+        height = 0 if raw is None else int.from_bytes(raw, "big")
+        if height == 0:
+            return None
+        return self.header(height)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    @property
+    def height(self) -> Height:
+        """Height of the last committed block (0 before the first block)."""
+        return 0 if self._head is None else self._head.header.height
+
+    @property
+    def head(self) -> SignedHeader | None:
+        """The last committed header, if any."""
+        return self._head
+
+    def head_hash(self) -> Hash32:
+        """Hash of the last header, or the genesis hash before the first block."""
+        return self.genesis_hash if self._head is None else self._head.header.hash(self.h)
+
+    def header(self, height: Height) -> SignedHeader:
+        """Return the signed header at ``height`` (``NotFound`` beyond the head)."""
+        raw = self.store.get("blocks", height_key(height))
+        if raw is None:
+            raise NotFound(f"no block at height {height}", height=height)
+        return SignedHeader.decode(raw)
+
+    def entry_bytes(self, log_index: int) -> bytes:
+        """Return the stored log entry at ``log_index``."""
+        raw = self.store.get("entries", log_index.to_bytes(8, "big"))
+        if raw is None:
+            raise NotFound(f"no log entry {log_index}", log_index=log_index)
+        return raw
+
+    def entries_of(self, header: BlockHeader) -> list[bytes]:
+        """Return the stored log entries of a block, in order."""
+        first = header.first_log_index
+        return [
+            v
+            for _, v in self.store.scan(
+                "entries", first.to_bytes(8, "big"), header.log_size.to_bytes(8, "big")
+            )
+        ]
+
+    def locate(self, tx_id: bytes) -> TxLocation:
+        """Return where a committed transaction is (``NotFound`` if it is not committed)."""
+        raw = self.store.get("txindex", tx_id)
+        if raw is None:
+            raise NotFound(f"transaction {tx_id.hex()} is not committed", tx_id=tx_id.hex())
+        h, i, li = _LOC.unpack(raw)
+        return TxLocation(h, i, li)
+
+    def is_committed(self, tx_id: bytes) -> bool:
+        """Return whether a transaction id is committed."""
+        return self.store.get("txindex", tx_id) is not None
+
+    def checkpoint(self, height: Height | None = None) -> SignedCheckpoint:
+        """Return the signed checkpoint at ``height`` (default: the latest)."""
+        h = self.height if height is None else height
+        raw = self.store.get("checkpoints", height_key(h))
+        if raw is None:
+            raise NotFound(f"no checkpoint at height {h}", height=h)
+        return SignedCheckpoint.from_json(decode(raw))
+
+    def receipt_bundle(self, tx_id: bytes) -> dict[str, Any]:
+        """Return the offline-verifiable receipt of a committed transaction."""
+        loc = self.locate(tx_id)
+        cp = self.checkpoint()
+        entry = LogEntry.decode(self.entry_bytes(loc.log_index))
+        proof = self.log.inclusion_proof(loc.log_index, cp.checkpoint.log_size)
+        return {
+            "format": BUNDLE_FORMAT,
+            "chain_id": self.genesis.chain_id,
+            "tx_id": tx_id.hex(),
+            "log_index": loc.log_index,
+            "entry": {
+                "height": entry.height,
+                "index": entry.index,
+                "tx": entry.tx,
+                "receipt": entry.receipt.to_json(),
+            },
+            "inclusion_proof": hex_list(proof),
+            "checkpoint": cp.to_json(),
+        }
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def _stage(
+        self, txs: Sequence[Transaction], height: Height, timestamp_ms: int, batch: WriteBatch
+    ) -> tuple[ExecutionResult, bytes, LogHead, tuple[TxId, ...]]:
+        """Execute ``txs`` as block ``height`` and stage everything but header and checkpoint."""
+        result = execute_block(
+            reader=self._reader,
+            host=self.host,
+            chain_id=self.genesis.chain_id,
+            height=height,
+            block_time_ms=timestamp_ms,
+            txs=txs,
+            nonce_window=self.genesis.params.nonce_window,
+        )
+        tx_ids = tuple(t.tx_id for t in txs)
+        h = self.h
+        state_root = self.state.stage(batch, result.writes, height)
+        first = self.log.size
+        log_head = self.log.stage(batch, [h(b"\x00" + e) for e in result.entries])
+        entries = batch.ops.setdefault("entries", {})
+        txindex = batch.ops.setdefault("txindex", {})
+        pack = _LOC.pack
+        for i, (tid, e) in enumerate(zip(tx_ids, result.entries, strict=True)):
+            entries[(first + i).to_bytes(8, "big")] = e
+            txindex[tid] = pack(height, i, first + i)
+        return result, state_root, log_head, tx_ids
+
+    def _finish(
+        self,
+        batch: WriteBatch,
+        signed: SignedHeader,
+        checkpoint_keys: Iterable[tuple[DeptId, bytes]],
+    ) -> Hash32:
+        header = signed.header
+        block_hash = header.hash(self.h)
+        batch.put("blocks", height_key(header.height), signed.encode())
+        cp = Checkpoint(
+            chain=self.genesis.chain_id,
+            height=header.height,
+            block_hash=block_hash,
+            state_root=header.state_root,
+            log_size=header.log_size,
+            log_root=header.log_root,
+        )
+        msg = cp.signing_message()
+        sigs = tuple(sorted((d, self.suite.sign(k, msg)) for d, k in checkpoint_keys))
+        batch.put(
+            "checkpoints",
+            height_key(header.height),
+            canonical_unchecked(SignedCheckpoint(cp, sigs).to_json()),
+        )
+        batch.put("meta", META_HEAD, header.height.to_bytes(8, "big"))
+        self.store.commit(batch)
+        return block_hash
+
+    def _discard(self) -> None:
+        self.state.discard_staged()
+        self.log.discard_staged()
+
+    def _committed(self, signed: SignedHeader) -> None:
+        self.state.commit_staged()
+        self.log.commit_staged()
+        self._head = signed
+
+    def commit_block(
+        self,
+        txs: Sequence[Transaction],
+        *,
+        timestamp_ms: int,
+        proposer: DeptId,
+        sign_header: Callable[[bytes], bytes],
+        checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
+    ) -> CommittedBlock:
+        """Execute ``txs`` as the next block (proposer side), sign it and commit it durably."""
+        height = self.height + 1
+        if self._head is not None:
+            timestamp_ms = max(timestamp_ms, self._head.header.timestamp_ms)
+        batch = WriteBatch()
+        try:
+            result, state_root, log_head, tx_ids = self._stage(txs, height, timestamp_ms, batch)
+            header = BlockHeader(
+                chain=self.genesis.chain_id,
+                height=height,
+                prev_hash=self.head_hash(),
+                timestamp_ms=timestamp_ms,
+                proposer=proposer,
+                tx_count=len(txs),
+                tx_root=tx_root(self.h, tx_ids),
+                state_root=Hash32(state_root),
+                log_size=log_head.size,
+                log_root=Hash32(log_head.root),
+            )
+            signed = SignedHeader(header, sign_header(header.signing_message()))
+            block_hash = self._finish(batch, signed, checkpoint_keys)
+        except BaseException:
+            self._discard()
+            raise
+        self._committed(signed)
+        return CommittedBlock(signed, block_hash, result, tx_ids)
+
+    def check_header(self, signed: SignedHeader) -> None:
+        """Check that a header can follow the current head: chain, height, link, proposer
+        signature. Raises ``IntegrityError`` naming the height and the defect."""
+        hd = signed.header
+        height = self.height + 1
+        if hd.chain != self.genesis.chain_id:
+            raise IntegrityError(f"block {hd.height}: chain {hd.chain!r} is wrong", height=height)
+        if hd.height != height:
+            raise IntegrityError(f"block {height}: header says height {hd.height}", height=height)
+        if hd.prev_hash != self.head_hash():
+            raise IntegrityError(
+                f"block {height}: previous hash {hd.prev_hash.hex()} does not match "
+                f"{self.head_hash().hex()}",
+                height=height,
+            )
+        keys = {d.id: d.node_key for d in self.genesis.departments}
+        key = keys.get(hd.proposer)
+        if key is None:
+            raise IntegrityError(
+                f"block {height}: proposer {hd.proposer!r} is not a department", height=height
+            )
+        if not self.suite.verify(key, hd.signing_message(), signed.signature):
+            raise IntegrityError(
+                f"block {height}: proposer signature does not verify", height=height
+            )
+
+    def apply_block(
+        self,
+        signed: SignedHeader,
+        txs: Sequence[Transaction],
+        *,
+        expected_entries: Sequence[bytes] | None = None,
+        checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
+    ) -> CommittedBlock:
+        """Re-execute a block made elsewhere (a stored or a received one), check every
+        commitment of its header, and commit it. Raises ``IntegrityError`` naming the height
+        and the first mismatch; nothing is written then."""
+        self.check_header(signed)
+        hd = signed.header
+        height = hd.height
+
+        def bad(what: str, expected: bytes, got: bytes) -> IntegrityError:
+            return IntegrityError(
+                f"block {height}: {what} mismatch (header {expected.hex()}, "
+                f"recomputed {got.hex()})",
+                height=height,
+            )
+
+        if hd.tx_count != len(txs):
+            raise IntegrityError(
+                f"block {height}: header counts {hd.tx_count} transactions, {len(txs)} present",
+                height=height,
+            )
+        batch = WriteBatch()
+        try:
+            result, state_root, log_head, tx_ids = self._stage(txs, height, hd.timestamp_ms, batch)
+            troot = tx_root(self.h, tx_ids)
+            if troot != hd.tx_root:
+                raise bad("transaction root", hd.tx_root, troot)
+            if expected_entries is not None:
+                for i, (mine, theirs) in enumerate(
+                    zip(result.entries, expected_entries, strict=True)
+                ):
+                    if mine != theirs:
+                        raise IntegrityError(
+                            f"block {height}: stored log entry {i} (log index "
+                            f"{hd.first_log_index + i}) differs from re-execution",
+                            height=height,
+                        )
+            if log_head.size != hd.log_size:
+                raise IntegrityError(
+                    f"block {height}: log size {hd.log_size} in header, {log_head.size} recomputed",
+                    height=height,
+                )
+            if log_head.root != hd.log_root:
+                raise bad("log root", hd.log_root, log_head.root)
+            if state_root != hd.state_root:
+                raise bad("state root", hd.state_root, state_root)
+            block_hash = self._finish(batch, signed, checkpoint_keys)
+        except BaseException:
+            self._discard()
+            raise
+        self._committed(signed)
+        return CommittedBlock(signed, block_hash, result, tx_ids)
+
+    def add_checkpoint_signatures(
+        self, height: Height, signatures: Iterable[tuple[DeptId, bytes]]
+    ) -> SignedCheckpoint:
+        """Merge more department signatures into the stored checkpoint at ``height``."""
+        merged = self.checkpoint(height).merged(signatures)
+        batch = WriteBatch()
+        batch.put("checkpoints", height_key(height), canonical_unchecked(merged.to_json()))
+        self.store.commit(batch)
+        return merged
+
+
+def leaf_hashes(h: Callable[[bytes], bytes], entries: Sequence[bytes]) -> list[bytes]:
+    """Return the log leaf hashes of entry bytes."""
+    return [merkle.leaf_hash(h, e) for e in entries]

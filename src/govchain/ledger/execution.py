@@ -1,0 +1,309 @@
+"""Deterministic execution of an ordered block against the world state.
+
+``execute_block`` is a plain function: given the committed state (read-only), the contracts and
+the block's transactions, it returns each transaction's receipt and the ordered state writes. A
+failing call rolls back only its own writes and leaves a failed receipt; a transaction that is
+invalid at execution (unknown or revoked signer, replayed nonce, wrong chain) leaves a rejected
+receipt and changes nothing. The caller stages the writes and commits them with the block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from govchain.errors import GovchainError, ReplayedNonce, UnknownSigner, WrongChain
+from govchain.ledger.encoding import canonical_unchecked, decode
+from govchain.ledger.receipts import (
+    STATUS_FAILED,
+    STATUS_OK,
+    STATUS_REJECTED,
+    Receipt,
+    entry_bytes,
+)
+from govchain.ledger.state import StateWrite
+from govchain.ledger.transactions import Transaction
+from govchain.types import Height
+
+MEMBER_PREFIX = b"sys/member/"
+"""State keys of member records: ``sys/member/<member id>`` -> member JSON."""
+NONCE_PREFIX = b"sys/nonce/"
+"""State keys of replay windows: ``sys/nonce/<member id>`` -> ``{"high": n, "mask": hex}``."""
+
+
+class StateReader(Protocol):
+    """Read access to committed state (``WorldState`` satisfies it)."""
+
+    def get_value(self, key: bytes) -> bytes | None:
+        """Return the committed value of ``key`` or ``None``."""
+        ...
+
+
+class CallContext(Protocol):
+    """What a contract call sees: its state, events, the caller and the block."""
+
+    tx: Transaction
+    """The transaction being executed (signer, actor, case, purpose ...)."""
+    signer_dept: str
+    """Department of the signing member."""
+    signer_role: str
+    """Role of the signing member."""
+    height: Height
+    """Height of the block being executed."""
+    block_time_ms: int
+    """Timestamp of the block (the proposer's clock), the only clock a contract sees."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return the value of a state key as of this point of the block."""
+        ...
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Write a state key (undone if the call fails)."""
+        ...
+
+    def delete(self, key: bytes) -> None:
+        """Delete a state key (undone if the call fails)."""
+        ...
+
+    def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
+        """Record an event in the receipt."""
+        ...
+
+
+class ContractHost(Protocol):
+    """Runs contract calls; implemented by ``govchain.contracts``."""
+
+    def call(self, ctx: CallContext, contract: str, method: str, args: Mapping[str, Any]) -> Any:
+        """Run one call; return its JSON result or raise a ``GovchainError``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """A member as stored in state."""
+
+    id: str
+    """Member id ``<dept>/<name>``."""
+    dept: str
+    """Department."""
+    role: str
+    """Role."""
+    public_key: bytes
+    """Raw public key."""
+    active: bool
+    """False once suspended or revoked."""
+
+
+def decode_member(data: bytes) -> MemberRecord:
+    """Parse a stored member record."""
+    obj = decode(data)
+    return MemberRecord(
+        id=obj["id"],
+        dept=obj["dept"],
+        role=obj["role"],
+        public_key=bytes.fromhex(obj["public_key"]),
+        active=obj.get("status", "active") == "active",
+    )
+
+
+def member_key(member_id: str) -> bytes:
+    """Return the state key of a member record."""
+    return MEMBER_PREFIX + member_id.encode()
+
+
+class NonceWindow:
+    """A sliding replay window: the highest nonce used plus a bitmap of the ``size`` below it.
+
+    A nonce is accepted once: above the highest seen, or within the window and not yet used.
+    Clients count nonces up; the window lets concurrent submissions arrive slightly out of order.
+    """
+
+    __slots__ = ("high", "mask", "size")
+
+    def __init__(self, size: int, high: int = -1, mask: int = 0) -> None:
+        self.size = size
+        self.high = high
+        self.mask = mask
+
+    def check(self, nonce: int) -> None:
+        """Raise ``ReplayedNonce`` unless ``nonce`` would be accepted."""
+        if nonce > self.high:
+            return
+        offset = self.high - nonce
+        if offset >= self.size:
+            raise ReplayedNonce(
+                f"nonce {nonce} is below the replay window (highest used {self.high}, "
+                f"window {self.size})",
+                nonce=nonce,
+            )
+        if (self.mask >> offset) & 1:
+            raise ReplayedNonce(f"nonce {nonce} was already used", nonce=nonce)
+
+    def use(self, nonce: int) -> None:
+        """Mark ``nonce`` used (after ``check``)."""
+        if nonce > self.high:
+            shift = nonce - self.high
+            self.mask = ((self.mask << shift) | 1) & ((1 << self.size) - 1)
+            self.high = nonce
+        else:
+            self.mask |= 1 << (self.high - nonce)
+
+    def copy(self) -> NonceWindow:
+        """Return an independent copy."""
+        return NonceWindow(self.size, self.high, self.mask)
+
+    def encode(self) -> bytes:
+        """Return the stored form."""
+        return canonical_unchecked({"high": self.high, "mask": format(self.mask, "x")})
+
+    @staticmethod
+    def decode(data: bytes | None, size: int) -> NonceWindow:
+        """Parse the stored form (``None`` = a signer that never transacted)."""
+        if data is None:
+            return NonceWindow(size)
+        obj = decode(data)
+        return NonceWindow(size, obj["high"], int(obj["mask"], 16))
+
+
+class _Context:
+    """The one ``CallContext`` implementation; reused across a block's transactions."""
+
+    __slots__ = (
+        "_block",
+        "_events",
+        "_reader",
+        "_writes",
+        "block_time_ms",
+        "height",
+        "signer_dept",
+        "signer_role",
+        "tx",
+    )
+
+    def __init__(
+        self, reader: StateReader, block: dict[bytes, bytes | None], height: int, time_ms: int
+    ) -> None:
+        self._reader = reader
+        self._block = block
+        self._writes: dict[bytes, bytes | None] = {}
+        self._events: list[dict[str, Any]] = []
+        self.height = height
+        self.block_time_ms = time_ms
+        self.signer_dept = ""
+        self.signer_role = ""
+
+    def get(self, key: bytes) -> bytes | None:
+        w = self._writes
+        if key in w:
+            return w[key]
+        b = self._block
+        if key in b:
+            return b[key]
+        return self._reader.get_value(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._writes[key] = None
+
+    def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
+        self._events.append({"type": event_type, "data": dict(data)})
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """What executing one block produced."""
+
+    receipts: tuple[Receipt, ...]
+    """One receipt per transaction, in block order."""
+    writes: tuple[StateWrite, ...]
+    """State writes in execution order (successful transactions and replay windows)."""
+    entries: tuple[bytes, ...]
+    """Log entry bytes per transaction (leaf data of the transaction log)."""
+
+
+def execute_block(
+    *,
+    reader: StateReader,
+    host: ContractHost,
+    chain_id: str,
+    height: Height,
+    block_time_ms: int,
+    txs: Sequence[Transaction],
+    nonce_window: int,
+    envelope_of: Callable[[Transaction], Any] | None = None,
+) -> ExecutionResult:
+    """Execute ``txs`` in order on top of the committed state read through ``reader``."""
+    block: dict[bytes, bytes | None] = {}
+    members: dict[str, MemberRecord | None] = {}
+    windows: dict[str, NonceWindow] = {}
+    last_tx_of: dict[str, int] = {}
+    ctx = _Context(reader, block, height, block_time_ms)
+    receipts: list[Receipt] = []
+    writes: list[StateWrite] = []
+    entries: list[bytes] = []
+    to_env = envelope_of or Transaction.envelope
+
+    for index, tx in enumerate(txs):
+        receipt: Receipt
+        try:
+            if tx.chain != chain_id:
+                raise WrongChain(f"transaction is for chain {tx.chain!r}, not {chain_id!r}")
+            member = members.get(tx.signer, ...)
+            if member is ...:
+                raw = block.get(member_key(tx.signer), ...)
+                if raw is ...:
+                    raw = reader.get_value(member_key(tx.signer))
+                member = decode_member(raw) if raw is not None else None
+                members[tx.signer] = member
+            if member is None or not member.active:
+                raise UnknownSigner(f"signer {tx.signer!r} is not an active member")
+            window = windows.get(tx.signer)
+            if window is None:
+                window = NonceWindow.decode(
+                    reader.get_value(NONCE_PREFIX + tx.signer.encode()), nonce_window
+                )
+                windows[tx.signer] = window
+            window.check(tx.nonce)
+        except GovchainError as exc:
+            receipt = Receipt(STATUS_REJECTED, None, (), {"code": exc.code, "message": str(exc)})
+        else:
+            window.use(tx.nonce)
+            last_tx_of[tx.signer] = index
+            ctx.tx = tx
+            ctx.signer_dept = member.dept
+            ctx.signer_role = member.role
+            ctx._writes = {}
+            ctx._events = []
+            try:
+                result = host.call(ctx, tx.contract, tx.method, tx.args)
+                canonical_unchecked(result)
+            except GovchainError as exc:
+                receipt = Receipt(STATUS_FAILED, None, (), {"code": exc.code, "message": str(exc)})
+            except Exception as exc:  # a contract bug must not stop the chain
+                receipt = Receipt(
+                    STATUS_FAILED,
+                    None,
+                    (),
+                    {"code": "contract_error", "message": f"{type(exc).__name__}: {exc}"},
+                )
+            else:
+                receipt = Receipt(STATUS_OK, result, tuple(ctx._events), None)
+                tx_id = tx.tx_id
+                for key, value in ctx._writes.items():
+                    block[key] = value
+                    writes.append(StateWrite(key, value, index, tx_id))
+                if any(k.startswith(MEMBER_PREFIX) for k in ctx._writes):
+                    members.clear()
+        receipts.append(receipt)
+        entries.append(entry_bytes(height, index, to_env(tx), receipt))
+
+    for signer, window in windows.items():
+        last = last_tx_of.get(signer)
+        if last is not None:
+            writes.append(
+                StateWrite(NONCE_PREFIX + signer.encode(), window.encode(), last, txs[last].tx_id)
+            )
+    return ExecutionResult(tuple(receipts), tuple(writes), tuple(entries))

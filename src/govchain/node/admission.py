@@ -1,0 +1,163 @@
+"""Admission: everything a node checks before a transaction may reach ordering.
+
+Size, JSON, canonical values (no floats), schema, chain id, signer is an active member, signature
+(checked for a whole batch on every core), transaction not already pending or committed, and
+nonce not replayed. Rejected transactions get a typed error each and change nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from govchain.crypto.suite import CryptoSuite
+from govchain.errors import (
+    BadSignature,
+    DuplicateTransaction,
+    GovchainError,
+    UnknownSigner,
+    WrongChain,
+)
+from govchain.ledger.execution import (
+    NONCE_PREFIX,
+    MemberRecord,
+    NonceWindow,
+    decode_member,
+    member_key,
+)
+from govchain.ledger.transactions import Transaction, parse_transaction, parse_transaction_object
+
+Outcome = Transaction | GovchainError
+"""Per submitted item: the admitted transaction, or why it was rejected."""
+
+
+class Admission:
+    """Checks submitted transactions against the committed state plus what is pending."""
+
+    def __init__(
+        self,
+        *,
+        suite: CryptoSuite,
+        chain_id: str,
+        max_tx_bytes: int,
+        nonce_window: int,
+        read_state: Callable[[bytes], bytes | None],
+        is_committed: Callable[[bytes], bool],
+    ) -> None:
+        self.suite = suite
+        self.chain_id = chain_id
+        self.max_tx_bytes = max_tx_bytes
+        self.nonce_window = nonce_window
+        self._read_state = read_state
+        self._is_committed = is_committed
+        self._members: dict[str, MemberRecord | None] = {}
+        self._windows: dict[str, NonceWindow] = {}
+        self._pending: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    # --- called by the node when blocks commit ---------------------------------------------
+
+    def committed(self, tx_ids: Sequence[bytes], members_changed: bool) -> None:
+        """Forget pending ids that are now committed; drop cached members if they changed."""
+        with self._lock:
+            pending = self._pending
+            for t in tx_ids:
+                pending.discard(t)
+            if members_changed:
+                self._members.clear()
+
+    def dropped(self, tx_ids: Sequence[bytes]) -> None:
+        """Forget pending ids that will not be committed (a failed commit); their nonces stay
+        used in the pending windows until restart, so clients must resubmit with new nonces."""
+        with self._lock:
+            for t in tx_ids:
+                self._pending.discard(t)
+
+    def pending_count(self) -> int:
+        """Return how many admitted transactions are not yet committed."""
+        return len(self._pending)
+
+    # --- admission --------------------------------------------------------------------------
+
+    def _member(self, member_id: str) -> MemberRecord | None:
+        cache = self._members
+        if member_id in cache:
+            return cache[member_id]
+        raw = self._read_state(member_key(member_id))
+        rec = decode_member(raw) if raw is not None else None
+        cache[member_id] = rec
+        return rec
+
+    def admit(self, items: Sequence[bytes | str | Any], *, raw: bool = True) -> list[Outcome]:
+        """Check a batch; return, per item, the admitted transaction or its error.
+
+        With ``raw=True`` items are encoded transactions (bytes/str); otherwise decoded JSON
+        values (elements of a JSON batch request)."""
+        h = self.suite.hash
+        limit = self.max_tx_bytes
+        out: list[Outcome] = []
+        to_verify: list[int] = []
+        triples: list[tuple[bytes, bytes, bytes]] = []
+        for item in items:
+            try:
+                tx = (
+                    parse_transaction(item, h, limit)
+                    if raw
+                    else parse_transaction_object(item, h, limit)
+                )
+                if tx.chain != self.chain_id:
+                    raise WrongChain(
+                        f"transaction is for chain {tx.chain!r}; this network is {self.chain_id!r}",
+                        expected=self.chain_id,
+                        got=tx.chain,
+                    )
+                member = self._member(tx.signer)
+                if member is None:
+                    raise UnknownSigner(f"signer {tx.signer!r} is not a member of this network")
+                if not member.active:
+                    raise UnknownSigner(f"signer {tx.signer!r} is suspended or revoked")
+            except GovchainError as exc:
+                out.append(exc)
+                continue
+            to_verify.append(len(out))
+            triples.append((member.public_key, tx.signing_message(), tx.signature))
+            out.append(tx)
+        if triples:
+            results = self.suite.verify_many(triples)
+            for pos, ok in zip(to_verify, results, strict=True):
+                if not ok:
+                    tx = out[pos]
+                    assert isinstance(tx, Transaction)
+                    out[pos] = BadSignature(
+                        f"signature does not verify under the key of {tx.signer!r}",
+                        tx_id=tx.tx_id.hex(),
+                    )
+        with self._lock:
+            pending = self._pending
+            windows = self._windows
+            for pos, tx in enumerate(out):
+                if not isinstance(tx, Transaction):
+                    continue
+                try:
+                    tid = tx.tx_id
+                    if tid in pending:
+                        raise DuplicateTransaction(
+                            f"transaction {tid.hex()} is already pending", tx_id=tid.hex()
+                        )
+                    if self._is_committed(tid):
+                        raise DuplicateTransaction(
+                            f"transaction {tid.hex()} is already committed", tx_id=tid.hex()
+                        )
+                    window = windows.get(tx.signer)
+                    if window is None:
+                        window = NonceWindow.decode(
+                            self._read_state(NONCE_PREFIX + tx.signer.encode()), self.nonce_window
+                        )
+                        windows[tx.signer] = window
+                    window.check(tx.nonce)
+                    window.use(tx.nonce)
+                    pending.add(tid)
+                except GovchainError as exc:
+                    out[pos] = exc
+        return out

@@ -1,0 +1,164 @@
+"""The network directory: genesis, and each department's keys, as ``govchain init`` writes it.
+
+::
+
+    <network>/genesis.json                          the genesis document (public)
+    <network>/departments/<dept>/node.key           the department node's signing key (0600)
+    <network>/departments/<dept>/members/<name>.key member signing keys (0600)
+    <network>/data/<node>/                          node data directories (created by nodes)
+
+Key files are JSON ``{"suite": ..., "id": ..., "private": hex, "public": hex}``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from govchain.crypto import get_suite
+from govchain.crypto.suite import CryptoSuite, KeyPair
+from govchain.errors import NotFound, SchemaViolation
+from govchain.ledger.encoding import canonical_unchecked, decode
+from govchain.ledger.genesis import Genesis, Member, Params, make_genesis, parse_genesis
+from govchain.types import DeptId
+
+DEMO_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
+    ("market", "市场监督管理局"),
+    ("tax", "税务局"),
+    ("hrss", "人力资源和社会保障局"),
+    ("customs", "海关"),
+)
+"""Departments of the demo network (``govchain demo`` / ``govchain init --demo``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFile:
+    """A key loaded from the network directory."""
+
+    id: str
+    """Department id (node keys) or member id (member keys)."""
+    suite: str
+    """Crypto suite the key belongs to."""
+    keypair: KeyPair
+    """The key pair."""
+
+
+def write_key(path: Path, key_id: str, suite: str, kp: KeyPair) -> None:
+    """Write a private key file readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = canonical_unchecked(
+        {"id": key_id, "suite": suite, "private": kp.private.hex(), "public": kp.public.hex()}
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data + b"\n")
+
+
+def read_key(path: Path) -> KeyFile:
+    """Read a key file and check that its public key matches its private key."""
+    try:
+        obj = decode(path.read_bytes())
+    except FileNotFoundError:
+        raise NotFound(f"key file {path} does not exist") from None
+    try:
+        suite = get_suite(obj["suite"])
+        kp = suite.keypair_from_private(bytes.fromhex(obj["private"]))
+        if kp.public.hex() != obj["public"]:
+            raise SchemaViolation(f"key file {path}: public key does not match private key")
+        return KeyFile(id=obj["id"], suite=obj["suite"], keypair=kp)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SchemaViolation(f"key file {path} is malformed: {exc}") from None
+
+
+class NetworkDir:
+    """Access to a network directory."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    @property
+    def genesis_path(self) -> Path:
+        """Path of ``genesis.json``."""
+        return self.root / "genesis.json"
+
+    def exists(self) -> bool:
+        """Return whether the directory holds a genesis file."""
+        return self.genesis_path.is_file()
+
+    def genesis(self) -> Genesis:
+        """Load and validate the genesis document."""
+        try:
+            return parse_genesis(self.genesis_path.read_bytes())
+        except FileNotFoundError:
+            raise NotFound(
+                f"{self.genesis_path} does not exist; run 'govchain init' first"
+            ) from None
+
+    def suite(self) -> CryptoSuite:
+        """Return the network's crypto suite."""
+        return get_suite(self.genesis().suite)
+
+    def node_key_path(self, dept: DeptId) -> Path:
+        """Path of a department's node key."""
+        return self.root / "departments" / dept / "node.key"
+
+    def member_key_path(self, member_id: str) -> Path:
+        """Path of a member key (``<dept>/<name>``)."""
+        dept, _, name = member_id.partition("/")
+        return self.root / "departments" / dept / "members" / f"{name}.key"
+
+    def node_key(self, dept: DeptId) -> KeyFile:
+        """Load a department's node key."""
+        return read_key(self.node_key_path(dept))
+
+    def member_key(self, member_id: str) -> KeyFile:
+        """Load a member's key."""
+        return read_key(self.member_key_path(member_id))
+
+    def local_node_keys(self) -> list[KeyFile]:
+        """Return every department node key present in this directory (embedded mode has all)."""
+        g = self.genesis()
+        return [self.node_key(d.id) for d in g.departments if self.node_key_path(d.id).exists()]
+
+    def data_dir(self, node: str) -> Path:
+        """Return a node's data directory."""
+        return self.root / "data" / node
+
+
+def init_network(
+    root: Path | str,
+    *,
+    chain_id: str,
+    suite_name: str,
+    departments: list[tuple[DeptId, str]],
+    params: Params | None = None,
+) -> Genesis:
+    """Create a network directory: keys for every department (node key and an ``admin``
+    member key) and the genesis document naming them. Refuses to overwrite an existing one."""
+    net = NetworkDir(root)
+    if net.exists():
+        raise SchemaViolation(f"{net.genesis_path} already exists; refusing to overwrite it")
+    suite = get_suite(suite_name)
+    dept_entries: list[tuple[DeptId, str, bytes]] = []
+    members: list[Member] = []
+    for dept, name in departments:
+        node_kp = suite.generate_keypair()
+        write_key(net.node_key_path(dept), dept, suite_name, node_kp)
+        dept_entries.append((dept, name, node_kp.public))
+        admin_id = f"{dept}/admin"
+        admin_kp = suite.generate_keypair()
+        write_key(net.member_key_path(admin_id), admin_id, suite_name, admin_kp)
+        members.append(Member(admin_id, dept, "admin", admin_kp.public))
+    genesis = make_genesis(
+        chain_id=chain_id,
+        suite=suite_name,
+        created_ms=time.time_ns() // 1_000_000,
+        departments=dept_entries,
+        members=members,
+        params=params,
+    )
+    net.root.mkdir(parents=True, exist_ok=True)
+    net.genesis_path.write_bytes(genesis.canonical() + b"\n")
+    return genesis

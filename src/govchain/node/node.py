@@ -1,0 +1,258 @@
+"""The embedded node: admission, ordering, a committer thread, and the ledger.
+
+Submitted transactions are admitted (``node.admission``), queued in the orderer, and cut into
+blocks that a single committer thread executes and commits durably. A caller that asks to wait
+is answered only after its transactions' block is durable: that is the acknowledgement.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from govchain.crypto.suite import CryptoSuite
+from govchain.errors import GovchainError, IntegrityError, Unavailable
+from govchain.ledger.chain import CommittedBlock, Ledger
+from govchain.ledger.execution import MEMBER_PREFIX, ContractHost
+from govchain.ledger.genesis import Genesis
+from govchain.ledger.transactions import Transaction
+from govchain.node.admission import Admission, Outcome
+from govchain.ordering.base import Orderer
+from govchain.storage.base import KVStore
+from govchain.types import DeptId
+
+log = logging.getLogger("govchain.node")
+
+
+@dataclass(slots=True)
+class _Waiter:
+    remaining: int
+    event: threading.Event = field(default_factory=threading.Event)
+    error: GovchainError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """The keys a node signs with."""
+
+    proposer: DeptId
+    """Department whose node key signs block headers."""
+    proposer_key: bytes
+    """Private node key of ``proposer``."""
+    checkpoint_keys: tuple[tuple[DeptId, bytes], ...]
+    """``(department, private node key)`` pairs that sign each checkpoint (embedded: all)."""
+
+
+class Node:
+    """A running node over one ledger and one orderer."""
+
+    def __init__(
+        self,
+        *,
+        store: KVStore,
+        genesis: Genesis,
+        suite: CryptoSuite,
+        host: ContractHost,
+        orderer: Orderer[Transaction],
+        identity: NodeIdentity,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.genesis = genesis
+        self.suite = suite
+        self.ledger = Ledger(store, genesis, suite, host)
+        self.orderer = orderer
+        self.identity = identity
+        self._clock_ms = clock_ms
+        state = self.ledger.state
+        self.admission = Admission(
+            suite=suite,
+            chain_id=genesis.chain_id,
+            max_tx_bytes=genesis.params.max_tx_bytes,
+            nonce_window=genesis.params.nonce_window,
+            read_state=lambda k: v.value if (v := state.get(k)) is not None else None,
+            is_committed=self.ledger.is_committed,
+        )
+        self._waiters: dict[bytes, _Waiter] = {}
+        self._waiters_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failure: GovchainError | None = None
+        self.committed_txs = 0
+        self.started_at = time.time()
+        self.listeners: list[Callable[[CommittedBlock], None]] = []
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the committer thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="govchain-committer", daemon=True)
+        self._thread.start()
+
+    def stop(self, drain: bool = True, timeout: float = 30.0) -> None:
+        """Stop ordering; with ``drain`` commit what is already queued first."""
+        self.orderer.close()
+        if drain:
+            deadline = time.monotonic() + timeout
+            while self.orderer.pending() and time.monotonic() < deadline and self.failure is None:
+                time.sleep(0.01)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self.orderer.next_batch(0.05)
+            if not batch:
+                continue
+            try:
+                self.commit(batch)
+            except GovchainError as exc:
+                self._fail(exc, batch)
+                return
+            except Exception as exc:  # storage failure: stop committing, say why
+                self._fail(IntegrityError(f"commit failed: {type(exc).__name__}: {exc}"), batch)
+                return
+
+    def _fail(self, exc: GovchainError, batch: Sequence[Transaction]) -> None:
+        log.error("node stopped committing: %s", exc)
+        self.failure = exc
+        self.orderer.close()
+        ids = [t.tx_id for t in batch]
+        self.admission.dropped(ids)
+        err = Unavailable(f"the node stopped committing: {exc.message}")
+        with self._waiters_lock:
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+        for w in waiters:
+            w.error = err
+            w.event.set()
+
+    # --- committing -------------------------------------------------------------------------
+
+    def commit(self, batch: Sequence[Transaction]) -> CommittedBlock:
+        """Execute and durably commit one block made of ``batch`` (committer thread)."""
+        ident = self.identity
+        suite = self.suite
+        with self._commit_lock:
+            block = self.ledger.commit_block(
+                batch,
+                timestamp_ms=self._clock_ms(),
+                proposer=ident.proposer,
+                sign_header=lambda msg: suite.sign(ident.proposer_key, msg),
+                checkpoint_keys=ident.checkpoint_keys,
+            )
+        members_changed = any(w.key.startswith(MEMBER_PREFIX) for w in block.result.writes)
+        self.admission.committed(block.tx_ids, members_changed)
+        self.committed_txs += len(batch)
+        self._release(block.tx_ids)
+        for listener in self.listeners:
+            listener(block)
+        return block
+
+    def _release(self, tx_ids: Sequence[bytes]) -> None:
+        waiters = self._waiters
+        if not waiters:
+            return
+        done: list[_Waiter] = []
+        with self._waiters_lock:
+            for tid in tx_ids:
+                w = waiters.pop(tid, None)
+                if w is not None:
+                    w.remaining -= 1
+                    if w.remaining == 0:
+                        done.append(w)
+        for w in done:
+            w.event.set()
+
+    # --- submitting -------------------------------------------------------------------------
+
+    def _check_serving(self) -> None:
+        if self.failure is not None:
+            raise Unavailable(f"the node stopped committing: {self.failure.message}")
+
+    def submit(
+        self,
+        items: Sequence[bytes | str | Any],
+        *,
+        raw: bool = True,
+        wait: bool = False,
+        timeout: float = 30.0,
+    ) -> list[Outcome]:
+        """Admit and order a batch. With ``wait`` return only once every admitted transaction
+        is durably committed (raises ``Unavailable`` on timeout or node failure)."""
+        self._check_serving()
+        outcomes = self.admission.admit(items, raw=raw)
+        accepted = [o for o in outcomes if isinstance(o, Transaction)]
+        if not accepted:
+            return outcomes
+        waiter: _Waiter | None = None
+        if wait:
+            waiter = _Waiter(len(accepted))
+            with self._waiters_lock:
+                for t in accepted:
+                    self._waiters[t.tx_id] = waiter
+        try:
+            self.orderer.submit(accepted)
+        except GovchainError:
+            self.admission.dropped([t.tx_id for t in accepted])
+            if waiter is not None:
+                with self._waiters_lock:
+                    for t in accepted:
+                        self._waiters.pop(t.tx_id, None)
+            raise
+        if waiter is not None:
+            if not waiter.event.wait(timeout):
+                raise Unavailable(
+                    f"transactions were accepted but not committed within {timeout} s; "
+                    "query their status later",
+                    tx_ids=[t.tx_id.hex() for t in accepted],
+                )
+            if waiter.error is not None:
+                raise waiter.error
+        return outcomes
+
+    def wait_committed(self, tx_ids: Sequence[bytes], timeout: float) -> bool:
+        """Wait until the given admitted transactions are committed; return whether they are."""
+        missing = [t for t in tx_ids if not self.ledger.is_committed(t)]
+        if not missing:
+            return True
+        waiter = _Waiter(len(missing))
+        with self._waiters_lock:
+            for t in missing:
+                self._waiters[t] = waiter
+        # re-check after registering: the block may have committed in between
+        still = [t for t in missing if not self.ledger.is_committed(t)]
+        if len(still) < len(missing):
+            with self._waiters_lock:
+                for t in missing:
+                    if t not in still and self._waiters.pop(t, None) is not None:
+                        waiter.remaining -= 1
+            if waiter.remaining <= 0:
+                return True
+        return waiter.event.wait(timeout) and waiter.error is None
+
+    # --- status -----------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        """Return the node's health summary."""
+        head = self.ledger.head
+        return {
+            "status": "failed" if self.failure is not None else "ok",
+            "chain_id": self.genesis.chain_id,
+            "suite": self.genesis.suite,
+            "height": self.ledger.height,
+            "log_size": self.ledger.log.size,
+            "state_root": self.ledger.state.root.hex(),
+            "last_block_ms": head.header.timestamp_ms if head else None,
+            "pending": self.orderer.pending(),
+            "committer_running": self._thread is not None and self._thread.is_alive(),
+            "error": None if self.failure is None else self.failure.to_dict(),
+        }

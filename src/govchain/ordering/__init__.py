@@ -1,0 +1,1 @@
+"""Ordering adapters: put submitted transactions into one total order of batches (blocks)."""
