@@ -3,7 +3,7 @@
 ::
 
     GovchainError
-    ├── InvalidInput            bad data from outside: rejected, nothing changed   (HTTP 400/413/422)
+    ├── InvalidInput            bad data from outside: rejected, nothing changed (HTTP 4xx)
     │   ├── MalformedEncoding       not JSON / not canonical-encodable / floats
     │   ├── SchemaViolation         wrong field, type or value
     │   ├── TooLarge                over a size limit

@@ -74,6 +74,10 @@ class Admission:
             for t in tx_ids:
                 self._pending.discard(t)
 
+    def is_pending(self, tx_id: bytes) -> bool:
+        """Return whether ``tx_id`` was admitted and is not yet committed."""
+        return tx_id in self._pending
+
     def pending_count(self) -> int:
         """Return how many admitted transactions are not yet committed."""
         return len(self._pending)

@@ -18,7 +18,9 @@ from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.chain import CommittedBlock, Ledger
 from govchain.ledger.execution import MEMBER_PREFIX, ContractHost
+from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.genesis import Genesis
+from govchain.ledger.state import StateProof, VersionedValue
 from govchain.ledger.transactions import Transaction
 from govchain.node.admission import Admission, Outcome
 from govchain.ordering.base import Orderer
@@ -238,6 +240,33 @@ class Node:
             if waiter.remaining <= 0:
                 return True
         return waiter.event.wait(timeout) and waiter.error is None
+
+    # --- consistent reads --------------------------------------------------------------------
+
+    def state_with_proof(
+        self, key: bytes
+    ) -> tuple[VersionedValue | None, StateProof, SignedCheckpoint | None]:
+        """Return a key's current value, its proof and the checkpoint of the same state root
+        (read together, so the proof always matches the checkpoint)."""
+        with self._commit_lock:
+            value = self.ledger.state.get(key)
+            proof = self.ledger.state.prove(key)
+            cp = self.ledger.checkpoint() if self.ledger.height else None
+        return value, proof, cp
+
+    def receipt_bundle(self, tx_id: bytes) -> dict[str, Any]:
+        """Return the offline-verifiable receipt of a committed transaction."""
+        with self._commit_lock:
+            return self.ledger.receipt_bundle(tx_id)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """Return a consistency proof between two log sizes."""
+        with self._commit_lock:
+            return self.ledger.log.consistency_proof(size1, size2)
+
+    def is_pending(self, tx_id: bytes) -> bool:
+        """Return whether a transaction was admitted and is not yet committed."""
+        return self.admission.is_pending(tx_id)
 
     # --- status -----------------------------------------------------------------------------
 

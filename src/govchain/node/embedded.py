@@ -1,0 +1,65 @@
+"""Opening the embedded node of ``govchain up``: one process, solo ordering, every local
+department key signing checkpoints, data in LMDB under the network directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from govchain.contracts.registry import builtin_registry
+from govchain.crypto import get_suite
+from govchain.errors import NotFound
+from govchain.ledger.audit import check_integrity
+from govchain.ledger.transactions import Transaction
+from govchain.node.network import NetworkDir
+from govchain.node.node import Node, NodeIdentity
+from govchain.ordering.solo import SoloOrderer
+from govchain.storage.base import KVStore
+from govchain.storage.factory import open_store
+
+EMBEDDED_NODE = "embedded"
+"""Name of the embedded node's data directory under ``<network>/data``."""
+
+
+def open_embedded(
+    network: Path | str,
+    *,
+    data_dir: Path | str | None = None,
+    in_memory: bool = False,
+    check: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    store: KVStore | None = None,
+) -> Node:
+    """Open (not start) the embedded node of a network directory.
+
+    Runs the startup integrity check first (``check``); it raises ``IntegrityError`` naming the
+    first bad block, and the node does not start on corrupt data."""
+    net = NetworkDir(network)
+    genesis = net.genesis()
+    suite = get_suite(genesis.suite)
+    keys = net.local_node_keys()
+    if not keys:
+        raise NotFound(f"no department node key under {net.root}/departments")
+    if store is None:
+        path = None if in_memory else Path(data_dir or net.data_dir(EMBEDDED_NODE))
+        if path is not None:
+            path.mkdir(parents=True, exist_ok=True)
+        store = open_store(None if path is None else str(path))
+    params = genesis.params
+    orderer: SoloOrderer[Transaction] = SoloOrderer(params.block_max_txs, params.block_max_ms)
+    proposer = keys[0]
+    node = Node(
+        store=store,
+        genesis=genesis,
+        suite=suite,
+        host=builtin_registry(),
+        orderer=orderer,
+        identity=NodeIdentity(
+            proposer=proposer.id,
+            proposer_key=proposer.keypair.private,
+            checkpoint_keys=tuple((k.id, k.keypair.private) for k in keys),
+        ),
+    )
+    if check:
+        check_integrity(node.ledger, progress)
+    return node
