@@ -440,6 +440,12 @@ def test_consistency_edges() -> None:
             verify_consistency(sha256, size1, size2, [], r[5], r[5])
     with pytest.raises(ProofError):
         root_from_consistency_proof(sha256, 0, 5, [], r[0])
+    # When size1 is not a power of two the proof alone determines root2, so only the old-root
+    # comparison catches a wrong root1.
+    proof = unhex(CONSISTENCY_VECTORS[2][2])
+    with pytest.raises(RootMismatch, match="old root") as info:
+        verify_consistency(sha256, 6, 8, proof, r[5], r[8])
+    assert (info.value.expected, info.value.calculated) == (r[5], r[6])
 
 
 def test_reference_generators_reject_out_of_range() -> None:
