@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON output path")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     rows: list[CryptoLimits] = [measure_limits(name, args.seconds) for name in SUITE_NAMES]
 
     print(f"{'suite':<6} {'sign/s':>10} {'verify/s 1 core':>16} {'verify/s all cores':>19}")
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "processor": platform.processor() or platform.machine(),
             "python": sys.version.split()[0],
+            # Other jobs on the machine lower the all-cores figure; this says how busy it was.
+            "load_average_1m_before": load_before,
             "libraries": {name: metadata.version(name) for name in LIBRARIES},
         },
         "suites": {row["suite"]: row for row in rows},

@@ -122,7 +122,8 @@ def _verifying_key(public: bytes) -> Any:
 def _as_ec_type(key: Any) -> Any:
     # See the module docstring: only keys built for agreement are re-marked, never the cached
     # signing/verifying keys, whose SM2 type selects the SM2 signature scheme.
-    _tongsuo._lib.EVP_PKEY_set_alias_type(key._evp_pkey, _tongsuo._lib.EVP_PKEY_EC)
+    res = _tongsuo._lib.EVP_PKEY_set_alias_type(key._evp_pkey, _tongsuo._lib.EVP_PKEY_EC)
+    _tongsuo.openssl_assert(res == 1)
     return key
 
 

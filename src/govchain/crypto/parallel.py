@@ -4,11 +4,11 @@ Both signature libraries release the GIL inside their C verification routine, so
 scale with the cores and no process pool is needed (a process pool would have to pickle every
 message and could not share the parsed-key caches):
 
-- PyNaCl (libsodium through cffi): about 23k Ed25519 verifications/s on one thread, about 37k/s
-  on two threads of this two-core machine.
-- tongsuopy (Tongsuo through cffi): about 3.9k SM2 verifications/s on one thread, about 7.3k/s on
-  two threads (process CPU time / wall time = 1.98 while two threads verify, so the GIL is not
-  held during the curve arithmetic).
+- PyNaCl (libsodium through cffi): about 22k Ed25519 verifications/s on one thread, 37-41k/s
+  through ``verify_many`` on this two-core machine (the per-call Python work still holds the GIL).
+- tongsuopy (Tongsuo through cffi): about 3.9k SM2 verifications/s on one thread, 7.3-7.7k/s on
+  two threads; process CPU time / wall time is 1.98 while two threads verify, so the GIL is not
+  held during the curve arithmetic and a process pool could gain at most the missing ~5%.
 
 Figures come from ``bench/crypto_limits.py``; rerun it rather than trusting these numbers.
 

@@ -88,21 +88,6 @@ def verify_chain(audited: Ledger, scratch: Ledger, progress: Progress | None = N
         for height in range(1, top + 1):
             signed, entries = _load_block(audited, height)
             txs = _parse_entries(height, entries, suite.hash)
-            triples = []
-            for tx in txs:
-                v = scratch.state.get(member_key(tx.signer))
-                if v is None or v.value is None:
-                    # execution rejects it deterministically; the signature cannot be checked
-                    continue
-                triples.append(
-                    (decode_member(v.value).public_key, tx.signing_message(), tx.signature)
-                )
-            results = suite.verify_many(triples) if triples else []
-            if not all(results):
-                bad = results.index(False)
-                raise IntegrityError(
-                    f"block {height}: transaction {bad} has an invalid signature", height=height
-                )
             scratch.apply_block(signed, txs, expected_entries=entries)
             count += len(txs)
             if progress is not None:

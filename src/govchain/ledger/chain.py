@@ -21,6 +21,7 @@ from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.execution import (
     ContractHost,
     ExecutionResult,
+    decode_member,
     execute_block,
     member_key,
 )
@@ -352,6 +353,30 @@ class Ledger:
                 f"block {height}: proposer signature does not verify", height=height
             )
 
+    def check_signatures(self, height: Height, txs: Sequence[Transaction]) -> None:
+        """Verify the signature of every transaction whose signer is a member at the start of
+        the block (others are rejected by execution anyway); ``IntegrityError`` if one fails."""
+        keys: dict[str, bytes | None] = {}
+        positions: list[int] = []
+        triples: list[tuple[bytes, bytes, bytes]] = []
+        for i, tx in enumerate(txs):
+            if tx.signer not in keys:
+                v = self.state.get(member_key(tx.signer))
+                keys[tx.signer] = (
+                    None if v is None or v.value is None else (decode_member(v.value).public_key)
+                )
+            key = keys[tx.signer]
+            if key is not None:
+                positions.append(i)
+                triples.append((key, tx.signing_message(), tx.signature))
+        for i, ok in zip(positions, self.suite.verify_many(triples), strict=True):
+            if not ok:
+                raise IntegrityError(
+                    f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an invalid "
+                    "signature",
+                    height=height,
+                )
+
     def apply_block(
         self,
         signed: SignedHeader,
@@ -379,6 +404,7 @@ class Ledger:
                 f"block {height}: header counts {hd.tx_count} transactions, {len(txs)} present",
                 height=height,
             )
+        self.check_signatures(height, txs)
         batch = WriteBatch()
         try:
             result, state_root, log_head, tx_ids = self._stage(txs, height, hd.timestamp_ms, batch)

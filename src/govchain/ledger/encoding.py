@@ -24,39 +24,66 @@ MAX_DEPTH = 32
 _SORT = orjson.OPT_SORT_KEYS
 
 
-def check_value(value: Any, path: str = "$", depth: int = 0) -> None:
-    """Raise ``MalformedEncoding`` unless ``value`` is acceptable in canonical data."""
-    t = type(value)
-    if t is str or t is bool or value is None:
-        return
-    if t is int:
-        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return
-        raise MalformedEncoding(f"integer at {path} is outside the safe range ±(2^53-1)", path=path)
-    if depth >= MAX_DEPTH:
-        raise MalformedEncoding(f"value at {path} is nested deeper than {MAX_DEPTH}", path=path)
-    if t is dict:
-        for k, v in value.items():
-            if type(k) is not str:
-                raise MalformedEncoding(f"object key at {path} is not a string", path=path)
-            if not k.isascii() and any(ord(c) > 0xFFFF for c in k):
-                raise MalformedEncoding(
-                    f"object key {k!r} at {path} has a character outside the Basic "
-                    "Multilingual Plane",
-                    path=path,
-                )
-            check_value(v, f"{path}.{k}", depth + 1)
-        return
-    if t is list:
-        for i, v in enumerate(value):
-            check_value(v, f"{path}[{i}]", depth + 1)
-        return
-    if t is float:
-        raise MalformedEncoding(
+def _bad_key(k: object, path: str) -> MalformedEncoding | None:
+    if type(k) is not str:
+        return MalformedEncoding(f"object key at {path} is not a string", path=path)
+    if not k.isascii() and any(ord(c) > 0xFFFF for c in k):
+        return MalformedEncoding(
+            f"object key {k!r} at {path} has a character outside the Basic Multilingual Plane",
+            path=path,
+        )
+    return None
+
+
+def _bad_scalar(value: Any, path: str) -> MalformedEncoding:
+    if type(value) is int:
+        return MalformedEncoding(
+            f"integer at {path} is outside the safe range ±(2^53-1)", path=path
+        )
+    if type(value) is float:
+        return MalformedEncoding(
             f"number at {path} is not an integer (floats are not allowed in signed data)",
             path=path,
         )
-    raise MalformedEncoding(f"value at {path} has unsupported type {t.__name__}", path=path)
+    return MalformedEncoding(
+        f"value at {path} has unsupported type {type(value).__name__}", path=path
+    )
+
+
+def check_value(value: Any, path: str = "$", depth: int = 0) -> None:
+    """Raise ``MalformedEncoding`` unless ``value`` is acceptable in canonical data.
+
+    Scalars inside containers are checked inline (no call per leaf): this runs for every
+    transaction a node admits."""
+    t = type(value)
+    if t is dict:
+        items: Any = value.items()
+    elif t is list:
+        items = enumerate(value)
+    elif t is str or t is bool or value is None:
+        return
+    elif t is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return
+    else:
+        raise _bad_scalar(value, path)
+    if depth >= MAX_DEPTH:
+        raise MalformedEncoding(f"value at {path} is nested deeper than {MAX_DEPTH}", path=path)
+    is_dict = t is dict
+    for k, v in items:
+        if is_dict and (type(k) is not str or not k.isascii()):
+            err = _bad_key(k, path)
+            if err is not None:
+                raise err
+        tv = type(v)
+        if tv is str or tv is bool or v is None:
+            continue
+        if tv is int and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+            continue
+        sub = f"{path}.{k}" if is_dict else f"{path}[{k}]"
+        if tv is dict or tv is list:
+            check_value(v, sub, depth + 1)
+        else:
+            raise _bad_scalar(v, sub)
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -79,9 +106,14 @@ def canonical_unchecked(value: Any) -> bytes:
 
 def decode(data: bytes | str) -> Any:
     """Parse JSON received from outside and check it is acceptable canonical data."""
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedEncoding(f"not valid JSON: {exc}") from None
+    value = decode_unchecked(data)
     check_value(value)
     return value
+
+
+def decode_unchecked(data: bytes | str) -> Any:
+    """Parse JSON without the canonical-value check (the caller checks what it keeps)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEncoding(f"not valid JSON: {exc}") from None

@@ -169,6 +169,8 @@ class NonceWindow:
 class _Context:
     """The one ``CallContext`` implementation; reused across a block's transactions."""
 
+    tx: Transaction
+
     __slots__ = (
         "_block",
         "_events",

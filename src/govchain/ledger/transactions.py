@@ -18,7 +18,7 @@ from govchain.ledger.encoding import (
     MAX_SAFE_INTEGER,
     canonical_unchecked,
     check_value,
-    decode,
+    decode_unchecked,
 )
 from govchain.types import MemberId, TxId
 
@@ -158,11 +158,17 @@ def parse_envelope(obj: Any, hash_fn: Callable[[bytes], bytes]) -> Transaction:
             f"body.v must be {TX_FORMAT_VERSION} (transaction format version)", field="body.v"
         )
     nonce = body["nonce"]
+    if type(nonce) is float:
+        raise MalformedEncoding(
+            "body.nonce is a float; floats are not allowed in signed data", path="$.body.nonce"
+        )
     if type(nonce) is not int or not 0 <= nonce <= MAX_SAFE_INTEGER:
         raise SchemaViolation("body.nonce must be an integer from 0 to 2^53-1", field="body.nonce")
     args = body["args"]
     if type(args) is not dict:
         raise SchemaViolation("body.args must be a JSON object", field="body.args")
+    # Every other field's type is checked exactly below; only args is free-form JSON.
+    check_value(args, "$.body.args")
     sig_hex = obj["signature"]
     if type(sig_hex) is not str:
         raise SchemaViolation("signature must be a hex string", field="signature")
@@ -201,7 +207,7 @@ def parse_transaction(
             size=len(raw),
             limit=max_bytes,
         )
-    return parse_envelope(decode(raw), hash_fn)
+    return parse_envelope(decode_unchecked(raw), hash_fn)
 
 
 def parse_transaction_object(
@@ -210,11 +216,10 @@ def parse_transaction_object(
     max_bytes: int = DEFAULT_MAX_TX_BYTES,
 ) -> Transaction:
     """Parse an already-decoded JSON value (e.g. one element of a batch request)."""
-    check_value(obj)
     try:
         size = len(canonical_unchecked(obj))
-    except TypeError as exc:  # pragma: no cover - check_value rejects these first
-        raise MalformedEncoding(str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise MalformedEncoding(f"transaction cannot be encoded: {exc}") from None
     if size > max_bytes:
         raise TooLarge(
             f"transaction is {size} bytes; the limit is {max_bytes}", size=size, limit=max_bytes

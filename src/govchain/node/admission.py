@@ -131,18 +131,19 @@ class Admission:
             results = self.suite.verify_many(triples)
             for pos, ok in zip(to_verify, results, strict=True):
                 if not ok:
-                    tx = out[pos]
-                    assert isinstance(tx, Transaction)
+                    bad = out[pos]
+                    assert isinstance(bad, Transaction)
                     out[pos] = BadSignature(
-                        f"signature does not verify under the key of {tx.signer!r}",
-                        tx_id=tx.tx_id.hex(),
+                        f"signature does not verify under the key of {bad.signer!r}",
+                        tx_id=bad.tx_id.hex(),
                     )
         with self._lock:
             pending = self._pending
             windows = self._windows
-            for pos, tx in enumerate(out):
-                if not isinstance(tx, Transaction):
+            for pos, item in enumerate(out):
+                if not isinstance(item, Transaction):
                     continue
+                tx = item
                 try:
                     tid = tx.tx_id
                     if tid in pending:

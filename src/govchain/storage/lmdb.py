@@ -22,7 +22,7 @@ from __future__ import annotations
 import bisect
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import lmdb
 
@@ -39,24 +39,32 @@ DEFAULT_MAP_SIZE = 1 << 30
 class _ResizeGuard:
     """Many transactions at once, or one map resize (LMDB forbids resizing under them)."""
 
-    __slots__ = ("_cond", "_readers", "_resizing")
+    __slots__ = ("_cond", "_lock", "_readers", "_resizing")
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # The fast paths use the bare lock (C calls); the condition is for the rare waits.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._readers = 0
         self._resizing = False
 
     def acquire_shared(self) -> None:
-        with self._cond:
+        self._lock.acquire()
+        try:
             while self._resizing:
                 self._cond.wait()
             self._readers += 1
+        finally:
+            self._lock.release()
 
     def release_shared(self) -> None:
-        with self._cond:
+        self._lock.acquire()
+        try:
             self._readers -= 1
-            if self._readers == 0:
+            if self._resizing and not self._readers:
                 self._cond.notify_all()
+        finally:
+            self._lock.release()
 
     def acquire_exclusive(self) -> None:
         with self._cond:
@@ -117,9 +125,7 @@ class LmdbStore:
         self._max_key = self._env.max_key_size()
         try:
             if readonly:
-                self._dbs = {
-                    t: self._env.open_db(t.encode(), create=False) for t in TABLES
-                }
+                self._dbs = {t: self._env.open_db(t.encode(), create=False) for t in TABLES}
             else:
                 with self._env.begin(write=True) as txn:
                     self._dbs = {t: self._env.open_db(t.encode(), txn=txn) for t in TABLES}
@@ -175,6 +181,24 @@ class LmdbStore:
             txn = self._begin_read()
             try:
                 return txn.get(key, db=db)
+            finally:
+                txn.abort()
+        finally:
+            self._guard.release_shared()
+
+    def get_many(self, table: str, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Return the committed values of ``keys`` in ``table`` (``None`` where absent), read
+        in one transaction: a consistent snapshot, and much cheaper per key than ``get``."""
+        db = self._db(table)
+        mx = self._max_key
+        self._guard.acquire_shared()
+        try:
+            if self._closed:
+                raise Unavailable("store is closed")
+            txn = self._begin_read()
+            try:
+                get = txn.get
+                return [get(k, None, db) if 0 < len(k) <= mx else None for k in keys]
             finally:
                 txn.abort()
         finally:

@@ -1,0 +1,231 @@
+"""The one place that maps govchain errors to HTTP: RFC 9457 ``application/problem+json``.
+
+Every error response of the API is a problem document::
+
+    {"type": "/problems/bad_signature", "title": "Bad signature", "status": 400,
+     "detail": "signature does not verify under the key of 'tax/admin'",
+     "code": "bad_signature", "tx_id": "..."}
+
+``code`` is the error's stable machine-readable code; the error's typed fields follow it. The
+``type`` URI resolves to a description of the code (``GET /problems/{code}``).
+
+Status codes of the ``GovchainError`` tree (the most specific class wins):
+
+=======================================================================  ======
+MalformedEncoding                                                        400
+SchemaViolation (BadArguments, request validation)                       422
+TooLarge                                                                 413
+BadSignature, UnknownSigner, ReplayedNonce, WrongChain, ProofError,
+other InvalidInput                                                       400
+NotFound (no such block, transaction, key, route)                        404
+Forbidden                                                                403
+Conflict, DuplicateTransaction                                           409
+Unavailable                                                              503
+IntegrityError, any other GovchainError                                  500
+anything else (a bug): generic detail, logged                            500
+=======================================================================  ======
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from govchain.api.responses import json_response
+from govchain.errors import (
+    BadSignature,
+    Conflict,
+    Forbidden,
+    GovchainError,
+    IntegrityError,
+    InvalidInput,
+    MalformedEncoding,
+    NotFound,
+    ProofError,
+    ReplayedNonce,
+    SchemaViolation,
+    TooLarge,
+    Unavailable,
+    UnknownSigner,
+    WrongChain,
+)
+
+log = logging.getLogger("govchain.api")
+
+PROBLEM_JSON = "application/problem+json"
+"""Media type of every error response."""
+
+PROBLEM_BASE = "/problems/"
+"""Prefix of problem ``type`` URIs; ``GET /problems/{code}`` describes each code."""
+
+STATUS_OF: dict[type[GovchainError], int] = {
+    MalformedEncoding: 400,
+    SchemaViolation: 422,
+    TooLarge: 413,
+    BadSignature: 400,
+    UnknownSigner: 400,
+    ReplayedNonce: 400,
+    WrongChain: 400,
+    ProofError: 400,
+    InvalidInput: 400,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    Unavailable: 503,
+    IntegrityError: 500,
+    GovchainError: 500,
+}
+"""HTTP status of each class of the error tree; subclasses inherit their parent's."""
+
+_RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code"})
+_WORD = re.compile(r"(?<!^)(?=[A-Z])")
+
+INTERNAL_ERROR = "internal_error"
+"""Code of the problem returned for unexpected exceptions (bugs)."""
+
+
+def status_of(exc_type: type[GovchainError]) -> int:
+    """Return the HTTP status of an error class (its nearest mapped ancestor's)."""
+    for cls in exc_type.__mro__:
+        status = STATUS_OF.get(cls)
+        if status is not None:
+            return status
+    return 500  # pragma: no cover - GovchainError itself is mapped
+
+
+def title_of(exc_type: type[GovchainError]) -> str:
+    """Return a short human title of an error class: ``BadSignature`` -> ``Bad signature``."""
+    return _WORD.sub(" ", exc_type.__name__).capitalize()
+
+
+def problem(status: int, code: str, title: str, detail: str, **fields: Any) -> dict[str, Any]:
+    """Return a problem document (``fields`` may not override the standard members)."""
+    doc: dict[str, Any] = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    for k, v in fields.items():
+        if k not in _RESERVED:
+            doc[k] = v
+    return doc
+
+
+def problem_of(exc: GovchainError) -> dict[str, Any]:
+    """Return the problem document of a govchain error, typed fields included."""
+    cls = type(exc)
+    return problem(status_of(cls), exc.code, title_of(cls), exc.message, **exc.fields)
+
+
+def problem_response(doc: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    """Return a problem document as an ``application/problem+json`` response."""
+    return json_response(doc, doc["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def error_response(exc: GovchainError) -> Response:
+    """Return the problem response of a govchain error."""
+    doc = problem_of(exc)
+    headers = {"Retry-After": "1"} if doc["status"] == 503 else None
+    return problem_response(doc, headers)
+
+
+def catalogue() -> dict[str, dict[str, Any]]:
+    """Return every known error code with its title, status and description."""
+    out: dict[str, dict[str, Any]] = {}
+    todo: list[type[GovchainError]] = [GovchainError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        doc = (cls.__doc__ or "").strip().splitlines()
+        out.setdefault(
+            cls.code,
+            {
+                "type": PROBLEM_BASE + cls.code,
+                "code": cls.code,
+                "title": title_of(cls),
+                "status": status_of(cls),
+                "description": doc[0] if doc else "",
+            },
+        )
+    out[INTERNAL_ERROR] = {
+        "type": PROBLEM_BASE + INTERNAL_ERROR,
+        "code": INTERNAL_ERROR,
+        "title": "Internal error",
+        "status": 500,
+        "description": "An unexpected error; the node logged the details.",
+    }
+    return dict(sorted(out.items()))
+
+
+# --- exception handlers ---------------------------------------------------------------------
+
+
+async def _govchain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GovchainError)
+    if status_of(type(exc)) >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    detail = (
+        "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        or "the request is not valid"
+    )
+    return problem_response(
+        problem(422, SchemaViolation.code, title_of(SchemaViolation), detail, errors=errors)
+    )
+
+
+_HTTP_CODES = {
+    400: ("bad_request", "Bad request"),
+    404: (NotFound.code, title_of(NotFound)),
+    405: ("method_not_allowed", "Method not allowed"),
+    413: (TooLarge.code, title_of(TooLarge)),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code, title = _HTTP_CODES.get(exc.status_code, (f"http_{exc.status_code}", "HTTP error"))
+    if exc.status_code == 404:
+        detail = f"no such resource: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        detail = str(exc.detail)
+    return problem_response(problem(exc.status_code, code, title, detail), exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    # The server also logs the traceback; the client only learns that it was our fault.
+    log.error("%s %s raised %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    return problem_response(
+        problem(
+            500,
+            INTERNAL_ERROR,
+            "Internal error",
+            "the node could not handle this request; the error was logged",
+        )
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into a problem document."""
+    app.add_exception_handler(GovchainError, _govchain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

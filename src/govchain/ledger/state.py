@@ -1,0 +1,516 @@
+"""World state: current values with version history, and a bucketed state root.
+
+Each key (1 to ``MAX_KEY_SIZE`` bytes) has a current ``VersionedValue``; every write, deletes
+included, is a new version (1, 2, 3, ...) kept in history. Tables of ``storage.base.TABLES``:
+
+- ``state``: storage key -> record of the current version (deleted keys keep a tombstone so that
+  versions continue). The storage key is the key itself, or for keys longer than
+  ``_INLINE_KEY`` bytes ``key[:_INLINE_KEY] + H(key)`` with the full key inside the record,
+  because LMDB keys end at 511 bytes. Key order is kept (see ``iter_range``).
+- ``history``: ``len(key) (2 bytes) || storage key || version (8 bytes)`` -> record. The length
+  prefix makes each key's history one contiguous range even when keys contain any byte.
+- ``buckets``: bucket number (4 bytes) -> the bucket's sorted 64-byte entries, concatenated.
+- ``meta``: ``state/n_buckets`` records the genesis bucket count, checked on every open.
+
+A record is ``_RECORD`` (flags, version, height, tx index, tx id length), the tx id, for
+long-key state records the key (2-byte length + bytes), then the value bytes.
+
+State root: key ``k`` lives in bucket ``int.from_bytes(H(k)[:4], "big") % n_buckets`` as the
+entry ``H(k) || H(value)``. A bucket's digest is ``leaf_hash(sorted entries concatenated)``
+(``leaf_hash(b"")`` when empty) and the root is the perfect binary Merkle tree (``node_hash``)
+over the ``n_buckets`` digests. All ``2 * n_buckets`` tree hashes live in memory (heap order:
+node ``i`` has children ``2i`` and ``2i + 1``, bucket ``b`` is node ``n_buckets + b``); a block
+rehashes only the buckets it touches and their paths.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from govchain.errors import (
+    IntegrityError,
+    ProofError,
+    RootMismatch,
+    SchemaViolation,
+    TooLarge,
+    Unavailable,
+)
+from govchain.ledger.merkle import HashFn, leaf_hash, node_hash
+from govchain.storage.base import KVStore, WriteBatch
+
+MAX_KEY_SIZE = 1024
+"""Longest state key in bytes."""
+
+ENTRY_SIZE = 64
+"""Size of a bucket entry: ``H(key) || H(value)``."""
+
+DEFAULT_BUCKETS = 2**16
+"""Default number of state buckets (fixed at genesis)."""
+
+_INLINE_KEY = 448  # 2 + 448 + 32 + 8 = 490 bytes: the longest history key fits LMDB's 511
+_RECORD = struct.Struct(">BQQIH")
+_VERSION = struct.Struct(">Q")
+_U16 = struct.Struct(">H")
+_LIVE = 1  # the record holds a value (else it is a deletion)
+_HAS_KEY = 2  # the full key follows the tx id (long keys in the state table)
+_N_BUCKETS_META = b"state/n_buckets"
+_PROVE_ATTEMPTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedValue:
+    """One version of a key."""
+
+    value: bytes | None
+    """The value, or ``None`` if this version deleted the key."""
+    version: int
+    """Per-key version number: 1 for the first write, then 2, 3, ..."""
+    height: int
+    """Height of the block that wrote this version."""
+    tx_index: int
+    """Index of the writing transaction in its block."""
+    tx_id: bytes
+    """Id of the writing transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateWrite:
+    """One write of a block, as produced by execution."""
+
+    key: bytes
+    """The key (1 to ``MAX_KEY_SIZE`` bytes)."""
+    value: bytes | None
+    """The new value, or ``None`` to delete the key."""
+    tx_index: int
+    """Index of the writing transaction in its block."""
+    tx_id: bytes
+    """Id of the writing transaction (at most 65535 bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateProof:
+    """Proof that a key has a value (or none) under a state root."""
+
+    bucket: int
+    """Bucket number of the key."""
+    entries: tuple[bytes, ...]
+    """The bucket's 64-byte entries ``H(key) || H(value)``, strictly ascending."""
+    path: tuple[bytes, ...]
+    """Sibling hashes from the bucket's digest up to the root (``log2(n_buckets)`` of them)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Return a JSON-friendly form (byte strings as lowercase hex)."""
+        return {
+            "bucket": self.bucket,
+            "entries": [e.hex() for e in self.entries],
+            "path": [p.hex() for p in self.path],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> StateProof:
+        """Parse the form of ``to_json``; raises ``SchemaViolation`` if it is malformed."""
+        if not isinstance(obj, Mapping) or set(obj) != {"bucket", "entries", "path"}:
+            raise SchemaViolation("a state proof has exactly bucket, entries and path")
+        bucket = obj["bucket"]
+        if type(bucket) is not int or not 0 <= bucket < 2**32:
+            raise SchemaViolation("state proof bucket must be an integer in [0, 2^32)")
+        return cls(bucket, _hex_list(obj["entries"], "entries"), _hex_list(obj["path"], "path"))
+
+
+def _hex_list(items: Any, name: str) -> tuple[bytes, ...]:
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        raise SchemaViolation(f"state proof {name} must be a list of hex strings")
+    try:
+        return tuple(bytes.fromhex(x) for x in items)
+    except ValueError:
+        raise SchemaViolation(f"state proof {name} holds a string that is not hex") from None
+
+
+def bucket_of(key_hash: bytes, n_buckets: int) -> int:
+    """Return the bucket of a key from its hash ``H(key)``."""
+    return int.from_bytes(key_hash[:4], "big") % n_buckets
+
+
+def _check_n_buckets(n_buckets: int) -> int:
+    """Return the tree depth ``log2(n_buckets)``; raise unless it is a power of two <= 2^32."""
+    if type(n_buckets) is not int or n_buckets < 1 or n_buckets & (n_buckets - 1):
+        raise ValueError(f"n_buckets must be a power of two, not {n_buckets!r}")
+    depth = n_buckets.bit_length() - 1
+    if depth > 32:
+        raise ValueError("n_buckets must be at most 2^32")
+    return depth
+
+
+def state_root_from_proof(
+    h: HashFn, key: bytes, value: bytes | None, proof: StateProof, n_buckets: int
+) -> bytes:
+    """Return the root implied by ``proof`` for ``key`` having ``value`` (``None``: absent).
+
+    Raises ``ProofError`` if the proof is malformed or contradicts the claim on its own.
+    """
+    depth = _check_n_buckets(n_buckets)
+    key_hash = h(key)
+    if proof.bucket != bucket_of(key_hash, n_buckets):
+        raise ProofError("state proof is for another bucket", bucket=proof.bucket)
+    if len(proof.path) != depth:
+        raise ProofError(f"state proof path has {len(proof.path)} hashes, expected {depth}")
+    entries = proof.entries
+    for i, e in enumerate(entries):
+        if len(e) != ENTRY_SIZE:
+            raise ProofError("state proof entry is not 64 bytes", index=i)
+        if i and entries[i - 1] >= e:
+            raise ProofError("state proof entries are not strictly ascending", index=i)
+        if bucket_of(e, n_buckets) != proof.bucket:
+            raise ProofError("state proof entry belongs to another bucket", index=i)
+    pos = bisect.bisect_left(entries, key_hash)
+    found = pos < len(entries) and entries[pos].startswith(key_hash)
+    if value is None:
+        if found:
+            raise ProofError("state proof shows the key as present")
+    elif not found or entries[pos] != key_hash + h(value):
+        raise ProofError("state proof does not show the key with this value")
+    node = leaf_hash(h, b"".join(entries))
+    index = proof.bucket
+    for sibling in proof.path:
+        if len(sibling) != len(node):
+            raise ProofError("state proof path hash has the wrong length")
+        node = node_hash(h, sibling, node) if index & 1 else node_hash(h, node, sibling)
+        index >>= 1
+    return node
+
+
+def verify_state_proof(
+    h: HashFn, root: bytes, key: bytes, value: bytes | None, proof: StateProof, n_buckets: int
+) -> None:
+    """Check that under ``root`` the current value of ``key`` is ``value`` (``None``: absent).
+
+    Raises ``ProofError``, or ``RootMismatch`` if the proof is well formed but leads elsewhere.
+    """
+    calculated = state_root_from_proof(h, key, value, proof, n_buckets)
+    if calculated != root:
+        raise RootMismatch("state proof", root, calculated)
+
+
+def _check_key(key: bytes) -> None:
+    if not key:
+        raise SchemaViolation("state keys must not be empty")
+    if len(key) > MAX_KEY_SIZE:
+        raise TooLarge(f"state key of {len(key)} bytes", limit=MAX_KEY_SIZE, size=len(key))
+
+
+def _decode(record: bytes) -> tuple[VersionedValue, bytes | None]:
+    """Decode a record into its version and, for long-key state records, the full key."""
+    try:
+        flags, version, height, tx_index, n_tx = _RECORD.unpack_from(record)
+        pos = _RECORD.size + n_tx
+        tx_id = record[_RECORD.size : pos]
+        full_key = None
+        if flags & _HAS_KEY:
+            (n_key,) = _U16.unpack_from(record, pos)
+            full_key = record[pos + 2 : pos + 2 + n_key]
+            pos += 2 + n_key
+    except struct.error:
+        raise IntegrityError("truncated state record") from None
+    if flags & ~(_LIVE | _HAS_KEY) or pos > len(record):
+        raise IntegrityError("malformed state record")
+    value = record[pos:] if flags & _LIVE else None
+    return VersionedValue(value, version, height, tx_index, tx_id), full_key
+
+
+def _embed_key(record: bytes, key: bytes) -> bytes:
+    """Return a state record with the full ``key`` inserted after the tx id."""
+    (n_tx,) = _U16.unpack_from(record, _RECORD.size - 2)
+    cut = _RECORD.size + n_tx
+    return bytes([record[0] | _HAS_KEY]) + record[1:cut] + _U16.pack(len(key)) + key + record[cut:]
+
+
+def _update_bucket(
+    blob: bytes, items: list[tuple[bytes, bytes | None, bool]], bucket: int
+) -> bytes:
+    """Apply ``(key hash, new entry or None, was live)`` changes to a bucket's sorted entries."""
+    for key_hash, entry, was_live in items:
+        # Entries sort by key hash first: binary search on the blob itself (64-byte strides,
+        # hence the shifts) is cheaper than splitting it into a list.
+        lo, hi = 0, len(blob) >> 6
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if blob[mid << 6 : (mid << 6) + 32] < key_hash:
+                lo = mid + 1
+            else:
+                hi = mid
+        pos = lo << 6
+        found = blob[pos : pos + 32] == key_hash
+        if found != was_live:
+            raise IntegrityError("state bucket disagrees with the state table", bucket=bucket)
+        blob = blob[:pos] + (entry or b"") + blob[pos + ENTRY_SIZE if found else pos :]
+    return blob
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """A staged block's effect on the in-memory tree."""
+
+    tree: list[bytes]
+    """The whole tree after the block (a copy; the committed one is untouched)."""
+    live_delta: int
+    """Change in the number of live keys."""
+
+
+class WorldState:
+    """Current state, history and state root over a ``KVStore``.
+
+    One writer: ``stage`` / ``commit_staged`` / ``discard_staged`` come from one thread. Reads
+    (``get``, ``history``, ``iter_range``, ``prove``, ``root``) may come from other threads; they
+    see committed data only.
+    """
+
+    def __init__(self, store: KVStore, h: HashFn, n_buckets: int = DEFAULT_BUCKETS) -> None:
+        """Open the state in ``store``; rebuilds the digest tree from the ``buckets`` table."""
+        self._depth = _check_n_buckets(n_buckets)
+        self._store = store
+        self._h = h
+        self._n = n_buckets
+        recorded = store.get("meta", _N_BUCKETS_META)
+        if recorded is not None and int.from_bytes(recorded, "big") != n_buckets:
+            raise IntegrityError(
+                f"state was created with {int.from_bytes(recorded, 'big')} buckets, "
+                f"opened with {n_buckets}"
+            )
+        self._n_recorded = recorded is not None
+        # A store may offer one-transaction bulk reads (LmdbStore does); stage() does ~2 reads
+        # per written key, so this matters on the commit path.
+        bulk = getattr(store, "get_many", None)
+        self._get_many: Callable[[str, Sequence[bytes]], list[bytes | None]] = (
+            bulk if callable(bulk) else lambda table, keys: [store.get(table, k) for k in keys]
+        )
+        self._staged: _Staged | None = None
+        self._tree, self._live = self._build_tree()
+
+    def _build_tree(self) -> tuple[list[bytes], int]:
+        n, h = self._n, self._h
+        empty = leaf_hash(h, b"")
+        tree = [empty] * (2 * n)
+        live = 0
+        for bkey, blob in self._store.scan("buckets"):
+            b = int.from_bytes(bkey, "big")
+            if len(bkey) != 4 or b >= n or not blob or len(blob) % ENTRY_SIZE:
+                raise IntegrityError("malformed state bucket", bucket=bkey.hex())
+            tree[n + b] = leaf_hash(h, blob)
+            live += len(blob) // ENTRY_SIZE
+        # Empty subtrees of one level are all the same object, hashed once.
+        zero, lo = empty, n
+        while lo > 1:
+            up = node_hash(h, zero, zero)
+            for i in range(lo // 2, lo):
+                left, right = tree[2 * i], tree[2 * i + 1]
+                tree[i] = up if left is zero and right is zero else node_hash(h, left, right)
+            zero, lo = up, lo // 2
+        return tree, live
+
+    @property
+    def root(self) -> bytes:
+        """The committed state root."""
+        return self._tree[1]
+
+    @property
+    def n_buckets(self) -> int:
+        """Number of buckets (fixed at genesis)."""
+        return self._n
+
+    def count(self) -> int:
+        """Return the number of live (not deleted) keys."""
+        return self._live
+
+    def _skey(self, key: bytes, key_hash: bytes | None = None) -> bytes:
+        if len(key) <= _INLINE_KEY:
+            return key
+        return key[:_INLINE_KEY] + (self._h(key) if key_hash is None else key_hash)
+
+    def get(self, key: bytes) -> VersionedValue | None:
+        """Return the committed current version of ``key`` (a deletion has ``value`` None), or
+        ``None`` if it was never written."""
+        _check_key(key)
+        record = self._store.get("state", self._skey(key))
+        if record is None:
+            return None
+        vv, full_key = _decode(record)
+        if full_key is not None and full_key != key:
+            raise IntegrityError("state record holds another key")
+        return vv
+
+    def history(self, key: bytes, limit: int = 100) -> list[VersionedValue]:
+        """Return up to ``limit`` versions of ``key``, newest first."""
+        _check_key(key)
+        if limit <= 0:
+            return []
+        prefix = _U16.pack(len(key)) + self._skey(key)
+        out = []
+        # Every history key of this prefix is prefix + 8 bytes, so it sorts below prefix + ff*9.
+        for _, record in self._store.scan("history", prefix, prefix + b"\xff" * 9, reverse=True):
+            out.append(_decode(record)[0])
+            if len(out) >= limit:
+                break
+        return out
+
+    def iter_range(self, prefix: bytes = b"") -> Iterator[tuple[bytes, VersionedValue]]:
+        """Iterate the committed live keys starting with ``prefix`` in key order."""
+        head = prefix[:_INLINE_KEY]
+        end = _successor(head)
+        group: list[tuple[bytes, VersionedValue]] = []
+        for skey, record in self._store.scan("state", head, end):
+            vv, full_key = _decode(record)
+            key = skey if full_key is None else full_key
+            if len(skey) > _INLINE_KEY:
+                # Long keys sharing their head are stored in hash order: sort each such run.
+                if group and group[0][0][:_INLINE_KEY] != skey[:_INLINE_KEY]:
+                    yield from sorted(group, key=lambda kv: kv[0])
+                    group = []
+                if vv.value is not None and key.startswith(prefix):
+                    group.append((key, vv))
+                continue
+            if group:
+                yield from sorted(group, key=lambda kv: kv[0])
+                group = []
+            if vv.value is not None and key.startswith(prefix):
+                yield key, vv
+        yield from sorted(group, key=lambda kv: kv[0])
+
+    def stage(self, batch: WriteBatch, writes: Sequence[StateWrite], height: int) -> bytes:
+        """Add a block's ``writes`` (in execution order) to ``batch``; return the new root.
+
+        The committed root changes only at ``commit_staged`` (after the store committed the
+        batch) or never, after ``discard_staged``. If this raises, ``batch`` is unusable.
+        """
+        if self._staged is not None:
+            raise RuntimeError("a block is already staged: commit or discard it first")
+        if any(batch.ops.get(t) for t in ("state", "history", "buckets")):
+            raise RuntimeError("the batch already holds state writes")
+        h = self._h
+        # This is the commit hot path: per-key data lives in parallel lists indexed by the
+        # key's first appearance, and the store is read in bulk.
+        index: dict[bytes, int] = {}
+        for w in writes:
+            index.setdefault(w.key, len(index))
+        keys = list(index)
+        if keys and (min(map(len, keys)) == 0 or max(map(len, keys)) > MAX_KEY_SIZE):
+            for key in keys:
+                _check_key(key)
+        hashes = [h(k) for k in keys]
+        skeys = [
+            k if len(k) <= _INLINE_KEY else k[:_INLINE_KEY] + kh
+            for k, kh in zip(keys, hashes, strict=True)
+        ]
+        currents = self._get_many("state", skeys)
+        versions = [0 if c is None else _VERSION.unpack_from(c, 1)[0] for c in currents]
+        was_live = [c is not None and bool(c[0] & _LIVE) for c in currents]
+        records = [b""] * len(keys)
+        values: list[bytes | None] = [None] * len(keys)
+        history = batch.ops.setdefault("history", {})
+        pack, u16 = _RECORD.pack, _U16.pack
+        for w in writes:
+            i = index[w.key]
+            version = versions[i] = versions[i] + 1
+            tx_id, value = w.tx_id, w.value
+            if value is None:
+                record = pack(0, version, height, w.tx_index, len(tx_id)) + tx_id
+            else:
+                record = pack(_LIVE, version, height, w.tx_index, len(tx_id)) + tx_id + value
+            history[u16(len(w.key)) + skeys[i] + version.to_bytes(8, "big")] = record
+            records[i], values[i] = record, value
+        state = batch.ops.setdefault("state", {})
+        changes: dict[int, list[tuple[bytes, bytes | None, bool]]] = {}
+        mask, live_delta = self._n - 1, 0
+        for i, key in enumerate(keys):
+            record = records[i]
+            # Long keys carry the full key in the state record (their storage key is lossy).
+            state[skeys[i]] = record if len(key) <= _INLINE_KEY else _embed_key(record, key)
+            value, live = values[i], was_live[i]
+            if value is None and not live:
+                continue  # absent before and after: the bucket is unchanged
+            key_hash = hashes[i]
+            entry = None if value is None else key_hash + h(value)
+            live_delta += (value is not None) - live
+            b = int.from_bytes(key_hash[:4], "big") & mask
+            changes.setdefault(b, []).append((key_hash, entry, live))
+        tree = self._tree.copy()
+        self._stage_buckets(batch, changes, tree)
+        if not self._n_recorded:
+            batch.put("meta", _N_BUCKETS_META, self._n.to_bytes(8, "big"))
+        self._staged = _Staged(tree, live_delta)
+        return tree[1]
+
+    def _stage_buckets(
+        self,
+        batch: WriteBatch,
+        changes: dict[int, list[tuple[bytes, bytes | None, bool]]],
+        tree: list[bytes],
+    ) -> None:
+        """Rewrite the changed buckets into ``batch`` and rehash their paths in ``tree``."""
+        h, n = self._h, self._n
+        buckets = batch.ops.setdefault("buckets", {})
+        bkeys = [b.to_bytes(4, "big") for b in changes]
+        level = set()
+        for (b, items), bkey, blob in zip(
+            changes.items(), bkeys, self._get_many("buckets", bkeys), strict=True
+        ):
+            blob = _update_bucket(blob or b"", items, b)
+            buckets[bkey] = blob or None
+            tree[n + b] = leaf_hash(h, blob)
+            level.add((n + b) >> 1)
+        level.discard(0)  # with one bucket, its digest is the root
+        # Rehash each touched interior node once, level by level up to the root.
+        while level:
+            for i in level:
+                tree[i] = node_hash(h, tree[2 * i], tree[2 * i + 1])
+            level = {i >> 1 for i in level} if 1 not in level else set()
+
+    def commit_staged(self) -> None:
+        """Make the staged block's root the committed one (call after the store commit)."""
+        staged = self._staged
+        if staged is None:
+            raise RuntimeError("nothing is staged")
+        # One reference swap: readers see the old tree or the new one, never a mix.
+        self._tree = staged.tree
+        self._live += staged.live_delta
+        self._n_recorded = True
+        self._staged = None
+
+    def discard_staged(self) -> None:
+        """Forget the staged block (its batch must not be committed); no-op if none."""
+        self._staged = None
+
+    def prove(self, key: bytes) -> StateProof:
+        """Return a proof of the committed value (or absence) of ``key`` against ``root``."""
+        _check_key(key)
+        n, h = self._n, self._h
+        b = bucket_of(h(key), n)
+        bkey = b.to_bytes(4, "big")
+        for _ in range(_PROVE_ATTEMPTS):
+            tree = self._tree
+            blob = self._store.get("buckets", bkey) or b""
+            # Between the store commit and commit_staged the store runs ahead of the tree.
+            if leaf_hash(h, blob) == tree[n + b]:
+                break
+            time.sleep(0.002)
+        else:
+            raise Unavailable("state is being committed; retry")
+        path = []
+        i = n + b
+        while i > 1:
+            path.append(tree[i ^ 1])
+            i >>= 1
+        entries = tuple(blob[i : i + ENTRY_SIZE] for i in range(0, len(blob), ENTRY_SIZE))
+        return StateProof(b, entries, tuple(path))
+
+
+def _successor(prefix: bytes) -> bytes | None:
+    """Return the smallest byte string above every string starting with ``prefix``."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
