@@ -1,0 +1,152 @@
+"""Submitting transactions (one, or a batch) and reading them back with their receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from govchain.api import views
+from govchain.api.deps import NodeDep, SettingsDep, read_body
+from govchain.api.problems import PROBLEM_JSON, problem_of
+from govchain.api.responses import dump_json, json_response
+from govchain.api.schemas import (
+    BatchResultPublic,
+    ProblemPublic,
+    ReceiptBundlePublic,
+    TransactionCommittedPublic,
+    TransactionPendingPublic,
+    TransactionStatusPublic,
+    request_body,
+    transaction_schema,
+)
+from govchain.api.settings import ApiSettings
+from govchain.errors import GovchainError, MalformedEncoding, SchemaViolation, TooLarge
+from govchain.node.node import Node
+
+router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
+
+_PROBLEM = {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {**_PROBLEM, "description": text}
+    for status, text in (
+        (400, "Malformed JSON, bad signature, unknown signer, replayed nonce, wrong chain."),
+        (409, "The transaction is already pending or committed."),
+        (413, "The transaction or request is too large."),
+        (422, "The transaction does not match the schema."),
+        (503, "The node cannot take work, or the block was not durable in time."),
+    )
+}
+
+Wait = Annotated[
+    bool,
+    Query(description="Answer only once the transaction's block is durable (else 202 at once)."),
+]
+
+
+@router.post(
+    "",
+    summary="Submit one signed transaction",
+    status_code=200,
+    response_model=TransactionCommittedPublic,
+    responses={202: {"model": TransactionPendingPublic, "description": "Accepted (wait=false)."}}
+    | _ERRORS,
+    openapi_extra=request_body(transaction_schema(), "One signed transaction envelope."),
+)
+async def submit_transaction(
+    request: Request, node: NodeDep, settings: SettingsDep, wait: Wait = True
+) -> Response:
+    """Admit one transaction; the node itself parses the raw bytes (size, canonical JSON, no
+    floats, schema, signature, nonce)."""
+    raw = await read_body(request, settings.max_batch_bytes)
+    outcomes = await run_in_threadpool(
+        node.submit, [raw], raw=True, wait=wait, timeout=settings.wait_timeout_s
+    )
+    tx = outcomes[0]
+    if isinstance(tx, GovchainError):
+        raise tx
+    tx_hex = tx.tx_id.hex()
+    if not wait:
+        return json_response(
+            {"tx_id": tx_hex, "status": "pending"},
+            202,
+            headers={"Location": f"/v1/transactions/{tx_hex}"},
+        )
+    doc = await run_in_threadpool(views.committed_transaction, node.ledger, tx.tx_id, with_tx=False)
+    return json_response(doc, 200, headers={"Location": f"/v1/transactions/{tx_hex}"})
+
+
+def _parse_batch(raw: bytes, max_items: int) -> list[Any]:
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEncoding(f"batch is not valid JSON: {exc}") from None
+    if type(items) is not list:
+        raise SchemaViolation("a batch must be a JSON array of transactions")
+    if len(items) > max_items:
+        raise TooLarge(
+            f"batch holds {len(items)} transactions; the limit is {max_items}",
+            size=len(items),
+            limit=max_items,
+        )
+    return items
+
+
+def _submit_batch(node: Node, settings: ApiSettings, raw: bytes, wait: bool) -> bytes:
+    # One worker-thread call does parse, admission and the JSON answer, keeping the event loop
+    # free, with no per-item model objects: this endpoint is the platform's throughput path.
+    items = _parse_batch(raw, settings.max_batch_items)
+    outcomes = node.submit(items, raw=False, wait=wait, timeout=settings.wait_timeout_s)
+    status = "committed" if wait else "pending"
+    return dump_json(views.batch_results(outcomes, status, problem_of))
+
+
+@router.post(
+    "/batch",
+    summary="Submit a batch of signed transactions",
+    response_model=BatchResultPublic,
+    responses=_ERRORS,
+    openapi_extra=request_body(
+        {"type": "array", "maxItems": 10_000, "items": transaction_schema()},
+        "A JSON array of signed transaction envelopes (at most 10,000 and 64 MiB by default).",
+    ),
+)
+async def submit_batch(
+    request: Request, node: NodeDep, settings: SettingsDep, wait: Wait = True
+) -> Response:
+    """Admit many transactions; each item is accepted or rejected on its own (a rejected item
+    changes nothing), and results come back in input order."""
+    raw = await read_body(request, settings.max_batch_bytes)
+    body = await run_in_threadpool(_submit_batch, node, settings, raw, wait)
+    return Response(body, 200, media_type="application/json")
+
+
+@router.get(
+    "/{tx_id}",
+    summary="A transaction's status, location and receipt",
+    response_model=TransactionStatusPublic,
+    responses={404: {**_PROBLEM, "description": "Unknown transaction."}},
+)
+def get_transaction(tx_id: str, node: NodeDep) -> dict[str, Any]:
+    """Return a committed transaction (location, envelope, receipt) or ``pending``."""
+    return views.transaction_status(node, views.parse_tx_id(tx_id))
+
+
+@router.get(
+    "/{tx_id}/receipt",
+    summary="The offline-verifiable receipt bundle of a committed transaction",
+    response_model=ReceiptBundlePublic,
+    responses={404: {**_PROBLEM, "description": "Not committed (or unknown)."}},
+)
+def get_receipt(tx_id: str, node: NodeDep) -> Response:
+    """Return the receipt bundle as a JSON download; ``govchain verify-receipt`` checks it
+    with nothing but the network's genesis file."""
+    tid = views.parse_tx_id(tx_id)
+    bundle = node.receipt_bundle(tid)
+    return json_response(
+        bundle,
+        headers={"Content-Disposition": f'attachment; filename="receipt-{tid.hex()[:16]}.json"'},
+    )
