@@ -51,4 +51,3 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise TooLarge(f"request body is over the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
-

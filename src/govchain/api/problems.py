@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -125,7 +126,7 @@ def problem_of(exc: GovchainError) -> dict[str, Any]:
     return problem(status_of(cls), exc.code, title_of(cls), exc.message, **exc.fields)
 
 
-def problem_response(doc: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def problem_response(doc: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
     """Return a problem document as an ``application/problem+json`` response."""
     return json_response(doc, doc["status"], media_type=PROBLEM_JSON, headers=headers)
 

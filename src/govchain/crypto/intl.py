@@ -130,7 +130,7 @@ class IntlSuite:
 
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""
-        return parallel.verify_many(self.verify, items)
+        return parallel.verify_many(self.name, self.verify, items)
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM encrypt; returns ciphertext || 16-byte tag."""

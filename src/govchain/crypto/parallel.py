@@ -1,55 +1,81 @@
 """Signature verification on every core, shared by both suites' ``verify_many``.
 
-Both signature libraries release the GIL inside their C verification routine, so plain threads
-scale with the cores and no process pool is needed (a process pool would have to pickle every
-message and could not share the parsed-key caches):
+Both signature libraries release the GIL inside their C verification routine, so on an idle
+interpreter plain threads scale with the cores (PyNaCl: ~23k Ed25519 verifications/s on one
+thread, ~37k/s on two; tongsuopy: ~3.9k SM2/s on one, ~7.3k/s on two).
 
-- PyNaCl (libsodium through cffi): about 22k Ed25519 verifications/s on one thread, 37-41k/s
-  through ``verify_many`` on this two-core machine (the per-call Python work still holds the GIL).
-- tongsuopy (Tongsuo through cffi): about 3.9k SM2 verifications/s on one thread, 7.3-7.7k/s on
-  two threads; process CPU time / wall time is 1.98 while two threads verify, so the GIL is not
-  held during the curve arithmetic and a process pool could gain at most the missing ~5%.
+A node is not an idle interpreter, though: while its committer thread runs Python (execution,
+state, log), a verifying thread must re-acquire the GIL after every single signature and waits
+up to the interpreter's switch interval (5 ms) each time — a convoy that was measured to drop
+thread-based verification to ~2.4k/s. Large batches therefore go to a pool of worker
+*processes* (one per core), which have their own interpreters; each worker resolves the suite by
+name and keeps its own parsed-key caches.
 
-Figures come from ``bench/crypto_limits.py``; rerun it rather than trusting these numbers.
+The workers are forked (``spawn`` and ``forkserver`` would re-import the caller's ``__main__``,
+which breaks scripts without a main guard). With the fork context the executor starts all its
+workers on the first submission, before its manager thread exists; ``warm_up`` lets a node do
+that at start-up, before it starts threads of its own. Small batches stay on the calling thread,
+where handing work over would cost more than it saves.
 
-The pool is created on first use, holds ``os.cpu_count()`` threads and is dropped in a forked
-child (a child inherits the pool object but not its threads, so submitting to it would hang).
+Figures come from ``bench/crypto_limits.py`` and ``bench/ledger_bench.py``; rerun them rather
+than trusting these numbers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 Verifier = Callable[[bytes, bytes, bytes], bool]
 """A single-signature check: ``verify(public, message, signature) -> bool``."""
 
 INLINE_LIMIT = 64
-"""Batches smaller than this are verified on the calling thread: handing work to the pool costs
-tens of microseconds, more than a few Ed25519 verifications."""
+"""Batches smaller than this are verified on the calling thread: handing work to another
+process costs around a hundred microseconds, more than a few Ed25519 verifications."""
 
-_executor: ThreadPoolExecutor | None = None
+CHUNKS_PER_WORKER = 2
+"""A batch is cut into this many chunks per worker so that uneven workers even out."""
+
+_executor: ProcessPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
 
 def worker_count() -> int:
-    """Return how many threads ``verify_many`` spreads a large batch over."""
+    """Return how many worker processes ``verify_many`` spreads a large batch over."""
     return os.cpu_count() or 1
 
 
-def _get_executor() -> ThreadPoolExecutor:
+def _get_executor() -> ProcessPoolExecutor:
     global _executor
     executor = _executor
     if executor is None:
         with _executor_lock:
             if _executor is None:
-                _executor = ThreadPoolExecutor(
-                    max_workers=worker_count(), thread_name_prefix="govchain-verify"
+                _executor = ProcessPoolExecutor(
+                    max_workers=worker_count(), mp_context=multiprocessing.get_context("fork")
                 )
             executor = _executor
     return executor
+
+
+def warm_up() -> None:
+    """Start the worker processes now (a node calls this at start-up, not on its first batch)."""
+    if worker_count() > 1:
+        executor = _get_executor()
+        for future in [executor.submit(os.getpid) for _ in range(worker_count())]:
+            future.result()
+
+
+def shutdown() -> None:
+    """Stop the worker processes (they are restarted on the next large batch)."""
+    global _executor
+    with _executor_lock:
+        executor, _executor = _executor, None
+    if executor is not None:
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _forget_executor_in_child() -> None:
@@ -65,23 +91,31 @@ def _verify_chunk(verify: Verifier, chunk: Sequence[tuple[bytes, bytes, bytes]])
     return [verify(public, message, signature) for public, message, signature in chunk]
 
 
-def verify_many(verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """Apply ``verify`` to every ``(public, message, signature)`` triple, in order, on all cores.
+def _verify_chunk_in_worker(
+    suite_name: str, chunk: Sequence[tuple[bytes, bytes, bytes]]
+) -> list[bool]:
+    from govchain.crypto import get_suite
 
-    The result equals ``[verify(*item) for item in items]``. Large batches are cut into one chunk
-    per core; the calling thread verifies the first chunk itself instead of waiting idle. Must not
-    be called from inside ``verify`` (a pool thread waiting on the pool could deadlock).
+    return _verify_chunk(get_suite(suite_name).verify, chunk)
+
+
+def verify_many(
+    suite_name: str, verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]
+) -> list[bool]:
+    """Apply ``verify`` (the suite ``suite_name``'s own) to every ``(public, message,
+    signature)`` triple, in order, on all cores; equal to ``[verify(*item) for item in items]``.
     """
     workers = worker_count()
     if len(items) < INLINE_LIMIT or workers == 1:
         return _verify_chunk(verify, items)
-    size = -(-len(items) // workers)
-    chunks = [items[start : start + size] for start in range(0, len(items), size)]
+    parts = workers * CHUNKS_PER_WORKER
+    size = -(-len(items) // parts)
     executor = _get_executor()
     futures: list[Future[list[bool]]] = [
-        executor.submit(_verify_chunk, verify, chunk) for chunk in chunks[1:]
+        executor.submit(_verify_chunk_in_worker, suite_name, items[start : start + size])
+        for start in range(0, len(items), size)
     ]
-    results = _verify_chunk(verify, chunks[0])
+    results: list[bool] = []
     for future in futures:
         results.extend(future.result())
     return results

@@ -136,13 +136,14 @@ def verify_checkpoint(
     suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint, required: int | None = None
 ) -> list[DeptId]:
     """Check a checkpoint carries at least ``required`` valid department signatures (default:
-    a quorum, more than two thirds) for this chain; return the signers or raise ``ProofError``."""
+    a quorum, more than two thirds) for this chain; return the signers checked (the first
+    ``required`` valid ones) or raise ``ProofError``."""
     if signed.checkpoint.chain != genesis.chain_id:
         raise ProofError(
             f"checkpoint is for chain {signed.checkpoint.chain!r}, not {genesis.chain_id!r}"
         )
     need = genesis.quorum() if required is None else required
-    ok = valid_signers(suite, genesis, signed)
+    ok = valid_signers(suite, genesis, signed, enough=need)
     if len(ok) < need:
         raise ProofError(
             f"checkpoint at height {signed.checkpoint.height} has {len(ok)} valid department "

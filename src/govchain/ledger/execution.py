@@ -20,7 +20,7 @@ from govchain.ledger.receipts import (
     STATUS_OK,
     STATUS_REJECTED,
     Receipt,
-    entry_bytes,
+    tx_entry_bytes,
 )
 from govchain.ledger.state import StateWrite
 from govchain.ledger.transactions import Transaction
@@ -28,6 +28,7 @@ from govchain.types import Height
 
 MEMBER_PREFIX = b"sys/member/"
 """State keys of member records: ``sys/member/<member id>`` -> member JSON."""
+_MEMBER_PREFIX_LEN = len(MEMBER_PREFIX)
 NONCE_PREFIX = b"sys/nonce/"
 """State keys of replay windows: ``sys/nonce/<member id>`` -> ``{"high": n, "mask": hex}``."""
 
@@ -224,6 +225,8 @@ class ExecutionResult:
     """State writes in execution order (successful transactions and replay windows)."""
     entries: tuple[bytes, ...]
     """Log entry bytes per transaction (leaf data of the transaction log)."""
+    members_changed: bool = False
+    """Whether the block wrote member records (caches of members must be dropped)."""
 
 
 def execute_block(
@@ -235,7 +238,6 @@ def execute_block(
     block_time_ms: int,
     txs: Sequence[Transaction],
     nonce_window: int,
-    envelope_of: Callable[[Transaction], Any] | None = None,
 ) -> ExecutionResult:
     """Execute ``txs`` in order on top of the committed state read through ``reader``."""
     block: dict[bytes, bytes | None] = {}
@@ -246,7 +248,7 @@ def execute_block(
     receipts: list[Receipt] = []
     writes: list[StateWrite] = []
     entries: list[bytes] = []
-    to_env = envelope_of or Transaction.envelope
+    members_changed = False
 
     for index, tx in enumerate(txs):
         receipt: Receipt
@@ -297,10 +299,11 @@ def execute_block(
                 for key, value in ctx._writes.items():
                     block[key] = value
                     writes.append(StateWrite(key, value, index, tx_id))
-                if any(k.startswith(MEMBER_PREFIX) for k in ctx._writes):
-                    members.clear()
+                    if key[:_MEMBER_PREFIX_LEN] == MEMBER_PREFIX:
+                        members.clear()
+                        members_changed = True
         receipts.append(receipt)
-        entries.append(entry_bytes(height, index, to_env(tx), receipt))
+        entries.append(tx_entry_bytes(height, index, tx.body_bytes, tx.signature, receipt))
 
     for signer, window in windows.items():
         last = last_tx_of.get(signer)
@@ -308,4 +311,4 @@ def execute_block(
             writes.append(
                 StateWrite(NONCE_PREFIX + signer.encode(), window.encode(), last, txs[last].tx_id)
             )
-    return ExecutionResult(tuple(receipts), tuple(writes), tuple(entries))
+    return ExecutionResult(tuple(receipts), tuple(writes), tuple(entries), members_changed)

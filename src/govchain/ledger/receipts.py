@@ -70,6 +70,21 @@ def entry_bytes(height: Height, index: int, tx_envelope: Any, receipt: Receipt) 
     )
 
 
+def tx_entry_bytes(
+    height: Height, index: int, body_bytes: bytes, signature: bytes, receipt: Receipt
+) -> bytes:
+    """Return the same bytes as ``entry_bytes`` for a transaction whose canonical body is
+    already encoded: the body is spliced in rather than decoded and re-encoded (this runs for
+    every committed transaction). Keys are in canonical order: height, index, receipt, tx."""
+    return b'{"height":%d,"index":%d,"receipt":%b,"tx":{"body":%b,"signature":"%b"}}' % (
+        height,
+        index,
+        canonical_unchecked(receipt.to_json()),
+        body_bytes,
+        signature.hex().encode(),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """A decoded log entry."""

@@ -271,7 +271,7 @@ class WorldState:
 
     def __init__(self, store: KVStore, h: HashFn, n_buckets: int = DEFAULT_BUCKETS) -> None:
         """Open the state in ``store``; rebuilds the digest tree from the ``buckets`` table."""
-        self._depth = _check_n_buckets(n_buckets)
+        _check_n_buckets(n_buckets)
         self._store = store
         self._h = h
         self._n = n_buckets
@@ -412,16 +412,21 @@ class WorldState:
         values: list[bytes | None] = [None] * len(keys)
         history = batch.ops.setdefault("history", {})
         pack, u16 = _RECORD.pack, _U16.pack
-        for w in writes:
-            i = index[w.key]
-            version = versions[i] = versions[i] + 1
-            tx_id, value = w.tx_id, w.value
-            if value is None:
-                record = pack(0, version, height, w.tx_index, len(tx_id)) + tx_id
-            else:
-                record = pack(_LIVE, version, height, w.tx_index, len(tx_id)) + tx_id + value
-            history[u16(len(w.key)) + skeys[i] + version.to_bytes(8, "big")] = record
-            records[i], values[i] = record, value
+        try:
+            for w in writes:
+                i = index[w.key]
+                version = versions[i] = versions[i] + 1
+                tx_id, value = w.tx_id, w.value
+                if value is None:
+                    record = pack(0, version, height, w.tx_index, len(tx_id)) + tx_id
+                else:
+                    record = pack(_LIVE, version, height, w.tx_index, len(tx_id)) + tx_id + value
+                history[u16(len(w.key)) + skeys[i] + version.to_bytes(8, "big")] = record
+                records[i], values[i] = record, value
+        except struct.error:
+            raise SchemaViolation(
+                "height and tx_index must be unsigned (64 and 32 bits), tx_id at most 65535 bytes"
+            ) from None
         state = batch.ops.setdefault("state", {})
         changes: dict[int, list[tuple[bytes, bytes | None, bool]]] = {}
         mask, live_delta = self._n - 1, 0
@@ -454,19 +459,18 @@ class WorldState:
         h, n = self._h, self._n
         buckets = batch.ops.setdefault("buckets", {})
         bkeys = [b.to_bytes(4, "big") for b in changes]
-        level = set()
         for (b, items), bkey, blob in zip(
             changes.items(), bkeys, self._get_many("buckets", bkeys), strict=True
         ):
             blob = _update_bucket(blob or b"", items, b)
             buckets[bkey] = blob or None
             tree[n + b] = leaf_hash(h, blob)
-            level.add((n + b) >> 1)
+        level = {(n + b) >> 1 for b in changes}
         level.discard(0)  # with one bucket, its digest is the root
         # Rehash each touched interior node once, level by level up to the root.
         while level:
             for i in level:
-                tree[i] = node_hash(h, tree[2 * i], tree[2 * i + 1])
+                tree[i] = node_hash(h, tree[i << 1], tree[(i << 1) | 1])
             level = {i >> 1 for i in level} if 1 not in level else set()
 
     def commit_staged(self) -> None:

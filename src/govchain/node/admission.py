@@ -16,6 +16,7 @@ from govchain.errors import (
     BadSignature,
     DuplicateTransaction,
     GovchainError,
+    ReplayedNonce,
     UnknownSigner,
     WrongChain,
 )
@@ -150,17 +151,22 @@ class Admission:
                         raise DuplicateTransaction(
                             f"transaction {tid.hex()} is already pending", tx_id=tid.hex()
                         )
-                    if self._is_committed(tid):
-                        raise DuplicateTransaction(
-                            f"transaction {tid.hex()} is already committed", tx_id=tid.hex()
-                        )
                     window = windows.get(tx.signer)
                     if window is None:
                         window = NonceWindow.decode(
                             self._read_state(NONCE_PREFIX + tx.signer.encode()), self.nonce_window
                         )
                         windows[tx.signer] = window
-                    window.check(tx.nonce)
+                    try:
+                        window.check(tx.nonce)
+                    except ReplayedNonce:
+                        # A committed transaction's nonce is always used, so the index lookup
+                        # is only needed to give the clearer error.
+                        if self._is_committed(tid):
+                            raise DuplicateTransaction(
+                                f"transaction {tid.hex()} is already committed", tx_id=tid.hex()
+                            ) from None
+                        raise
                     window.use(tx.nonce)
                     pending.add(tid)
                 except GovchainError as exc:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from govchain.contracts.registry import builtin_registry
-from govchain.crypto import get_suite
+from govchain.crypto import get_suite, parallel
 from govchain.errors import NotFound
 from govchain.ledger.audit import check_integrity
 from govchain.ledger.transactions import Transaction
@@ -62,4 +62,5 @@ def open_embedded(
     )
     if check:
         check_integrity(node.ledger, progress)
+    parallel.warm_up()  # fork the verifier processes before the node starts threads
     return node

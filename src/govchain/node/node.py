@@ -17,7 +17,7 @@ from typing import Any
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.chain import CommittedBlock, Ledger
-from govchain.ledger.execution import MEMBER_PREFIX, ContractHost
+from govchain.ledger.execution import ContractHost
 from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.genesis import Genesis
 from govchain.ledger.state import StateProof, VersionedValue
@@ -151,8 +151,7 @@ class Node:
                 sign_header=lambda msg: suite.sign(ident.proposer_key, msg),
                 checkpoint_keys=ident.checkpoint_keys,
             )
-        members_changed = any(w.key.startswith(MEMBER_PREFIX) for w in block.result.writes)
-        self.admission.committed(block.tx_ids, members_changed)
+        self.admission.committed(block.tx_ids, block.result.members_changed)
         self.committed_txs += len(batch)
         self._release(block.tx_ids)
         for listener in self.listeners:

@@ -41,6 +41,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": TransactionPendingPublic, "description": "Accepted, not yet committed."}
+}
+
 Wait = Annotated[
     bool,
     Query(description="Answer only once the transaction's block is durable (else 202 at once)."),
@@ -52,8 +56,7 @@ Wait = Annotated[
     summary="Submit one signed transaction",
     status_code=200,
     response_model=TransactionCommittedPublic,
-    responses={202: {"model": TransactionPendingPublic, "description": "Accepted (wait=false)."}}
-    | _ERRORS,
+    responses={**_ACCEPTED, **_ERRORS},
     openapi_extra=request_body(transaction_schema(), "One signed transaction envelope."),
 )
 async def submit_transaction(

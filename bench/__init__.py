@@ -1,0 +1,1 @@
+"""govchain benchmarks: ``make bench`` (``python -m bench``). Results go to bench/results/."""

@@ -1,0 +1,106 @@
+"""Shared parts of the benchmarks: a temporary network, pre-signed transactions, results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from govchain.crypto import get_suite
+from govchain.ledger.genesis import Params
+from govchain.ledger.transactions import build_transaction
+from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIGNERS = tuple(f"{d}/admin" for d, _ in DEMO_DEPARTMENTS)
+
+
+def make_network(suite: str, root: Path | None = None, **params: int) -> Path:
+    """Create a demo network directory for a benchmark (in a fresh temporary directory)."""
+    base = root or Path(tempfile.mkdtemp(prefix="govchain-bench-", dir=os.environ.get("TMPDIR")))
+    network = base / "net"
+    init_network(
+        network,
+        chain_id="bench",
+        suite_name=suite,
+        departments=list(DEMO_DEPARTMENTS),
+        params=Params(**params),
+    )
+    return network
+
+
+def _sign_range(network: str, signer: str, first: int, count: int, value_pad: int) -> list[bytes]:
+    net = NetworkDir(network)
+    genesis = net.genesis()
+    suite = get_suite(genesis.suite)
+    key = net.member_key(signer).keypair
+    pad = "x" * value_pad
+    return [
+        build_transaction(
+            chain=genesis.chain_id,
+            signer=signer,
+            nonce=n,
+            contract="kv",
+            method="put",
+            args={"key": f"{signer}:{n}", "value": {"n": n, "pad": pad}},
+            actor=f"{signer.split('/')[0]}/officer-7",
+            case=f"case-{n // 100}",
+            purpose="benchmark",
+            sign=lambda m: suite.sign(key.private, m),
+            hash_fn=suite.hash,
+        ).encode()
+        for n in range(first, first + count)
+    ]
+
+
+def presign(network: Path, total: int, *, first_nonce: int = 0, value_pad: int = 16) -> list[bytes]:
+    """Return ``total`` signed kv-put transactions from the four demo signers, interleaved,
+    signed on every core (clients sign before submitting; this is not part of the measure)."""
+    per = -(-total // len(SIGNERS))
+    chunk = 5000
+    jobs = [
+        (str(network), s, first_nonce + start, min(chunk, per - start), value_pad)
+        for s in SIGNERS
+        for start in range(0, per, chunk)
+    ]
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        parts = list(pool.map(_sign_range, *zip(*jobs, strict=True)))
+    by_signer: dict[str, list[bytes]] = {s: [] for s in SIGNERS}
+    for (_, s, *_rest), part in zip(jobs, parts, strict=True):
+        by_signer[s].extend(part)
+    out: list[bytes] = []
+    for i in range(per):
+        for s in SIGNERS:
+            if len(out) < total:
+                out.append(by_signer[s][i])
+    return out
+
+
+def machine() -> dict[str, Any]:
+    """Describe the machine and its load at the time of the run."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    """Write ``bench/results/<name>.json`` and return its path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **data}, indent=2) + "\n")
+    return path

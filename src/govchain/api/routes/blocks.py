@@ -1,0 +1,70 @@
+"""Blocks and checkpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
+
+from govchain.api import views
+from govchain.api.deps import NodeDep
+from govchain.api.problems import PROBLEM_JSON
+from govchain.api.schemas import BlockPublic, ProblemPublic, SignedCheckpointPublic
+
+router = APIRouter(tags=["blocks"])
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "No such block."}
+}
+
+Entries = Annotated[bool, Query(description="Include the log entries (transaction + receipt).")]
+Height = Annotated[int, PathParam(ge=1, description="Block height (the first block is 1).")]
+
+
+@router.get(
+    "/v1/blocks/latest",
+    summary="The latest block",
+    response_model=BlockPublic,
+    response_model_exclude_none=True,
+    responses=_NOT_FOUND,
+)
+def latest_block(node: NodeDep, entries: Entries = False) -> dict[str, Any]:
+    """Return the head block."""
+    ledger = node.ledger
+    return views.block(ledger, views.latest_height(ledger), entries=entries)
+
+
+@router.get(
+    "/v1/blocks/{height}",
+    summary="A block by height",
+    response_model=BlockPublic,
+    response_model_exclude_none=True,
+    responses=_NOT_FOUND,
+)
+def get_block(height: Height, node: NodeDep, entries: Entries = False) -> dict[str, Any]:
+    """Return the block at ``height``."""
+    return views.block(node.ledger, height, entries=entries)
+
+
+@router.get(
+    "/v1/checkpoints/latest",
+    summary="The latest signed checkpoint",
+    response_model=SignedCheckpointPublic,
+    responses=_NOT_FOUND,
+)
+def latest_checkpoint(node: NodeDep) -> dict[str, Any]:
+    """Return the checkpoint of the head block with its department signatures."""
+    ledger = node.ledger
+    return ledger.checkpoint(views.latest_height(ledger)).to_json()
+
+
+@router.get(
+    "/v1/checkpoints/{height}",
+    summary="The signed checkpoint at a height",
+    response_model=SignedCheckpointPublic,
+    responses=_NOT_FOUND,
+)
+def get_checkpoint(height: Height, node: NodeDep) -> dict[str, Any]:
+    """Return the checkpoint after block ``height`` with its department signatures."""
+    return node.ledger.checkpoint(height).to_json()

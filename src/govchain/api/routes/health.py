@@ -1,0 +1,47 @@
+"""Node health, and descriptions of the error codes problem documents point to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from govchain.api.deps import NodeDep
+from govchain.api.problems import PROBLEM_JSON, catalogue
+from govchain.api.responses import json_response
+from govchain.api.schemas import HealthPublic, ProblemPublic, ProblemTypePublic
+from govchain.errors import NotFound
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/v1/health",
+    summary="Node health (503 when the node has failed)",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "The node stopped committing."}},
+)
+def health(node: NodeDep) -> Response:
+    """Return height, log size, state root, pending work and the committer's state."""
+    doc = node.health()
+    return json_response(doc, 503 if doc["status"] != "ok" else 200)
+
+
+router.add_api_route(
+    "/healthz", health, methods=["GET"], include_in_schema=False, response_model=HealthPublic
+)
+
+
+@router.get(
+    "/problems/{code}",
+    summary="What an error code means",
+    response_model=ProblemTypePublic,
+    responses={404: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}},
+)
+def problem_type(code: str) -> dict[str, Any]:
+    """Describe the problem type ``/problems/{code}`` that error responses name."""
+    doc = catalogue().get(code)
+    if doc is None:
+        raise NotFound(f"no error code {code!r}", code_name=code)
+    return doc

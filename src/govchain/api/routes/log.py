@@ -1,0 +1,57 @@
+"""Proofs of the transaction log (RFC 9162): consistency between sizes, inclusion of a leaf."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from govchain.api import views
+from govchain.api.deps import NodeDep
+from govchain.api.problems import PROBLEM_JSON
+from govchain.api.schemas import ConsistencyProofPublic, InclusionProofPublic, ProblemPublic
+
+router = APIRouter(prefix="/v1/log", tags=["log"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {
+        "model": ProblemPublic,
+        "content": {PROBLEM_JSON: {}},
+        "description": "A size or index is beyond the log.",
+    },
+    422: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "from > to."},
+}
+
+
+@router.get(
+    "/consistency",
+    summary="Consistency proof between two log sizes",
+    response_model=ConsistencyProofPublic,
+    responses=_ERRORS,
+)
+def consistency(
+    node: NodeDep,
+    size1: Annotated[int, Query(alias="from", ge=0, description="Older log size.")],
+    size2: Annotated[
+        int | None, Query(alias="to", ge=0, description="Newer log size (default: current).")
+    ] = None,
+) -> dict[str, Any]:
+    """Prove that the log of size ``from`` is a prefix of the log of size ``to``."""
+    return views.consistency(node, size1, size2)
+
+
+@router.get(
+    "/inclusion",
+    summary="Inclusion proof of a log entry",
+    response_model=InclusionProofPublic,
+    responses=_ERRORS,
+)
+def inclusion(
+    node: NodeDep,
+    index: Annotated[int, Query(ge=0, description="Log index of the entry.")],
+    size: Annotated[
+        int | None, Query(ge=1, description="Log size to prove against (default: current).")
+    ] = None,
+) -> dict[str, Any]:
+    """Prove that the entry at ``index`` is in the log of ``size`` entries."""
+    return views.inclusion(node, index, size)

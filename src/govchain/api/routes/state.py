@@ -1,0 +1,65 @@
+"""The world state: a key's current value with a proof against a signed checkpoint, and its
+history; ``/v1/kv`` is the same for the built-in kv contract's keys."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from govchain.api import views
+from govchain.api.deps import NodeDep
+from govchain.api.problems import PROBLEM_JSON
+from govchain.api.schemas import ProblemPublic, StateHistoryPublic, StatePublic
+from govchain.contracts.kv import state_key
+
+router = APIRouter(tags=["state"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Key too long."},
+    422: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Bad key."},
+}
+
+KeyEncoding = Annotated[
+    Literal["utf8", "hex"], Query(description="How the key in the path is written.")
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Most versions to return.")]
+
+
+# Registered before /v1/state/{key:path}, which would otherwise swallow "/history"; a key that
+# itself ends in "/history" can be read with encoding=hex.
+@router.get(
+    "/v1/state/{key:path}/history",
+    summary="Versions of a state key, newest first",
+    response_model=StateHistoryPublic,
+    responses=_ERRORS,
+)
+def state_history(
+    key: str, node: NodeDep, encoding: KeyEncoding = "utf8", limit: Limit = 100
+) -> dict[str, Any]:
+    """Return who wrote each version of a key, in which transaction and block."""
+    return views.state_history(node, views.parse_key(key, encoding), key, limit)
+
+
+@router.get(
+    "/v1/state/{key:path}",
+    summary="A state key's value with its proof",
+    response_model=StatePublic,
+    responses=_ERRORS,
+)
+def get_state(key: str, node: NodeDep, encoding: KeyEncoding = "utf8") -> dict[str, Any]:
+    """Return the current value of a key (or its absence), the state proof and the signed
+    checkpoint whose ``state_root`` the proof leads to."""
+    return views.state(node, views.parse_key(key, encoding), key)
+
+
+@router.get(
+    "/v1/kv/{key:path}",
+    summary="A key of the built-in kv contract, with its proof",
+    response_model=StatePublic,
+    responses=_ERRORS,
+)
+def get_kv(key: str, node: NodeDep) -> dict[str, Any]:
+    """Return ``c/kv/<key>`` like ``/v1/state`` does."""
+    skey = state_key(key)
+    return views.state(node, skey, skey.decode())

@@ -1,0 +1,148 @@
+"""``govchain verify`` (re-verify a stored chain offline) and ``govchain verify-receipt``."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
+from govchain.cli.output import CliError, console, err_console, json_text, reports_errors
+from govchain.contracts.registry import builtin_registry
+from govchain.crypto import get_suite
+from govchain.errors import GovchainError, ProofError
+from govchain.ledger.audit import AuditReport, verify_chain
+from govchain.ledger.bundles import VerifiedReceipt, verify_bundle
+from govchain.ledger.chain import META_GENESIS_HASH, Ledger
+from govchain.ledger.encoding import decode
+from govchain.ledger.genesis import Genesis, parse_genesis
+from govchain.node.embedded import EMBEDDED_NODE
+from govchain.node.network import NetworkDir
+from govchain.storage.factory import open_store
+
+
+def audit_store(genesis: Genesis, data: Path) -> AuditReport:
+    """Replay the chain stored in ``data`` (opened read-only) into a scratch ledger in a
+    temporary directory, with a progress bar."""
+    suite = get_suite(genesis.suite)
+    store = open_store(str(data), readonly=True)
+    try:
+        if store.get("meta", META_GENESIS_HASH) is None:
+            raise CliError(f"{data} holds no chain data")
+        audited = Ledger(store, genesis, suite, builtin_registry())
+        with tempfile.TemporaryDirectory(prefix="govchain-verify-") as scratch_dir:
+            scratch_store = open_store(scratch_dir)
+            try:
+                scratch = Ledger(scratch_store, genesis, suite, builtin_registry())
+                return _replay(audited, scratch)
+            finally:
+                scratch_store.close()
+    finally:
+        store.close()
+
+
+def _replay(audited: Ledger, scratch: Ledger) -> AuditReport:
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks  {task.fields[txs]} tx  {task.fields[rate]} tx/s"),
+        TimeElapsedColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("verify", total=audited.height, txs=0, rate=0)
+        started = time.monotonic()
+        txs = 0
+
+        def advance(done: int, total: int) -> None:
+            nonlocal txs
+            txs += audited.header(done).header.tx_count
+            rate = int(txs / max(time.monotonic() - started, 1e-6))
+            progress.update(task, completed=done, total=total, txs=txs, rate=rate)
+
+        return verify_chain(audited, scratch, advance)
+
+
+@reports_errors
+def verify(network: NetworkOpt = DEFAULT_NETWORK, data: DataOpt = None) -> None:
+    """Re-verify a node's stored chain offline: signatures, re-execution, log and state roots."""
+    net = NetworkDir(network)
+    genesis = net.genesis()
+    path = data or net.data_dir(EMBEDDED_NODE)
+    started = time.monotonic()
+    report = audit_store(genesis, path)
+    elapsed = time.monotonic() - started
+    if report.ok:
+        console.print(
+            f"[green]OK[/]: {report.height} blocks, {report.transactions} transactions "
+            f"verified ({elapsed:.1f} s)"
+        )
+        return
+    console.print(f"[bold red]FAILED[/] at block {report.bad_height}: {escape(report.error or '')}")
+    raise typer.Exit(1)
+
+
+def print_verified(v: VerifiedReceipt, genesis: Genesis, log_size: int) -> None:
+    """Print what a verified receipt proves."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row("transaction", v.tx_id)
+    grid.add_row("chain", escape(genesis.chain_id))
+    grid.add_row("block", f"{v.height} (log index {v.log_index})")
+    grid.add_row("status", escape(v.status))
+    grid.add_row("result", escape(json_text(v.result)))
+    signature = (
+        "signature verified against genesis"
+        if v.signature_checked
+        else "member added after genesis: signature not checkable offline"
+    )
+    grid.add_row("signer", f"{escape(v.signer)} ({signature})")
+    grid.add_row("actor", escape(v.actor))
+    if v.case:
+        grid.add_row("case", escape(v.case))
+    grid.add_row("included", f"in the transaction log of {log_size} entries (inclusion proof)")
+    n = len(genesis.departments)
+    grid.add_row(
+        "checkpoint",
+        f"height {v.checkpoint_height}, signed by {len(v.checkpoint_signers)}/{n} departments "
+        f"({escape(', '.join(v.checkpoint_signers))}; quorum {genesis.quorum()})",
+    )
+    console.print(grid)
+
+
+@reports_errors
+def verify_receipt(
+    file: Annotated[Path, typer.Argument(help="Receipt bundle (JSON).", dir_okay=False)],
+    genesis_path: Annotated[
+        Path | None,
+        typer.Option("--genesis", "-g", help="genesis.json to verify against.", dir_okay=False),
+    ] = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
+) -> None:
+    """Verify a receipt bundle offline with nothing but the network's genesis file."""
+    if genesis_path is not None:
+        try:
+            genesis = parse_genesis(genesis_path.read_bytes())
+        except FileNotFoundError:
+            raise CliError(f"{genesis_path} does not exist") from None
+    else:
+        genesis = NetworkDir(network).genesis()
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise CliError(f"{file} does not exist") from None
+    try:
+        bundle = decode(data)
+        verified = verify_bundle(bundle, genesis, get_suite(genesis.suite))
+    except GovchainError as exc:
+        kind = "" if isinstance(exc, ProofError) else f"{exc.code}: "
+        raise CliError(f"receipt verification FAILED: {kind}{exc.message}") from None
+    console.print(f"[green]receipt verified[/] ({escape(str(file))})")
+    print_verified(verified, genesis, bundle["checkpoint"]["checkpoint"]["log_size"])

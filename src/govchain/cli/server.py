@@ -1,0 +1,141 @@
+"""``govchain up`` and ``govchain demo``: run the embedded node and serve its API."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from govchain.api import ApiSettings, create_app
+from govchain.api.settings import DEFAULT_HOST, DEFAULT_PORT
+from govchain.cli.network import DEFAULT_CHAIN_ID, create_network
+from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
+from govchain.cli.output import console, err_console, fail, reports_errors
+from govchain.errors import IntegrityError
+from govchain.node.embedded import open_embedded
+from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir
+from govchain.node.node import Node
+
+HostOpt = Annotated[
+    str,
+    typer.Option("--host", help="Interface to listen on (the API has no caller authentication)."),
+]
+PortOpt = Annotated[int, typer.Option("--port", "-p", help="TCP port.", min=0, max=65535)]
+
+
+def open_checked(network: Path, data: Path | None) -> Node:
+    """Open the embedded node after the startup integrity check (exit 2 if it fails)."""
+    with Progress(
+        TextColumn("checking the stored chain"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("check", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            return open_embedded(network, data_dir=data, progress=advance)
+        except IntegrityError as exc:
+            progress.stop()
+            err_console.print(
+                "[bold red]error:[/] [red]the stored chain failed the integrity check: "
+                f"{escape(exc.message)}[/]\nthe node refuses to start on corrupt data; "
+                "'govchain verify' re-checks everything offline."
+            )
+            raise typer.Exit(2) from None
+
+
+def serve(node: Node, settings: ApiSettings) -> None:
+    """Serve the API until Ctrl-C or SIGTERM, then stop the node after committing what is
+    already queued."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=err_console, show_path=False)],
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(node, settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, restores the handlers it found and then
+    # raises the signal again. Finding these no-op handlers, the process survives that and
+    # stops the node below instead of dying with transactions still queued.
+    stopping: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        stopping.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        server.run()
+    finally:
+        console.print("stopping: committing queued transactions ...")
+        node.stop(drain=True)
+        node.ledger.store.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        console.print(f"stopped at height {node.ledger.height}")
+
+
+def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
+    """Check, open, start and serve the embedded node of ``network``."""
+    settings = ApiSettings(network_dir=network, data_dir=data, host=host, port=port)
+    node = open_checked(network, data)
+    genesis = node.genesis
+    node.start()
+    console.print(
+        f"chain [bold]{escape(genesis.chain_id)}[/] ({genesis.suite}), height "
+        f"{node.ledger.height}, {len(genesis.departments)} departments"
+    )
+    if not settings.is_loopback:
+        err_console.print(
+            f"[yellow]warning: listening on {escape(host)}: the API does not authenticate "
+            "callers; anyone who can reach it can submit signed transactions and read state[/]"
+        )
+    console.print(f"API on http://{escape(host)}:{port}  (OpenAPI docs at /docs)")
+    serve(node, settings)
+
+
+@reports_errors
+def up(
+    network: NetworkOpt = DEFAULT_NETWORK,
+    data: DataOpt = None,
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+) -> None:
+    """Run the embedded node (every local department key) and serve its API."""
+    if not NetworkDir(network).exists():
+        fail(f"{network}/genesis.json does not exist; run 'govchain init' first")
+    run_node(network, data, host, port)
+
+
+@reports_errors
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Demo network directory.", file_okay=False)
+    ] = DEFAULT_NETWORK,
+    port: PortOpt = DEFAULT_PORT,
+) -> None:
+    """Create the demo network if needed (init --demo), then run it (up)."""
+    if not NetworkDir(directory).exists():
+        create_network(directory, DEFAULT_CHAIN_ID, "intl", list(DEMO_DEPARTMENTS))
+    run_node(directory, None, DEFAULT_HOST, port)
