@@ -1,9 +1,5 @@
 """The HTTP API of a node (FastAPI): transactions, blocks, state, checkpoints, log proofs.
 
-``create_app(node, settings)`` builds the application; ``govchain up`` serves it.
+``govchain.api.app.create_app(node, settings)`` builds the application; ``govchain up`` serves
+it. (Nothing is imported here, so that ``govchain.api.settings`` stays cheap to import.)
 """
-
-from govchain.api.app import create_app
-from govchain.api.settings import ApiSettings
-
-__all__ = ["ApiSettings", "create_app"]

@@ -9,13 +9,11 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from govchain.api import ApiSettings, create_app
-from govchain.api.settings import DEFAULT_HOST, DEFAULT_PORT
+from govchain.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
 from govchain.cli.network import DEFAULT_CHAIN_ID, create_network
 from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
 from govchain.cli.output import console, err_console, fail, reports_errors
@@ -62,11 +60,18 @@ def open_checked(network: Path, data: Path | None) -> Node:
 def serve(node: Node, settings: ApiSettings) -> None:
     """Serve the API until Ctrl-C or SIGTERM, then stop the node after committing what is
     already queued."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=err_console, show_path=False)],
-    )
+    # Imported here: the web stack costs a second of start-up that other commands don't need.
+    import uvicorn
+
+    from govchain.api.app import create_app
+
+    if err_console.is_terminal:
+        handler: logging.Handler = RichHandler(console=err_console, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(node, settings),
@@ -91,8 +96,8 @@ def serve(node: Node, settings: ApiSettings) -> None:
         console.print("stopping: committing queued transactions ...")
         node.stop(drain=True)
         node.ledger.store.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
         console.print(f"stopped at height {node.ledger.height}")
 
 

@@ -120,8 +120,11 @@ def sign_checkpoint(
     return SignedCheckpoint(checkpoint, sigs)
 
 
-def valid_signers(suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint) -> list[DeptId]:
-    """Return the departments whose signature on the checkpoint verifies."""
+def valid_signers(
+    suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint, enough: int | None = None
+) -> list[DeptId]:
+    """Return the departments whose signature on the checkpoint verifies; with ``enough``,
+    stop as soon as that many are found (a verifier needs a quorum, not every signature)."""
     msg = signed.checkpoint.signing_message()
     keys = {d.id: d.node_key for d in genesis.departments}
     ok: list[DeptId] = []
@@ -129,6 +132,8 @@ def valid_signers(suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint
         key = keys.get(dept)
         if key is not None and dept not in ok and suite.verify(key, msg, sig):
             ok.append(dept)
+            if enough is not None and len(ok) >= enough:
+                break
     return ok
 
 
