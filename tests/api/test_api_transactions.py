@@ -54,7 +54,7 @@ def test_get_transaction_and_receipt_bundle_verifies_offline(client, signer, net
     assert verified.tx_id == tx.tx_id.hex()
     assert verified.result == {"key": "b"}
     assert verified.signature_checked
-    assert len(verified.checkpoint_signers) == 4
+    assert len(verified.checkpoint_signers) >= genesis.quorum()
 
 
 def test_submit_without_wait_is_pending_then_committed(client, signer, node) -> None:
@@ -102,9 +102,11 @@ def test_batch_commits_every_item_in_input_order(client, signer, node) -> None:
 def test_batch_with_good_and_bad_items_commits_only_the_good(client, signer, node) -> None:
     good1, good2 = signer.put("g1", 1), signer.put("g2", 2)
     bad_sig = signer.put("bad", 0, key_of="market/admin")
+    with_float = signer.put("f", 0).envelope()
+    with_float["body"]["args"]["value"] = 1.5
     items: list[Any] = [
         good1.envelope(),
-        {"body": {"v": 1.5}, "signature": "00"},
+        with_float,
         bad_sig.envelope(),
         "not an object",
         good2.envelope(),

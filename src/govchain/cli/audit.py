@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,6 +20,7 @@ from govchain.errors import GovchainError, ProofError
 from govchain.ledger.audit import AuditReport, verify_chain
 from govchain.ledger.bundles import VerifiedReceipt, verify_bundle
 from govchain.ledger.chain import META_GENESIS_HASH, Ledger
+from govchain.ledger.checkpoints import SignedCheckpoint, valid_signers
 from govchain.ledger.encoding import decode
 from govchain.ledger.genesis import Genesis, parse_genesis
 from govchain.node.embedded import EMBEDDED_NODE
@@ -88,8 +89,12 @@ def verify(network: NetworkOpt = DEFAULT_NETWORK, data: DataOpt = None) -> None:
     raise typer.Exit(1)
 
 
-def print_verified(v: VerifiedReceipt, genesis: Genesis, log_size: int) -> None:
+def print_verified(v: VerifiedReceipt, genesis: Genesis, bundle: dict[str, Any]) -> None:
     """Print what a verified receipt proves."""
+    signed = SignedCheckpoint.from_json(bundle["checkpoint"])
+    # verify_bundle stops checking signatures at a quorum; report every valid one.
+    signers = valid_signers(get_suite(genesis.suite), genesis, signed)
+    log_size = signed.checkpoint.log_size
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -111,8 +116,8 @@ def print_verified(v: VerifiedReceipt, genesis: Genesis, log_size: int) -> None:
     n = len(genesis.departments)
     grid.add_row(
         "checkpoint",
-        f"height {v.checkpoint_height}, signed by {len(v.checkpoint_signers)}/{n} departments "
-        f"({escape(', '.join(v.checkpoint_signers))}; quorum {genesis.quorum()})",
+        f"height {v.checkpoint_height}, signed by {len(signers)}/{n} departments "
+        f"({escape(', '.join(signers))}; quorum {genesis.quorum()})",
     )
     console.print(grid)
 
@@ -145,4 +150,4 @@ def verify_receipt(
         kind = "" if isinstance(exc, ProofError) else f"{exc.code}: "
         raise CliError(f"receipt verification FAILED: {kind}{exc.message}") from None
     console.print(f"[green]receipt verified[/] ({escape(str(file))})")
-    print_verified(verified, genesis, bundle["checkpoint"]["checkpoint"]["log_size"])
+    print_verified(verified, genesis, bundle)

@@ -18,6 +18,7 @@ from govchain.cli.output import CliError, console, json_text, reports_errors
 from govchain.crypto import get_suite
 from govchain.errors import MalformedEncoding
 from govchain.ledger.bundles import verify_bundle
+from govchain.ledger.checkpoints import SignedCheckpoint, valid_signers
 from govchain.ledger.encoding import decode
 from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.node.network import NetworkDir
@@ -139,13 +140,15 @@ def submit(
 def save_receipt(network: Path, raw: bytes, path: Path) -> None:
     """Check a receipt bundle against genesis, then write it to ``path``."""
     genesis = NetworkDir(network).genesis()
-    verified = verify_bundle(orjson.loads(raw), genesis, get_suite(genesis.suite))
+    suite = get_suite(genesis.suite)
+    bundle = orjson.loads(raw)
+    verified = verify_bundle(bundle, genesis, suite)
+    signers = valid_signers(suite, genesis, SignedCheckpoint.from_json(bundle["checkpoint"]))
     path.write_bytes(raw)
     n = len(genesis.departments)
     console.print(
         f"receipt saved to {escape(str(path))} (verified: checkpoint at height "
-        f"{verified.checkpoint_height} signed by {len(verified.checkpoint_signers)}/{n} "
-        "departments)"
+        f"{verified.checkpoint_height} signed by {len(signers)}/{n} departments)"
     )
 
 
