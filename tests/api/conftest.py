@@ -3,9 +3,10 @@ and a synchronous client of the ASGI application (httpx ``ASGITransport``, no so
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,14 @@ class ApiClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+    def post_many(self, url: str, bodies: list[bytes]) -> list[httpx.Response]:
+        """POST every body concurrently (one event loop, like many clients at once)."""
+
+        async def all_of() -> list[httpx.Response]:
+            return list(await asyncio.gather(*(self._http.post(url, content=b) for b in bodies)))
+
+        return self._portal.call(all_of)
 
     def close(self) -> None:
         self._portal.call(self._http.aclose)
@@ -131,6 +140,22 @@ def client(app: FastAPI) -> Iterator[ApiClient]:
         yield c
     finally:
         c.close()
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[[FastAPI], ApiClient]]:
+    """Make clients of other apps (closed at teardown)."""
+    made: list[ApiClient] = []
+
+    def make(app: FastAPI) -> ApiClient:
+        made.append(ApiClient(app))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for c in made:
+            c.close()
 
 
 @pytest.fixture

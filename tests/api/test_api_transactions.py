@@ -7,16 +7,16 @@ from typing import Any
 
 import orjson
 
+from govchain.api.app import create_app
 from govchain.crypto import get_suite
 from govchain.ledger.bundles import verify_bundle
+from govchain.node.embedded import open_embedded
 
 JSON = {"content-type": "application/json"}
 
 
 def post_tx(client: Any, tx: Any, wait: bool = True) -> Any:
-    return client.post(
-        "/v1/transactions", content=tx.encode(), params={"wait": wait}, headers=JSON
-    )
+    return client.post("/v1/transactions", content=tx.encode(), params={"wait": wait}, headers=JSON)
 
 
 def test_submit_and_wait_returns_the_committed_receipt(client, signer, node) -> None:
@@ -147,3 +147,32 @@ def test_empty_batch_is_accepted_and_does_nothing(client, node) -> None:
     assert r.json() == {"accepted": 0, "rejected": 0, "results": []}
     time.sleep(0.02)
     assert node.ledger.height == 0
+
+
+def test_many_concurrent_single_submissions_all_commit(client, signer, node) -> None:
+    # More waiting requests than the worker-thread pool (40) has threads: waits must not hold
+    # threads, or reads and admissions would queue behind them.
+    txs = [signer.put(f"c/{i}", i) for i in range(120)]
+    responses = client.post_many("/v1/transactions", [t.encode() for t in txs])
+    assert [r.status_code for r in responses] == [200] * 120
+    assert {r.json()["tx_id"] for r in responses} == {t.tx_id.hex() for t in txs}
+    assert node.ledger.log.size == 120
+
+
+def test_wait_times_out_with_503_when_nothing_commits(network, settings, signer, client_for):
+    node = open_embedded(network.root, in_memory=True)  # never started: nothing commits
+    quick = type(settings)(network_dir=settings.network_dir, wait_timeout_s=0.3)
+    client = client_for(create_app(node, quick))
+    try:
+        tx = signer.put("stuck", 1)
+        r = post_tx(client, tx)
+        assert r.status_code == 503
+        assert r.headers["content-type"] == "application/problem+json"
+        doc = r.json()
+        assert doc["code"] == "unavailable" and doc["tx_ids"] == [tx.tx_id.hex()]
+        assert client.get(f"/v1/transactions/{tx.tx_id.hex()}").json()["status"] == "pending"
+        node.start()
+        assert node.wait_committed([tx.tx_id], timeout=20)
+        assert client.get(f"/v1/transactions/{tx.tx_id.hex()}").json()["status"] == "committed"
+    finally:
+        node.stop()

@@ -228,8 +228,9 @@ def test_spliced_log_entry_equals_canonical_encoding(intl_net: Net) -> None:
     from govchain.ledger.receipts import Receipt, entry_bytes, tx_entry_bytes
 
     tx = intl_net.tx(3, args={"key": "键", "value": {"z": [1, None, "\u2028"], "a": True}})
-    receipt = Receipt("failed", None, ({"type": "t", "data": {"b": 1, "a": 2}},),
-                      {"code": "x", "message": "é"})
+    receipt = Receipt(
+        "failed", None, ({"type": "t", "data": {"b": 1, "a": 2}},), {"code": "x", "message": "é"}
+    )
     assert tx_entry_bytes(7, 2, tx.body_bytes, tx.signature, receipt) == entry_bytes(
         7, 2, tx.envelope(), receipt
     )

@@ -121,8 +121,31 @@ def test_append_fast_path_and_random_puts_mix(store: KVStore) -> None:
     assert list(store.scan("log")) == sorted(expected.items())
 
 
-KEYS = [b"\x00", b"\x00\x00", b"a", b"a\x00", b"a\x00\x01", b"ab", b"abc", b"b", b"\xff", b"\xff\xff"]
-BOUNDS = [b"", b"\x00", b"\x00\x00", b"a", b"a\x00", b"aa", b"ab", b"abd", b"b", b"c", b"\xff\xff\xff"]
+KEYS = [
+    b"\x00",
+    b"\x00\x00",
+    b"a",
+    b"a\x00",
+    b"a\x00\x01",
+    b"ab",
+    b"abc",
+    b"b",
+    b"\xff",
+    b"\xff\xff",
+]
+BOUNDS = [
+    b"",
+    b"\x00",
+    b"\x00\x00",
+    b"a",
+    b"a\x00",
+    b"aa",
+    b"ab",
+    b"abd",
+    b"b",
+    b"c",
+    b"\xff\xff\xff",
+]
 
 
 def test_scan_ranges_and_reverse(store: KVStore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from govchain.api import problems
+from govchain.api.commits import CommitWatch
 from govchain.api.routes import blocks, health, log, state, transactions
 from govchain.api.settings import ApiSettings
 from govchain.node.node import Node
@@ -29,6 +30,7 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
     )
     app.state.node = node
     app.state.settings = settings
+    app.state.commit_watch = CommitWatch(node)
     problems.install(app)
     for module in (transactions, blocks, state, log, health):
         app.include_router(module.router)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from govchain.api.commits import CommitWatch
 from govchain.api.settings import ApiSettings
 from govchain.errors import TooLarge
 from govchain.node.node import Node
@@ -27,10 +28,18 @@ def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
+def get_commit_watch(request: Request) -> CommitWatch:
+    """Return the watch that lets requests await commits without a worker thread."""
+    watch: CommitWatch = request.app.state.commit_watch
+    return watch
+
+
 NodeDep = Annotated[Node, Depends(get_node)]
 """The served node."""
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 """The API settings."""
+CommitWatchDep = Annotated[CommitWatch, Depends(get_commit_watch)]
+"""Awaits commits of submitted transactions."""
 
 
 async def read_body(request: Request, limit: int) -> bytes:

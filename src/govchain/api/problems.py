@@ -105,8 +105,10 @@ def title_of(exc_type: type[GovchainError]) -> str:
     return _WORD.sub(" ", exc_type.__name__).capitalize()
 
 
-def problem(status: int, code: str, title: str, detail: str, **fields: Any) -> dict[str, Any]:
-    """Return a problem document (``fields`` may not override the standard members)."""
+def problem(
+    status: int, code: str, title: str, detail: str, fields: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return a problem document; ``fields`` may not override the standard members."""
     doc: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
         "title": title,
@@ -114,28 +116,34 @@ def problem(status: int, code: str, title: str, detail: str, **fields: Any) -> d
         "detail": detail,
         "code": code,
     }
-    for k, v in fields.items():
-        if k not in _RESERVED:
-            doc[k] = v
+    if fields:
+        for k, v in fields.items():
+            if k not in _RESERVED:
+                doc[k] = v
     return doc
 
 
 def problem_of(exc: GovchainError) -> dict[str, Any]:
     """Return the problem document of a govchain error, typed fields included."""
     cls = type(exc)
-    return problem(status_of(cls), exc.code, title_of(cls), exc.message, **exc.fields)
+    return problem(status_of(cls), exc.code, title_of(cls), exc.message, exc.fields)
 
 
-def problem_response(doc: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
-    """Return a problem document as an ``application/problem+json`` response."""
+def problem_response(
+    doc: dict[str, Any], headers: Mapping[str, str] | None = None, instance: str | None = None
+) -> Response:
+    """Return a problem document as an ``application/problem+json`` response; ``instance`` is
+    the request path the problem occurred at."""
+    if instance is not None:
+        doc = {**doc, "instance": instance}
     return json_response(doc, doc["status"], media_type=PROBLEM_JSON, headers=headers)
 
 
-def error_response(exc: GovchainError) -> Response:
+def error_response(exc: GovchainError, instance: str | None = None) -> Response:
     """Return the problem response of a govchain error."""
     doc = problem_of(exc)
     headers = {"Retry-After": "1"} if doc["status"] == 503 else None
-    return problem_response(doc, headers)
+    return problem_response(doc, headers, instance)
 
 
 def catalogue() -> dict[str, dict[str, Any]]:
@@ -173,7 +181,7 @@ async def _govchain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GovchainError)
     if status_of(type(exc)) >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -187,7 +195,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         or "the request is not valid"
     )
     return problem_response(
-        problem(422, SchemaViolation.code, title_of(SchemaViolation), detail, errors=errors)
+        problem(422, SchemaViolation.code, title_of(SchemaViolation), detail, {"errors": errors}),
+        instance=request.url.path,
     )
 
 
@@ -208,7 +217,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         detail = f"method {request.method} is not allowed on {request.url.path}"
     else:
         detail = str(exc.detail)
-    return problem_response(problem(exc.status_code, code, title, detail), exc.headers)
+    return problem_response(
+        problem(exc.status_code, code, title, detail), exc.headers, request.url.path
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -220,7 +231,8 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
             INTERNAL_ERROR,
             "Internal error",
             "the node could not handle this request; the error was logged",
-        )
+        ),
+        instance=request.url.path,
     )
 
 

@@ -72,6 +72,7 @@ class ProblemPublic(BaseModel):
     status: int
     detail: str
     code: str = Field(description="Stable machine-readable error code.")
+    instance: str | None = Field(None, description="Request path (absent in batch results).")
 
 
 class ProblemTypePublic(BaseModel):

@@ -62,7 +62,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except ProblemError as exc:
             err_console.print(
-                f"[bold red]error [{escape(exc.code)}]:[/] [red]{escape(exc.detail)}[/]"
+                f"[bold red]error {escape(f'[{exc.code}]')}:[/] [red]{escape(exc.detail)}[/]"
             )
             raise typer.Exit(exc.exit_code) from None
         except CliError as exc:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import signal
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -16,9 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from govchain.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
 from govchain.cli.network import DEFAULT_CHAIN_ID, create_network
 from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
-from govchain.cli.output import console, err_console, fail, reports_errors
+from govchain.cli.output import CliError, console, err_console, fail, reports_errors
 from govchain.errors import IntegrityError
-from govchain.node.embedded import open_embedded
+from govchain.node.embedded import EMBEDDED_NODE, open_embedded
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir
 from govchain.node.node import Node
 
@@ -39,6 +44,7 @@ def open_checked(network: Path, data: Path | None) -> Node:
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
+        disable=not err_console.is_terminal,
     ) as progress:
         task = progress.add_task("check", total=None)
 
@@ -57,7 +63,42 @@ def open_checked(network: Path, data: Path | None) -> Node:
             raise typer.Exit(2) from None
 
 
-def serve(node: Node, settings: ApiSettings) -> None:
+@contextlib.contextmanager
+def data_dir_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a node data directory: two nodes writing one store would each
+    append their own blocks at the same heights."""
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / "node.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise CliError(f"another node (pid {owner}) is running on {path}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind the API socket before the node opens, so a busy port fails fast and clearly."""
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def serve(node: Node, settings: ApiSettings, sock: socket.socket) -> None:
     """Serve the API until Ctrl-C or SIGTERM, then stop the node after committing what is
     already queued."""
     # Imported here: the web stack costs a second of start-up that other commands don't need.
@@ -91,7 +132,7 @@ def serve(node: Node, settings: ApiSettings) -> None:
 
     previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         console.print("stopping: committing queued transactions ...")
         node.stop(drain=True)
@@ -103,21 +144,25 @@ def serve(node: Node, settings: ApiSettings) -> None:
 
 def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
     """Check, open, start and serve the embedded node of ``network``."""
-    settings = ApiSettings(network_dir=network, data_dir=data, host=host, port=port)
-    node = open_checked(network, data)
-    genesis = node.genesis
-    node.start()
-    console.print(
-        f"chain [bold]{escape(genesis.chain_id)}[/] ({genesis.suite}), height "
-        f"{node.ledger.height}, {len(genesis.departments)} departments"
-    )
-    if not settings.is_loopback:
-        err_console.print(
-            f"[yellow]warning: listening on {escape(host)}: the API does not authenticate "
-            "callers; anyone who can reach it can submit signed transactions and read state[/]"
+    data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
+    with data_dir_lock(data_dir), listen(host, port) as sock:
+        port = sock.getsockname()[1]
+        settings = ApiSettings(network_dir=network, data_dir=data_dir, host=host, port=port)
+        node = open_checked(network, data_dir)
+        genesis = node.genesis
+        node.start()
+        console.print(
+            f"chain [bold]{escape(genesis.chain_id)}[/] ({genesis.suite}), height "
+            f"{node.ledger.height}, {len(genesis.departments)} departments"
         )
-    console.print(f"API on http://{escape(host)}:{port}  (OpenAPI docs at /docs)")
-    serve(node, settings)
+        if not settings.is_loopback:
+            err_console.print(
+                f"[yellow]warning: listening on {escape(host)}: the API does not authenticate "
+                "callers; anyone who can reach it can submit signed transactions and read "
+                "state[/]"
+            )
+        console.print(f"API on http://{escape(host)}:{port}  (OpenAPI docs at /docs)")
+        serve(node, settings, sock)
 
 
 @reports_errors

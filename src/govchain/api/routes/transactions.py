@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from govchain.api import views
-from govchain.api.deps import NodeDep, SettingsDep, read_body
+from govchain.api.deps import CommitWatchDep, NodeDep, SettingsDep, read_body
 from govchain.api.problems import PROBLEM_JSON, problem_of
 from govchain.api.responses import dump_json, json_response
 from govchain.api.schemas import (
@@ -60,14 +60,18 @@ Wait = Annotated[
     openapi_extra=request_body(transaction_schema(), "One signed transaction envelope."),
 )
 async def submit_transaction(
-    request: Request, node: NodeDep, settings: SettingsDep, wait: Wait = True
+    request: Request,
+    node: NodeDep,
+    settings: SettingsDep,
+    commits: CommitWatchDep,
+    wait: Wait = True,
 ) -> Response:
     """Admit one transaction; the node itself parses the raw bytes (size, canonical JSON, no
     floats, schema, signature, nonce)."""
     raw = await read_body(request, settings.max_batch_bytes)
-    outcomes = await run_in_threadpool(
-        node.submit, [raw], raw=True, wait=wait, timeout=settings.wait_timeout_s
-    )
+    # Admission only; the wait for the durable block happens on the event loop, not in a
+    # worker thread (see api.commits).
+    outcomes = await run_in_threadpool(node.submit, [raw], raw=True, wait=False)
     tx = outcomes[0]
     if isinstance(tx, GovchainError):
         raise tx
@@ -78,6 +82,7 @@ async def submit_transaction(
             202,
             headers={"Location": f"/v1/transactions/{tx_hex}"},
         )
+    await commits.wait(tx.tx_id, settings.wait_timeout_s)
     doc = await run_in_threadpool(views.committed_transaction, node.ledger, tx.tx_id, with_tx=False)
     return json_response(doc, 200, headers={"Location": f"/v1/transactions/{tx_hex}"})
 

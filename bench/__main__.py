@@ -1,0 +1,31 @@
+"""``make bench``: every benchmark in turn; each prints its figures beside the machine limit it
+was compared with in the same run and writes ``bench/results/<name>.json``.
+
+``python -m bench`` runs them all at full size; ``python -m bench --quick`` runs small sizes
+(a smoke test of the benchmarks themselves, not figures to publish).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench import http_bench, ledger_bench, memory_bench, proofs_bench
+
+
+def main(argv: list[str]) -> None:
+    """Run all benchmarks."""
+    quick = "--quick" in argv
+    if quick:
+        ledger_bench.main(["--count", "20000"])
+        http_bench.main(["--count", "20000"])
+        proofs_bench.main(["--log-size", "100000", "--receipts", "200"])
+        memory_bench.main(["--count", "20000"])
+    else:
+        ledger_bench.main([])
+        http_bench.main([])
+        proofs_bench.main([])
+        memory_bench.main([])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

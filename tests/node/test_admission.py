@@ -1,0 +1,168 @@
+"""Admission through the node's public ``submit``: every kind of bad input gets its typed error,
+and nothing about the ledger changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from govchain.crypto import get_suite
+from govchain.errors import (
+    BadSignature,
+    DuplicateTransaction,
+    GovchainError,
+    MalformedEncoding,
+    ReplayedNonce,
+    SchemaViolation,
+    TooLarge,
+    UnknownSigner,
+    WrongChain,
+)
+from govchain.ledger.genesis import Params
+from govchain.ledger.transactions import Transaction, build_transaction
+from govchain.node.embedded import open_embedded
+from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
+from govchain.node.node import Node
+
+
+@pytest.fixture
+def network(tmp_path: Path) -> Path:
+    root = tmp_path / "net"
+    init_network(
+        root,
+        chain_id="adm",
+        suite_name="intl",
+        departments=list(DEMO_DEPARTMENTS),
+        params=Params(max_tx_bytes=2048, block_max_ms=5, nonce_window=8),
+    )
+    return root
+
+
+@pytest.fixture
+def node(network: Path) -> Iterator[Node]:
+    n = open_embedded(network, in_memory=True)
+    n.start()
+    yield n
+    n.stop()
+
+
+def signed(network: Path, nonce: int, **over: object) -> Transaction:
+    net = NetworkDir(network)
+    suite = get_suite("intl")
+    signer = str(over.pop("signer", "tax/admin"))
+    key = net.member_key("tax/admin")  # an unknown signer name still needs some valid key
+    fields: dict[str, object] = {
+        "chain": "adm",
+        "signer": signer,
+        "nonce": nonce,
+        "contract": "kv",
+        "method": "put",
+        "args": {"key": f"k{nonce}", "value": nonce},
+        "actor": "tax/officer-1",
+    }
+    fields.update(over)
+    return build_transaction(
+        **fields,  # type: ignore[arg-type]
+        sign=lambda m: suite.sign(key.keypair.private, m),
+        hash_fn=suite.hash,
+    )
+
+
+def envelope(tx: Transaction) -> dict[str, object]:
+    return tx.envelope()
+
+
+def rejected(node: Node, item: bytes, err: type[GovchainError]) -> GovchainError:
+    before = (node.ledger.height, node.ledger.log.size, node.admission.pending_count())
+    (out,) = node.submit([item])
+    assert isinstance(out, err), out
+    assert (node.ledger.height, node.ledger.log.size, node.admission.pending_count()) == before
+    return out
+
+
+def test_good_transaction_commits(node: Node, network: Path) -> None:
+    (tx,) = node.submit([signed(network, 1).encode()], wait=True)
+    assert isinstance(tx, Transaction)
+    assert node.ledger.is_committed(tx.tx_id)
+
+
+def test_malformed_and_wrongly_typed_input(node: Node, network: Path) -> None:
+    rejected(node, b'{"body": ', MalformedEncoding)
+    rejected(node, b"[1, 2]", SchemaViolation)
+    good = envelope(signed(network, 1))
+    body = dict(good["body"])  # type: ignore[call-overload]
+    for field, value in [
+        ("nonce", "1"),
+        ("nonce", -1),
+        ("args", []),
+        ("signer", 5),
+        ("contract", "Not An Ident"),
+        ("v", 2),
+        ("actor", ""),
+    ]:
+        bad = {"body": {**body, field: value}, "signature": good["signature"]}
+        rejected(node, orjson.dumps(bad), SchemaViolation)
+    rejected(node, orjson.dumps({"body": body}), SchemaViolation)  # missing signature
+    rejected(node, orjson.dumps({**good, "extra": 1}), SchemaViolation)
+    rejected(node, orjson.dumps({"body": body, "signature": "zz"}), SchemaViolation)
+
+
+def test_floats_are_rejected_anywhere(node: Node, network: Path) -> None:
+    good = envelope(signed(network, 1))
+    body = dict(good["body"])  # type: ignore[call-overload]
+    err = rejected(node, orjson.dumps({**good, "body": {**body, "nonce": 1.0}}), MalformedEncoding)
+    assert "float" in err.message
+    deep = {**body, "args": {"key": "k", "value": {"fen": [1, 2.5]}}}
+    err = rejected(node, orjson.dumps({**good, "body": deep}), MalformedEncoding)
+    assert "$.body.args.value.fen[1]" in err.message
+
+
+def test_oversized_transaction(node: Node, network: Path) -> None:
+    big = signed(network, 1, args={"key": "k", "value": "x" * 4000})
+    err = rejected(node, big.encode(), TooLarge)
+    assert err.fields["limit"] == 2048
+
+
+def test_bad_and_missing_signatures(node: Node, network: Path) -> None:
+    good = envelope(signed(network, 1))
+    sig = bytearray(bytes.fromhex(str(good["signature"])))
+    sig[0] ^= 1
+    rejected(node, orjson.dumps({**good, "signature": sig.hex()}), BadSignature)
+    other_body = {**good["body"], "nonce": 2}  # type: ignore[dict-item]
+    rejected(node, orjson.dumps({**good, "body": other_body}), BadSignature)
+
+
+def test_unknown_signer_and_wrong_chain(node: Node, network: Path) -> None:
+    rejected(node, signed(network, 1, signer="nobody/admin").encode(), UnknownSigner)
+    rejected(node, signed(network, 1, chain="other").encode(), WrongChain)
+
+
+def test_replays(node: Node, network: Path) -> None:
+    tx = signed(network, 20)
+    node.submit([tx.encode()], wait=True)
+    rejected(node, tx.encode(), DuplicateTransaction)  # the same transaction again
+    same_nonce = signed(network, 20, args={"key": "other", "value": 1})
+    rejected(node, same_nonce.encode(), ReplayedNonce)
+    err = rejected(node, signed(network, 3).encode(), ReplayedNonce)  # below the window of 8
+    assert "below the replay window" in err.message
+    node.submit([signed(network, 15).encode()], wait=True)  # inside the window, unused: fine
+
+
+def test_batch_with_good_and_bad_items_commits_only_the_good(node: Node, network: Path) -> None:
+    items = [
+        signed(network, 1).encode(),
+        b"{",
+        signed(network, 2, chain="x").encode(),
+        signed(network, 3).encode(),
+    ]
+    out = node.submit(items, wait=True)
+    assert [type(o).__name__ for o in out] == [
+        "Transaction",
+        "MalformedEncoding",
+        "WrongChain",
+        "Transaction",
+    ]
+    assert node.ledger.log.size == 2
