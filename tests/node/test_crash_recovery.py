@@ -28,6 +28,7 @@ def _run_and_kill(network: Path, start: int, acks_wanted: int) -> list[tuple[str
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # the node and its verifier processes form one group
     ) as proc:
         try:
             assert proc.stdout is not None
@@ -37,7 +38,7 @@ def _run_and_kill(network: Path, start: int, acks_wanted: int) -> list[tuple[str
                 if len(acks) >= acks_wanted:
                     break
         finally:
-            os.kill(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         errors = proc.stderr.read() if proc.stderr else ""
     assert acks, errors

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from govchain.errors import GovchainError, IntegrityError
 from govchain.ledger.blocks import SignedHeader, height_key
 from govchain.ledger.chain import Ledger
-from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction, parse_envelope
 from govchain.types import Height

@@ -9,7 +9,7 @@ receipt and changes nothing. The caller stages the writes and commits them with 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 

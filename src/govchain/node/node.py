@@ -17,8 +17,8 @@ from typing import Any
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.chain import CommittedBlock, Ledger
-from govchain.ledger.execution import ContractHost
 from govchain.ledger.checkpoints import SignedCheckpoint
+from govchain.ledger.execution import ContractHost
 from govchain.ledger.genesis import Genesis
 from govchain.ledger.state import StateProof, VersionedValue
 from govchain.ledger.transactions import Transaction
