@@ -60,7 +60,9 @@ def check_value(value: Any, path: str = "$", depth: int = 0) -> None:
         items: Any = value.items()
     elif t is list:
         items = enumerate(value)
-    elif t is str or t is bool or value is None or (t is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER):
+    elif t is str or t is bool or value is None:
+        return
+    elif t is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # noqa: SIM114
         return
     else:
         raise _bad_scalar(value, path)

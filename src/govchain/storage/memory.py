@@ -1,4 +1,4 @@
-"""In-memory ``KVStore`` for fast tests; same semantics as the durable backends, minus durability."""
+"""In-memory ``KVStore`` for fast tests: the durable backends' semantics, minus durability."""
 
 from __future__ import annotations
 
