@@ -317,7 +317,11 @@ def test_one_bad_signature_still_leaves_a_quorum(network: Network, receipt: Path
 
 
 def test_verify_the_stopped_nodes_data(server: Server, receipt: Path, tmp_path: Path) -> None:
-    height = httpx.get(server.url + "/v1/health").json()["height"]
+    deadline = time.monotonic() + 30
+    while (health := httpx.get(server.url + "/v1/health").json())["pending"]:
+        assert time.monotonic() < deadline, health  # the --no-wait transaction is committing
+        time.sleep(0.1)
+    height = health["height"]
     assert server.stop() == 0, server.log.read_text()
     assert "stopped at height" in server.log.read_text()
 

@@ -60,9 +60,9 @@ def check_value(value: Any, path: str = "$", depth: int = 0) -> None:
         items: Any = value.items()
     elif t is list:
         items = enumerate(value)
-    elif t is str or t is bool or value is None:
+    elif t is str or t is bool or value is None:  # noqa: SIM114 - the common case first
         return
-    elif t is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # noqa: SIM114
+    elif t is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         return
     else:
         raise _bad_scalar(value, path)
