@@ -227,3 +227,15 @@ def test_openapi_and_docs(client) -> None:
     assert body["schema"]["required"] == ["body", "signature"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+
+
+def test_docs_are_served_without_a_cdn(client: Any) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/docs-static/swagger-ui-bundle.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text.replace(
+        "https://swagger.io", ""
+    )
+    js = client.get("/docs-static/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
+    assert client.get("/openapi.json").json()["info"]["title"] == "govchain node API"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from govchain.api import problems
+from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
 from govchain.api.routes import blocks, health, log, state, transactions
 from govchain.api.settings import ApiSettings
@@ -25,13 +25,14 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
             "and transaction-log proofs. Every error is `application/problem+json` "
             "(RFC 9457) with a stable `code`."
         ),
-        docs_url="/docs",
+        docs_url=None,  # served by api/docs.py from local files: no CDN on a closed network
         redoc_url=None,
     )
     app.state.node = node
     app.state.settings = settings
     app.state.commit_watch = CommitWatch(node)
     problems.install(app)
+    docs.install(app)
     for module in (transactions, blocks, state, log, health):
         app.include_router(module.router)
     return app

@@ -1,0 +1,34 @@
+"""The interactive API documentation at ``/docs``, served without any CDN.
+
+FastAPI's default ``/docs`` page loads Swagger UI from a CDN, which a closed government network
+cannot reach; the same Swagger UI files ship inside the ``fastapi-offline`` package and are
+served from ``/docs-static`` instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+STATIC = Path(fastapi_offline.__file__).parent / "static"
+"""Directory holding ``swagger-ui-bundle.js``, ``swagger-ui.css`` and ``favicon.png``."""
+
+
+def install(app: FastAPI) -> None:
+    """Serve ``/docs`` (Swagger UI) and its assets from the local package."""
+    app.mount("/docs-static", StaticFiles(directory=STATIC), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — docs",
+            swagger_js_url="/docs-static/swagger-ui-bundle.js",
+            swagger_css_url="/docs-static/swagger-ui.css",
+            swagger_favicon_url="/docs-static/favicon.png",
+        )
