@@ -54,7 +54,7 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
         prof.disable()
     height = node.ledger.height
     node.stop()
-    node.ledger.store.close()
+    node.close()
     result: dict[str, Any] = {
         "suite": suite,
         "transactions": count,

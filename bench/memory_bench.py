@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             time.sleep(0.05)
     elapsed = time.perf_counter() - start
     node.stop()
-    node.ledger.store.close()
+    node.close()
     peak = peak_rss_mib()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     data = {

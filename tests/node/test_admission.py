@@ -166,3 +166,15 @@ def test_batch_with_good_and_bad_items_commits_only_the_good(node: Node, network
         "Transaction",
     ]
     assert node.ledger.log.size == 2
+
+
+def test_a_data_directory_is_used_by_one_node_at_a_time(network: Path) -> None:
+    from govchain.errors import Conflict
+
+    first = open_embedded(network)
+    try:
+        with pytest.raises(Conflict, match="another node"):
+            open_embedded(network)
+    finally:
+        first.close()
+    open_embedded(network).close()  # released

@@ -63,7 +63,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
                 v = state.get(f"c/kv/{signer}:{n}".encode())
                 assert v is not None, f"round {round_no}: acknowledged {signer}:{n} was lost"
         height = node.ledger.height
-        node.ledger.store.close()
+        node.close()
 
     net = NetworkDir(network)
     genesis = net.genesis()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
-import os
 import signal
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -61,25 +57,6 @@ def open_checked(network: Path, data: Path | None) -> Node:
                 "'govchain verify' re-checks everything offline."
             )
             raise typer.Exit(2) from None
-
-
-@contextlib.contextmanager
-def data_dir_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a node data directory: two nodes writing one store would each
-    append their own blocks at the same heights."""
-    path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / "node.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            raise CliError(f"another node (pid {owner}) is running on {path}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -135,8 +112,7 @@ def serve(node: Node, settings: ApiSettings, sock: socket.socket) -> None:
         server.run(sockets=[sock])
     finally:
         console.print("stopping: committing queued transactions ...")
-        node.stop(drain=True)
-        node.ledger.store.close()
+        node.close()
         for sig, old in previous.items():
             signal.signal(sig, old)
         console.print(f"stopped at height {node.ledger.height}")
@@ -145,7 +121,7 @@ def serve(node: Node, settings: ApiSettings, sock: socket.socket) -> None:
 def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
     """Check, open, start and serve the embedded node of ``network``."""
     data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
-    with data_dir_lock(data_dir), listen(host, port) as sock:
+    with listen(host, port) as sock:
         port = sock.getsockname()[1]
         settings = ApiSettings(network_dir=network, data_dir=data_dir, host=host, port=port)
         node = open_checked(network, data_dir)

@@ -11,6 +11,7 @@ from govchain.crypto import get_suite, parallel
 from govchain.errors import NotFound
 from govchain.ledger.audit import check_integrity
 from govchain.ledger.transactions import Transaction
+from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
 from govchain.ordering.solo import SoloOrderer
@@ -32,19 +33,26 @@ def open_embedded(
 ) -> Node:
     """Open (not start) the embedded node of a network directory.
 
-    Runs the startup integrity check first (``check``); it raises ``IntegrityError`` naming the
-    first bad block, and the node does not start on corrupt data."""
+    Locks the data directory (``Conflict`` if another node holds it) and runs the startup
+    integrity check (``check``), which raises ``IntegrityError`` naming the first bad block: the
+    node does not start on corrupt data. ``Node.close`` releases the store and the lock."""
     net = NetworkDir(network)
     genesis = net.genesis()
     suite = get_suite(genesis.suite)
     keys = net.local_node_keys()
     if not keys:
         raise NotFound(f"no department node key under {net.root}/departments")
+    lock: DataDirLock | None = None
     if store is None:
         path = None if in_memory else Path(data_dir or net.data_dir(EMBEDDED_NODE))
         if path is not None:
-            path.mkdir(parents=True, exist_ok=True)
-        store = open_store(None if path is None else str(path))
+            lock = DataDirLock(path).acquire()
+        try:
+            store = open_store(None if path is None else str(path))
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
     params = genesis.params
     orderer: SoloOrderer[Transaction] = SoloOrderer(params.block_max_txs, params.block_max_ms)
     proposer = keys[0]
@@ -60,7 +68,13 @@ def open_embedded(
             checkpoint_keys=tuple((k.id, k.keypair.private) for k in keys),
         ),
     )
+    if lock is not None:
+        node.on_close.append(lock.release)
     if check:
-        check_integrity(node.ledger, progress)
+        try:
+            check_integrity(node.ledger, progress)
+        except BaseException:
+            node.close()
+            raise
     parallel.warm_up()  # fork the verifier processes before the node starts threads
     return node

@@ -87,6 +87,7 @@ class Node:
         self.committed_txs = 0
         self.started_at = time.time()
         self.listeners: list[Callable[[CommittedBlock], None]] = []
+        self.on_close: list[Callable[[], None]] = []
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -108,6 +109,13 @@ class Node:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+
+    def close(self) -> None:
+        """Stop (committing what is queued), close the store and release what the node holds."""
+        self.stop(drain=True)
+        self.ledger.store.close()
+        while self.on_close:
+            self.on_close.pop()()
 
     def _run(self) -> None:
         while not self._stop.is_set():
