@@ -53,7 +53,6 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
     if prof is not None:
         prof.disable()
     height = node.ledger.height
-    node.stop()
     node.close()
     result: dict[str, Any] = {
         "suite": suite,

@@ -91,7 +91,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         while node.ledger.log.size < total:
             time.sleep(0.05)
     elapsed = time.perf_counter() - start
-    node.stop()
     node.close()
     peak = peak_rss_mib()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

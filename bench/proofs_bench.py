@@ -80,7 +80,7 @@ def receipt_verification(count: int, suite_name: str) -> dict[str, Any]:
     suite = get_suite(suite_name)
     genesis = NetworkDir(network).genesis()
     bundles = [node.receipt_bundle(parse_transaction(t, suite.hash).tx_id) for t in txs]
-    node.stop()
+    node.close()
     times = []
     for b in bundles:
         t = time.perf_counter()
