@@ -85,7 +85,12 @@ def verify(network: NetworkOpt = DEFAULT_NETWORK, data: DataOpt = None) -> None:
             f"verified ({elapsed:.1f} s)"
         )
         return
-    console.print(f"[bold red]FAILED[/] at block {report.bad_height}: {escape(report.error or '')}")
+    # Audit messages already start with "block <height>:" where a block is to blame.
+    reason = report.error or ""
+    where = (
+        "" if reason.startswith(f"block {report.bad_height}:") else (f"block {report.bad_height}: ")
+    )
+    console.print(f"[bold red]FAILED[/] at {where}{escape(reason)}")
     raise typer.Exit(1)
 
 
