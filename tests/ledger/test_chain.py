@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import Net, make_net
+from ledger_net import Net, make_net
 
 from govchain.errors import IntegrityError, ProofError
 from govchain.ledger import merkle

@@ -236,6 +236,15 @@ def test_lmdb_readers_survive_map_growth(tmp_path: Path) -> None:
     s.close()
 
 
+def test_lmdb_map_full_fallback_under_readers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the pre-commit headroom check every growth goes through MapFullError and the
+    # abort of a write transaction while other threads keep reading.
+    monkeypatch.setattr(LmdbStore, "_ensure_headroom", lambda self, n_ops, n_bytes: None)
+    test_lmdb_readers_survive_map_growth(tmp_path)
+
+
 def test_lmdb_abandoned_scan_holds_no_transaction(tmp_path: Path) -> None:
     s = LmdbStore(tmp_path, scan_chunk=4)
     _commit(s, "extra", {b"%03d" % i: b"v" for i in range(20)})
@@ -263,19 +272,37 @@ def test_lmdb_rejects_keys_it_cannot_store(tmp_path: Path) -> None:
     s.close()
 
 
-def test_lmdb_readonly(tmp_path: Path) -> None:
+GROW_CHILD = """
+import os, sys
+from govchain.storage.base import WriteBatch
+from govchain.storage.lmdb import LmdbStore
+
+store = LmdbStore(sys.argv[1], map_size=64 * 1024)
+for n in range(10):
+    batch = WriteBatch()
+    for i in range(100):
+        batch.put("extra", b"%02d/%03d" % (n, i), os.urandom(1000))
+    store.commit(batch)
+store.close()
+"""
+
+
+def test_lmdb_readonly_follows_a_writer_in_another_process(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         LmdbStore(tmp_path / "missing", readonly=True)
-    rw = LmdbStore(tmp_path)
+    rw = LmdbStore(tmp_path, map_size=64 * 1024)
     _commit(rw, "meta", {b"k": b"v"})
-    ro = LmdbStore(tmp_path, readonly=True)
+    rw.close()
+    ro = LmdbStore(tmp_path, readonly=True, map_size=64 * 1024)
     assert ro.get("meta", b"k") == b"v"
     with pytest.raises(Forbidden):
         ro.commit(WriteBatch(ops={"meta": {b"k": b"w"}}))
-    _commit(rw, "meta", {b"k": b"w"})
-    assert ro.get("meta", b"k") == b"w"  # a reader in another handle sees new commits
+    # The writer grows the map far beyond the reader's: the reader adopts the new size.
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    subprocess.run([sys.executable, "-c", GROW_CHILD, str(tmp_path)], env=env, check=True)
+    assert len(list(ro.scan("extra"))) == 1000
+    assert ro.get("extra", b"09/099") is not None
     ro.close()
-    rw.close()
 
 
 def test_open_store(tmp_path: Path) -> None:

@@ -38,14 +38,14 @@ class KvContract:
     def call(self, ctx: CallContext, method: str, args: Mapping[str, Any]) -> Any:
         """Dispatch one call."""
         if method == "put":
-            if set(args) != {"key", "value"}:
+            if len(args) != 2 or "key" not in args or "value" not in args:
                 raise BadArguments("kv.put takes exactly the arguments key and value")
             key = _key_arg(args)
             ctx.put(state_key(key), canonical_unchecked(args["value"]))
             ctx.emit("kv.put", {"key": key})
             return {"key": key}
         if method == "delete":
-            if set(args) != {"key"}:
+            if len(args) != 1 or "key" not in args:
                 raise BadArguments("kv.delete takes exactly the argument key")
             key = _key_arg(args)
             existed = ctx.get(state_key(key)) is not None

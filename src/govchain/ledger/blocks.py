@@ -37,7 +37,7 @@ class BlockHeader:
     tx_count: int
     """Number of transactions in the block."""
     tx_root: Hash32
-    """RFC 6962 Merkle root over the block's transaction ids, in block order."""
+    """RFC 6962 Merkle root whose leaf hashes are the block's transaction ids, in order."""
     state_root: Hash32
     """State root after executing the block."""
     log_size: int
@@ -132,9 +132,11 @@ class SignedHeader:
 
 
 def tx_root(h: Callable[[bytes], bytes], tx_ids: Sequence[bytes]) -> Hash32:
-    """Return the Merkle root over transaction ids (each id is a leaf's data)."""
-    leaves = [merkle.leaf_hash(h, t) for t in tx_ids]
-    return Hash32(merkle.root_of(h, leaves))
+    """Return the RFC 6962 root of the tree whose leaf hashes are the transaction ids.
+
+    An id is already the hash of canonical JSON (which starts with ``{``), so it cannot collide
+    with an interior node's ``0x01``-prefixed input; hashing it again would add nothing."""
+    return Hash32(merkle.root_of(h, tx_ids))
 
 
 def height_key(height: Height) -> bytes:

@@ -212,7 +212,9 @@ class _Context:
         self._writes[key] = None
 
     def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
-        self._events.append({"type": event_type, "data": dict(data)})
+        self._events.append(
+            {"type": event_type, "data": data if type(data) is dict else dict(data)}
+        )
 
 
 @dataclass(frozen=True, slots=True)

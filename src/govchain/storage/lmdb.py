@@ -11,10 +11,12 @@ Threads: the environment is shared, transactions are not. Every ``get`` and ever
 ``scan`` runs in its own short read transaction, so an abandoned scan iterator pins nothing. The
 cost is that a scan longer than ``scan_chunk`` items is a snapshot per chunk, not as a whole.
 
-Map size: LMDB needs a fixed upper bound on the file size. A commit that hits it
-(``MapFullError``) is aborted, the bound is doubled and the whole batch is retried. Resizing is
-only legal while this process has no transaction open, so readers hold a shared guard that the
-resize takes exclusively.
+Map size: LMDB needs a fixed upper bound on the file size (it only reserves address space).
+Before each commit the bound is doubled as often as needed to leave room for the batch; a commit
+that still hits it (``MapFullError``) is aborted, the bound doubled and the whole batch retried.
+python-lmdb invalidates every open transaction of the process when the map is resized, and
+aborts a write transaction only when no other operation is in flight, so readers hold a shared
+guard that resizes and write aborts take exclusively.
 """
 
 from __future__ import annotations
@@ -115,14 +117,15 @@ class LmdbStore:
             create=not readonly,
             sync=True,
             metasync=True,
-            # writemap would let stray pointer writes corrupt the file and changes the flush
-            # order guarantees; the ~10% speed-up is not worth the durability argument.
+            # writemap would expose the file to stray writes through the map (LMDB's own
+            # caveat) and its msync ordering is not what the kill -9 test exercises: off.
             writemap=False,
             max_dbs=len(TABLES) + 8,
             max_readers=512,
             lock=True,
         )
         self._max_key = self._env.max_key_size()
+        self._page_size = self._env.stat()["psize"]
         try:
             if readonly:
                 self._dbs = {t: self._env.open_db(t.encode(), create=False) for t in TABLES}
@@ -294,6 +297,7 @@ class LmdbStore:
         if self._readonly:
             raise Forbidden("store was opened read-only", path=self._path)
         plan = []
+        n_bytes = 0
         for table, ops in batch.ops.items():
             db = self._db(table)
             if not ops:
@@ -308,20 +312,58 @@ class LmdbStore:
             puts = [(k, v) for k, v in items if v is not None]
             deletes = [k for k, v in items if v is None]
             plan.append((db, puts, deletes))
+            n_bytes += sum(map(len, ops)) + sum(len(v) for _, v in puts)
+        n_ops = len(batch)
         with self._write_lock:
             while True:
                 if self._closed:
                     raise Unavailable("store is closed")
+                self._ensure_headroom(n_ops, n_bytes)
                 try:
-                    with self._env.begin(write=True) as txn:
-                        for db, puts, deletes in plan:
-                            self._apply(txn, db, puts, deletes)
-                    return
-                except lmdb.MapFullError:
-                    # The transaction was aborted; grow and retry the whole batch.
-                    self._adopt_map_size(self._env.info()["map_size"] * 2)
+                    txn = self._env.begin(write=True)
                 except lmdb.MapResizedError:
                     self._adopt_map_size(0)
+                    continue
+                try:
+                    for db, puts, deletes in plan:
+                        self._apply(txn, db, puts, deletes)
+                except BaseException as e:
+                    self._abort_write(txn, grow=isinstance(e, lmdb.MapFullError))
+                    if isinstance(e, lmdb.MapFullError):
+                        continue  # retry the whole batch in the larger map
+                    raise
+                try:
+                    txn.commit()
+                except lmdb.MapFullError:
+                    # LMDB has already discarded the transaction.
+                    self._adopt_map_size(self._env.info()["map_size"] * 2)
+                    continue
+                return
+
+    def _abort_write(self, txn: lmdb.Transaction[bytes], *, grow: bool) -> None:
+        """Abort a write transaction, then double the map if ``grow``.
+
+        python-lmdb 3.0 aborts a write transaction only once no other operation is in flight,
+        which never happens while two threads keep reading: drain our readers first.
+        """
+        self._guard.acquire_exclusive()
+        try:
+            txn.abort()
+            if grow:
+                self._env.set_mapsize(self._env.info()["map_size"] * 2)
+        finally:
+            self._guard.release_exclusive()
+
+    def _ensure_headroom(self, n_ops: int, n_bytes: int) -> None:
+        """Grow the map before a commit that might not fit, so ``MapFullError`` (and its
+        costly abort) stays rare. Copy-on-write can dirty a page per op, plus the data."""
+        info = self._env.info()
+        need = (info["last_pgno"] + 1 + 2 * n_ops) * self._page_size + 2 * n_bytes
+        size = info["map_size"]
+        if need > size:
+            while need > size:
+                size *= 2
+            self._adopt_map_size(size)
 
     @staticmethod
     def _apply(
