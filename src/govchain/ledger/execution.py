@@ -285,7 +285,9 @@ def execute_block(
             ctx._events = []
             try:
                 result = host.call(ctx, tx.contract, tx.method, tx.args)
-                canonical_unchecked(result)
+                receipt = Receipt(STATUS_OK, result, tuple(ctx._events), None)
+                # Encoding checks the result and events are canonical JSON; done once here.
+                receipt_json = canonical_unchecked(receipt.to_json())
             except GovchainError as exc:
                 receipt = Receipt(STATUS_FAILED, None, (), {"code": exc.code, "message": str(exc)})
             except Exception as exc:  # a contract bug must not stop the chain
@@ -296,7 +298,10 @@ def execute_block(
                     {"code": "contract_error", "message": f"{type(exc).__name__}: {exc}"},
                 )
             else:
-                receipt = Receipt(STATUS_OK, result, tuple(ctx._events), None)
+                entries.append(
+                    tx_entry_bytes(height, index, tx.body_bytes, tx.signature, receipt_json)
+                )
+                receipts.append(receipt)
                 tx_id = tx.tx_id
                 for key, value in ctx._writes.items():
                     block[key] = value
@@ -304,8 +309,13 @@ def execute_block(
                     if key[:_MEMBER_PREFIX_LEN] == MEMBER_PREFIX:
                         members.clear()
                         members_changed = True
+                continue
         receipts.append(receipt)
-        entries.append(tx_entry_bytes(height, index, tx.body_bytes, tx.signature, receipt))
+        entries.append(
+            tx_entry_bytes(
+                height, index, tx.body_bytes, tx.signature, canonical_unchecked(receipt.to_json())
+            )
+        )
 
     for signer, window in windows.items():
         last = last_tx_of.get(signer)

@@ -71,15 +71,16 @@ def entry_bytes(height: Height, index: int, tx_envelope: Any, receipt: Receipt) 
 
 
 def tx_entry_bytes(
-    height: Height, index: int, body_bytes: bytes, signature: bytes, receipt: Receipt
+    height: Height, index: int, body_bytes: bytes, signature: bytes, receipt_json: bytes
 ) -> bytes:
     """Return the same bytes as ``entry_bytes`` for a transaction whose canonical body is
     already encoded: the body is spliced in rather than decoded and re-encoded (this runs for
-    every committed transaction). Keys are in canonical order: height, index, receipt, tx."""
+    every committed transaction). ``receipt_json`` is the receipt's canonical encoding. Keys
+    are in canonical order: height, index, receipt, tx."""
     return b'{"height":%d,"index":%d,"receipt":%b,"tx":{"body":%b,"signature":"%b"}}' % (
         height,
         index,
-        canonical_unchecked(receipt.to_json()),
+        receipt_json,
         body_bytes,
         signature.hex().encode(),
     )
