@@ -25,6 +25,7 @@ import bisect
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 import lmdb
 
@@ -314,7 +315,7 @@ class LmdbStore:
                 puts = [(k, v) for k, v in items if v is not None]
                 deletes = [k for k, v in items if v is None]
             else:  # the common case: one pass fewer over every op of the block
-                puts, deletes = items, []
+                puts, deletes = cast(list[tuple[bytes, bytes]], items), []
             plan.append((db, puts, deletes))
             n_bytes += sum(key_lengths) + sum([len(v) for _, v in puts])
         n_ops = len(batch)
