@@ -8,14 +8,17 @@ import platform
 import resource
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from govchain.crypto import get_suite
+from govchain.errors import Unavailable
 from govchain.ledger.genesis import Params
 from govchain.ledger.transactions import build_transaction
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
+from govchain.node.node import Node
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGNERS = tuple(f"{d}/admin" for d, _ in DEMO_DEPARTMENTS)
@@ -80,6 +83,20 @@ def presign(network: Path, total: int, *, first_nonce: int = 0, value_pad: int =
             if len(out) < total:
                 out.append(by_signer[s][i])
     return out
+
+
+def submit_all(node: Node, batch: Sequence[bytes]) -> None:
+    """Submit one batch like a well-behaved client: back off while the node is at capacity
+    (it refuses a whole batch before using any nonce), and insist nothing is rejected."""
+    while True:
+        try:
+            out = node.submit(batch)
+            break
+        except Unavailable:
+            time.sleep(0.005)
+    bad = [o for o in out if isinstance(o, Exception)]
+    if bad:
+        raise SystemExit(f"{len(bad)} transactions were rejected, e.g. {bad[0]}")
 
 
 def machine() -> dict[str, Any]:

@@ -17,7 +17,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from bench.common import SIGNERS, _sign_range, make_network, peak_rss_mib, write_result
+from bench.common import (
+    SIGNERS,
+    _sign_range,
+    make_network,
+    peak_rss_mib,
+    submit_all,
+    write_result,
+)
 from govchain.node.embedded import open_embedded
 
 CHUNK = 4000
@@ -84,10 +91,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if next_job < len(jobs):
                 pending.append(signers.submit(_sign_range, *jobs[next_job]))
                 next_job += 1
-            out = node.submit(chunk)
-            bad = [o for o in out if isinstance(o, Exception)]
-            if bad:
-                raise SystemExit(f"rejected: {bad[0]}")
+            submit_all(node, chunk)
         while node.ledger.log.size < total:
             time.sleep(0.05)
     elapsed = time.perf_counter() - start

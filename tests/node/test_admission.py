@@ -178,3 +178,23 @@ def test_a_data_directory_is_used_by_one_node_at_a_time(network: Path) -> None:
     finally:
         first.close()
     open_embedded(network).close()  # released
+
+
+def test_at_capacity_a_batch_is_refused_whole_and_can_be_resent(network: Path) -> None:
+    from govchain.errors import Unavailable
+
+    node = open_embedded(network, in_memory=True)  # not started: nothing commits yet
+    node.max_pending = 5
+    try:
+        first = [signed(network, n).encode() for n in range(1, 4)]
+        second = [signed(network, n).encode() for n in range(4, 7)]
+        node.submit(first)
+        with pytest.raises(Unavailable, match="at capacity"):
+            node.submit(second)
+        node.start()
+        assert node.wait_committed([signed(network, 3).tx_id], timeout=10)
+        out = node.submit(second, wait=True)  # the refused batch used no nonce
+        assert all(isinstance(o, Transaction) for o in out)
+        assert node.ledger.log.size == 6
+    finally:
+        node.close()

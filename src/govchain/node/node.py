@@ -62,6 +62,7 @@ class Node:
         orderer: Orderer[Transaction],
         identity: NodeIdentity,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        max_pending: int = 20_000,
     ) -> None:
         self.genesis = genesis
         self.suite = suite
@@ -78,6 +79,9 @@ class Node:
             read_state=lambda k: v.value if (v := state.get(k)) is not None else None,
             is_committed=self.ledger.is_committed,
         )
+        self.max_pending = max_pending
+        self._in_flight = 0  # admitted (or being admitted) and not yet committed
+        self._in_flight_lock = threading.Lock()
         self._waiters: dict[bytes, _Waiter] = {}
         self._waiters_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -160,6 +164,7 @@ class Node:
                 checkpoint_keys=ident.checkpoint_keys,
             )
         self.admission.committed(block.tx_ids, block.result.members_changed)
+        self._release_capacity(len(batch))
         self.committed_txs += len(batch)
         self._release(block.tx_ids)
         for listener in self.listeners:
@@ -198,8 +203,14 @@ class Node:
         """Admit and order a batch. With ``wait`` return only once every admitted transaction
         is durably committed (raises ``Unavailable`` on timeout or node failure)."""
         self._check_serving()
-        outcomes = self.admission.admit(items, raw=raw)
+        self._reserve_capacity(len(items))
+        try:
+            outcomes = self.admission.admit(items, raw=raw)
+        except BaseException:
+            self._release_capacity(len(items))
+            raise
         accepted = [o for o in outcomes if isinstance(o, Transaction)]
+        self._release_capacity(len(items) - len(accepted))
         if not accepted:
             return outcomes
         waiter: _Waiter | None = None
@@ -212,6 +223,7 @@ class Node:
             self.orderer.submit(accepted)
         except GovchainError:
             self.admission.dropped([t.tx_id for t in accepted])
+            self._release_capacity(len(accepted))
             if waiter is not None:
                 with self._waiters_lock:
                     for t in accepted:
@@ -227,6 +239,21 @@ class Node:
             if waiter.error is not None:
                 raise waiter.error
         return outcomes
+
+    def _reserve_capacity(self, n: int) -> None:
+        # Checked before admission, so a refused batch has used no nonce and can be resent.
+        with self._in_flight_lock:
+            if self._in_flight + n > self.max_pending:
+                raise Unavailable(
+                    f"the node is at capacity ({self._in_flight} transactions pending, limit "
+                    f"{self.max_pending}); retry shortly",
+                    pending=self._in_flight,
+                )
+            self._in_flight += n
+
+    def _release_capacity(self, n: int) -> None:
+        with self._in_flight_lock:
+            self._in_flight -= n
 
     def wait_committed(self, tx_ids: Sequence[bytes], timeout: float) -> bool:
         """Wait until the given admitted transactions are committed; return whether they are."""

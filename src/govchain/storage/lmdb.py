@@ -124,6 +124,9 @@ class LmdbStore:
             max_dbs=len(TABLES) + 8,
             max_readers=512,
             lock=True,
+            # The node reads state and buckets at random: readahead would pull neighbouring
+            # pages into the map (and into RSS) that are never used.
+            readahead=False,
         )
         self._max_key = self._env.max_key_size()
         self._page_size = self._env.stat()["psize"]
