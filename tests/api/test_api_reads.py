@@ -15,7 +15,7 @@ from govchain.ledger import merkle
 from govchain.ledger.blocks import BlockHeader
 from govchain.ledger.checkpoints import SignedCheckpoint, verify_checkpoint
 from govchain.ledger.encoding import canonical_bytes
-from govchain.ledger.state import StateProof, verify_state_proof
+from govchain.ledger.state_proof import StateProof, verify_state_proof
 
 JSON = {"content-type": "application/json"}
 

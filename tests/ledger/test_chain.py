@@ -14,7 +14,7 @@ from govchain.ledger.audit import check_integrity, verify_chain
 from govchain.ledger.blocks import SignedHeader, height_key
 from govchain.ledger.bundles import verify_bundle
 from govchain.ledger.checkpoints import verify_checkpoint
-from govchain.ledger.state import verify_state_proof
+from govchain.ledger.state_proof import verify_state_proof
 from govchain.storage.base import WriteBatch
 from govchain.storage.memory import MemoryStore
 

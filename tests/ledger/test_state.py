@@ -31,13 +31,8 @@ from govchain.errors import (
     SchemaViolation,
     TooLarge,
 )
-from govchain.ledger.state import (
-    StateProof,
-    StateWrite,
-    VersionedValue,
-    WorldState,
-    verify_state_proof,
-)
+from govchain.ledger.state import StateWrite, VersionedValue, WorldState
+from govchain.ledger.state_proof import StateProof, verify_state_proof
 from govchain.storage.base import WriteBatch
 from govchain.storage.lmdb import LmdbStore
 from govchain.storage.memory import MemoryStore

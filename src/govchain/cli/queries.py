@@ -19,7 +19,7 @@ from govchain.errors import GovchainError, ProofError
 from govchain.ledger.checkpoints import SignedCheckpoint, valid_signers, verify_checkpoint
 from govchain.ledger.encoding import canonical_bytes
 from govchain.ledger.genesis import Genesis
-from govchain.ledger.state import StateProof, verify_state_proof
+from govchain.ledger.state_proof import StateProof, verify_state_proof
 from govchain.node.network import NetworkDir
 from govchain.types import DeptId
 

@@ -20,7 +20,8 @@ from govchain.ledger.chain import CommittedBlock, Ledger
 from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.execution import ContractHost
 from govchain.ledger.genesis import Genesis
-from govchain.ledger.state import StateProof, VersionedValue
+from govchain.ledger.state import VersionedValue
+from govchain.ledger.state_proof import StateProof
 from govchain.ledger.transactions import Transaction
 from govchain.node.admission import Admission, Outcome
 from govchain.ordering.base import Orderer
