@@ -229,7 +229,7 @@ class GmSuite:
 
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""
-        return parallel.verify_many(self.name, self.verify, items, small_on_threads=True)
+        return parallel.verify_many(self.name, self.verify, items)
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """SM4-GCM encrypt; returns ciphertext || 16-byte tag."""

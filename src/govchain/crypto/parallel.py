@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 
 Verifier = Callable[[bytes, bytes, bytes], bool]
 """A single-signature check: ``verify(public, message, signature) -> bool``."""
@@ -79,9 +79,8 @@ def shutdown() -> None:
 
 
 def _forget_executor_in_child() -> None:
-    global _executor, _executor_lock, _threads
+    global _executor, _executor_lock
     _executor = None
-    _threads = None
     _executor_lock = threading.Lock()
 
 
@@ -100,38 +99,14 @@ def _verify_chunk_in_worker(
     return _verify_chunk(get_suite(suite_name).verify, chunk)
 
 
-_threads: ThreadPoolExecutor | None = None
-
-
-def _verify_on_threads(verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    # A few slow signatures (SM2: ~250 µs each) on threads: the handover costs tens of
-    # microseconds, and a caller such as an offline verifier has an otherwise idle interpreter.
-    global _threads
-    with _executor_lock:
-        if _threads is None:
-            _threads = ThreadPoolExecutor(worker_count(), thread_name_prefix="govchain-verify")
-        pool = _threads
-    futures = [pool.submit(verify, *item) for item in items[1:]]
-    first = verify(*items[0])
-    return [first, *(f.result() for f in futures)]
-
-
 def verify_many(
-    suite_name: str,
-    verify: Verifier,
-    items: Sequence[tuple[bytes, bytes, bytes]],
-    *,
-    small_on_threads: bool = False,
+    suite_name: str, verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]
 ) -> list[bool]:
     """Apply ``verify`` (the suite ``suite_name``'s own) to every ``(public, message,
     signature)`` triple, in order, on all cores; equal to ``[verify(*item) for item in items]``.
-    With ``small_on_threads`` (for slow signature schemes) a small batch is spread over threads
-    instead of being verified on the calling thread.
     """
     workers = worker_count()
     if len(items) < INLINE_LIMIT or workers == 1:
-        if small_on_threads and workers > 1 and len(items) > 1:
-            return _verify_on_threads(verify, items)
         return _verify_chunk(verify, items)
     parts = workers * CHUNKS_PER_WORKER
     size = -(-len(items) // parts)
