@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -198,3 +199,27 @@ def test_at_capacity_a_batch_is_refused_whole_and_can_be_resent(network: Path) -
         assert node.ledger.log.size == 6
     finally:
         node.close()
+
+
+def test_the_lock_is_released_even_when_processes_were_forked_while_held(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from govchain.node.lock import DataDirLock
+
+    lock = DataDirLock(tmp_path / "data").acquire()
+    ctx = multiprocessing.get_context("fork")
+    running, stop = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_live_until, args=(running, stop))  # a long-lived forked child
+    child.start()
+    assert running.wait(10)  # past its at-fork hooks
+    try:
+        lock.release()
+        DataDirLock(tmp_path / "data").acquire().release()  # free although the child lives
+    finally:
+        stop.set()
+        child.join(10)
+
+
+def _live_until(running: Any, stop: Any) -> None:
+    running.set()
+    stop.wait(30)

@@ -13,6 +13,20 @@ from pathlib import Path
 
 from govchain.errors import Conflict
 
+_held: set[int] = set()
+"""Descriptors of the locks this process holds."""
+
+
+def _close_inherited() -> None:
+    # flock belongs to the open file description, which a forked child (a verifier worker)
+    # shares: the child must drop its copy, or the lock would outlive the node that took it.
+    for fd in list(_held):
+        os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_inherited)
+
 
 class DataDirLock:
     """Holds ``<data dir>/node.lock`` (``flock``) with the owner's pid written in it."""
@@ -36,10 +50,12 @@ class DataDirLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        _held.add(fd)
         return self
 
     def release(self) -> None:
         """Release the lock (closing the descriptor releases the ``flock``)."""
         if self._fd is not None:
+            _held.discard(self._fd)
             os.close(self._fd)
             self._fd = None
