@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from govchain.contracts.errors import BadArguments, UnknownMethod
-from govchain.ledger.encoding import canonical_unchecked, decode
+from govchain.ledger.encoding import decode
 from govchain.ledger.execution import CallContext
 
 NAMESPACE = b"c/kv/"
 """State-key prefix of this contract."""
 MAX_KEY_CHARS = 256
 """Longest accepted key."""
+_SORT = orjson.OPT_SORT_KEYS
 
 
 def state_key(key: str) -> bytes:
@@ -40,8 +43,10 @@ class KvContract:
         if method == "put":
             if len(args) != 2 or "key" not in args or "value" not in args:
                 raise BadArguments("kv.put takes exactly the arguments key and value")
-            key = _key_arg(args)
-            ctx.put(state_key(key), canonical_unchecked(args["value"]))
+            key = args["key"]
+            if type(key) is not str or not 1 <= len(key) <= MAX_KEY_CHARS:
+                key = _key_arg(args)  # raises
+            ctx.put(NAMESPACE + key.encode(), orjson.dumps(args["value"], option=_SORT))
             ctx.emit("kv.put", {"key": key})
             return {"key": key}
         if method == "delete":

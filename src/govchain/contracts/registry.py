@@ -26,13 +26,14 @@ class ContractRegistry:
 
     def __init__(self, contracts: list[Contract]) -> None:
         self._contracts = {c.name: c for c in contracts}
+        self._calls = {c.name: c.call for c in contracts}
 
     def call(self, ctx: CallContext, contract: str, method: str, args: Mapping[str, Any]) -> Any:
         """Run one call on the named contract."""
-        c = self._contracts.get(contract)
+        c = self._calls.get(contract)
         if c is None:
             raise UnknownContract(f"no contract named {contract!r} is deployed")
-        return c.call(ctx, method, args)
+        return c(ctx, method, args)
 
     def names(self) -> list[str]:
         """Return the deployed contract names."""

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from govchain.errors import MalformedEncoding, SchemaViolation, TooLarge
 from govchain.ledger.encoding import (
     MAX_SAFE_INTEGER,
@@ -46,6 +48,7 @@ _BODY_FIELDS = frozenset(
     ["v", "chain", "signer", "nonce", "contract", "method", "args", "actor", "case", "purpose"]
 )
 _ENVELOPE_FIELDS = frozenset(["body", "signature"])
+_SORT = orjson.OPT_SORT_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,36 @@ def _check_ident(body: Mapping[str, Any], name: str) -> str:
             f"body.{name} must be an identifier: lower-case letter, then up to 63 of [a-z0-9_.-]",
             field=f"body.{name}",
         )
+    if len(_IDENTS_SEEN) < _IDENTS_SEEN_MAX:
+        _IDENTS_SEEN.add(value)
     return value
+
+
+def slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """Return the setter of slot ``name`` of a slotted (frozen) record class: hot paths build
+    such records with ``object.__new__`` plus these setters, which is faster than the generated
+    ``__init__`` (one ``object.__setattr__`` per field) and gives the same immutable object."""
+    setter: Callable[[Any, Any], None] = vars(cls)[name].__set__
+    return setter
+
+
+_IDENTS_SEEN: set[str] = set()
+"""Strings that passed ``_check_ident`` (contract and method names repeat on every call)."""
+_IDENTS_SEEN_MAX = 4096
+
+_new = object.__new__
+_set_chain = slot_setter(Transaction, "chain")
+_set_signer = slot_setter(Transaction, "signer")
+_set_nonce = slot_setter(Transaction, "nonce")
+_set_contract = slot_setter(Transaction, "contract")
+_set_method = slot_setter(Transaction, "method")
+_set_args = slot_setter(Transaction, "args")
+_set_actor = slot_setter(Transaction, "actor")
+_set_case = slot_setter(Transaction, "case")
+_set_purpose = slot_setter(Transaction, "purpose")
+_set_signature = slot_setter(Transaction, "signature")
+_set_body_bytes = slot_setter(Transaction, "body_bytes")
+_set_tx_id = slot_setter(Transaction, "tx_id")
 
 
 def parse_envelope(obj: Any, hash_fn: Callable[[bytes], bytes]) -> Transaction:
@@ -178,21 +210,45 @@ def parse_envelope(obj: Any, hash_fn: Callable[[bytes], bytes]) -> Transaction:
         raise SchemaViolation("signature is not valid hex", field="signature") from None
     if not 32 <= len(signature) <= 128:
         raise SchemaViolation("signature has an impossible length", field="signature")
-    body_bytes = canonical_unchecked(body)
-    return Transaction(
-        chain=_check_str(body, "chain"),
-        signer=_check_str(body, "signer"),
-        nonce=nonce,
-        contract=_check_ident(body, "contract"),
-        method=_check_ident(body, "method"),
-        args=args,
-        actor=_check_str(body, "actor"),
-        case=_check_str(body, "case"),
-        purpose=_check_str(body, "purpose"),
-        signature=signature,
-        body_bytes=body_bytes,
-        tx_id=TxId(hash_fn(body_bytes)),
-    )
+    body_bytes = orjson.dumps(body, option=_SORT)
+    # The common case of each field check is inlined; the helpers raise the precise error.
+    chain = body["chain"]
+    if type(chain) is not str or not 0 < len(chain) <= 64:
+        _check_str(body, "chain")
+    signer = body["signer"]
+    if type(signer) is not str or not 0 < len(signer) <= 128:
+        _check_str(body, "signer")
+    contract = body["contract"]
+    if type(contract) is not str or contract not in _IDENTS_SEEN:
+        _check_ident(body, "contract")
+    method = body["method"]
+    if type(method) is not str or method not in _IDENTS_SEEN:
+        _check_ident(body, "method")
+    actor = body["actor"]
+    if type(actor) is not str or not 0 < len(actor) <= 128:
+        _check_str(body, "actor")
+    case = body["case"]
+    if type(case) is not str or len(case) > 128:
+        _check_str(body, "case")
+    purpose = body["purpose"]
+    if type(purpose) is not str or len(purpose) > 256:
+        _check_str(body, "purpose")
+    # Built through the slot descriptors: the same frozen record as ``Transaction(...)``
+    # without the generated ``__init__``'s twelve ``object.__setattr__`` calls.
+    tx = _new(Transaction)
+    _set_chain(tx, chain)
+    _set_signer(tx, signer)
+    _set_nonce(tx, nonce)
+    _set_contract(tx, contract)
+    _set_method(tx, method)
+    _set_args(tx, args)
+    _set_actor(tx, actor)
+    _set_case(tx, case)
+    _set_purpose(tx, purpose)
+    _set_signature(tx, signature)
+    _set_body_bytes(tx, body_bytes)
+    _set_tx_id(tx, hash_fn(body_bytes))
+    return tx
 
 
 def parse_transaction(
