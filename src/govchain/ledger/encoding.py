@@ -50,12 +50,49 @@ def _bad_scalar(value: Any, path: str) -> MalformedEncoding:
     )
 
 
+def _container_ok(value: Any, depth: int) -> bool:
+    """Return whether a dict or list is acceptable, cheaply (no paths are built); ``False``
+    also for some acceptable values (non-ASCII keys), which ``check_value`` then examines."""
+    if depth >= MAX_DEPTH:
+        return False
+    if type(value) is dict:
+        for k, v in value.items():
+            if type(k) is not str or not k.isascii():
+                return False
+            tv = type(v)
+            if tv is str or tv is bool or v is None:
+                continue
+            if tv is int:
+                if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                    continue
+                return False
+            if (tv is dict or tv is list) and _container_ok(v, depth + 1):
+                continue
+            return False
+        return True
+    for v in value:
+        tv = type(v)
+        if tv is str or tv is bool or v is None:
+            continue
+        if tv is int:
+            if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+                continue
+            return False
+        if (tv is dict or tv is list) and _container_ok(v, depth + 1):
+            continue
+        return False
+    return True
+
+
 def check_value(value: Any, path: str = "$", depth: int = 0) -> None:
     """Raise ``MalformedEncoding`` unless ``value`` is acceptable in canonical data.
 
-    Scalars inside containers are checked inline (no call per leaf): this runs for every
+    Containers are first checked by ``_container_ok`` (no path strings); only a value it does
+    not accept is walked again with paths, to raise the precise error. This runs for every
     transaction a node admits."""
     t = type(value)
+    if (t is dict or t is list) and _container_ok(value, depth):
+        return
     if t is dict:
         items: Any = value.items()
     elif t is list:

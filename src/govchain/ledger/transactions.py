@@ -263,7 +263,11 @@ def parse_transaction(
             size=len(raw),
             limit=max_bytes,
         )
-    return parse_envelope(decode_unchecked(raw), hash_fn)
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        obj = decode_unchecked(raw)  # raises the same error as ``decode_unchecked``
+    return parse_envelope(obj, hash_fn)
 
 
 def parse_transaction_object(

@@ -27,7 +27,12 @@ from govchain.ledger.execution import (
     decode_member,
     member_key,
 )
-from govchain.ledger.transactions import Transaction, parse_transaction, parse_transaction_object
+from govchain.ledger.transactions import (
+    SIGNING_DOMAIN,
+    Transaction,
+    parse_transaction,
+    parse_transaction_object,
+)
 
 Outcome = Transaction | GovchainError
 """Per submitted item: the admitted transaction, or why it was rejected."""
@@ -101,32 +106,32 @@ class Admission:
         values (elements of a JSON batch request)."""
         h = self.suite.hash
         limit = self.max_tx_bytes
+        chain_id = self.chain_id
+        members = self._members
         out: list[Outcome] = []
         to_verify: list[int] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
+        parse = parse_transaction if raw else parse_transaction_object
         for item in items:
             try:
-                tx = (
-                    parse_transaction(item, h, limit)
-                    if raw
-                    else parse_transaction_object(item, h, limit)
-                )
-                if tx.chain != self.chain_id:
+                tx = parse(item, h, limit)
+                if tx.chain != chain_id:
                     raise WrongChain(
-                        f"transaction is for chain {tx.chain!r}; this network is {self.chain_id!r}",
-                        expected=self.chain_id,
+                        f"transaction is for chain {tx.chain!r}; this network is {chain_id!r}",
+                        expected=chain_id,
                         got=tx.chain,
                     )
-                member = self._member(tx.signer)
+                signer = tx.signer
+                member = members[signer] if signer in members else self._member(signer)
                 if member is None:
-                    raise UnknownSigner(f"signer {tx.signer!r} is not a member of this network")
+                    raise UnknownSigner(f"signer {signer!r} is not a member of this network")
                 if not member.active:
-                    raise UnknownSigner(f"signer {tx.signer!r} is suspended or revoked")
+                    raise UnknownSigner(f"signer {signer!r} is suspended or revoked")
             except GovchainError as exc:
                 out.append(exc)
                 continue
             to_verify.append(len(out))
-            triples.append((member.public_key, tx.signing_message(), tx.signature))
+            triples.append((member.public_key, SIGNING_DOMAIN + tx.body_bytes, tx.signature))
             out.append(tx)
         if triples:
             results = self.suite.verify_many(triples)
@@ -142,7 +147,7 @@ class Admission:
             pending = self._pending
             windows = self._windows
             for pos, item in enumerate(out):
-                if not isinstance(item, Transaction):
+                if type(item) is not Transaction:
                     continue
                 tx = item
                 try:
@@ -158,7 +163,7 @@ class Admission:
                         )
                         windows[tx.signer] = window
                     try:
-                        window.check(tx.nonce)
+                        window.check_and_use(tx.nonce)
                     except ReplayedNonce:
                         # A committed transaction's nonce is always used, so the index lookup
                         # is only needed to give the clearer error.
@@ -167,7 +172,6 @@ class Admission:
                                 f"transaction {tid.hex()} is already committed", tx_id=tid.hex()
                             ) from None
                         raise
-                    window.use(tx.nonce)
                     pending.add(tid)
                 except GovchainError as exc:
                     out[pos] = exc
