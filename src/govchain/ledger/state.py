@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from govchain.errors import (
@@ -36,7 +36,7 @@ from govchain.errors import (
     TooLarge,
     Unavailable,
 )
-from govchain.ledger.merkle import HashFn, leaf_hash, node_hash
+from govchain.ledger.merkle import LEAF_PREFIX, NODE_PREFIX, HashFn, leaf_hash, node_hash
 from govchain.ledger.state_proof import (
     ENTRY_SIZE,
     StateProof,
@@ -290,10 +290,13 @@ class WorldState:
         h = self._h
         # This is the commit hot path: per-key data lives in parallel lists indexed by the
         # key's first appearance, and the store is read in bulk.
-        index: dict[bytes, int] = {}
-        for w in writes:
-            index.setdefault(w.key, len(index))
-        keys = list(index)
+        wkeys = [w.key for w in writes]
+        keys = list(dict.fromkeys(wkeys))
+        if len(keys) == len(wkeys):
+            slots: Iterable[int] = range(len(keys))  # each key written once (the usual case)
+        else:
+            index = {k: i for i, k in enumerate(keys)}
+            slots = [index[k] for k in wkeys]
         if keys and (min(map(len, keys)) == 0 or max(map(len, keys)) > MAX_KEY_SIZE):
             for key in keys:
                 _check_key(key)
@@ -303,22 +306,22 @@ class WorldState:
             for k, kh in zip(keys, hashes, strict=True)
         ]
         currents = self._get_many("state", skeys)
-        versions = [0 if c is None else _VERSION.unpack_from(c, 1)[0] for c in currents]
-        was_live = [c is not None and bool(c[0] & _LIVE) for c in currents]
+        unpack_version = _VERSION.unpack_from
+        versions = [0 if c is None else unpack_version(c, 1)[0] for c in currents]
         records = [b""] * len(keys)
         values: list[bytes | None] = [None] * len(keys)
         history = batch.ops.setdefault("history", {})
         pack, u16 = _RECORD.pack, _U16.pack
         try:
-            for w in writes:
-                i = index[w.key]
+            for w, i in zip(writes, slots, strict=True):
                 version = versions[i] = versions[i] + 1
                 tx_id, value = w.tx_id, w.value
                 if value is None:
                     record = pack(0, version, height, w.tx_index, len(tx_id)) + tx_id
                 else:
                     record = pack(_LIVE, version, height, w.tx_index, len(tx_id)) + tx_id + value
-                history[u16(len(w.key)) + skeys[i] + version.to_bytes(8, "big")] = record
+                key = w.key
+                history[u16(len(key)) + skeys[i] + version.to_bytes(8, "big")] = record
                 records[i], values[i] = record, value
         except struct.error:
             raise SchemaViolation(
@@ -327,18 +330,28 @@ class WorldState:
         state = batch.ops.setdefault("state", {})
         changes: dict[int, list[tuple[bytes, bytes | None, bool]]] = {}
         mask, live_delta = self._n - 1, 0
-        for i, key in enumerate(keys):
-            record = records[i]
+        for key, skey, record, value, key_hash, current in zip(
+            keys, skeys, records, values, hashes, currents, strict=True
+        ):
             # Long keys carry the full key in the state record (their storage key is lossy).
-            state[skeys[i]] = record if len(key) <= _INLINE_KEY else _embed_key(record, key)
-            value, live = values[i], was_live[i]
-            if value is None and not live:
-                continue  # absent before and after: the bucket is unchanged
-            key_hash = hashes[i]
-            entry = None if value is None else key_hash + h(value)
-            live_delta += (value is not None) - live
+            state[skey] = record if len(key) <= _INLINE_KEY else _embed_key(record, key)
+            live = current is not None and current[0] & _LIVE != 0
+            if value is None:
+                if not live:
+                    continue  # absent before and after: the bucket is unchanged
+                entry = None
+                live_delta -= 1
+            else:
+                entry = key_hash + h(value)
+                if not live:
+                    live_delta += 1
             b = int.from_bytes(key_hash[:4], "big") & mask
-            changes.setdefault(b, []).append((key_hash, entry, live))
+            item = (key_hash, entry, live)
+            group = changes.get(b)
+            if group is None:
+                changes[b] = [item]
+            else:
+                group.append(item)
         tree = self._tree.copy()
         self._stage_buckets(batch, changes, tree)
         if not self._n_recorded:
@@ -356,18 +369,21 @@ class WorldState:
         h, n = self._h, self._n
         buckets = batch.ops.setdefault("buckets", {})
         bkeys = [b.to_bytes(4, "big") for b in changes]
+        # leaf_hash / node_hash inlined: this loop hashes ~6 times per written key.
+        leaf, node = LEAF_PREFIX, NODE_PREFIX
         for (b, items), bkey, blob in zip(
             changes.items(), bkeys, self._get_many("buckets", bkeys), strict=True
         ):
             blob = _update_bucket(blob or b"", items, b)
             buckets[bkey] = blob or None
-            tree[n + b] = leaf_hash(h, blob)
+            tree[n + b] = h(leaf + blob)
         level = {(n + b) >> 1 for b in changes}
         level.discard(0)  # with one bucket, its digest is the root
         # Rehash each touched interior node once, level by level up to the root.
         while level:
             for i in level:
-                tree[i] = node_hash(h, tree[i << 1], tree[(i << 1) | 1])
+                j = i << 1
+                tree[i] = h(node + tree[j] + tree[j | 1])
             level = {i >> 1 for i in level} if 1 not in level else set()
 
     def commit_staged(self) -> None:
