@@ -12,7 +12,8 @@ included, is a new version (1, 2, 3, ...) kept in history. Tables of ``storage.b
   that version. Append-only (a block's keys sort after every earlier block's); a key's versions
   form a chain through each record's pointer to the history key of the previous version.
 - ``buckets``: bucket number (4 bytes) -> the bucket's sorted 64-byte entries, concatenated.
-- ``meta``: ``state/n_buckets`` records the genesis bucket count, checked on every open.
+- ``meta``: ``state/n_buckets`` records the genesis bucket count and ``state/format`` the layout
+  of these tables (2: chained history), both checked on every open.
 
 A record is ``_RECORD`` (flags, version, height, tx index, tx id length), the tx id, for versions
 after the first the previous version's history key (12 bytes), for long-key state records the
@@ -66,6 +67,8 @@ _HAS_KEY = 2  # the full key follows the tx id and pointer (long keys in the sta
 _HAS_PREV = 4  # the previous version's history key follows the tx id
 _PTR = 12  # size of a history key: height (8) + write index (4)
 _N_BUCKETS_META = b"state/n_buckets"
+_FORMAT_META = b"state/format"
+_FORMAT = (2).to_bytes(4, "big")  # 2: append-only history chained by back-pointers
 _PROVE_ATTEMPTS = 50
 
 
@@ -202,6 +205,8 @@ class WorldState:
                 f"opened with {n_buckets}"
             )
         self._n_recorded = recorded is not None
+        if self._n_recorded and store.get("meta", _FORMAT_META) != _FORMAT:
+            raise IntegrityError("state was written in another table layout (state/format)")
         # A store may offer one-transaction bulk reads (LmdbStore does); stage() does ~2 reads
         # per written key, so this matters on the commit path.
         bulk = getattr(store, "get_many", None)
@@ -398,6 +403,7 @@ class WorldState:
         self._stage_buckets(batch, changes, tree)
         if not self._n_recorded:
             batch.put("meta", _N_BUCKETS_META, self._n.to_bytes(8, "big"))
+            batch.put("meta", _FORMAT_META, _FORMAT)
         self._staged = _Staged(tree, live_delta)
         return tree[1]
 
