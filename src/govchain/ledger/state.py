@@ -4,16 +4,20 @@ Each key (1 to ``MAX_KEY_SIZE`` bytes) has a current ``VersionedValue``; every w
 included, is a new version (1, 2, 3, ...) kept in history. Tables of ``storage.base.TABLES``:
 
 - ``state``: storage key -> record of the current version (deleted keys keep a tombstone so that
-  versions continue). The storage key is the key itself, or for keys longer than
-  ``_INLINE_KEY`` bytes ``key[:_INLINE_KEY] + H(key)`` with the full key inside the record,
-  because LMDB keys end at 511 bytes. Key order is kept (see ``iter_range``).
-- ``history``: ``len(key) (2 bytes) || storage key || version (8 bytes)`` -> record. The length
-  prefix makes each key's history one contiguous range even when keys contain any byte.
+  versions continue), followed by that version's 12-byte history key. The storage key is the
+  key itself, or for keys longer than ``_INLINE_KEY`` bytes ``key[:_INLINE_KEY] + H(key)`` with
+  the full key inside the record, because LMDB keys end at 511 bytes. Key order is kept (see
+  ``iter_range``).
+- ``history``: ``height (8 bytes) || index of the write in its block (4 bytes)`` -> record of
+  that version. Append-only (a block's keys sort after every earlier block's); a key's versions
+  form a chain through each record's pointer to the history key of the previous version.
 - ``buckets``: bucket number (4 bytes) -> the bucket's sorted 64-byte entries, concatenated.
-- ``meta``: ``state/n_buckets`` records the genesis bucket count, checked on every open.
+- ``meta``: ``state/n_buckets`` records the genesis bucket count and ``state/format`` the layout
+  of these tables (2: chained history), both checked on every open.
 
-A record is ``_RECORD`` (flags, version, height, tx index, tx id length), the tx id, for
-long-key state records the key (2-byte length + bytes), then the value bytes.
+A record is ``_RECORD`` (flags, version, height, tx index, tx id length), the tx id, for versions
+after the first the previous version's history key (12 bytes), for long-key state records the
+key (2-byte length + bytes), then the value bytes.
 
 State root: key ``k`` lives in bucket ``int.from_bytes(H(k)[:4], "big") % n_buckets`` as the
 entry ``H(k) || H(value)``. A bucket's digest is ``leaf_hash(sorted entries concatenated)``
@@ -27,8 +31,9 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from govchain.errors import (
     IntegrityError,
@@ -36,7 +41,7 @@ from govchain.errors import (
     TooLarge,
     Unavailable,
 )
-from govchain.ledger.merkle import HashFn, leaf_hash, node_hash
+from govchain.ledger.merkle import LEAF_PREFIX, NODE_PREFIX, HashFn, leaf_hash, node_hash
 from govchain.ledger.state_proof import (
     ENTRY_SIZE,
     StateProof,
@@ -58,8 +63,12 @@ _RECORD = struct.Struct(">BQQIH")
 _VERSION = struct.Struct(">Q")
 _U16 = struct.Struct(">H")
 _LIVE = 1  # the record holds a value (else it is a deletion)
-_HAS_KEY = 2  # the full key follows the tx id (long keys in the state table)
+_HAS_KEY = 2  # the full key follows the tx id and pointer (long keys in the state table)
+_HAS_PREV = 4  # the previous version's history key follows the tx id
+_PTR = 12  # size of a history key: height (8) + write index (4)
 _N_BUCKETS_META = b"state/n_buckets"
+_FORMAT_META = b"state/format"
+_FORMAT = (2).to_bytes(4, "big")  # 2: append-only history chained by back-pointers
 _PROVE_ATTEMPTS = 50
 
 
@@ -102,27 +111,44 @@ def _check_key(key: bytes) -> None:
 
 def _decode(record: bytes) -> tuple[VersionedValue, bytes | None]:
     """Decode a record into its version and, for long-key state records, the full key."""
+    vv, _, full_key = _parse(record)
+    return vv, full_key
+
+
+def _parse(record: bytes) -> tuple[VersionedValue, bytes | None, bytes | None]:
+    """Decode a record into its version, the previous version's history key (or ``None``) and,
+    for long-key state records, the full key."""
     try:
         flags, version, height, tx_index, n_tx = _RECORD.unpack_from(record)
         pos = _RECORD.size + n_tx
         tx_id = record[_RECORD.size : pos]
-        full_key = None
+        prev = full_key = None
+        if flags & _HAS_PREV:
+            prev = record[pos : pos + _PTR]
+            pos += _PTR
         if flags & _HAS_KEY:
             (n_key,) = _U16.unpack_from(record, pos)
             full_key = record[pos + 2 : pos + 2 + n_key]
             pos += 2 + n_key
     except struct.error:
         raise IntegrityError("truncated state record") from None
-    if flags & ~(_LIVE | _HAS_KEY) or pos > len(record):
+    if flags & ~(_LIVE | _HAS_KEY | _HAS_PREV) or pos > len(record):
         raise IntegrityError("malformed state record")
     value = record[pos:] if flags & _LIVE else None
-    return VersionedValue(value, version, height, tx_index, tx_id), full_key
+    return VersionedValue(value, version, height, tx_index, tx_id), prev, full_key
+
+
+def _state_record(stored: bytes) -> bytes:
+    """Return the record part of a ``state`` table value (without its history key)."""
+    if len(stored) < _RECORD.size + _PTR:
+        raise IntegrityError("truncated state record")
+    return stored[:-_PTR]
 
 
 def _embed_key(record: bytes, key: bytes) -> bytes:
     """Return a state record with the full ``key`` inserted after the tx id."""
     (n_tx,) = _U16.unpack_from(record, _RECORD.size - 2)
-    cut = _RECORD.size + n_tx
+    cut = _RECORD.size + n_tx + (_PTR if record[0] & _HAS_PREV else 0)
     return bytes([record[0] | _HAS_KEY]) + record[1:cut] + _U16.pack(len(key)) + key + record[cut:]
 
 
@@ -179,6 +205,8 @@ class WorldState:
                 f"opened with {n_buckets}"
             )
         self._n_recorded = recorded is not None
+        if self._n_recorded and store.get("meta", _FORMAT_META) != _FORMAT:
+            raise IntegrityError("state was written in another table layout (state/format)")
         # A store may offer one-transaction bulk reads (LmdbStore does); stage() does ~2 reads
         # per written key, so this matters on the commit path.
         bulk = getattr(store, "get_many", None)
@@ -235,7 +263,7 @@ class WorldState:
         record = self._store.get("state", self._skey(key))
         if record is None:
             return None
-        vv, full_key = _decode(record)
+        vv, full_key = _decode(_state_record(record))
         if full_key is not None and full_key != key:
             raise IntegrityError("state record holds another key")
         return vv
@@ -245,13 +273,23 @@ class WorldState:
         _check_key(key)
         if limit <= 0:
             return []
-        prefix = _U16.pack(len(key)) + self._skey(key)
-        out = []
-        # Every history key of this prefix is prefix + 8 bytes, so it sorts below prefix + ff*9.
-        for _, record in self._store.scan("history", prefix, prefix + b"\xff" * 9, reverse=True):
-            out.append(_decode(record)[0])
-            if len(out) >= limit:
-                break
+        stored = self._store.get("state", self._skey(key))
+        if stored is None:
+            return []
+        hkey: bytes | None = stored[-_PTR:]
+        record = _state_record(stored)
+        _, _, full_key = _parse(record)
+        if full_key is not None and full_key != key:
+            raise IntegrityError("state record holds another key")
+        out: list[VersionedValue] = []
+        # History records are immutable once committed: follow the chain back from the state
+        # record's version (records are read one by one; history is not on a hot path).
+        while hkey is not None and len(out) < limit:
+            found = self._store.get("history", hkey)
+            if found is None:
+                raise IntegrityError("state history chain is broken", history_key=hkey.hex())
+            vv, hkey, _ = _parse(found)
+            out.append(vv)
         return out
 
     def iter_range(self, prefix: bytes = b"") -> Iterator[tuple[bytes, VersionedValue]]:
@@ -260,7 +298,7 @@ class WorldState:
         end = _successor(head)
         group: list[tuple[bytes, VersionedValue]] = []
         for skey, record in self._store.scan("state", head, end):
-            vv, full_key = _decode(record)
+            vv, full_key = _decode(_state_record(record))
             key = skey if full_key is None else full_key
             if len(skey) > _INLINE_KEY:
                 # Long keys sharing their head are stored in hash order: sort each such run.
@@ -290,10 +328,13 @@ class WorldState:
         h = self._h
         # This is the commit hot path: per-key data lives in parallel lists indexed by the
         # key's first appearance, and the store is read in bulk.
-        index: dict[bytes, int] = {}
-        for w in writes:
-            index.setdefault(w.key, len(index))
-        keys = list(index)
+        wkeys = [w.key for w in writes]
+        keys = list(dict.fromkeys(wkeys))
+        if len(keys) == len(wkeys):
+            slots: Iterable[int] = range(len(keys))  # each key written once (the usual case)
+        else:
+            index = {k: i for i, k in enumerate(keys)}
+            slots = [index[k] for k in wkeys]
         if keys and (min(map(len, keys)) == 0 or max(map(len, keys)) > MAX_KEY_SIZE):
             for key in keys:
                 _check_key(key)
@@ -303,46 +344,66 @@ class WorldState:
             for k, kh in zip(keys, hashes, strict=True)
         ]
         currents = self._get_many("state", skeys)
-        versions = [0 if c is None else _VERSION.unpack_from(c, 1)[0] for c in currents]
-        was_live = [c is not None and bool(c[0] & _LIVE) for c in currents]
+        unpack_version = _VERSION.unpack_from
+        versions = [0 if c is None else unpack_version(c, 1)[0] for c in currents]
+        # The history key of each key's latest version (the back-pointer of its next one).
+        prevs = [None if c is None else c[-_PTR:] for c in currents]
         records = [b""] * len(keys)
         values: list[bytes | None] = [None] * len(keys)
         history = batch.ops.setdefault("history", {})
-        pack, u16 = _RECORD.pack, _U16.pack
+        pack = _RECORD.pack
         try:
-            for w in writes:
-                i = index[w.key]
+            base = height.to_bytes(8, "big")
+            for n_write, (w, i) in enumerate(zip(writes, slots, strict=True)):
                 version = versions[i] = versions[i] + 1
-                tx_id, value = w.tx_id, w.value
-                if value is None:
-                    record = pack(0, version, height, w.tx_index, len(tx_id)) + tx_id
+                tx_id, value, prev = w.tx_id, w.value, prevs[i]
+                flags = _LIVE if value is not None else 0
+                if prev is None:
+                    record = pack(flags, version, height, w.tx_index, len(tx_id)) + tx_id
                 else:
-                    record = pack(_LIVE, version, height, w.tx_index, len(tx_id)) + tx_id + value
-                history[u16(len(w.key)) + skeys[i] + version.to_bytes(8, "big")] = record
+                    flags |= _HAS_PREV
+                    record = pack(flags, version, height, w.tx_index, len(tx_id)) + tx_id + prev
+                if value is not None:
+                    record += value
+                hkey = prevs[i] = base + n_write.to_bytes(4, "big")
+                history[hkey] = record
                 records[i], values[i] = record, value
-        except struct.error:
+        except (struct.error, OverflowError):
             raise SchemaViolation(
                 "height and tx_index must be unsigned (64 and 32 bits), tx_id at most 65535 bytes"
             ) from None
         state = batch.ops.setdefault("state", {})
         changes: dict[int, list[tuple[bytes, bytes | None, bool]]] = {}
         mask, live_delta = self._n - 1, 0
-        for i, key in enumerate(keys):
-            record = records[i]
+        for key, skey, record, value, key_hash, current, hkey in zip(
+            keys, skeys, records, values, hashes, currents, prevs, strict=True
+        ):
             # Long keys carry the full key in the state record (their storage key is lossy).
-            state[skeys[i]] = record if len(key) <= _INLINE_KEY else _embed_key(record, key)
-            value, live = values[i], was_live[i]
-            if value is None and not live:
-                continue  # absent before and after: the bucket is unchanged
-            key_hash = hashes[i]
-            entry = None if value is None else key_hash + h(value)
-            live_delta += (value is not None) - live
+            if len(key) > _INLINE_KEY:
+                record = _embed_key(record, key)
+            state[skey] = record + cast(bytes, hkey)
+            live = current is not None and current[0] & _LIVE != 0
+            if value is None:
+                if not live:
+                    continue  # absent before and after: the bucket is unchanged
+                entry = None
+                live_delta -= 1
+            else:
+                entry = key_hash + h(value)
+                if not live:
+                    live_delta += 1
             b = int.from_bytes(key_hash[:4], "big") & mask
-            changes.setdefault(b, []).append((key_hash, entry, live))
+            item = (key_hash, entry, live)
+            group = changes.get(b)
+            if group is None:
+                changes[b] = [item]
+            else:
+                group.append(item)
         tree = self._tree.copy()
         self._stage_buckets(batch, changes, tree)
         if not self._n_recorded:
             batch.put("meta", _N_BUCKETS_META, self._n.to_bytes(8, "big"))
+            batch.put("meta", _FORMAT_META, _FORMAT)
         self._staged = _Staged(tree, live_delta)
         return tree[1]
 
@@ -356,18 +417,21 @@ class WorldState:
         h, n = self._h, self._n
         buckets = batch.ops.setdefault("buckets", {})
         bkeys = [b.to_bytes(4, "big") for b in changes]
+        # leaf_hash / node_hash inlined: this loop hashes ~6 times per written key.
+        leaf, node = LEAF_PREFIX, NODE_PREFIX
         for (b, items), bkey, blob in zip(
             changes.items(), bkeys, self._get_many("buckets", bkeys), strict=True
         ):
             blob = _update_bucket(blob or b"", items, b)
             buckets[bkey] = blob or None
-            tree[n + b] = leaf_hash(h, blob)
+            tree[n + b] = h(leaf + blob)
         level = {(n + b) >> 1 for b in changes}
         level.discard(0)  # with one bucket, its digest is the root
         # Rehash each touched interior node once, level by level up to the root.
         while level:
             for i in level:
-                tree[i] = node_hash(h, tree[i << 1], tree[(i << 1) | 1])
+                j = i << 1
+                tree[i] = h(node + tree[j] + tree[j | 1])
             level = {i >> 1 for i in level} if 1 not in level else set()
 
     def commit_staged(self) -> None:
