@@ -18,7 +18,7 @@ TABLES: tuple[str, ...] = (
     "txindex",  # tx id -> location (height, index in block, log index)
     "log",  # Merkle log hash tiles
     "state",  # current world state: key -> encoded versioned value
-    "history",  # key + version -> encoded historical value
+    "history",  # height + write index (append-only) -> a state version, chained to the previous
     "buckets",  # state bucket contents for the state root
     "checkpoints",  # height (8-byte big-endian) -> signed checkpoint
     "extra",  # room for later subsystems (contracts, identity, sharing)
