@@ -22,6 +22,7 @@ guard that resizes and write aborts take exclusively.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -174,6 +175,21 @@ class LmdbStore:
         finally:
             self._guard.release_exclusive()
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[lmdb.Transaction[bytes]]:
+        """A read transaction under the shared guard (no map resize while it is open)."""
+        self._guard.acquire_shared()
+        try:
+            if self._closed:
+                raise Unavailable("store is closed")
+            txn = self._begin_read()
+            try:
+                yield txn
+            finally:
+                txn.abort()
+        finally:
+            self._guard.release_shared()
+
     # --- KVStore --------------------------------------------------------------------------
 
     def get(self, table: str, key: bytes) -> bytes | None:
@@ -181,35 +197,17 @@ class LmdbStore:
         db = self._db(table)
         if not key or len(key) > self._max_key:
             return None  # no such key can have been stored
-        self._guard.acquire_shared()
-        try:
-            if self._closed:
-                raise Unavailable("store is closed")
-            txn = self._begin_read()
-            try:
-                return txn.get(key, db=db)
-            finally:
-                txn.abort()
-        finally:
-            self._guard.release_shared()
+        with self._reading() as txn:
+            return txn.get(key, db=db)
 
     def get_many(self, table: str, keys: Sequence[bytes]) -> list[bytes | None]:
         """Return the committed values of ``keys`` in ``table`` (``None`` where absent), read
         in one transaction: a consistent snapshot, and much cheaper per key than ``get``."""
         db = self._db(table)
         mx = self._max_key
-        self._guard.acquire_shared()
-        try:
-            if self._closed:
-                raise Unavailable("store is closed")
-            txn = self._begin_read()
-            try:
-                get = txn.get
-                return [get(k, None, db) if 0 < len(k) <= mx else None for k in keys]
-            finally:
-                txn.abort()
-        finally:
-            self._guard.release_shared()
+        with self._reading() as txn:
+            get = txn.get
+            return [get(k, None, db) if 0 < len(k) <= mx else None for k in keys]
 
     def scan(
         self,
@@ -248,38 +246,29 @@ class LmdbStore:
         (``(start, end)`` if ``after``)."""
         out: list[tuple[bytes, bytes]] = []
         limit = self._chunk
-        self._guard.acquire_shared()
-        try:
-            if self._closed:
-                raise Unavailable("store is closed")
-            txn = self._begin_read()
-            try:
-                cur = txn.cursor(db)
-                if reverse:
-                    if not self._seek_last_below(cur, end):
-                        return out
-                    for k, v in cur.iterprev():
-                        if k < start or len(out) >= limit:
-                            break
-                        out.append((k, v))
+        with self._reading() as txn:
+            cur = txn.cursor(db)
+            if reverse:
+                if not self._seek_last_below(cur, end):
                     return out
-                # Stored keys are never longer than the limit, so a longer start only needs
-                # its head for positioning (and the comparison below for the rest).
-                if not (cur.set_range(start[: self._max_key]) if start else cur.first()):
-                    return out
-                for k, v in cur.iternext():
-                    if end is not None and k >= end:
+                for k, v in cur.iterprev():
+                    if k < start or len(out) >= limit:
                         break
-                    if k < start or (after and k == start):
-                        continue
                     out.append((k, v))
-                    if len(out) >= limit:
-                        break
                 return out
-            finally:
-                txn.abort()
-        finally:
-            self._guard.release_shared()
+            # Stored keys are never longer than the limit, so a longer start only needs
+            # its head for positioning (and the comparison below for the rest).
+            if not (cur.set_range(start[: self._max_key]) if start else cur.first()):
+                return out
+            for k, v in cur.iternext():
+                if end is not None and k >= end:
+                    break
+                if k < start or (after and k == start):
+                    continue
+                out.append((k, v))
+                if len(out) >= limit:
+                    break
+            return out
 
     def _seek_last_below(self, cur: lmdb.Cursor[bytes], end: bytes | None) -> bool:
         """Position ``cur`` on the last key ``< end`` (any key if ``end`` is None)."""
