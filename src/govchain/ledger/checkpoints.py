@@ -6,10 +6,11 @@ what clients and offline verifiers trust.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from govchain.crypto.parallel import verify_few
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import ProofError, SchemaViolation
 from govchain.ledger.encoding import canonical_unchecked
@@ -120,21 +121,40 @@ def sign_checkpoint(
     return SignedCheckpoint(checkpoint, sigs)
 
 
+def _candidates(genesis: Genesis, signed: SignedCheckpoint) -> list[tuple[DeptId, bytes, bytes]]:
+    """``(department, node key, signature)`` for each signature by a known department, first
+    signature per department only."""
+    keys = {d.id: d.node_key for d in genesis.departments}
+    seen: set[DeptId] = set()
+    out: list[tuple[DeptId, bytes, bytes]] = []
+    for dept, sig in signed.signatures:
+        key = keys.get(dept)
+        if key is not None and dept not in seen:
+            seen.add(dept)
+            out.append((dept, key, sig))
+    return out
+
+
 def valid_signers(
     suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint, enough: int | None = None
 ) -> list[DeptId]:
     """Return the departments whose signature on the checkpoint verifies (one per department);
     with ``enough``, stop once that many are found (a verifier needs a quorum, not all)."""
     msg = signed.checkpoint.signing_message()
-    keys = {d.id: d.node_key for d in genesis.departments}
     ok: list[DeptId] = []
-    for dept, sig in signed.signatures:
-        key = keys.get(dept)
-        if key is not None and dept not in ok and suite.verify(key, msg, sig):
+    for dept, key, sig in _candidates(genesis, signed):
+        if suite.verify(key, msg, sig):
             ok.append(dept)
             if enough is not None and len(ok) >= enough:
                 break
     return ok
+
+
+def _check_chain(genesis: Genesis, signed: SignedCheckpoint) -> None:
+    if signed.checkpoint.chain != genesis.chain_id:
+        raise ProofError(
+            f"checkpoint is for chain {signed.checkpoint.chain!r}, not {genesis.chain_id!r}"
+        )
 
 
 def verify_checkpoint(
@@ -143,10 +163,7 @@ def verify_checkpoint(
     """Check a checkpoint carries at least ``required`` valid department signatures (default:
     a quorum, more than two thirds) for this chain; return the signers checked (the first
     ``required`` valid ones) or raise ``ProofError``."""
-    if signed.checkpoint.chain != genesis.chain_id:
-        raise ProofError(
-            f"checkpoint is for chain {signed.checkpoint.chain!r}, not {genesis.chain_id!r}"
-        )
+    _check_chain(genesis, signed)
     need = genesis.quorum() if required is None else required
     ok = valid_signers(suite, genesis, signed, enough=need)
     if len(ok) < need:
@@ -157,3 +174,27 @@ def verify_checkpoint(
             required=need,
         )
     return ok
+
+
+def verify_checkpoint_along(
+    suite: CryptoSuite,
+    genesis: Genesis,
+    signed: SignedCheckpoint,
+    others: Sequence[tuple[bytes, bytes, bytes]],
+) -> tuple[list[DeptId], list[bool]]:
+    """``verify_checkpoint`` (quorum by default) together with more ``(public, message,
+    signature)`` checks, all verified at once on every core (``parallel.verify_few``).
+
+    Returns the checkpoint signers and whether each of ``others`` verified. The first quorum of
+    candidate signatures is verified alongside ``others``; only if one of them fails are the
+    remaining signatures tried, one by one, as ``verify_checkpoint`` does.
+    """
+    _check_chain(genesis, signed)
+    need = genesis.quorum()
+    msg = signed.checkpoint.signing_message()
+    first = _candidates(genesis, signed)[:need]
+    results = verify_few(suite.verify, [(key, msg, sig) for _, key, sig in first] + list(others))
+    ok = [dept for (dept, _, _), good in zip(first, results, strict=False) if good]
+    if len(ok) < need:
+        ok = verify_checkpoint(suite, genesis, signed)
+    return ok, results[len(first) :]
