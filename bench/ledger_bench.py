@@ -10,16 +10,25 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import threading
 import time
 from typing import Any
 
 from bench.common import make_network, presign, submit_all, write_result
+from govchain.crypto import parallel
 from govchain.crypto.limits import measure_limits
 from govchain.node.embedded import open_embedded
 
 DEFAULT_COUNT = {"intl": 200_000, "gm": 20_000}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, Any]:
@@ -40,12 +49,16 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
     node.listeners.append(on_block)
     if prof is not None:
         prof.enable()
+    workers = parallel.worker_pids()
+    cpu_before = [_cpu_seconds(os.getpid()), sum(_cpu_seconds(p) for p in workers)]
     start = time.perf_counter()
     for i in range(0, count, batch):
         submit_all(node, txs[i : i + batch])
     submitted_at = time.perf_counter()
     done.wait(600)
     elapsed = time.perf_counter() - start
+    cpu_node = _cpu_seconds(os.getpid()) - cpu_before[0]
+    cpu_workers = sum(_cpu_seconds(p) for p in workers) - cpu_before[1]
     if prof is not None:
         prof.disable()
     height = node.ledger.height
@@ -59,6 +72,10 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
         "tx_per_s": round(count / elapsed),
         "admission_seconds": round(submitted_at - start, 3),
         "presign_seconds": round(sign_s, 2),
+        # CPU per transaction, independent of what else the machine runs: the node process
+        # (admission, execution, state, log, storage) and the signature-verifying workers.
+        "cpu_us_per_tx_node": round(cpu_node / count * 1e6, 1),
+        "cpu_us_per_tx_verifiers": round(cpu_workers / count * 1e6, 1),
     }
     if prof is not None:
         out = io.StringIO()
@@ -87,7 +104,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"({row['transactions']:,} tx, {row['blocks']} blocks, {row['seconds']} s) | "
             f"machine: verify {limits['verify_per_s_1core']:,.0f}/s on 1 core, "
             f"{limits['verify_per_s_all_cores']:,.0f}/s on {limits['cores']} cores "
-            f"-> {row['share_of_verify_limit']:.0%} of the verify limit"
+            f"-> {row['share_of_verify_limit']:.0%} of the verify limit; CPU per tx: "
+            f"node {row['cpu_us_per_tx_node']} µs, verifier workers "
+            f"{row['cpu_us_per_tx_verifiers']} µs"
         )
         if args.profile:
             print(row["profile_top"])

@@ -70,6 +70,15 @@ def warm_up() -> None:
             future.result()
 
 
+def worker_pids() -> list[int]:
+    """Return the process ids of the running verification workers (for CPU accounting)."""
+    executor = _executor
+    if executor is None:
+        return []
+    processes = getattr(executor, "_processes", None) or {}
+    return sorted(int(pid) for pid in processes)
+
+
 def shutdown() -> None:
     """Stop the worker processes (they are restarted on the next large batch)."""
     global _executor
