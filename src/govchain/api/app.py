@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
 from govchain.api.routes import blocks, health, log, oidc, state, transactions
+from govchain.api.routes import identity as identity_routes
 from govchain.api.settings import ApiSettings
 from govchain.identity.service import Identity, load_or_create_token_key
 from govchain.identity.tokens import TokenKey
