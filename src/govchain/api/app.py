@@ -9,7 +9,11 @@ from govchain.api.commits import CommitWatch
 from govchain.api.routes import blocks, health, log, oidc, state, transactions
 from govchain.api.routes import identity as identity_routes
 from govchain.api.settings import ApiSettings
-from govchain.identity.service import Identity, load_or_create_token_key
+from govchain.identity.service import (
+    Identity,
+    identity_store_path,
+    load_or_create_token_key,
+)
 from govchain.identity.tokens import TokenKey
 from govchain.node.node import Node
 from govchain.storage.factory import open_store
@@ -25,7 +29,7 @@ def open_identity(node: Node, settings: ApiSettings) -> Identity:
         store = open_store(None)
         key = TokenKey.generate()
     else:
-        store = open_store(str(settings.identity_dir / "store"))
+        store = open_store(str(identity_store_path(settings.identity_dir)))
         key = load_or_create_token_key(settings.identity_dir)
     node.on_close.append(store.close)
     return Identity(store, key, settings.issuer_url)

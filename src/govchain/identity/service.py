@@ -43,6 +43,13 @@ def load_or_create_token_key(directory: Path) -> TokenKey:
     return key
 
 
+def identity_store_path(directory: Path) -> Path:
+    """Return (creating it) the LMDB directory of the identity store under ``directory``."""
+    path = directory / "store"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class Identity:
     """Users, access log and OIDC provider of one node."""
 

@@ -24,7 +24,11 @@ from pathlib import Path
 from govchain.crypto import get_suite
 from govchain.crypto.suite import CryptoSuite, KeyPair
 from govchain.errors import NotFound, SchemaViolation
-from govchain.identity.service import Identity, load_or_create_token_key
+from govchain.identity.service import (
+    Identity,
+    identity_store_path,
+    load_or_create_token_key,
+)
 from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.genesis import Genesis, Member, Params, make_genesis, parse_genesis
 from govchain.storage.factory import open_store
@@ -195,7 +199,7 @@ def init_network(
 def create_staff_admins(net: NetworkDir, departments: list[DeptId]) -> None:
     """Create the staff account ``<dept>/admin`` of every department in the node's identity
     store, each with a random initial password written to ``admin.password`` (0600)."""
-    store = open_store(str(net.identity_dir / "store"))
+    store = open_store(str(identity_store_path(net.identity_dir)))
     try:
         identity = Identity(store, load_or_create_token_key(net.identity_dir), issuer="")
         for dept in departments:
