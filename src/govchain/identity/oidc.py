@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from govchain.errors import InvalidToken, OAuthError, SchemaViolation
 from govchain.identity.records import RecordStore
-from govchain.identity.tokens import TokenSigner, b64u
+from govchain.identity.tokens import ALG, TokenSigner, b64u
 from govchain.identity.users import User, UserDirectory
 
 CODE_TTL_S = 60
@@ -407,7 +407,7 @@ class Provider:
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["EdDSA"],
+            "id_token_signing_alg_values_supported": [ALG],
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": [
                 "none",

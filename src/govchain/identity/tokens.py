@@ -1,8 +1,11 @@
-"""Signed tokens of the platform: compact JWS (RFC 7515) with EdDSA over Ed25519 (RFC 8037).
+"""Signed tokens of the platform: compact JWS (RFC 7515) signed with Ed25519 (RFC 8037 keys).
+
+The JWS algorithm is ``Ed25519``, the fully-specified identifier of RFC 9864, which deprecates
+the polymorphic ``EdDSA`` (current JOSE libraries warn on it).
 
 ID tokens and access tokens are JWTs signed with the platform's token key; ``verify`` is the
 check every API request makes: signature, issuer, audience, expiry. The key is published as a
-JWK Set (RFC 7517) for relying parties. Both suites use EdDSA here: JOSE has no registered SM2
+JWK Set (RFC 7517) for relying parties. Both suites use Ed25519 here: JOSE has no registered SM2
 algorithm, so OIDC client libraries could not verify an SM2-signed token (docs/identity.md).
 """
 
@@ -22,6 +25,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from govchain.errors import InvalidToken
 
+ALG = "Ed25519"
+"""JWS ``alg`` of every token (RFC 9864)."""
 LEEWAY_S = 30
 """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
 
@@ -71,7 +76,7 @@ class TokenKey:
             "crv": "Ed25519",
             "x": b64u(self.public),
             "kid": self.kid,
-            "alg": "EdDSA",
+            "alg": ALG,
             "use": "sig",
         }
 
@@ -84,7 +89,7 @@ class TokenSigner:
         self.issuer = issuer
         self._sk = Ed25519PrivateKey.from_private_bytes(key.private)
         self._pk = Ed25519PublicKey.from_public_bytes(key.public)
-        self._header = b64u(orjson.dumps({"alg": "EdDSA", "kid": key.kid, "typ": "JWT"}))
+        self._header = b64u(orjson.dumps({"alg": ALG, "kid": key.kid, "typ": "JWT"}))
         self._header_b = self._header.encode()
 
     def sign(self, claims: Mapping[str, Any]) -> str:
