@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from govchain.crypto import get_suite
 from govchain.errors import InvalidToken
+
+# Ed25519 of the intl suite (libsodium through PyNaCl): about twice as fast to verify here as
+# the ``cryptography`` binding, and every request verifies a token.
+_ED25519 = get_suite("intl")
 
 ALG = "Ed25519"
 """JWS ``alg`` of every token (RFC 9864)."""
@@ -56,11 +58,7 @@ class TokenKey:
     @staticmethod
     def from_private(private: bytes) -> TokenKey:
         """Derive the public key and key id from a raw private key."""
-        pub = (
-            Ed25519PrivateKey.from_private_bytes(private)
-            .public_key()
-            .public_bytes(Encoding.Raw, PublicFormat.Raw)
-        )
+        pub = _ED25519.keypair_from_private(private).public
         thumb = orjson.dumps({"crv": "Ed25519", "kty": "OKP", "x": b64u(pub)})
         return TokenKey(private, pub, b64u(hashlib.sha256(thumb).digest()))
 
@@ -87,8 +85,6 @@ class TokenSigner:
     def __init__(self, key: TokenKey, issuer: str) -> None:
         self.key = key
         self.issuer = issuer
-        self._sk = Ed25519PrivateKey.from_private_bytes(key.private)
-        self._pk = Ed25519PublicKey.from_public_bytes(key.public)
         self._header = b64u(orjson.dumps({"alg": ALG, "kid": key.kid, "typ": "JWT"}))
         self._header_b = self._header.encode()
 
@@ -96,7 +92,8 @@ class TokenSigner:
         """Return a compact JWS of ``claims`` (``iss`` is set to this issuer)."""
         payload = b64u(orjson.dumps({**claims, "iss": self.issuer}, option=orjson.OPT_SORT_KEYS))
         signing_input = f"{self._header}.{payload}"
-        return f"{signing_input}.{b64u(self._sk.sign(signing_input.encode()))}"
+        signature = _ED25519.sign(self.key.private, signing_input.encode())
+        return f"{signing_input}.{b64u(signature)}"
 
     def verify(
         self, token: str, *, audience: str | None, now: int, typ: str | None
@@ -111,10 +108,12 @@ class TokenSigner:
             # Our header is fixed: anything else (alg none, HS256, another kid) is not ours.
             raise InvalidToken("the token was not signed with this platform's key")
         try:
-            self._pk.verify(b64u_decode(sig), head + b"." + body)
-            claims = orjson.loads(b64u_decode(body))
-        except (InvalidSignature, ValueError, orjson.JSONDecodeError):
-            raise InvalidToken("the token's signature does not verify") from None
+            valid = _ED25519.verify(self.key.public, head + b"." + body, b64u_decode(sig))
+            claims = orjson.loads(b64u_decode(body)) if valid else None
+        except (ValueError, orjson.JSONDecodeError):
+            valid = False
+        if not valid:
+            raise InvalidToken("the token's signature does not verify")
         if type(claims) is not dict:
             raise InvalidToken("the token's payload is not a JSON object")
         if claims.get("iss") != self.issuer:
