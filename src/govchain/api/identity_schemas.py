@@ -61,6 +61,14 @@ class UserPublic(BaseModel):
     locked: bool
 
 
+class PasswordChange(BaseModel):
+    """A new password for the logged-in user."""
+
+    model_config = _STRICT
+    current: str = Field(description="The current password.")
+    new: str = Field(description="The new password (10-256 characters, letters and digits).")
+
+
 class TotpPublic(BaseModel):
     """A new TOTP key, shown once."""
 

@@ -225,6 +225,17 @@ class UserDirectory:
         user = self._update(user_id, lambda u: replace(u, totp_key=key.hex(), totp_last_step=-1))
         return user, key
 
+    def change_password(self, user_id: str, current: str, new: str) -> User:
+        """Replace the password after checking the current one (``BadCredentials`` if wrong)."""
+        passwords.check_policy(new)
+
+        def change(u: User) -> User:
+            if not passwords.verify_password(u.password_hash, current):
+                raise Forbidden("the current password is wrong")
+            return replace(u, password_hash=passwords.hash_password(new))
+
+        return self._update(user_id, change)
+
     def unlock(self, user_id: str) -> User:
         """Clear a lockout (administrator action)."""
         return self._update(user_id, lambda u: replace(u, failed=0, locked_until=0))

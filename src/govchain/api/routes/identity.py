@@ -35,6 +35,7 @@ from govchain.api.identity_schemas import (
     EventCreate,
     LogVerificationPublic,
     MemberCreate,
+    PasswordChange,
     RoleChange,
     StaffCreate,
     TotpPublic,
@@ -140,6 +141,18 @@ def record_event(principal: Me, body: EventCreate, identity: IdentityDep) -> dic
     """Append what the user did (the portal and apps call this)."""
     detail = {k: v for k, v in body.model_dump().items() if k != "event" and v}
     return identity.log.append(principal.user, body.event, detail).body()
+
+
+@router.post(
+    "/v1/identity/me/password",
+    response_model=UserPublic,
+    summary="Change the logged-in user's password",
+)
+def change_password(principal: Me, body: PasswordChange, identity: IdentityDep) -> dict[str, Any]:
+    """Check the current password, then store the Argon2id hash of the new one."""
+    user = identity.users.change_password(principal.user, body.current, body.new)
+    identity.log.append(user.id, "action", {"route": "password_changed"})
+    return _public(user)
 
 
 @router.post(
