@@ -68,6 +68,8 @@ async def _flow(app: FastAPI, identity: Identity) -> None:
         assert "code_challenge=" + create_s256_code_challenge(verifier) in url
         page = await browser.get(url)
         assert page.status_code == 200 and "统一身份认证" in page.text
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         # 2. The user logs in on the provider's page.
         form = {**_hidden_fields(page.text), "login": "tax/officer1", "password": PASSWORD}
         back = await browser.post("/oidc/authorize", data=form)

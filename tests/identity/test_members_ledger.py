@@ -158,3 +158,13 @@ def test_only_admins_of_the_department(net_node: tuple[Net, Node]) -> None:
     assert r["error"]["code"] == "forbidden"
     r = commit(node, tax.set_root("tax/admin"))[0]
     assert r["error"]["code"] == "conflict"
+
+
+def test_nonces_are_unique_across_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from govchain.identity.members import nonce_now
+
+    with ThreadPoolExecutor(8) as pool:
+        nonces = list(pool.map(lambda _: nonce_now(), range(5000)))
+    assert len(set(nonces)) == len(nonces)

@@ -3,6 +3,7 @@ signed for a department administrator (the CLI and the API submit them)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +23,18 @@ def department_dir(network: Path, dept: str) -> Path:
     return network / "departments" / dept
 
 
+_nonce_lock = threading.Lock()
+_last_nonce = 0
+
+
 def nonce_now() -> int:
-    """Return a fresh nonce: microseconds since the epoch (increasing, like the CLI's)."""
-    return time.time_ns() // 1000
+    """Return a fresh nonce: microseconds since the epoch, like the CLI's, but strictly
+    increasing within this process (two requests in the same microsecond, or a clock step
+    back, must not reuse a nonce of the same member key)."""
+    global _last_nonce
+    with _nonce_lock:
+        _last_nonce = max(_last_nonce + 1, time.time_ns() // 1000)
+        return _last_nonce
 
 
 class MemberAdmin:

@@ -38,6 +38,13 @@ _AUTH_PARAMS = (
     "code_challenge_method",
 )
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_PAGE_HEADERS = {
+    **_NO_STORE,
+    # The login page must not be framed by another site (clickjacking of the password form).
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
 MAX_FORM_BYTES = 16 * 1024
 """Largest accepted form body."""
 
@@ -76,7 +83,7 @@ def _login_page(client_name: str, params: dict[str, str], message: str, status: 
 <input name="otp" inputmode="numeric" autocomplete="one-time-code"></label>
 <button type="submit">登录 · Log in</button>
 </form></main></body></html>"""
-    return HTMLResponse(page, status, headers=_NO_STORE)
+    return HTMLResponse(page, status, headers=_PAGE_HEADERS)
 
 
 def _detail(request: Request, params: dict[str, str]) -> dict[str, str]:
