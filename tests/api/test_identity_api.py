@@ -208,8 +208,12 @@ def test_admin_manages_staff_and_member_keys(client: Any, identity: Identity) ->
         "PUT", "/v1/identity/departments/tax/staff/li/role", headers=admin, json={"role": "auditor"}
     )
     assert r.json()["role"] == "auditor"
+    li = bearer(tokens_for(identity, "tax/li"))
+    assert client.get("/v1/identity/me", headers=li).status_code == 200
     r = client.post("/v1/identity/departments/tax/staff/li/revoke", headers=admin)
     assert r.json()["status"] == "revoked"
+    # A revoked account's tokens stop working at once, not at their expiry.
+    problem(client.get("/v1/identity/me", headers=li), 401, "invalid_token")
     r = client.post("/v1/identity/departments/tax/staff/admin1/revoke", headers=admin)
     problem(r, 403, "forbidden")
 

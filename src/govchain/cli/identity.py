@@ -155,6 +155,8 @@ def _status_command(action: str, status: str) -> None:
                 user = ident.users.unlock(user_id)
             else:
                 user = ident.users.set_status(user_id, status)
+                if status != "active":
+                    ident.provider.end_user_sessions(user_id)
             ident.log.append("cli", "action", {"route": f"user_{action}", "target": user_id})
             print_users([user])
 

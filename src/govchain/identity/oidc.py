@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import orjson
+
 from govchain.errors import InvalidToken, OAuthError, SchemaViolation
 from govchain.identity.records import RecordStore
 from govchain.identity.tokens import ALG, TokenSigner, b64u
@@ -222,6 +224,17 @@ class Provider:
             self._records.write({f"session/{sid}": {**s, "revoked": True}})
             user: str = s["user"]
             return user
+
+    def end_user_sessions(self, user_id: str) -> int:
+        """Revoke every live session of a user (suspension, revocation); return how many."""
+        ended = 0
+        with self._records.lock:
+            for key, raw in list(self._records.scan("session/")):
+                s = orjson.loads(raw)
+                if s["user"] == user_id and not s["revoked"]:
+                    self._records.write({key: {**s, "revoked": True}})
+                    ended += 1
+        return ended
 
     # --- authorization ---------------------------------------------------------------------
 

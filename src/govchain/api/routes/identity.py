@@ -285,6 +285,8 @@ def change_staff(
         user = identity.users.unlock(user_id)
     elif action in _STAFF_ACTIONS:
         user = identity.users.set_status(user_id, _STAFF_ACTIONS[action])
+        if user.status != "active":
+            identity.provider.end_user_sessions(user_id)  # its tokens stop working now
     else:
         raise NotFound(f"no staff action {action!r} (suspend, activate, revoke, unlock)")
     identity.log.append(me, "action", {"route": f"staff_{action}", "target": user_id})
