@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, health, log, oidc, state, transactions
+from govchain.api.routes import blocks, health, log, members, oidc, state, transactions
 from govchain.api.routes import identity as identity_routes
 from govchain.api.settings import ApiSettings
 from govchain.identity.service import (
@@ -55,6 +55,6 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.identity = identity or open_identity(node, settings)
     problems.install(app)
     docs.install(app)
-    for module in (transactions, blocks, state, log, health, identity_routes, oidc):
+    for module in (transactions, blocks, state, log, health, identity_routes, members, oidc):
         app.include_router(module.router)
     return app

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import orjson
 
-from govchain.errors import InvalidToken, OAuthError, SchemaViolation
+from govchain.errors import InvalidToken, OAuthError
+from govchain.identity.clients import Client, ClientRegistry, hash_secret
 from govchain.identity.records import RecordStore
 from govchain.identity.tokens import ALG, TokenSigner, b64u
 from govchain.identity.users import User, UserDirectory
@@ -44,31 +45,7 @@ SCOPES = ("openid", "profile")
 """Scopes the provider knows."""
 
 
-def _h(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class Client:
-    """A relying party (an application or the portal)."""
-
-    client_id: str
-    """Public identifier."""
-    name: str
-    """Display name."""
-    redirect_uris: tuple[str, ...]
-    """Exact redirect URIs allowed (also allowed after logout)."""
-    secret_hash: str = ""
-    """SHA-256 of the client secret (confidential clients); empty for public clients."""
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the stored form."""
-        return {
-            "client_id": self.client_id,
-            "name": self.name,
-            "redirect_uris": list(self.redirect_uris),
-            "secret_hash": self.secret_hash,
-        }
+_h = hash_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +104,8 @@ class Provider:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._records = records
+        self.clients = ClientRegistry(records)
+        """The registered relying parties."""
         self._users = users
         self.signer = signer
         self._clock = clock
@@ -144,39 +123,12 @@ class Provider:
     def register_client(
         self, client_id: str, name: str, redirect_uris: list[str], confidential: bool = False
     ) -> tuple[Client, str]:
-        """Register a relying party; return it and its secret (empty for a public client)."""
-        if not client_id or len(client_id) > 64 or not client_id.replace("-", "").isalnum():
-            raise SchemaViolation("client_id is 1-64 letters, digits and -", field="client_id")
-        if not redirect_uris:
-            raise SchemaViolation("a client needs at least one redirect URI", field="redirect_uris")
-        for uri in redirect_uris:
-            parts = urlsplit(uri)
-            if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
-                raise SchemaViolation(
-                    f"redirect URI {uri!r} must be an absolute http(s) URL without fragment",
-                    field="redirect_uris",
-                )
-        secret = secrets.token_urlsafe(32) if confidential else ""
-        client = Client(client_id, name, tuple(redirect_uris), _h(secret) if secret else "")
-        self._records.write({f"client/{client_id}": client.to_json()})
-        return client, secret
+        """Register a relying party (see ``ClientRegistry.register``)."""
+        return self.clients.register(client_id, name, redirect_uris, confidential)
 
     def client(self, client_id: str) -> Client:
         """Return a registered client (``OAuthError invalid_client`` if unknown)."""
-        obj = self._records.get(f"client/{client_id}")
-        if obj is None:
-            raise OAuthError(f"unknown client {client_id!r}", error="invalid_client")
-        return Client(
-            obj["client_id"], obj["name"], tuple(obj["redirect_uris"]), obj["secret_hash"]
-        )
-
-    def check_client_secret(self, client: Client, secret: str | None) -> None:
-        """Authenticate a confidential client (public clients send no secret)."""
-        if client.secret_hash:
-            if not secret or not hmac.compare_digest(_h(secret), client.secret_hash):
-                raise OAuthError("client authentication failed", error="invalid_client")
-        elif secret:
-            raise OAuthError("this client is public and has no secret", error="invalid_client")
+        return self.clients.get(client_id)
 
     # --- sessions --------------------------------------------------------------------------
 
@@ -343,7 +295,7 @@ class Provider:
     ) -> TokenSet:
         """Redeem a code (once) for tokens; PKCE ``S256`` verifier required."""
         client = self.client(client_id)
-        self.check_client_secret(client, client_secret)
+        self.clients.check_secret(client, client_secret)
         with self._records.lock:
             key = f"code/{_h(code)}"
             grant = self._records.get(key)
@@ -366,7 +318,7 @@ class Provider:
     def refresh(self, client_id: str, client_secret: str | None, refresh_token: str) -> TokenSet:
         """Rotate a refresh token into new tokens (the old one stops working)."""
         client = self.client(client_id)
-        self.check_client_secret(client, client_secret)
+        self.clients.check_secret(client, client_secret)
         with self._records.lock:
             key = f"refresh/{_h(refresh_token)}"
             grant = self._records.get(key)
