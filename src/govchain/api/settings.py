@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
-"""Loopback only: the embedded node has no authentication of HTTP callers."""
+"""Loopback only: ledger reads are public and transactions carry their own signatures."""
 DEFAULT_PORT = 8700
 """Default API port of ``govchain up``."""
 MAX_BATCH_ITEMS = 10_000

@@ -139,9 +139,9 @@ def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
         )
         if not settings.is_loopback:
             err_console.print(
-                f"[yellow]warning: listening on {escape(host)}: the API does not authenticate "
-                "callers; anyone who can reach it can submit signed transactions and read "
-                "state[/]"
+                f"[yellow]warning: listening on {escape(host)}: ledger reads are public and "
+                "transactions are authorised only by their signatures; anyone who can reach it "
+                "can read state and submit signed transactions (identity endpoints need tokens)[/]"
             )
         console.print(f"API on http://{escape(host)}:{port}  (OpenAPI docs at /docs)")
         console.print(
