@@ -123,6 +123,9 @@ async def _flow(app: FastAPI, identity: Identity) -> None:
             data={"grant_type": "refresh_token", "refresh_token": old_refresh, "client_id": CLIENT},
         )
         assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+        # Reusing a rotated refresh token means it leaked: the whole session is ended.
+        assert "already used" in reuse.json()["error_description"]
+        assert (await oauth.get("/v1/identity/me")).status_code == 401
 
         # 8. A code is single-use, and PKCE is enforced.
         replay = await browser.post(

@@ -316,14 +316,27 @@ class Provider:
         )
 
     def refresh(self, client_id: str, client_secret: str | None, refresh_token: str) -> TokenSet:
-        """Rotate a refresh token into new tokens (the old one stops working)."""
+        """Rotate a refresh token into new tokens (the old one stops working).
+
+        Presenting a refresh token that was already rotated means it was copied: the whole
+        session is ended, so neither the thief nor the user keeps working tokens (OAuth 2.0
+        Security BCP, RFC 9700 section 4.14.2)."""
         client = self.client(client_id)
         self.clients.check_secret(client, client_secret)
+        digest = _h(refresh_token)
         with self._records.lock:
-            key = f"refresh/{_h(refresh_token)}"
+            key = f"refresh/{digest}"
             grant = self._records.get(key)
             if grant is not None:
-                self._records.write({}, deletes=(key,))
+                self._records.write({f"refresh-used/{digest}": {"sid": grant["sid"]}}, (key,))
+            else:
+                used = self._records.get(f"refresh-used/{digest}")
+                if used is not None:
+                    self.end_session(used["sid"])
+                    raise OAuthError(
+                        "this refresh token was already used: the session is ended",
+                        error="invalid_grant",
+                    )
         if grant is None or grant["expires"] < self._now() or grant["client"] != client_id:
             raise OAuthError("the refresh token is invalid or expired", error="invalid_grant")
         if self._session(grant["sid"]) is None:
