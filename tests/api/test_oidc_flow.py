@@ -202,5 +202,13 @@ def test_authorize_rejects_unknown_client_and_redirect(app: FastAPI) -> None:
             )
             assert r.status_code == 400 and r.json()["error"] == "invalid_request"
             assert "evil" not in r.headers.get("location", "")
+            # A login form posted from another site (login CSRF) is refused before any check.
+            form = {"client_id": CLIENT, "redirect_uri": REDIRECT, "login": "x", "password": "y"}
+            for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+                r = await ua.post("/oidc/authorize", data=form, headers=headers)
+                assert r.status_code == 403 and r.json()["code"] == "forbidden"
+            same = {"Origin": identity.provider.issuer, "Sec-Fetch-Site": "same-origin"}
+            r = await ua.post("/oidc/authorize", data=form, headers=same)
+            assert r.status_code == 401  # reached the password check
 
     asyncio.run(run())

@@ -19,7 +19,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from govchain.api.auth import PUBLIC, USER, IdentityDep, requires
 from govchain.api.responses import json_response
-from govchain.errors import AccountLocked, GovchainError, InvalidToken, OAuthError, SchemaViolation
+from govchain.errors import (
+    AccountLocked,
+    Forbidden,
+    GovchainError,
+    InvalidToken,
+    OAuthError,
+    SchemaViolation,
+)
 from govchain.identity.oidc import Principal
 from govchain.identity.service import Identity
 
@@ -86,6 +93,17 @@ def _login_page(client_name: str, params: dict[str, str], message: str, status: 
     return HTMLResponse(page, status, headers=_PAGE_HEADERS)
 
 
+def _check_same_origin(request: Request, issuer: str) -> None:
+    """Refuse a login form posted from another site (login CSRF): browsers send ``Origin`` and
+    ``Sec-Fetch-Site`` on every cross-site POST; programs that send neither are not browsers."""
+    own = {issuer.rstrip("/"), str(request.base_url).rstrip("/")}
+    origin = request.headers.get("origin")
+    if (origin is not None and origin != "null" and origin.rstrip("/") not in own) or (
+        request.headers.get("sec-fetch-site") == "cross-site"
+    ):
+        raise Forbidden("the login form may only be posted from this login page")
+
+
 def _detail(request: Request, params: dict[str, str]) -> dict[str, str]:
     client = request.client
     return {"client": params.get("client_id", ""), "ip": client.host if client else ""}
@@ -133,6 +151,7 @@ def authorize(request: Request, identity: IdentityDep) -> Response:
 )
 async def authorize_login(request: Request, identity: IdentityDep) -> Response:
     """Check the login; on success set the session cookie and redirect with a code."""
+    _check_same_origin(request, identity.provider.issuer)
     form = await _form(request)
     params = {k: form[k] for k in _AUTH_PARAMS if k in form}
     client = identity.provider.check_authorization_request(params)
