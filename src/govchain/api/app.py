@@ -32,7 +32,9 @@ def open_identity(node: Node, settings: ApiSettings) -> Identity:
         store = open_store(str(identity_store_path(settings.identity_dir)))
         key = load_or_create_token_key(settings.identity_dir)
     node.on_close.append(store.close)
-    return Identity(store, key, settings.issuer_url)
+    identity = Identity(store, key, settings.issuer_url)
+    identity.provider.purge_expired()  # codes, tokens and sessions that ended before this start
+    return identity
 
 
 def create_app(node: Node, settings: ApiSettings, identity: Identity | None = None) -> FastAPI:

@@ -188,6 +188,21 @@ class Provider:
                     ended += 1
         return ended
 
+    def purge_expired(self) -> int:
+        """Delete expired codes, refresh tokens (used or not) and ended sessions; return how
+        many records went. Safe at any time: each of them is refused by its expiry anyway."""
+        now = self._now()
+        gone: list[str] = []
+        with self._records.lock:
+            for prefix in ("code/", "refresh/", "refresh-used/", "session/"):
+                for key, raw in self._records.scan(prefix):
+                    rec = orjson.loads(raw)
+                    if rec.get("expires", 0) < now or rec.get("revoked", False):
+                        gone.append(key)
+            if gone:
+                self._records.write({}, tuple(gone))
+        return len(gone)
+
     # --- authorization ---------------------------------------------------------------------
 
     def check_authorization_request(self, params: Mapping[str, str]) -> Client:
@@ -328,7 +343,8 @@ class Provider:
             key = f"refresh/{digest}"
             grant = self._records.get(key)
             if grant is not None:
-                self._records.write({f"refresh-used/{digest}": {"sid": grant["sid"]}}, (key,))
+                used_rec = {"sid": grant["sid"], "expires": grant["expires"]}
+                self._records.write({f"refresh-used/{digest}": used_rec}, (key,))
             else:
                 used = self._records.get(f"refresh-used/{digest}")
                 if used is not None:
