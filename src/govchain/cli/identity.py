@@ -302,9 +302,7 @@ def issue(
         if path.exists():
             raise CliError(f"{path} already exists")
         kp = net.suite().generate_keypair()
-        write_key(path, member_id, net.genesis().suite, kp)
         key = kp.public
-        console.print(f"key pair written to {escape(str(path))} (0600)")
     else:
         try:
             key = bytes.fromhex(public_key)
@@ -316,6 +314,10 @@ def issue(
             console.print(f"registering the root credential of {escape(dept)} first")
             _submit(client, admin.set_root(actor, case, purpose).encode())
         _submit(client, admin.issue(member_id, role, key, actor, case, purpose).encode())
+    if public_key is None:
+        # Only once the member is on the ledger: a refused issue leaves no key file behind.
+        write_key(path, member_id, net.genesis().suite, kp)
+        console.print(f"key pair written to {escape(str(path))} (0600)")
 
 
 def _change_command(action: str) -> None:

@@ -112,7 +112,6 @@ async def issue_member(
         if path.exists():
             raise SchemaViolation(f"a key file for {member_id!r} already exists", field="name")
         kp = suite.generate_keypair()
-        write_key(path, member_id, node.genesis.suite, kp)
         public = kp.public
 
     def run() -> dict[str, Any]:
@@ -121,7 +120,12 @@ async def issue_member(
         if not _root_registered(node, dept):
             txs.append(admin.set_root(actor, body.case, body.purpose))
         txs.append(admin.issue(member_id, body.role, public, actor, body.case, body.purpose))
-        return _commit(node, settings, txs)
+        doc = _commit(node, settings, txs)
+        # Written once the member is on the ledger (a failed issue leaves no key file) and
+        # before the answer (an acknowledged member has its key).
+        if not body.public_key:
+            write_key(path, member_id, node.genesis.suite, kp)
+        return doc
 
     doc = await run_in_threadpool(run)
     identity.log.append(
