@@ -76,6 +76,11 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
         frozenset({"api", "portal", "cli"}),
     ),
     "lmdb": frozenset({"storage", "storage.base"}),
+    # Password hashing belongs to the identity package; the OIDC client library and the JOSE
+    # library are for tests only (they play the independent relying party).
+    "argon2": frozenset({"identity"}),
+    "authlib": frozenset(),
+    "joserfc": frozenset(),
 }
 
 # --- checker ----------------------------------------------------------------------------------

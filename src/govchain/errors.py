@@ -16,6 +16,7 @@
     ├── NotFound                 no such block / transaction / key               (HTTP 404)
     ├── Forbidden                authenticated but not allowed                   (HTTP 403)
     ├── Conflict                 duplicate transaction, state conflict           (HTTP 409)
+    ├── Unauthenticated          missing, bad, expired or revoked credentials    (HTTP 401)
     ├── Unavailable              node or ordering cannot take work now           (HTTP 503)
     └── IntegrityError           stored data is corrupt or diverges              (HTTP 500 only
                                  when a node is serving while corrupt; the node refuses to start)
@@ -149,3 +150,54 @@ class IntegrityError(GovchainError):
     """Stored data is corrupt, or this node diverges from what it committed."""
 
     code = "integrity_error"
+
+
+# --- identity (docs/identity.md) --------------------------------------------------------------
+
+
+class InvalidIdentityNumber(SchemaViolation):
+    """A resident identity number or unified social credit code is not valid (reason given)."""
+
+    code = "invalid_identity_number"
+
+
+class WeakPassword(SchemaViolation):
+    """A new password does not meet the password policy."""
+
+    code = "weak_password"
+
+
+class Unauthenticated(GovchainError):
+    """The caller is not (or no longer) authenticated: missing, bad or expired credentials."""
+
+    code = "unauthenticated"
+
+
+class InvalidToken(Unauthenticated):
+    """A bearer token is forged, expired, wrongly signed, from another issuer or revoked."""
+
+    code = "invalid_token"
+
+
+class BadCredentials(Unauthenticated):
+    """The login name, password or one-time code is wrong."""
+
+    code = "bad_credentials"
+
+
+class AccountLocked(Forbidden):
+    """Too many failed logins: the account is locked for a while."""
+
+    code = "account_locked"
+
+
+class OAuthError(InvalidInput):
+    """An OAuth 2.0 / OpenID Connect request is invalid; ``error`` is the RFC 6749 code."""
+
+    code = "oauth_error"
+
+
+class CallFailed(Conflict):
+    """A transaction caused through the API was committed with a failed or rejected receipt."""
+
+    code = "call_failed"

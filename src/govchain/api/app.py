@@ -6,15 +6,38 @@ from fastapi import FastAPI
 
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, health, log, state, transactions
+from govchain.api.routes import blocks, health, log, members, oidc, state, transactions
+from govchain.api.routes import identity as identity_routes
 from govchain.api.settings import ApiSettings
+from govchain.identity.service import (
+    Identity,
+    identity_store_path,
+    load_or_create_token_key,
+)
+from govchain.identity.tokens import TokenKey
 from govchain.node.node import Node
+from govchain.storage.factory import open_store
 
 API_VERSION = "1"
 """Version of the HTTP interface (the ``/v1`` prefix)."""
 
 
-def create_app(node: Node, settings: ApiSettings) -> FastAPI:
+def open_identity(node: Node, settings: ApiSettings) -> Identity:
+    """Open the node's identity service from ``settings.identity_dir`` (in memory without it);
+    its store is closed with the node."""
+    if settings.identity_dir is None:
+        store = open_store(None)
+        key = TokenKey.generate()
+    else:
+        store = open_store(str(identity_store_path(settings.identity_dir)))
+        key = load_or_create_token_key(settings.identity_dir)
+    node.on_close.append(store.close)
+    identity = Identity(store, key, settings.issuer_url)
+    identity.provider.purge_expired()  # codes, tokens and sessions that ended before this start
+    return identity
+
+
+def create_app(node: Node, settings: ApiSettings, identity: Identity | None = None) -> FastAPI:
     """Return the API application serving ``node`` (which the caller starts and stops)."""
     app = FastAPI(
         title="govchain node API",
@@ -31,8 +54,9 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
     app.state.node = node
     app.state.settings = settings
     app.state.commit_watch = CommitWatch(node)
+    app.state.identity = identity or open_identity(node, settings)
     problems.install(app)
     docs.install(app)
-    for module in (transactions, blocks, state, log, health):
+    for module in (transactions, blocks, state, log, health, identity_routes, members, oidc):
         app.include_router(module.router)
     return app

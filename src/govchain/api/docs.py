@@ -15,6 +15,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from govchain.api.auth import PUBLIC, requires
+
 STATIC = Path(fastapi_offline.__file__).parent / "static"
 """Directory holding ``swagger-ui-bundle.js``, ``swagger-ui.css`` and ``favicon.png``."""
 
@@ -23,7 +25,7 @@ def install(app: FastAPI) -> None:
     """Serve ``/docs`` (Swagger UI) and its assets from the local package."""
     app.mount("/docs-static", StaticFiles(directory=STATIC), name="docs-static")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[requires(PUBLIC)])
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",

@@ -19,6 +19,8 @@ BadSignature, UnknownSigner, ReplayedNonce, WrongChain, ProofError,
 other InvalidInput                                                       400
 NotFound (no such block, transaction, key, route)                        404
 Forbidden                                                                403
+AccountLocked (too many failed logins; ``Retry-After``)                  429
+Unauthenticated, InvalidToken, BadCredentials (``WWW-Authenticate``)     401
 Conflict, DuplicateTransaction                                           409
 Unavailable                                                              503
 IntegrityError, any other GovchainError                                  500
@@ -40,6 +42,7 @@ from starlette.responses import Response
 
 from govchain.api.responses import json_response
 from govchain.errors import (
+    AccountLocked,
     BadSignature,
     Conflict,
     Forbidden,
@@ -52,6 +55,7 @@ from govchain.errors import (
     ReplayedNonce,
     SchemaViolation,
     TooLarge,
+    Unauthenticated,
     Unavailable,
     UnknownSigner,
     WrongChain,
@@ -80,6 +84,8 @@ STATUS_OF: dict[type[GovchainError], int] = {
     Conflict: 409,
     Unavailable: 503,
     IntegrityError: 500,
+    Unauthenticated: 401,
+    AccountLocked: 429,
     GovchainError: 500,
 }
 """HTTP status of each class of the error tree; subclasses inherit their parent's."""
@@ -143,6 +149,10 @@ def error_response(exc: GovchainError, instance: str | None = None) -> Response:
     """Return the problem response of a govchain error."""
     doc = problem_of(exc)
     headers = {"Retry-After": "1"} if doc["status"] == 503 else None
+    if doc["status"] == 401:
+        headers = {"WWW-Authenticate": f'Bearer error="{exc.code}"'}
+    elif doc["status"] == 429:
+        headers = {"Retry-After": str(exc.fields.get("retry_after_s", 60))}
     return problem_response(doc, headers, instance)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
-"""Loopback only: the embedded node has no authentication of HTTP callers."""
+"""Loopback only: ledger reads are public and transactions carry their own signatures."""
 DEFAULT_PORT = 8700
 """Default API port of ``govchain up``."""
 MAX_BATCH_ITEMS = 10_000
@@ -34,12 +34,20 @@ class ApiSettings:
     """Largest request body accepted by the transaction endpoints, in bytes."""
     wait_timeout_s: float = 30.0
     """How long a ``wait=true`` submission waits for its block to be durable."""
+    identity_dir: Path | None = None
+    """Directory of the node's identity store and token key; ``None``: in memory (tests)."""
+    issuer: str = ""
+    """Public base URL of the OIDC provider (token ``iss``); empty: ``http://<host>:<port>``."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.network_dir, Path):
             object.__setattr__(self, "network_dir", Path(self.network_dir))
         if self.data_dir is not None and not isinstance(self.data_dir, Path):
             object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.identity_dir is not None and not isinstance(self.identity_dir, Path):
+            object.__setattr__(self, "identity_dir", Path(self.identity_dir))
+        if self.issuer.endswith("/"):
+            raise ValueError("issuer must not end with '/'")
         if not self.host:
             raise ValueError("host must not be empty")
         if type(self.port) is not int or not 0 <= self.port <= 65535:
@@ -50,6 +58,11 @@ class ApiSettings:
             raise ValueError("max_batch_bytes must be an integer of at least 1024")
         if not 0 < self.wait_timeout_s <= 3600:
             raise ValueError("wait_timeout_s must be more than 0 and at most 3600 seconds")
+
+    @property
+    def issuer_url(self) -> str:
+        """The OIDC issuer identifier."""
+        return self.issuer or f"http://{self.host}:{self.port}"
 
     @property
     def is_loopback(self) -> bool:

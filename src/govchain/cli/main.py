@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from govchain.cli import audit, network, queries, server, transactions
+from govchain.cli import audit, identity, network, queries, server, transactions
 
 app = typer.Typer(
     name="govchain",
@@ -21,6 +21,10 @@ app.command("query")(queries.query)
 app.command("status")(queries.status)
 app.command("verify")(audit.verify)
 app.command("verify-receipt")(audit.verify_receipt)
+app.add_typer(identity.users_app, name="user")
+app.add_typer(identity.clients_app, name="client")
+app.add_typer(identity.members_app, name="member")
+app.add_typer(identity.log_app, name="access-log")
 
 if __name__ == "__main__":
     app()

@@ -57,8 +57,14 @@ def print_network(net: NetworkDir, genesis: Genesis) -> None:
     console.print(table)
     console.print(
         f"keys in      {escape(str(root))}/departments/<id>/: node.key signs blocks and "
-        "checkpoints, members/admin.key signs transactions (files are mode 0600)"
+        "checkpoints, members/admin.key signs transactions, root.key certifies member keys "
+        "(files are mode 0600)"
     )
+    if net.admin_password_path(genesis.departments[0].id).exists():
+        console.print(
+            f"staff        <id>/admin can log in; initial password in "
+            f"{escape(str(root))}/departments/<id>/admin.password (0600): change it"
+        )
     console.print(f"genesis      {escape(str(net.genesis_path))}")
     console.print(f"genesis hash {suite.hash(genesis.canonical()).hex()} ({suite.hash_name})")
     n = len(genesis.departments)
@@ -69,7 +75,9 @@ def create_network(
     root: Path, chain_id: str, suite: str, departments: list[tuple[DeptId, str]]
 ) -> Genesis:
     """Create the network directory and print what was made."""
-    genesis = init_network(root, chain_id=chain_id, suite_name=suite, departments=departments)
+    genesis = init_network(
+        root, chain_id=chain_id, suite_name=suite, departments=departments, staff_admins=True
+    )
     print_network(NetworkDir(root), genesis)
     return genesis
 
@@ -92,7 +100,8 @@ def init(
         bool, typer.Option("--demo", help="Use the demo departments (market, tax, hrss, customs).")
     ] = False,
 ) -> None:
-    """Create a network: a node key and an admin member key per department, and genesis.json."""
+    """Create a network: a node key, a PKI root key, an admin member key and an admin staff
+    account per department, and genesis.json."""
     depts = parse_departments(department or [])
     if demo:
         depts = list(DEMO_DEPARTMENTS) + depts

@@ -123,7 +123,13 @@ def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
     data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
     with listen(host, port) as sock:
         port = sock.getsockname()[1]
-        settings = ApiSettings(network_dir=network, data_dir=data_dir, host=host, port=port)
+        settings = ApiSettings(
+            network_dir=network,
+            data_dir=data_dir,
+            host=host,
+            port=port,
+            identity_dir=NetworkDir(network).identity_dir,
+        )
         node = open_checked(network, data_dir)
         genesis = node.genesis
         node.start()
@@ -133,11 +139,15 @@ def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
         )
         if not settings.is_loopback:
             err_console.print(
-                f"[yellow]warning: listening on {escape(host)}: the API does not authenticate "
-                "callers; anyone who can reach it can submit signed transactions and read "
-                "state[/]"
+                f"[yellow]warning: listening on {escape(host)}: ledger reads are public and "
+                "transactions are authorised only by their signatures; anyone who can reach it "
+                "can read state and submit signed transactions (identity endpoints need tokens)[/]"
             )
         console.print(f"API on http://{escape(host)}:{port}  (OpenAPI docs at /docs)")
+        console.print(
+            f"login (OpenID Connect) at http://{escape(host)}:{port}"
+            "/.well-known/openid-configuration"
+        )
         serve(node, settings, sock)
 
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from govchain.contracts.errors import UnknownContract
 from govchain.contracts.kv import KvContract
+from govchain.contracts.members import MembersContract
 from govchain.ledger.execution import CallContext
 
 
@@ -42,4 +43,4 @@ class ContractRegistry:
 
 def builtin_registry() -> ContractRegistry:
     """Return the registry of the built-in genesis contracts."""
-    return ContractRegistry([KvContract()])
+    return ContractRegistry([KvContract(), MembersContract()])

@@ -96,6 +96,8 @@ class MemberRecord:
     """Raw public key."""
     active: bool
     """False once suspended or revoked."""
+    not_after_ms: int = 0
+    """End of the member credential's validity (0: none, e.g. genesis members)."""
 
 
 def decode_member(data: bytes) -> MemberRecord:
@@ -107,6 +109,7 @@ def decode_member(data: bytes) -> MemberRecord:
         role=obj["role"],
         public_key=bytes.fromhex(obj["public_key"]),
         active=obj.get("status", "active") == "active",
+        not_after_ms=obj.get("not_after_ms", 0),
     )
 
 
@@ -302,6 +305,8 @@ def execute_block(
                 members[signer] = member
             if member is None or not member.active:
                 raise UnknownSigner(f"signer {signer!r} is not an active member")
+            if member.not_after_ms and block_time_ms > member.not_after_ms:
+                raise UnknownSigner(f"the credential of signer {signer!r} has expired")
             window = windows.get(signer)
             if window is None:
                 window = NonceWindow.decode(

@@ -5,6 +5,9 @@
     <network>/genesis.json                          the genesis document (public)
     <network>/departments/<dept>/node.key           the department node's signing key (0600)
     <network>/departments/<dept>/members/<name>.key member signing keys (0600)
+    <network>/departments/<dept>/root.key           the department's PKI root key (0600)
+    <network>/departments/<dept>/admin.password     initial password of staff <dept>/admin (0600)
+    <network>/identity/                             users, access log, token key (node-local)
     <network>/data/<node>/                          node data directories (created by nodes)
 
 Key files are JSON ``{"suite": ..., "id": ..., "private": hex, "public": hex}``.
@@ -13,6 +16,7 @@ Key files are JSON ``{"suite": ..., "id": ..., "private": hex, "public": hex}``.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +24,14 @@ from pathlib import Path
 from govchain.crypto import get_suite
 from govchain.crypto.suite import CryptoSuite, KeyPair
 from govchain.errors import NotFound, SchemaViolation
+from govchain.identity.service import (
+    Identity,
+    identity_store_path,
+    load_or_create_token_key,
+)
 from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.genesis import Genesis, Member, Params, make_genesis, parse_genesis
+from govchain.storage.factory import open_store
 from govchain.types import DeptId
 
 DEMO_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
@@ -109,6 +119,23 @@ class NetworkDir:
         dept, _, name = member_id.partition("/")
         return self.root / "departments" / dept / "members" / f"{name}.key"
 
+    def root_key_path(self, dept: DeptId) -> Path:
+        """Path of a department's PKI root key (signs its member credentials)."""
+        return self.root / "departments" / dept / "root.key"
+
+    def root_key(self, dept: DeptId) -> KeyFile:
+        """Load a department's PKI root key."""
+        return read_key(self.root_key_path(dept))
+
+    def admin_password_path(self, dept: DeptId) -> Path:
+        """Path of the initial password of the department's staff account ``<dept>/admin``."""
+        return self.root / "departments" / dept / "admin.password"
+
+    @property
+    def identity_dir(self) -> Path:
+        """Directory of this node's identity store and token key (never shared)."""
+        return self.root / "identity"
+
     def node_key(self, dept: DeptId) -> KeyFile:
         """Load a department's node key."""
         return read_key(self.node_key_path(dept))
@@ -134,9 +161,11 @@ def init_network(
     suite_name: str,
     departments: list[tuple[DeptId, str]],
     params: Params | None = None,
+    staff_admins: bool = False,
 ) -> Genesis:
-    """Create a network directory: keys for every department (node key and an ``admin``
-    member key) and the genesis document naming them. Refuses to overwrite an existing one."""
+    """Create a network directory: keys for every department (node key, PKI root key and an
+    ``admin`` member key) and the genesis document naming them; with ``staff_admins`` also the
+    staff account ``<dept>/admin`` of each department. Refuses to overwrite an existing one."""
     net = NetworkDir(root)
     if net.exists():
         raise SchemaViolation(f"{net.genesis_path} already exists; refusing to overwrite it")
@@ -151,6 +180,7 @@ def init_network(
         admin_kp = suite.generate_keypair()
         write_key(net.member_key_path(admin_id), admin_id, suite_name, admin_kp)
         members.append(Member(admin_id, dept, "admin", admin_kp.public))
+        write_key(net.root_key_path(dept), f"{dept}/root", suite_name, suite.generate_keypair())
     genesis = make_genesis(
         chain_id=chain_id,
         suite=suite_name,
@@ -161,4 +191,25 @@ def init_network(
     )
     net.root.mkdir(parents=True, exist_ok=True)
     net.genesis_path.write_bytes(genesis.canonical() + b"\n")
+    if staff_admins:
+        create_staff_admins(net, [d for d, _ in departments])
     return genesis
+
+
+def create_staff_admins(net: NetworkDir, departments: list[DeptId]) -> None:
+    """Create the staff account ``<dept>/admin`` of every department in the node's identity
+    store, each with a random initial password written to ``admin.password`` (0600)."""
+    store = open_store(str(identity_store_path(net.identity_dir)))
+    try:
+        identity = Identity(store, load_or_create_token_key(net.identity_dir), issuer="")
+        for dept in departments:
+            password = "Ad1-" + secrets.token_urlsafe(18)
+            identity.users.create_staff(
+                f"{dept}/admin", f"{dept} administrator", dept, "admin", password
+            )
+            path = net.admin_password_path(dept)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(password + "\n")
+    finally:
+        store.close()

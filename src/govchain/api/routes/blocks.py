@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 
 from govchain.api import views
+from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON
 from govchain.api.schemas import BlockPublic, ProblemPublic, SignedCheckpointPublic
 
-router = APIRouter(tags=["blocks"])
+router = APIRouter(tags=["blocks"], dependencies=[requires(PUBLIC)])
 
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "No such block."}

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON, catalogue
 from govchain.api.responses import json_response
 from govchain.api.schemas import HealthPublic, ProblemPublic, ProblemTypePublic
 from govchain.errors import NotFound
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[requires(PUBLIC)])
 
 
 @router.get(

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from govchain.api import views
+from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON
 from govchain.api.schemas import ConsistencyProofPublic, InclusionProofPublic, ProblemPublic
 
-router = APIRouter(prefix="/v1/log", tags=["log"])
+router = APIRouter(prefix="/v1/log", tags=["log"], dependencies=[requires(PUBLIC)])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {

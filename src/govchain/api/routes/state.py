@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from govchain.api import views
+from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON
 from govchain.api.schemas import ProblemPublic, StateHistoryPublic, StatePublic
 from govchain.contracts.kv import state_key
 
-router = APIRouter(tags=["state"])
+router = APIRouter(tags=["state"], dependencies=[requires(PUBLIC)])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Key too long."},

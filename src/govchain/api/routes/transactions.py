@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from govchain.api import views
+from govchain.api.auth import SIGNED, requires
 from govchain.api.deps import CommitWatchDep, NodeDep, SettingsDep, read_body
 from govchain.api.problems import PROBLEM_JSON, problem_of
 from govchain.api.responses import dump_json, json_response
@@ -27,7 +28,9 @@ from govchain.api.settings import ApiSettings
 from govchain.errors import GovchainError, MalformedEncoding, SchemaViolation, TooLarge
 from govchain.node.node import Node
 
-router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
+router = APIRouter(
+    prefix="/v1/transactions", tags=["transactions"], dependencies=[requires(SIGNED)]
+)
 
 _PROBLEM = {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}
 _ERRORS: dict[int | str, dict[str, Any]] = {
