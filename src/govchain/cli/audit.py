@@ -36,11 +36,13 @@ def audit_store(genesis: Genesis, data: Path) -> AuditReport:
     try:
         if store.get("meta", META_GENESIS_HASH) is None:
             raise CliError(f"{data} holds no chain data")
-        audited = Ledger(store, genesis, suite, builtin_registry())
+        audited = Ledger(store, genesis, suite, builtin_registry(genesis, suite.hash))
         with tempfile.TemporaryDirectory(prefix="govchain-verify-") as scratch_dir:
             scratch_store = open_store(scratch_dir)
             try:
-                scratch = Ledger(scratch_store, genesis, suite, builtin_registry())
+                scratch = Ledger(
+                    scratch_store, genesis, suite, builtin_registry(genesis, suite.hash)
+                )
                 return _replay(audited, scratch)
             finally:
                 scratch_store.close()

@@ -9,7 +9,8 @@ receipt and changes nothing. The caller stages the writes and commits them with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import heapq
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +43,11 @@ class StateReader(Protocol):
         """Return the committed value of ``key`` or ``None``."""
         ...
 
+    def scan_values(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Iterate the committed ``(key, value)`` pairs whose key starts with ``prefix``, in
+        key order."""
+        ...
+
 
 class CallContext(Protocol):
     """What a contract call sees: its state, events, the caller and the block."""
@@ -71,6 +77,11 @@ class CallContext(Protocol):
 
     def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
         """Record an event in the receipt."""
+        ...
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Return up to ``limit`` live ``(key, value)`` pairs starting with ``prefix``, in key
+        order, as of this point of the block."""
         ...
 
 
@@ -229,6 +240,21 @@ class _Context:
         self._events.append(
             {"type": event_type, "data": data if type(data) is dict else dict(data)}
         )
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        # Overlay of this block's and this call's writes (later wins) on the committed state.
+        overlay = {k: v for k, v in self._block.items() if k.startswith(prefix)}
+        overlay.update((k, v) for k, v in self._writes.items() if k.startswith(prefix))
+        pending = sorted(overlay.items())
+        committed = ((k, v) for k, v in self._reader.scan_values(prefix) if k not in overlay)
+        out: list[tuple[bytes, bytes]] = []
+        for key, value in heapq.merge(committed, pending, key=lambda kv: kv[0]):
+            if value is None:
+                continue
+            out.append((key, value))
+            if len(out) >= limit:
+                break
+        return out
 
 
 # Slot setters of the frozen records built in the hot loop of ``execute_block``.

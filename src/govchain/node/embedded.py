@@ -60,7 +60,7 @@ def open_embedded(
         store=store,
         genesis=genesis,
         suite=suite,
-        host=builtin_registry(),
+        host=builtin_registry(genesis, suite.hash),
         orderer=orderer,
         identity=NodeIdentity(
             proposer=proposer.id,
