@@ -278,8 +278,10 @@ def check_args(contract: str, spec: MethodSpec, args: Mapping[str, Any]) -> None
     """Raise ``BadArguments`` unless ``args`` match the method's declared arguments."""
     if type(args) is not dict:
         raise BadArguments(f"{contract}.{spec.name}: args must be a JSON object")
+    given = 0
     for p in spec.params:
         if p.name in args:
+            given += 1
             value = args[p.name]
             if not p.check(value):
                 raise BadArguments(
@@ -291,7 +293,7 @@ def check_args(contract: str, spec: MethodSpec, args: Mapping[str, Any]) -> None
             raise BadArguments(
                 f"{contract}.{spec.name}: argument {p.name!r} is missing", argument=p.name
             )
-    if len(args) > len(spec.params):
+    if len(args) > given:
         unknown = sorted(set(args) - {p.name for p in spec.params})
         raise BadArguments(f"{contract}.{spec.name}: unknown arguments {unknown}")
 
