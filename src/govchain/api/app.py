@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, health, log, state, transactions
+from govchain.api.routes import blocks, contracts, health, log, state, transactions
 from govchain.api.settings import ApiSettings
 from govchain.node.node import Node
+from govchain.sdk import discover_apps
 
 API_VERSION = "1"
 """Version of the HTTP interface (the ``/v1`` prefix)."""
@@ -35,4 +36,15 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
     docs.install(app)
     for module in (transactions, blocks, state, log, health):
         app.include_router(module.router)
+    app.include_router(contracts.router)
+    mount_apps(app)
     return app
+
+
+def mount_apps(app: FastAPI) -> None:
+    """Mount the ``router`` of every service's ``routes`` module under ``/v1/apps/<name>``."""
+    for service in discover_apps():
+        routes = service.module("routes")
+        router = getattr(routes, "router", None)
+        if router is not None:
+            app.include_router(router, prefix=f"/v1/apps/{service.name}")

@@ -21,6 +21,7 @@ NotFound (no such block, transaction, key, route)                        404
 Forbidden                                                                403
 Conflict, DuplicateTransaction                                           409
 Unavailable                                                              503
+BudgetExhausted (a contract view used up its steps)                      422
 IntegrityError, any other GovchainError                                  500
 anything else (a bug): generic detail, logged                            500
 =======================================================================  ======
@@ -39,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from govchain.api.responses import json_response
+from govchain.contracts.errors import BudgetExhausted
 from govchain.errors import (
     BadSignature,
     Conflict,
@@ -80,6 +82,7 @@ STATUS_OF: dict[type[GovchainError], int] = {
     Conflict: 409,
     Unavailable: 503,
     IntegrityError: 500,
+    BudgetExhausted: 422,
     GovchainError: 500,
 }
 """HTTP status of each class of the error tree; subclasses inherit their parent's."""

@@ -62,3 +62,9 @@ class ReadOnlyCall(Forbidden):
     """A view (read-only call) tried to write state."""
 
     code = "read_only_call"
+
+
+class ContractError(Conflict):
+    """Contract code raised an unexpected exception (a bug in the contract, not the platform)."""
+
+    code = "contract_error"
