@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from govchain.cli import audit, network, queries, server, transactions
+from govchain.cli import apps, audit, contracts, network, notary, queries, server, transactions
 
 app = typer.Typer(
     name="govchain",
@@ -21,6 +21,9 @@ app.command("query")(queries.query)
 app.command("status")(queries.status)
 app.command("verify")(audit.verify)
 app.command("verify-receipt")(audit.verify_receipt)
+app.add_typer(contracts.app, name="contract")
+app.add_typer(apps.app, name="app")
+app.add_typer(notary.app, name="notary")
 
 if __name__ == "__main__":
     app()
