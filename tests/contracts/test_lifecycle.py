@@ -46,7 +46,7 @@ class Counter(Contract):
 '''
 
 # Version 2 stores {"value": n, "by": dept} records; its migration rewrites version-1 state.
-COUNTER_V2 = '''
+COUNTER_V2 = """
 from __future__ import annotations
 
 from govchain.sdk import Contract, entry, migration, view
@@ -72,7 +72,7 @@ class Counter(Contract):
     @view
     def value(self, name: str) -> int:
         return (self.ctx.get("n/" + name) or {"value": 0})["value"]
-'''
+"""
 
 
 @pytest.fixture(params=["intl", "gm"])

@@ -79,7 +79,9 @@ def test_install_refuses_with_the_report() -> None:
 
 
 def test_mutable_module_state_is_refused_at_load() -> None:
-    source = "from govchain.sdk import Contract\n\nSEEN = []\n\n\nclass C(Contract):\n    CACHE = {}\n"
+    source = (
+        "from govchain.sdk import Contract\n\nSEEN = []\n\n\nclass C(Contract):\n    CACHE = {}\n"
+    )
     with pytest.raises(ContractRefused) as info:
         sandbox.load_module("contract.py", source, Meter(10_000), "contract:c")
     reasons = [f["reason"] for f in info.value.fields["findings"]]

@@ -41,7 +41,7 @@ class App:
     description: str
     """One paragraph on what the service does and for whom."""
     package: str = ""
-    """Dotted package of the service (set by discovery when empty)."""
+    """Dotted package of the service [default: ``govchain.apps.<name>``]."""
     contract_file: str = "contract.py"
     """File of the package holding the contract source."""
     policy: dict[str, Any] = field(default_factory=lambda: {"rule": "majority"})
@@ -52,6 +52,8 @@ class App:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise SchemaViolation(f"app name {self.name!r} must be a short lower-case identifier")
+        if not self.package:
+            object.__setattr__(self, "package", f"{APPS_PACKAGE}.{self.name}")
 
     @property
     def contract_name(self) -> str:
@@ -92,8 +94,6 @@ def discover_apps(package: str = APPS_PACKAGE) -> list[App]:
             raise SchemaViolation(f"{dotted}.app must define APP = App(...)")
         if app.name != info.name:
             raise SchemaViolation(f"{dotted}: APP.name is {app.name!r}, expected {info.name!r}")
-        if not app.package:
-            object.__setattr__(app, "package", dotted)
         found.append(app)
     return sorted(found, key=lambda a: a.name)
 

@@ -106,7 +106,11 @@ def verify_document(
     if tx.method == "notarise":
         notarised = tx.args["digest"]
         if notarised != digest:
-            raise RootMismatch("document digest", bytes.fromhex(notarised), bytes.fromhex(digest))
+            raise RootMismatch(
+                "the document does not match the receipt: notarised digest",
+                bytes.fromhex(notarised),
+                bytes.fromhex(digest),
+            )
     else:
         section = bundle.get(RECEIPT_SECTION) if type(bundle) is dict else None
         if type(section) is not dict or "batch" not in section:
@@ -117,7 +121,9 @@ def verify_document(
             raise ProofError("the batch proof is for another batch than the transaction's")
         calculated = batch.root_for(suite.hash, digest)
         if calculated != expected:
-            raise RootMismatch("batch root of the document", expected, calculated)
+            raise RootMismatch(
+                "the document does not match the receipt: batch root", expected, calculated
+            )
     result = verified.result if type(verified.result) is dict else {}
     return VerifiedDocument(
         digest=digest,
