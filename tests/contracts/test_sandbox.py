@@ -15,7 +15,10 @@ from govchain.contracts import sandbox
 from govchain.contracts.errors import ContractRefused
 from govchain.contracts.model import Meter, parse_type
 
-HEADER = "from govchain.sdk import Contract, entry\n\n\nclass C(Contract):\n    @entry\n    def run(self) -> int:\n"
+HEADER = (
+    "from govchain.sdk import Contract, entry\n\n\n"
+    "class C(Contract):\n    @entry\n    def run(self) -> int:\n"
+)
 
 
 def body(code: str) -> str:
@@ -149,9 +152,15 @@ def test_budget_counts_are_deterministic_and_recover() -> None:
     net = make_net("intl")
     ledger = net.ledger()
     source = HEADER.replace("def run(self) -> int:", "def run(self, n: int) -> int:")
-    source += "        total = 0\n        for i in range(n):\n            total = total + i\n        return total\n"
+    source += (
+        "        total = 0\n"
+        "        for i in range(n):\n"
+        "            total = total + i\n"
+        "        return total\n"
+    )
     deploy(net, ledger, "sum", source, budget=10_000)
-    assert call(net, ledger, "sum", "run", {"n": 100_000}).error["code"] == "budget_exhausted"  # type: ignore[index]
+    exhausted = call(net, ledger, "sum", "run", {"n": 100_000})
+    assert exhausted.error is not None and exhausted.error["code"] == "budget_exhausted"
     assert call(net, ledger, "sum", "run", {"n": 100}).result == 4950
 
 
