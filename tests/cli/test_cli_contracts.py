@@ -1,0 +1,106 @@
+"""``govchain app`` / ``contract`` / ``notary`` end to end against a real ``govchain up``:
+deploy the notarisation service, notarise (one and a batch), verify offline and online, revoke;
+the static check's report; a scaffolded service passing its own tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+from test_cli import ENV, Network, Server, cli, govchain, network, server
+
+__all__ = ["network", "server"]  # module-scoped fixtures shared with test_cli
+
+
+def test_notarise_verify_revoke(server: Server, tmp_path: Path) -> None:
+    deployed = cli(server, "app", "deploy", "notary")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    assert "notary version 1 committed" in deployed.stdout
+    again = cli(server, "app", "deploy", "notary")
+    assert "with this code is committed" in again.stdout
+
+    doc = tmp_path / "licence.pdf"
+    doc.write_bytes("%PDF-1.4 营业执照".encode())
+    receipt = tmp_path / "licence.receipt.json"
+    r = cli(
+        server, "notary", "notarise", doc, "--as", "market/admin", "--case", "case-7",
+        "--expires", "2030-01-01", "--store", "--receipt-out", receipt,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "stored in the node's content store" in r.stdout
+    assert "document receipt saved" in r.stdout
+
+    offline = govchain("verify-receipt", receipt, doc, "--network", server.network)
+    assert offline.returncode == 0, offline.stderr
+    assert "matches the notarised digest" in offline.stdout
+    assert "expires 2030-01-01 00:00:00 UTC" in offline.stdout
+    other = tmp_path / "other.pdf"
+    other.write_bytes(b"%PDF-1.4 forged")
+    forged = govchain("verify-receipt", receipt, other, "--network", server.network)
+    assert forged.returncode == 1
+    assert "document verification FAILED: the document does not match" in forged.stderr
+
+    online = cli(server, "notary", "verify", doc, "--receipt", receipt)
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "valid" in online.stdout and "case-7" in online.stdout
+    assert cli(server, "notary", "verify", other).returncode == 1
+
+    refused = cli(server, "notary", "revoke", doc, "--as", "tax/admin", "--reason", "x")
+    assert refused.returncode == 1 and "notary.not_owner" in refused.stdout
+    revoked = cli(server, "notary", "revoke", doc, "--as", "market/admin", "--reason", "reissued")
+    assert revoked.returncode == 0, revoked.stdout
+    after = cli(server, "notary", "verify", doc)
+    assert after.returncode == 1 and "revoked" in after.stdout and "reissued" in after.stdout
+
+
+def test_batch_receipts_verify_offline(server: Server, tmp_path: Path) -> None:
+    assert cli(server, "app", "deploy", "notary").returncode == 0
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for i in range(50):
+        (folder / f"r{i:03}.txt").write_text(f"社保缴费记录 {i}")
+    out = tmp_path / "receipts"
+    r = cli(server, "notary", "batch", folder, "--as", "hrss/admin", "--receipts-out", out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "50 documents notarised under batch root" in r.stdout
+    receipt = out / "r007.txt.receipt.json"
+    ok = govchain("verify-receipt", receipt, folder / "r007.txt", "--network", server.network)
+    assert ok.returncode == 0 and "via its inclusion proof" in ok.stdout
+    bad = govchain("verify-receipt", receipt, folder / "r008.txt", "--network", server.network)
+    assert bad.returncode == 1
+    tampered = orjson.loads(receipt.read_bytes())
+    tampered["notary"]["batch"]["index"] = 8
+    (tmp_path / "t.json").write_bytes(orjson.dumps(tampered))
+    moved = govchain(
+        "verify-receipt", tmp_path / "t.json", folder / "r007.txt", "-n", server.network
+    )
+    assert moved.returncode == 1
+
+
+def test_contract_check_reports_file_and_line(network: Network, tmp_path: Path) -> None:
+    bad = tmp_path / "clock.py"
+    bad.write_text("import time\n\nx = getattr(time, 'time')\n")
+    r = govchain("contract", "check", bad, "--network", network.root)
+    assert r.returncode == 1
+    assert "contract.py:1: import time: wall-clock time is not deterministic" in r.stdout
+    assert "contract.py:3: name getattr" in r.stdout
+
+
+def test_app_new_scaffolds_a_service_whose_tests_pass(tmp_path: Path) -> None:
+    r = govchain("app", "new", "land_registry", "--dir", tmp_path, "--title", "不动产登记")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "land_registry" / "contract.py").exists()
+    assert govchain("app", "new", "land_registry", "--dir", tmp_path).returncode == 1
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "land_registry"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "4 passed" in tests.stdout
