@@ -38,6 +38,8 @@ class InstalledContracts:
         self.views: ViewHost | None = None
         """Where cross-contract views go (set to the registry that owns this host)."""
         self._by_definition: dict[bytes, ClassContract] = {}
+        self._recent: dict[str, tuple[int, ClassContract]] = {}
+        self._changed_at = 0
         self._lock = threading.Lock()
 
     def load(self, name: str, files: Mapping[str, str], budget: int) -> ClassContract:
@@ -52,8 +54,29 @@ class InstalledContracts:
             message = getattr(exc, "message", str(exc))
             raise sandbox.refused([sandbox.Finding(ENTRY_FILE, 0, message)]) from None
 
+    def changed(self, height: int) -> None:
+        """Note that the lifecycle (re)defined a contract while executing block ``height``."""
+        with self._lock:
+            self._changed_at = max(self._changed_at, height)
+            self._recent.clear()
+
     def resolve(self, ctx: CallContext, name: str) -> ClassContract:
         """Return the committed contract ``name`` as of this point of the block."""
+        # Fast path, no state read: a definition read while executing a block above the last
+        # block in which the lifecycle changed any definition is still the current one (only
+        # the lifecycle contract writes definitions, and it reports each change).
+        recent = self._recent.get(name)
+        changed_at = self._changed_at
+        if recent is not None and recent[0] > changed_at and ctx.height > changed_at:
+            return recent[1]
+        loaded = self._resolve(ctx, name)
+        if ctx.height > changed_at:
+            with self._lock:
+                if self._changed_at == changed_at:
+                    self._recent[name] = (ctx.height, loaded)
+        return loaded
+
+    def _resolve(self, ctx: CallContext, name: str) -> ClassContract:
         raw = ctx.get(definition_key(name))
         if raw is None:
             if ctx.scan(NAMESPACE + f"proposal/{name}/".encode(), 1):

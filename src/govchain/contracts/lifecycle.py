@@ -192,11 +192,14 @@ class Lifecycle(Contract):
             "approvals": approved,
             "committed_height": self.ctx.height,
         }
+        installed = self.INSTALLED
+        assert installed is not None
+        installed.changed(
+            self.ctx.height
+        )  # before the write: a rolled-back commit only costs a read
         self.ctx.put(f"def/{name}", definition)
         proposal["committed"] = True
         self.ctx.put(f"proposal/{name}/{version:08d}", proposal)
-        installed = self.INSTALLED
-        assert installed is not None
         raw_ctx = self.ctx._ctx
         migrated = installed.resolve(raw_ctx, name).migrate(
             raw_ctx, 0 if current is None else current["version"]
