@@ -50,11 +50,19 @@ def new(
     written = scaffold_app(name, directory, title)
     root = directory / name
     for path in written:
-        console.print(f"created {escape(str(path))}")
+        console.print(f"created {escape(_shown(path))}")
     console.print(
         f"[green]service {escape(name)} created[/]; run its tests: "
-        f".venv/bin/pytest {escape(str(root / 'tests'))}"
+        f".venv/bin/pytest {escape(_shown(root / 'tests'))}"
     )
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def local_admins(network: Path) -> list[str]:
