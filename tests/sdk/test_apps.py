@@ -20,7 +20,7 @@ def test_notary_is_discovered_with_its_contract_and_routes() -> None:
 
 
 def test_unknown_and_invalid_apps() -> None:
-    with pytest.raises(NotFound, match="known: .*notary"):
+    with pytest.raises(NotFound, match=r"known: .*notary"):
         find_app("nothing")
     with pytest.raises(SchemaViolation):
         App(name="Bad Name", title="x", description="x")
