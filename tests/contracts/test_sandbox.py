@@ -199,3 +199,32 @@ def reference(annotation: str, v: object) -> bool:
 )
 def test_argument_checks_match_reference(annotation: str, value: object) -> None:
     assert parse_type(annotation)(value) == reference(annotation, value)
+
+
+def test_error_texts_in_receipts_are_the_same_on_every_node() -> None:
+    """Default object texts hold memory addresses; receipts must not."""
+    net = make_net("intl")
+    nodes = [net.ledger(), net.ledger()]
+    source = body("def helper() -> int:\n    return 1\nraise ValueError(helper)")
+    messages = []
+    for ledger in nodes:
+        reset_nonces(1)
+        deploy(net, ledger, "addr", source)
+        r = call(net, ledger, "addr", "run", {})
+        assert r.error is not None and r.error["code"] == "contract_error"
+        messages.append(r.error["message"])
+    assert messages[0] == messages[1]
+    assert " at 0x" not in messages[0] and "ValueError: <function" in messages[0]
+
+
+def test_failure_messages_are_bounded() -> None:
+    net = make_net("intl")
+    ledger = net.ledger()
+    source = HEADER.replace(
+        "from govchain.sdk import Contract, entry",
+        "from govchain.sdk import Contract, Failed, entry",
+    )
+    deploy(net, ledger, "loud", source + "        raise Failed('loud', 'x' * 100000)\n")
+    r = call(net, ledger, "loud", "run", {})
+    assert r.error is not None and r.error["code"] == "loud.loud"
+    assert len(r.error["message"]) == 1000

@@ -23,11 +23,12 @@ import orjson
 from govchain.contracts.errors import (
     BadArguments,
     BudgetExhausted,
+    ContractError,
     ContractFailed,
     ReadOnlyCall,
     UnknownMethod,
 )
-from govchain.errors import SchemaViolation
+from govchain.errors import GovchainError, SchemaViolation
 from govchain.ledger.execution import CallContext
 
 ENTRY = "entry"
@@ -65,6 +66,11 @@ def migration(fn: F) -> F:
     return fn
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+MAX_ERROR_CHARS = 1000
+"""Longest error text a contract puts into a receipt."""
+
+
 class Failed(ContractFailed):
     """Raised by contract code to refuse a call with a stable reason code.
 
@@ -74,8 +80,8 @@ class Failed(ContractFailed):
 
     def __init__(self, code: str, message: str) -> None:
         if type(code) is not str or not _CODE.match(code):
-            code, message = "failed", f"{message} (invalid reason code {code!r})"
-        super().__init__(message)
+            code, message = "failed", f"{message} (invalid reason code)"
+        super().__init__(_ADDRESS.sub("", str(message))[:MAX_ERROR_CHARS])
         self.reason = code
 
 
@@ -554,6 +560,13 @@ class ClassContract:
             except RecursionError:
                 meter.depth = 0
                 raise BudgetExhausted(f"{self.name}.{spec.name}: calls nested too deeply") from None
+            except GovchainError:
+                raise
+            except Exception as exc:
+                # The text goes into the receipt, which every node must produce byte for byte:
+                # drop the memory addresses that default object texts carry.
+                text = _ADDRESS.sub("", f"{type(exc).__name__}: {exc}")[:MAX_ERROR_CHARS]
+                raise ContractError(f"{self.name}.{spec.name}: {text}") from None
             finally:
                 if outer is None:
                     meter.depth = 0
