@@ -13,6 +13,7 @@ from ledger_net import Net, make_net
 from govchain.contracts.errors import UnapprovedCode
 from govchain.contracts.installed import InstalledContracts
 from govchain.contracts.packages import code_hash, definition_key, package_key
+from govchain.ledger.audit import verify_chain
 from govchain.ledger.chain import Ledger
 from govchain.ledger.transactions import Transaction
 
@@ -264,3 +265,14 @@ def test_modified_code_is_refused(chain: tuple[Net, Ledger]) -> None:
         host.resolve(_DictContext(data), "counter")  # type: ignore[arg-type]
     assert info.value.fields["expected"] == digest
     assert "refusing to run 'counter'" in info.value.message
+
+
+def test_a_chain_with_contracts_replays_to_the_same_roots(chain: tuple[Net, Ledger]) -> None:
+    """An auditor re-executes everything, installed contracts included, from genesis."""
+    net, ledger = chain
+    deploy(net, ledger, "counter", COUNTER_V1)
+    call(net, ledger, "counter", "add", {"name": "a", "amount": 5})
+    call(net, ledger, "counter", "add", {"name": "a", "amount": -5})  # failed receipt
+    report = verify_chain(ledger, net.ledger())
+    assert report.ok, report.error
+    assert report.height == ledger.height

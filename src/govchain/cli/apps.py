@@ -15,6 +15,7 @@ from govchain.cli.output import CliError, ProblemError, console, reports_errors
 from govchain.cli.transactions import print_receipt, sign
 from govchain.contracts.packages import code_hash
 from govchain.node.network import NetworkDir
+from govchain.node.node import Node
 from govchain.sdk import discover_apps, find_app
 from govchain.sdk.scaffold import scaffold_app
 
@@ -122,3 +123,39 @@ def deploy(
             for member, method, args in service.demo(suite.hash):
                 tx = sign(network, member, name, method, args, actor=member, case="", purpose="")
                 print_receipt(client.post("/v1/transactions", tx.encode(), wait="true"))
+
+
+def deploy_in_process(node: Node, network: Path) -> list[str]:
+    """Deploy every service whose committed code differs (or is missing) on an embedded node
+    holding all department keys (``govchain demo``): install, approve by every local admin,
+    commit, then the service's demo calls. Return a line per service."""
+    suite = node.suite
+    admins = local_admins(network)
+    lines: list[str] = []
+    for service in discover_apps():
+        files = service.contract_files()
+        digest = code_hash(suite.hash, files)
+        current = node.query("lifecycle", "definition", {"name": service.name})
+        if current is not None and current["code_hash"] == digest:
+            lines.append(f"service {service.name}: version {current['version']} is committed")
+            continue
+        version = 1 if current is None else current["version"] + 1
+        steps: list[tuple[str, str, str, dict[str, Any]]] = [
+            (admins[0], "lifecycle", "install", {
+                "name": service.name, "version": version, "files": files, "policy": service.policy,
+            }),
+            *((m, "lifecycle", "approve", {
+                "name": service.name, "version": version, "code_hash": digest,
+            }) for m in admins),
+            (admins[0], "lifecycle", "commit", {"name": service.name, "version": version}),
+        ]  # fmt: skip
+        if current is None and service.demo is not None:
+            steps += [(m, service.name, meth, a) for m, meth, a in service.demo(suite.hash)]
+        for member, contract, method, args in steps:
+            tx = sign(network, member, contract, method, args, actor=member, case="", purpose="")
+            node.submit([tx.encode()], wait=True)
+            receipt = node.ledger.receipt_bundle(tx.tx_id)["entry"]["receipt"]
+            if receipt["status"] != "ok":
+                raise CliError(f"deploying {service.name}: {contract}.{method}: {receipt['error']}")
+        lines.append(f"service {service.name}: version {version} committed (code {digest[:16]}…)")
+    return lines
