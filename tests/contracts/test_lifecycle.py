@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
-from deploy import approve, call, deploy, install
+from deploy import approve, call, deploy, install, nonce
 from ledger_net import Net, make_net
 
 from govchain.contracts.errors import UnapprovedCode
@@ -276,3 +276,51 @@ def test_a_chain_with_contracts_replays_to_the_same_roots(chain: tuple[Net, Ledg
     report = verify_chain(ledger, net.ledger())
     assert report.ok, report.error
     assert report.height == ledger.height
+
+
+READER = """
+from __future__ import annotations
+
+from typing import Any
+
+from govchain.sdk import Contract, entry, view
+
+
+class Reader(Contract):
+    @entry
+    def total(self) -> dict[str, Any]:
+        pairs = self.ctx.read("counter", "all")
+        total = 0
+        for pair in pairs:
+            total = total + pair[1]
+        self.ctx.put("last", total)
+        return {"total": total, "one": self.ctx.read("counter", "value", {"name": "a"})}
+
+    @view
+    def sneaky(self) -> int:
+        self.ctx.put("x", 1)
+        return 1
+
+    @entry
+    def via_view(self) -> int:
+        return self.ctx.read("reader", "sneaky")
+"""
+
+
+def test_cross_contract_views_see_the_block_so_far(chain: tuple[Net, Ledger]) -> None:
+    net, ledger = chain
+    deploy(net, ledger, "counter", COUNTER_V1)
+    deploy(net, ledger, "reader", READER)
+    txs = [
+        net.tx(nonce(), contract="counter", method="add", args={"name": "a", "amount": 2}),
+        net.tx(nonce(), contract="counter", method="add", args={"name": "b", "amount": 3}),
+        net.tx(nonce(), contract="reader", method="total", args={}),
+        net.tx(nonce(), contract="reader", method="via_view", args={}),
+    ]
+    receipts = net.commit(ledger, txs).result.receipts
+    assert [r.status for r in receipts] == ["ok", "ok", "ok", "failed"]
+    assert receipts[2].result == {"total": 5, "one": 2}
+    assert receipts[3].error is not None and receipts[3].error["code"] == "read_only_call"
+    stored = ledger.state.get(b"c/reader/last")
+    assert stored is not None and stored.value == b"5"
+    assert ledger.state.get(b"c/reader/x") is None
