@@ -69,7 +69,19 @@ def get_contract(name: str, node: NodeDep) -> dict[str, Any]:
     return {"name": name, "builtin": False, "definition": definition, "methods": loaded.describe()}
 
 
-@router.post("/{name}/views/{method}", summary="Run a read-only view (JSON object of args)")
+_JSON_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post(
+    "/{name}/views/{method}",
+    summary="Run a read-only view (JSON object of args)",
+    openapi_extra=_JSON_BODY,
+)
 async def call_view(name: str, method: str, request: Request, node: NodeDep) -> dict[str, Any]:
     """Run a view against the committed state; the body is the JSON object of arguments."""
     args = _json_object(await read_body(request, MAX_ARGS_BYTES), "arguments")
@@ -81,7 +93,11 @@ async def call_view(name: str, method: str, request: Request, node: NodeDep) -> 
     }
 
 
-@router.post("/check", summary="Check a contract package as install would (no state change)")
+@router.post(
+    "/check",
+    summary="Check a contract package as install would (no state change)",
+    openapi_extra=_JSON_BODY,
+)
 async def check_package(request: Request) -> dict[str, Any]:
     """Run the install-time static check on ``{"files": {...}}``; return every finding."""
     body = _json_object(await read_body(request, MAX_ARGS_BYTES), "package")

@@ -14,6 +14,13 @@ from govchain.node.node import Node
 
 router = APIRouter(tags=["notary"])
 
+_FILE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
 
 def _node(request: Request) -> Node:
     node: Node = request.app.state.node
@@ -69,7 +76,11 @@ def get_record(digest: str, node: NodeDep) -> dict[str, Any]:
     return _answer(node, digest, record)
 
 
-@router.post("/verify", summary="Verify a document (request body: the file's bytes)")
+@router.post(
+    "/verify",
+    summary="Verify a document (request body: the file's bytes)",
+    openapi_extra=_FILE_BODY,
+)
 async def verify(request: Request, node: NodeDep) -> dict[str, Any]:
     """Hash the uploaded document with the network's hash and look up its notarisation
     (``notarised: false`` if none: that is an answer, not an error)."""
@@ -77,7 +88,11 @@ async def verify(request: Request, node: NodeDep) -> dict[str, Any]:
     return _answer(node, digest, _lookup(node, digest))
 
 
-@router.put("/documents/{digest}", summary="Keep a document in the node's content store")
+@router.put(
+    "/documents/{digest}",
+    summary="Keep a document in the node's content store",
+    openapi_extra=_FILE_BODY,
+)
 async def put_document(digest: str, request: Request, node: NodeDep) -> dict[str, Any]:
     """Store the request body under ``digest`` (refused unless it hashes to ``digest``)."""
     check_digest(digest)
