@@ -79,7 +79,7 @@ class InstalledContracts:
     def _resolve(self, ctx: CallContext, name: str) -> ClassContract:
         raw = ctx.get(definition_key(name))
         if raw is None:
-            if ctx.scan(NAMESPACE + f"proposal/{name}/".encode(), 1):
+            if ctx.get(NAMESPACE + b"proposed/" + name.encode()) is not None:
                 raise NotApproved(f"contract {name!r} is installed but not committed")
             raise UnknownContract(f"no contract named {name!r} is deployed")
         loaded = self._by_definition.get(raw)

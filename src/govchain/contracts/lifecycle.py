@@ -137,6 +137,7 @@ class Lifecycle(Contract):
             "committed": False,
         }
         self.ctx.put(f"proposal/{name}/{version:08d}", proposal)
+        self.ctx.put(f"proposed/{name}", version)
         self.ctx.emit("installed", {"name": name, "version": version, "code_hash": digest})
         return {"name": name, "version": version, "code_hash": digest}
 

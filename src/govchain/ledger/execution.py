@@ -9,7 +9,9 @@ receipt and changes nothing. The caller stages the writes and commits them with 
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -199,6 +201,7 @@ class _Context:
 
     __slots__ = (
         "_block",
+        "_block_sorted",
         "_events",
         "_reader",
         "_writes",
@@ -216,6 +219,7 @@ class _Context:
         self._block = block
         self._writes: dict[bytes, bytes | None] = {}
         self._events: list[dict[str, Any]] = []
+        self._block_sorted: list[bytes] = []
         self.height = height
         self.block_time_ms = time_ms
         self.signer_dept = ""
@@ -243,7 +247,20 @@ class _Context:
 
     def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
         # Overlay of this block's and this call's writes (later wins) on the committed state.
-        overlay = {k: v for k, v in self._block.items() if k.startswith(prefix)}
+        # The block's keys are kept sorted across calls: keys are only ever added to the block
+        # (a delete is a None value) and a dict iterates in insertion order, so the keys after
+        # the sorted count are the new ones.
+        block = self._block
+        ordered = self._block_sorted
+        if len(ordered) != len(block):
+            for key in itertools.islice(block, len(ordered), None):
+                bisect.insort(ordered, key)
+        overlay: dict[bytes, bytes | None] = {}
+        for i in range(bisect.bisect_left(ordered, prefix), len(ordered)):
+            key = ordered[i]
+            if not key.startswith(prefix):
+                break
+            overlay[key] = block[key]
         overlay.update((k, v) for k, v in self._writes.items() if k.startswith(prefix))
         pending = sorted(overlay.items())
         committed = ((k, v) for k, v in self._reader.scan_values(prefix) if k not in overlay)
