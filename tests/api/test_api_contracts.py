@@ -192,3 +192,12 @@ def test_notary_routes_and_content_store(client: ApiClient, node: Node, signer: 
     assert record["record"]["digest"] == digest
     problem(client.get(f"/v1/apps/notary/records/{'22' * 32}"), 404, "not_found")
     problem(client.get("/v1/apps/notary/records/xyz"), 422, "schema_violation")
+
+
+def test_apps_listing(client: ApiClient, node: Node, signer: Signer) -> None:
+    before = {a["name"]: a for a in client.get("/v1/apps").json()["apps"]}
+    assert before["notary"]["contract"] is None
+    assert before["notary"]["routes"] == "/v1/apps/notary"
+    deploy(node, signer, "notary", find_app("notary").contract_files())
+    after = {a["name"]: a for a in client.get("/v1/apps").json()["apps"]}
+    assert after["notary"]["contract"]["version"] == 1

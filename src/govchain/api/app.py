@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, contracts, health, log, state, transactions
+from govchain.api.routes import apps, blocks, contracts, health, log, state, transactions
 from govchain.api.settings import ApiSettings
 from govchain.node.node import Node
 from govchain.sdk import discover_apps
@@ -37,6 +37,7 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
     for module in (transactions, blocks, state, log, health):
         app.include_router(module.router)
     app.include_router(contracts.router)
+    app.include_router(apps.router)
     mount_apps(app)
     return app
 
