@@ -104,3 +104,103 @@ def test_app_new_scaffolds_a_service_whose_tests_pass(tmp_path: Path) -> None:
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "4 passed" in tests.stdout
+
+
+COUNTER = """
+from govchain.sdk import Contract, entry, view
+
+
+class Counter(Contract):
+    @entry
+    def add(self, amount: int) -> int:
+        value = (self.ctx.get("n") or 0) + amount
+        self.ctx.put("n", value)
+        return value
+
+    @view
+    def value(self) -> int:
+        return self.ctx.get("n") or 0
+"""
+
+
+def test_contract_lifecycle_commands(server: Server, tmp_path: Path) -> None:
+    package = tmp_path / "counter"
+    package.mkdir()
+    (package / "contract.py").write_text(COUNTER)
+    (package / "README.md").write_text("A counter.\n")
+    checked = govchain("contract", "check", package, "--network", server.network)
+    assert checked.returncode == 0, checked.stdout
+    digest = checked.stdout.split("code hash ")[1].split()[0]
+    policy = '{"rule": "departments", "departments": ["tax", "customs"]}'
+    r = cli(
+        server, "contract", "install", "counter", package, "--as", "tax/admin", "--policy", policy
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    early = cli(server, "contract", "commit", "counter", "--as", "tax/admin")
+    assert early.returncode == 1 and "not_approved" in early.stdout
+    for member in ("market/admin", "tax/admin", "hrss/admin"):
+        a = cli(server, "contract", "approve", "counter", "--code-hash", digest, "--as", member)
+        assert a.returncode == 0, a.stdout
+    assert cli(server, "contract", "commit", "counter", "--as", "tax/admin").returncode == 0
+    assert (
+        cli(
+            server, "tx", "call", "counter", "add", "--args", '{"amount": 3}', "--as", "hrss/admin"
+        ).returncode
+        == 0
+    )
+    view = govchain("contract", "view", "counter", "value", "--url", server.url)
+    assert view.returncode == 0 and view.stdout.strip() == "3"
+    shown = govchain("contract", "show", "counter", "--url", server.url)
+    assert digest in shown.stdout and "entry" in shown.stdout and "add(amount: int)" in shown.stdout
+
+    # version 2 under the committed policy: tax + customs; market, hrss and tax are not enough
+    (package / "contract.py").write_text(COUNTER.replace("+ amount", "+ 2 * amount"))
+    v2 = (
+        govchain("contract", "check", package, "-n", server.network)
+        .stdout.split("code hash ")[1]
+        .split()[0]
+    )
+    assert (
+        cli(
+            server, "contract", "install", "counter", package, "--as", "market/admin", "-v", "2"
+        ).returncode
+        == 0
+    )
+    for member in ("market/admin", "hrss/admin", "tax/admin"):
+        assert (
+            cli(
+                server,
+                "contract",
+                "approve",
+                "counter",
+                "--code-hash",
+                v2,
+                "-v",
+                "2",
+                "--as",
+                member,
+            ).returncode
+            == 0
+        )
+    refused = cli(server, "contract", "commit", "counter", "-v", "2", "--as", "tax/admin")
+    assert refused.returncode == 1 and "missing customs" in refused.stdout
+    assert (
+        cli(
+            server,
+            "contract",
+            "approve",
+            "counter",
+            "--code-hash",
+            v2,
+            "-v",
+            "2",
+            "--as",
+            "customs/admin",
+        ).returncode
+        == 0
+    )
+    assert (
+        cli(server, "contract", "commit", "counter", "-v", "2", "--as", "tax/admin").returncode == 0
+    )
+    listing = govchain("contract", "show", "--url", server.url)
+    assert "counter  version 2" in listing.stdout

@@ -24,7 +24,7 @@ MAX_BUDGET = 5_000_000
 """Largest budget a definition may set."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{1,31}\Z")
-_FILE = re.compile(r"[a-z][a-z0-9_\-]{0,63}\.(py|md|txt)\Z")
+_FILE = re.compile(r"[A-Za-z][A-Za-z0-9_\-]{0,63}\.(py|md|txt)\Z")
 
 HashFn = Callable[[bytes], bytes]
 
