@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_net import make_net
 
-from govchain.contracts import sandbox
+from govchain.contracts import checks, sandbox
+from govchain.contracts.budget import Meter
 from govchain.contracts.errors import ContractRefused
-from govchain.contracts.model import Meter, parse_type
+from govchain.contracts.methods import parse_type
 
 HEADER = (
     "from govchain.sdk import Contract, entry\n\n\n"
@@ -63,7 +64,7 @@ REFUSED = [
 
 @pytest.mark.parametrize(("source", "line", "fragment"), REFUSED)
 def test_static_check_names_the_line(source: str, line: int, fragment: str) -> None:
-    findings = sandbox.check_source("contract.py", source)
+    findings = checks.check_source("contract.py", source)
     assert findings, source
     assert any(f.line == line and fragment in f.reason for f in findings), [
         str(f) for f in findings

@@ -14,8 +14,8 @@ from govchain.cli.client import NodeClient
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
 from govchain.cli.output import CliError, console, json_text, reports_errors
 from govchain.cli.transactions import MemberOpt, parse_json, print_receipt, sign
+from govchain.contracts.checks import check_source
 from govchain.contracts.packages import LIFECYCLE, check_files, code_hash
-from govchain.contracts.sandbox import check_source
 from govchain.errors import GovchainError
 from govchain.node.network import NetworkDir
 

@@ -16,8 +16,11 @@ from typing import Any
 import orjson
 
 from govchain.contracts import sandbox
+from govchain.contracts.budget import Meter
+from govchain.contracts.checks import Finding, refused
+from govchain.contracts.context import ViewHost
 from govchain.contracts.errors import NotApproved, UnapprovedCode, UnknownContract
-from govchain.contracts.model import ClassContract, Meter, ViewHost
+from govchain.contracts.model import ClassContract
 from govchain.contracts.packages import (
     DEFAULT_BUDGET,
     ENTRY_FILE,
@@ -52,7 +55,7 @@ class InstalledContracts:
             return ClassContract(name, cls, budget=budget, meter=meter, host=self.views)
         except Exception as exc:  # a bad signature of an entry point
             message = getattr(exc, "message", str(exc))
-            raise sandbox.refused([sandbox.Finding(ENTRY_FILE, 0, message)]) from None
+            raise refused([Finding(ENTRY_FILE, 0, message)]) from None
 
     def changed(self, height: int) -> None:
         """Note that the lifecycle (re)defined a contract while executing block ``height``."""

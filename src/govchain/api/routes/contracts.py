@@ -8,11 +8,11 @@ import orjson
 from fastapi import APIRouter, Request
 
 from govchain.api.deps import NodeDep, read_body
+from govchain.contracts.checks import check_source
 from govchain.contracts.errors import UnknownContract
 from govchain.contracts.model import ClassContract
 from govchain.contracts.packages import LIFECYCLE, check_files
 from govchain.contracts.registry import ContractRegistry
-from govchain.contracts.sandbox import check_source
 from govchain.contracts.views import ReadContext
 from govchain.errors import MalformedEncoding, SchemaViolation
 from govchain.node.node import Node
