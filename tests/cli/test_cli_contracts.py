@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import orjson
-from test_cli import ENV, Network, Server, cli, govchain, network, server
+from test_cli import ENV, GOVCHAIN, Network, Server, cli, free_port, govchain, network, server
 
 __all__ = ["network", "server"]  # module-scoped fixtures shared with test_cli
 
@@ -204,3 +206,41 @@ def test_contract_lifecycle_commands(server: Server, tmp_path: Path) -> None:
     )
     listing = govchain("contract", "show", "--url", server.url)
     assert "counter  version 2" in listing.stdout
+
+
+def test_demo_deploys_the_services_once(tmp_path: Path) -> None:
+    """``govchain demo`` (``make run``) deploys every service with all departments' approvals,
+    runs its demo calls once, and finds the code already committed on the next start."""
+    directory = tmp_path / "demo"
+    logs = []
+    for _ in range(2):
+        port = free_port()
+        log = tmp_path / f"demo-{len(logs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(GOVCHAIN), "demo", "--dir", str(directory), "--port", str(port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=ENV,
+            )
+        srv = Server(directory, f"http://127.0.0.1:{port}", proc, log)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                assert proc.poll() is None, log.read_text()
+                try:
+                    if httpx.get(srv.url + "/v1/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            apps = {a["name"]: a for a in httpx.get(srv.url + "/v1/apps").json()["apps"]}
+            assert apps["notary"]["contract"]["version"] == 1
+        finally:
+            assert srv.stop() == 0
+        logs.append(log.read_text())
+    assert "service notary: version 1 committed" in logs[0]
+    assert "service notary: version 1 is committed" in logs[1]
+    verified = govchain("verify", "--network", directory)
+    assert verified.returncode == 0 and "OK:" in verified.stdout
