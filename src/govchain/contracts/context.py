@@ -5,8 +5,7 @@ call's budget."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 
@@ -21,9 +20,9 @@ SCAN_ITEM_STEPS = 2
 _SORT = orjson.OPT_SORT_KEYS
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling: the signing member and the person and case they act for."""
+class Caller(NamedTuple):
+    """Who is calling: the signing member and the person and case they act for (immutable; a
+    named tuple is built several times faster than a frozen dataclass, once per call)."""
 
     member: str
     """Member id that signed, e.g. ``tax/admin``."""
