@@ -10,6 +10,8 @@ from govchain.contracts.errors import UnknownContract, UnknownMethod
 from govchain.contracts.installed import InstalledContracts
 from govchain.contracts.kv import KvContract
 from govchain.contracts.lifecycle import lifecycle_contract
+from govchain.contracts.membership import membership_contract
+from govchain.crypto import gm, intl
 from govchain.ledger.execution import CallContext
 from govchain.ledger.genesis import Genesis
 
@@ -73,14 +75,17 @@ def builtin_registry(
 ) -> ContractRegistry:
     """Return the registry of the built-in genesis contracts.
 
-    With ``genesis`` the registry also holds the lifecycle system contract and runs the
-    contracts committed through it (code hashes with ``hash_fn``, the network's hash)."""
+    With ``genesis`` the registry also holds the lifecycle and membership system contracts and
+    runs the contracts committed through the lifecycle (code hashes with ``hash_fn``, the
+    network's hash)."""
     contracts: list[Contract] = [KvContract()]
     if genesis is None:
         return ContractRegistry(contracts)
     installed = InstalledContracts(hash_fn or (lambda b: hashlib.sha256(b).digest()))
     names: list[str] = []
     contracts.append(lifecycle_contract([d.id for d in genesis.departments], installed, names))
+    key_size = {"intl": intl.PUBLIC_KEY_SIZE, "gm": gm.PUBLIC_KEY_SIZE}[genesis.suite]
+    contracts.append(membership_contract(key_size))
     registry = ContractRegistry(contracts, installed)
     names.extend(registry.names())
     return registry
