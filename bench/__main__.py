@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import http_bench, identity_bench, ledger_bench, memory_bench, proofs_bench
+from bench import (
+    contracts_bench,
+    http_bench,
+    identity_bench,
+    ledger_bench,
+    memory_bench,
+    proofs_bench,
+)
 
 
 def main(argv: list[str]) -> None:
@@ -21,12 +28,14 @@ def main(argv: list[str]) -> None:
         proofs_bench.main(["--log-size", "100000", "--receipts", "200"])
         memory_bench.main(["--count", "20000"])
         identity_bench.main(["--tokens", "2000", "--logins", "5"])
+        contracts_bench.main(["--count", "20000", "--calls", "20000"])
     else:
         ledger_bench.main([])
         http_bench.main([])
         proofs_bench.main([])
         memory_bench.main([])
         identity_bench.main([])
+        contracts_bench.main([])
 
 
 if __name__ == "__main__":

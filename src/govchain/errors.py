@@ -21,6 +21,11 @@
     └── IntegrityError           stored data is corrupt or diverges              (HTTP 500 only
                                  when a node is serving while corrupt; the node refuses to start)
 
+Contract errors (``govchain.contracts.errors``) are leaves of this tree: ``UnknownContract``,
+``UnknownMethod`` (NotFound); ``BadArguments`` (SchemaViolation); ``ContractRefused``
+(InvalidInput); ``ContractFailed``, ``ContractError`` (Conflict); ``NotApproved``,
+``UnapprovedCode``, ``ReadOnlyCall`` (Forbidden); ``BudgetExhausted`` (HTTP 422).
+
 Nothing below ``api/`` knows HTTP: ``api/problems.py`` maps this tree to status codes.
 Every error has a stable machine-readable ``code``.
 """

@@ -16,12 +16,19 @@ from govchain.api.auth import PUBLIC, SIGNED, Access
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs-static", "/docs/oauth2-redirect", "/redoc"}
 
 
-def all_routes(app: FastAPI) -> list[BaseRoute]:
-    """Every route as the application serves it. FastAPI 0.165 keeps included routers as lazy
-    ``_IncludedRouter`` entries; its own iterator yields the effective routes (with the
-    router's dependencies merged in)."""
-    expand = getattr(fastapi.routing, "_iter_included_route_candidates", None)
-    return list(expand(app.routes)) if expand is not None else list(app.routes)
+def all_routes(app: FastAPI) -> list[tuple[BaseRoute, str, list[Any]]]:
+    """Every route as the application serves it, with its full path and the dependencies
+    added where its router was included. FastAPI 0.165 keeps included routers as lazy
+    ``_IncludedRouter`` entries; its own iterator yields each route with that context."""
+    expand = getattr(fastapi.routing, "_iter_routes_with_context", None)
+    if expand is None:
+        return [(r, getattr(r, "path", ""), []) for r in app.routes]
+    out = []
+    for route, ctx in expand(app.routes):
+        path = (ctx.path if ctx is not None else "") or getattr(route, "path", "")
+        extra = [d.dependency for d in ctx.dependencies] if ctx is not None else []
+        out.append((route, path, extra))
+    return out
 
 
 def _declarations(dependant: Dependant) -> list[Access]:
@@ -34,14 +41,14 @@ def _declarations(dependant: Dependant) -> list[Access]:
 def test_every_route_declares_its_access(app: FastAPI) -> None:
     missing = []
     seen = 0
-    for route in all_routes(app):
+    for route, path, extra in all_routes(app):
         if isinstance(route, APIRoute):
             seen += 1
-            decls = _declarations(route.dependant)
+            decls = _declarations(route.dependant) + [d for d in extra if isinstance(d, Access)]
             if len({d.name for d in decls}) != 1:
-                missing.append(f"{sorted(route.methods)} {route.path}: {decls}")
+                missing.append(f"{sorted(route.methods)} {path}: {decls}")
         elif isinstance(route, Route | Mount):
-            assert route.path in FRAMEWORK_ROUTES, f"undeclared non-API route {route.path}"
+            assert path in FRAMEWORK_ROUTES, f"undeclared non-API route {path}"
     assert seen > 30, "did not find the application's routes"
     assert not missing, "routes without exactly one access declaration:\n" + "\n".join(missing)
 
@@ -50,13 +57,13 @@ def test_protected_routes_refuse_anonymous_callers(app: FastAPI, client: Any) ->
     # The declaration is not decoration: every route that is neither public nor authorised by
     # signatures answers 401 without a token, before looking at its input.
     statuses = {}
-    for route in all_routes(app):
+    for route, full_path, extra in all_routes(app):
         if not isinstance(route, APIRoute):
             continue
-        (decl,) = set(_declarations(route.dependant))
+        (decl,) = set(_declarations(route.dependant) + [d for d in extra if isinstance(d, Access)])
         if decl in (PUBLIC, SIGNED):
             continue
-        path = route.path
+        path = full_path
         for name in route.param_convertors:
             path = path.replace("{" + name + "}", "tax" if name == "dept" else "x")
         for method in route.methods:

@@ -54,7 +54,12 @@ class Net:
         )
 
     def ledger(self, store: MemoryStore | None = None) -> Ledger:
-        return Ledger(store or MemoryStore(), self.genesis, self.suite, builtin_registry())
+        return Ledger(
+            store or MemoryStore(),
+            self.genesis,
+            self.suite,
+            builtin_registry(self.genesis, self.suite.hash),
+        )
 
     def commit(self, ledger: Ledger, txs: list[Transaction], ts: int = 1_000) -> CommittedBlock:
         proposer = self.node_keys["market"]

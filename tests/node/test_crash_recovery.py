@@ -71,9 +71,12 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         LmdbStore(net.data_dir("embedded"), readonly=True),
         genesis,
         net.suite(),
-        builtin_registry(),
+        builtin_registry(genesis, net.suite().hash),
     )
-    report = verify_chain(audited, Ledger(MemoryStore(), genesis, net.suite(), builtin_registry()))
+    report = verify_chain(
+        audited,
+        Ledger(MemoryStore(), genesis, net.suite(), builtin_registry(genesis, net.suite().hash)),
+    )
     audited.store.close()
     assert report.ok, report.error
     assert report.height == height

@@ -5,8 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from govchain.api import docs, problems
+from govchain.api.auth import PUBLIC, SIGNED, USER, requires, staff
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, health, log, members, oidc, state, transactions
+from govchain.api.routes import (
+    apps,
+    blocks,
+    contracts,
+    health,
+    log,
+    members,
+    oidc,
+    state,
+    transactions,
+)
 from govchain.api.routes import identity as identity_routes
 from govchain.api.settings import ApiSettings
 from govchain.identity.service import (
@@ -16,6 +27,7 @@ from govchain.identity.service import (
 )
 from govchain.identity.tokens import TokenKey
 from govchain.node.node import Node
+from govchain.sdk import discover_apps
 from govchain.storage.factory import open_store
 
 API_VERSION = "1"
@@ -59,4 +71,45 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     docs.install(app)
     for module in (transactions, blocks, state, log, health, identity_routes, members, oidc):
         app.include_router(module.router)
+    app.include_router(contracts.router)
+    app.include_router(apps.router)
+    mount_apps(app)
     return app
+
+
+APP_ACCESS = {
+    "public": PUBLIC,
+    "signed": SIGNED,
+    "user": USER,
+    "staff": staff("admin", "officer", "auditor"),
+}
+"""The access levels a service's routes may be grouped by (``routes.ROUTERS``)."""
+
+
+def mount_apps(app: FastAPI) -> None:
+    """Mount each service's routers under ``/v1/apps/<name>``, each with its access level.
+
+    A service's ``routes`` module declares ``ROUTERS = {access: APIRouter}`` with access one of
+    ``APP_ACCESS``; a service whose routes declare no access is refused at start.
+    """
+    for service in discover_apps():
+        routes = service.module("routes")
+        if routes is None:
+            continue
+        routers = getattr(routes, "ROUTERS", None)
+        if not isinstance(routers, dict) or not routers:
+            raise ValueError(
+                f"apps/{service.name}/routes.py must declare ROUTERS = {{access: APIRouter}} "
+                f"with access one of {sorted(APP_ACCESS)}"
+            )
+        for access, router in routers.items():
+            if access not in APP_ACCESS:
+                raise ValueError(
+                    f"apps/{service.name}/routes.py: unknown access {access!r} "
+                    f"(one of {sorted(APP_ACCESS)})"
+                )
+            app.include_router(
+                router,
+                prefix=f"/v1/apps/{service.name}",
+                dependencies=[requires(APP_ACCESS[access])],
+            )

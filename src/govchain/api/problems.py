@@ -23,6 +23,7 @@ AccountLocked (too many failed logins; ``Retry-After``)                  429
 Unauthenticated, InvalidToken, BadCredentials (``WWW-Authenticate``)     401
 Conflict, DuplicateTransaction                                           409
 Unavailable                                                              503
+BudgetExhausted (a contract view used up its steps)                      422
 IntegrityError, any other GovchainError                                  500
 anything else (a bug): generic detail, logged                            500
 =======================================================================  ======
@@ -41,6 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from govchain.api.responses import json_response
+from govchain.contracts.errors import BudgetExhausted
 from govchain.errors import (
     AccountLocked,
     BadSignature,
@@ -86,6 +88,7 @@ STATUS_OF: dict[type[GovchainError], int] = {
     IntegrityError: 500,
     Unauthenticated: 401,
     AccountLocked: 429,
+    BudgetExhausted: 422,
     GovchainError: 500,
 }
 """HTTP status of each class of the error tree; subclasses inherit their parent's."""

@@ -12,6 +12,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from govchain.apps.notary.service import verify_document
+from govchain.cli.notary import print_document
 from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
 from govchain.cli.output import CliError, console, err_console, json_text, reports_errors
 from govchain.contracts.registry import builtin_registry
@@ -36,11 +38,13 @@ def audit_store(genesis: Genesis, data: Path) -> AuditReport:
     try:
         if store.get("meta", META_GENESIS_HASH) is None:
             raise CliError(f"{data} holds no chain data")
-        audited = Ledger(store, genesis, suite, builtin_registry())
+        audited = Ledger(store, genesis, suite, builtin_registry(genesis, suite.hash))
         with tempfile.TemporaryDirectory(prefix="govchain-verify-") as scratch_dir:
             scratch_store = open_store(scratch_dir)
             try:
-                scratch = Ledger(scratch_store, genesis, suite, builtin_registry())
+                scratch = Ledger(
+                    scratch_store, genesis, suite, builtin_registry(genesis, suite.hash)
+                )
                 return _replay(audited, scratch)
             finally:
                 scratch_store.close()
@@ -135,8 +139,13 @@ def verify_receipt(
         typer.Option("--genesis", "-g", help="genesis.json to verify against.", dir_okay=False),
     ] = None,
     network: NetworkOpt = DEFAULT_NETWORK,
+    document: Annotated[
+        Path | None,
+        typer.Argument(help="Notarised document to check against the receipt.", dir_okay=False),
+    ] = None,
 ) -> None:
-    """Verify a receipt bundle offline with nothing but the network's genesis file."""
+    """Verify a receipt bundle offline with nothing but the network's genesis file; with a
+    DOCUMENT, also check that the receipt notarises exactly that document."""
     if genesis_path is not None:
         try:
             genesis = parse_genesis(genesis_path.read_bytes())
@@ -156,3 +165,13 @@ def verify_receipt(
         raise CliError(f"receipt verification FAILED: {kind}{exc.message}") from None
     console.print(f"[green]receipt verified[/] ({escape(str(file))})")
     print_verified(verified, genesis, bundle)
+    if document is not None:
+        try:
+            content = document.read_bytes()
+        except FileNotFoundError:
+            raise CliError(f"{document} does not exist") from None
+        try:
+            checked = verify_document(bundle, genesis, get_suite(genesis.suite), content)
+        except GovchainError as exc:
+            raise CliError(f"document verification FAILED: {exc.message}") from None
+        print_document(checked)

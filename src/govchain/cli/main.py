@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from govchain.cli import audit, identity, network, queries, server, transactions
+from govchain.cli import (
+    apps,
+    audit,
+    contracts,
+    identity,
+    network,
+    notary,
+    queries,
+    server,
+    transactions,
+)
 
 app = typer.Typer(
     name="govchain",
@@ -25,6 +35,9 @@ app.add_typer(identity.users_app, name="user")
 app.add_typer(identity.clients_app, name="client")
 app.add_typer(identity.members_app, name="member")
 app.add_typer(identity.log_app, name="access-log")
+app.add_typer(contracts.app, name="contract")
+app.add_typer(apps.app, name="app")
+app.add_typer(notary.app, name="notary")
 
 if __name__ == "__main__":
     app()

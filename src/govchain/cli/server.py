@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from govchain.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
+from govchain.cli.apps import deploy_in_process
 from govchain.cli.network import DEFAULT_CHAIN_ID, create_network
 from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
 from govchain.cli.output import CliError, console, err_console, fail, reports_errors
@@ -118,8 +120,15 @@ def serve(node: Node, settings: ApiSettings, sock: socket.socket) -> None:
         console.print(f"stopped at height {node.ledger.height}")
 
 
-def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
-    """Check, open, start and serve the embedded node of ``network``."""
+def run_node(
+    network: Path,
+    data: Path | None,
+    host: str,
+    port: int,
+    after_start: Callable[[Node], list[str]] | None = None,
+) -> None:
+    """Check, open, start and serve the embedded node of ``network`` (``after_start`` runs
+    once the node commits, before the API serves; its lines are printed)."""
     data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
     with listen(host, port) as sock:
         port = sock.getsockname()[1]
@@ -137,6 +146,13 @@ def run_node(network: Path, data: Path | None, host: str, port: int) -> None:
             f"chain [bold]{escape(genesis.chain_id)}[/] ({genesis.suite}), height "
             f"{node.ledger.height}, {len(genesis.departments)} departments"
         )
+        if after_start is not None:
+            try:
+                for line in after_start(node):
+                    console.print(escape(line))
+            except BaseException:
+                node.close()
+                raise
         if not settings.is_loopback:
             err_console.print(
                 f"[yellow]warning: listening on {escape(host)}: ledger reads are public and "
@@ -174,4 +190,12 @@ def demo(
     """Create the demo network if needed (init --demo), then run it (up)."""
     if not NetworkDir(directory).exists():
         create_network(directory, DEFAULT_CHAIN_ID, "intl", list(DEMO_DEPARTMENTS))
-    run_node(directory, None, DEFAULT_HOST, port)
+    # Every department's key is local in the demo: the services' contracts are deployed (and
+    # upgraded when their code changed) with the approvals of all departments.
+    run_node(
+        directory,
+        None,
+        DEFAULT_HOST,
+        port,
+        after_start=lambda node: deploy_in_process(node, directory),
+    )

@@ -3,30 +3,41 @@
 =============================  =================================================================
 ``set_root(root)``             register the department's root credential (once)
 ``issue(credential)``          add a member whose credential the department root signed
-``suspend(member)``            stop a member's key (its new transactions are rejected)
+``suspend(member, reason)``    stop a member's key (its new transactions are rejected)
 ``resume(member)``             reactivate a suspended member
-``revoke(member)``             stop a member's key for good
+``revoke(member, reason)``     stop a member's key for good
+``member(member)`` (view)      a member record, or ``None``
+``department(dept)`` (view)    the member records of a department
 =============================  =================================================================
 
-Only an ``admin`` member of the same department may call these, and not on its own key. A
-changed record takes effect for the very next transaction executed (the execution loop drops
-its member cache on every ``sys/member/`` write) and at admission from the next block on.
+Only an ``admin`` member of the same department may change records, and not its own. Member
+records are the ``sys/member/<id>`` records that execution checks every signer against
+(``ledger/execution.py``): a changed record takes effect for the very next transaction executed
+(the execution loop drops its member cache on every ``sys/member/`` write) and at admission from
+the next block on. A new key for a person is a new credential: revoke the old member, issue a new
+one. Like the lifecycle, this is a class-based contract run by the same machinery as installed
+ones (typed arguments, typed refusals, failed receipts that change nothing); being part of the
+platform it may use the department PKI (``identity/pki.py``) to check credentials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from govchain.contracts.errors import BadArguments, UnknownMethod
+from govchain.contracts.errors import BadArguments
+from govchain.contracts.model import ClassContract, Contract, entry, view
 from govchain.errors import Conflict, Forbidden, GovchainError, NotFound
 from govchain.identity import pki
-from govchain.ledger.encoding import canonical_unchecked, decode
-from govchain.ledger.execution import CallContext, member_key
 from govchain.ledger.genesis import ROLES
 
-ROOT_PREFIX = b"sys/ca/"
+MEMBERS = "members"
+"""Name of the members system contract."""
+NAMESPACE = b"sys/"
+"""The contract's state area: ``member/<id>`` (read by execution) and ``ca/<dept>``."""
+ROOT_PREFIX = NAMESPACE + b"ca/"
 """State keys of department roots: ``sys/ca/<dept>`` -> ``{"suite", "root": hex}``."""
+MAX_REASON = 500
+"""Longest suspension or revocation reason."""
 
 
 def root_key(dept: str) -> bytes:
@@ -34,100 +45,131 @@ def root_key(dept: str) -> bytes:
     return ROOT_PREFIX + dept.encode()
 
 
-def _hex_arg(args: Mapping[str, Any], name: str) -> bytes:
-    value = args.get(name)
-    if type(value) is not str or len(args) != 1:
-        raise BadArguments(f"this method takes exactly the argument {name} (hex string)")
+def _hex(name: str, value: str) -> bytes:
     try:
         return bytes.fromhex(value)
     except ValueError:
         raise BadArguments(f"args.{name} is not hex") from None
 
 
-def _member_arg(args: Mapping[str, Any]) -> str:
-    value = args.get("member")
-    if type(value) is not str or len(args) != 1 or not 3 <= len(value) <= 97:
-        raise BadArguments("this method takes exactly the argument member ('<dept>/<name>')")
-    return value
+def _reason(reason: str) -> str:
+    if not reason.strip() or len(reason) > MAX_REASON:
+        raise BadArguments(f"a reason of 1 to {MAX_REASON} characters is required")
+    return reason
 
 
-def _require_admin(ctx: CallContext, dept: str) -> None:
-    if ctx.signer_role != "admin" or ctx.signer_dept != dept:
-        raise Forbidden(
-            f"only an admin of department {dept!r} may manage its members",
-            signer=ctx.tx.signer,
-        )
-
-
-class MembersContract:
+class Members(Contract):
     """Member keys of departments, certified by the department PKI."""
 
-    name = "members"
+    def _require_admin(self, dept: str) -> None:
+        caller = self.ctx.caller
+        if caller.role != "admin" or caller.dept != dept:
+            raise Forbidden(
+                f"only an admin of department {dept!r} may manage its members",
+                signer=caller.member,
+            )
 
-    def call(self, ctx: CallContext, method: str, args: Mapping[str, Any]) -> Any:
-        """Dispatch one call."""
-        if method == "set_root":
-            return self._set_root(ctx, _hex_arg(args, "root"))
-        if method == "issue":
-            return self._issue(ctx, _hex_arg(args, "credential"))
-        if method in ("suspend", "resume", "revoke"):
-            return self._set_status(ctx, method, _member_arg(args))
-        raise UnknownMethod(f"contract members has no method {method!r}")
+    def _record(self, member: str) -> dict[str, Any]:
+        if not 3 <= len(member) <= 97 or "/" not in member:
+            raise BadArguments("member must be '<dept>/<name>'")
+        record: dict[str, Any] | None = self.ctx.get("member/" + member)
+        if record is None:
+            raise NotFound(f"no member {member!r}")
+        self._require_admin(record["dept"])
+        if member == self.ctx.caller.member:
+            raise Forbidden("a member cannot suspend, resume or revoke its own key")
+        if record.get("status", "active") == "revoked":
+            raise Conflict(f"member {member!r} is revoked; revocation is final")
+        return record
 
-    def _set_root(self, ctx: CallContext, root: bytes) -> Any:
+    def _set_status(self, member: str, record: dict[str, Any], status: str, **extra: Any) -> Any:
+        self.ctx.put("member/" + member, {**record, "status": status, **extra})
+        self.ctx.emit(f"members.{status}", {"member": member, **extra})
+        return {"member": member, "status": status}
+
+    @entry
+    def set_root(self, root: str) -> dict[str, Any]:
+        """Register your department's root credential (once)."""
         try:
-            suite, dept, _ = pki.root_public_key(root)
+            suite, dept, _ = pki.root_public_key(_hex("root", root))
         except GovchainError as exc:
             raise BadArguments(f"root credential: {exc.message}") from None
-        _require_admin(ctx, dept)
-        if ctx.get(root_key(dept)) is not None:
+        self._require_admin(dept)
+        if self.ctx.exists("ca/" + dept):
             raise Conflict(f"department {dept!r} already has a root credential")
-        ctx.put(root_key(dept), canonical_unchecked({"suite": suite, "root": root.hex()}))
-        ctx.emit("members.root_set", {"dept": dept, "suite": suite})
+        self.ctx.put("ca/" + dept, {"suite": suite, "root": root.lower()})
+        self.ctx.emit("members.root_set", {"dept": dept, "suite": suite})
         return {"dept": dept, "suite": suite}
 
-    def _issue(self, ctx: CallContext, credential: bytes) -> Any:
-        dept = ctx.signer_dept
-        stored = ctx.get(root_key(dept))
+    @entry
+    def issue(self, credential: str) -> dict[str, Any]:
+        """Add the member a credential signed by your department's root describes."""
+        raw = _hex("credential", credential)
+        dept = self.ctx.caller.dept
+        stored = self.ctx.get("ca/" + dept)
         if stored is None:
             raise NotFound(f"department {dept!r} has no root credential yet (members.set_root)")
-        root = bytes.fromhex(decode(stored)["root"])
         try:
-            cred = pki.verify_member(root, credential, ctx.block_time_ms)
+            cred = pki.verify_member(bytes.fromhex(stored["root"]), raw, self.ctx.time_ms)
         except GovchainError as exc:
             raise BadArguments(f"member credential: {exc.message}") from None
-        _require_admin(ctx, cred.dept)
+        self._require_admin(cred.dept)
         if not cred.member_id.startswith(cred.dept + "/") or cred.role not in ROLES:
             raise BadArguments("the credential's member id or role is not valid")
-        if ctx.get(member_key(cred.member_id)) is not None:
+        if self.ctx.exists("member/" + cred.member_id):
             raise Conflict(f"member {cred.member_id!r} already exists")
-        record = {
-            "id": cred.member_id,
-            "dept": cred.dept,
-            "role": cred.role,
-            "public_key": cred.public_key.hex(),
-            "status": "active",
-            "credential": credential.hex(),
-            "not_after_ms": cred.not_after_ms,
-        }
-        ctx.put(member_key(cred.member_id), canonical_unchecked(record))
-        ctx.emit("members.issued", {"member": cred.member_id, "role": cred.role})
+        self.ctx.put(
+            "member/" + cred.member_id,
+            {
+                "id": cred.member_id,
+                "dept": cred.dept,
+                "role": cred.role,
+                "public_key": cred.public_key.hex(),
+                "status": "active",
+                "credential": raw.hex(),
+                "not_after_ms": cred.not_after_ms,
+                "issued_height": self.ctx.height,
+            },
+        )
+        self.ctx.emit("members.issued", {"member": cred.member_id, "role": cred.role})
         return {"member": cred.member_id, "role": cred.role, "status": "active"}
 
-    def _set_status(self, ctx: CallContext, method: str, member: str) -> Any:
-        raw = ctx.get(member_key(member))
-        if raw is None:
-            raise NotFound(f"no member {member!r}")
-        record = decode(raw)
-        _require_admin(ctx, record["dept"])
-        if member == ctx.tx.signer:
-            raise Forbidden("a member cannot suspend, resume or revoke its own key")
+    @entry
+    def suspend(self, member: str, reason: str = "suspended by the department") -> Any:
+        """Suspend a member of your department: its transactions are rejected from now on."""
+        record = self._record(member)
         status = record.get("status", "active")
-        if status == "revoked":
-            raise Conflict(f"member {member!r} is revoked; revocation is final")
-        new = {"suspend": "suspended", "resume": "active", "revoke": "revoked"}[method]
-        if method == "resume" and status != "suspended":
+        if status != "active":
+            raise Conflict(f"member {member!r} is {status}, not active")
+        return self._set_status(member, record, "suspended", reason=_reason(reason))
+
+    @entry
+    def resume(self, member: str) -> Any:
+        """Reactivate a suspended member of your department."""
+        record = self._record(member)
+        if record.get("status", "active") != "suspended":
             raise Conflict(f"member {member!r} is not suspended")
-        ctx.put(member_key(member), canonical_unchecked({**record, "status": new}))
-        ctx.emit(f"members.{new}", {"member": member})
-        return {"member": member, "status": new}
+        record.pop("reason", None)
+        return self._set_status(member, record, "active")
+
+    @entry
+    def revoke(self, member: str, reason: str = "revoked by the department") -> Any:
+        """Revoke a member's key for good."""
+        record = self._record(member)
+        return self._set_status(member, record, "revoked", reason=_reason(reason))
+
+    @view
+    def member(self, member: str) -> dict[str, Any] | None:
+        """Return a member record (``None`` if unknown)."""
+        found: dict[str, Any] | None = self.ctx.get("member/" + member)
+        return found
+
+    @view
+    def department(self, dept: str) -> list[dict[str, Any]]:
+        """Return the member records of a department (genesis members included)."""
+        return [value for _, value in self.ctx.scan(f"member/{dept}/", 10_000)]
+
+
+def members_contract() -> ClassContract:
+    """Return the members system contract."""
+    return ClassContract(MEMBERS, Members, namespace=NAMESPACE)

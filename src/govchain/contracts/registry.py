@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from govchain.contracts.errors import UnknownContract
+from govchain.contracts.errors import UnknownContract, UnknownMethod
+from govchain.contracts.installed import InstalledContracts
 from govchain.contracts.kv import KvContract
-from govchain.contracts.members import MembersContract
+from govchain.contracts.lifecycle import lifecycle_contract
+from govchain.contracts.members import members_contract
 from govchain.ledger.execution import CallContext
+from govchain.ledger.genesis import Genesis
 
 
 class Contract(Protocol):
@@ -23,24 +27,62 @@ class Contract(Protocol):
 
 
 class ContractRegistry:
-    """A ``ContractHost`` over a fixed set of contracts."""
+    """A ``ContractHost`` over a fixed set of contracts, plus (optionally) the contracts
+    installed through the lifecycle contract, reached when no built-in one has the name."""
 
-    def __init__(self, contracts: list[Contract]) -> None:
+    def __init__(
+        self, contracts: list[Contract], installed: InstalledContracts | None = None
+    ) -> None:
         self._contracts = {c.name: c for c in contracts}
         self._calls = {c.name: c.call for c in contracts}
+        self.installed = installed
+        if installed is not None:
+            installed.views = self
 
     def call(self, ctx: CallContext, contract: str, method: str, args: Mapping[str, Any]) -> Any:
         """Run one call on the named contract."""
         c = self._calls.get(contract)
         if c is None:
+            if self.installed is not None:
+                return self.installed.call(ctx, contract, method, args)
             raise UnknownContract(f"no contract named {contract!r} is deployed")
         return c(ctx, method, args)
+
+    def view(self, ctx: CallContext, contract: str, method: str, args: Mapping[str, Any]) -> Any:
+        """Run a read-only method (``view``) of the named contract."""
+        c = self._contracts.get(contract)
+        if c is None:
+            if self.installed is not None:
+                return self.installed.view(ctx, contract, method, args)
+            raise UnknownContract(f"no contract named {contract!r} is deployed")
+        run: Callable[[CallContext, str, Mapping[str, Any]], Any] | None = getattr(c, "view", None)
+        if run is None:
+            raise UnknownMethod(f"contract {contract} has no views")
+        return run(ctx, method, args)
 
     def names(self) -> list[str]:
         """Return the deployed contract names."""
         return sorted(self._contracts)
 
+    def builtin(self, name: str) -> Contract | None:
+        """Return a built-in (native) contract by name."""
+        return self._contracts.get(name)
 
-def builtin_registry() -> ContractRegistry:
-    """Return the registry of the built-in genesis contracts."""
-    return ContractRegistry([KvContract(), MembersContract()])
+
+def builtin_registry(
+    genesis: Genesis | None = None, hash_fn: Callable[[bytes], bytes] | None = None
+) -> ContractRegistry:
+    """Return the registry of the built-in genesis contracts.
+
+    With ``genesis`` the registry also holds the lifecycle system contract and
+    runs the contracts committed through the lifecycle (code hashes with ``hash_fn``, the
+    network's hash)."""
+    contracts: list[Contract] = [KvContract(), members_contract()]
+    if genesis is None:
+        return ContractRegistry(contracts)
+    installed = InstalledContracts(hash_fn or (lambda b: hashlib.sha256(b).digest()))
+    names: list[str] = []
+    contracts.append(lifecycle_contract([d.id for d in genesis.departments], installed, names))
+    registry = ContractRegistry(contracts, installed)
+    names.extend(registry.names())
+    return registry

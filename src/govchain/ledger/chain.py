@@ -8,7 +8,7 @@ head pointer go into one ``WriteBatch``; nothing is visible or acknowledged befo
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +77,11 @@ class _Reader:
     def get_value(self, key: bytes) -> bytes | None:
         v = self._state.get(key)
         return None if v is None else v.value
+
+    def scan_values(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        for key, v in self._state.iter_range(prefix):
+            if v.value is not None:
+                yield key, v.value
 
 
 def genesis_writes(genesis: Genesis, genesis_hash: bytes) -> list[StateWrite]:

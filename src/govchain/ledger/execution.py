@@ -9,7 +9,10 @@ receipt and changes nothing. The caller stages the writes and commits them with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import bisect
+import heapq
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,6 +45,11 @@ class StateReader(Protocol):
         """Return the committed value of ``key`` or ``None``."""
         ...
 
+    def scan_values(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Iterate the committed ``(key, value)`` pairs whose key starts with ``prefix``, in
+        key order."""
+        ...
+
 
 class CallContext(Protocol):
     """What a contract call sees: its state, events, the caller and the block."""
@@ -71,6 +79,11 @@ class CallContext(Protocol):
 
     def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
         """Record an event in the receipt."""
+        ...
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """Return up to ``limit`` live ``(key, value)`` pairs starting with ``prefix``, in key
+        order, as of this point of the block."""
         ...
 
 
@@ -191,6 +204,7 @@ class _Context:
 
     __slots__ = (
         "_block",
+        "_block_sorted",
         "_events",
         "_reader",
         "_writes",
@@ -208,6 +222,7 @@ class _Context:
         self._block = block
         self._writes: dict[bytes, bytes | None] = {}
         self._events: list[dict[str, Any]] = []
+        self._block_sorted: list[bytes] = []
         self.height = height
         self.block_time_ms = time_ms
         self.signer_dept = ""
@@ -232,6 +247,34 @@ class _Context:
         self._events.append(
             {"type": event_type, "data": data if type(data) is dict else dict(data)}
         )
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        # Overlay of this block's and this call's writes (later wins) on the committed state.
+        # The block's keys are kept sorted across calls: keys are only ever added to the block
+        # (a delete is a None value) and a dict iterates in insertion order, so the keys after
+        # the sorted count are the new ones.
+        block = self._block
+        ordered = self._block_sorted
+        if len(ordered) != len(block):
+            for key in itertools.islice(block, len(ordered), None):
+                bisect.insort(ordered, key)
+        overlay: dict[bytes, bytes | None] = {}
+        for i in range(bisect.bisect_left(ordered, prefix), len(ordered)):
+            key = ordered[i]
+            if not key.startswith(prefix):
+                break
+            overlay[key] = block[key]
+        overlay.update((k, v) for k, v in self._writes.items() if k.startswith(prefix))
+        pending = sorted(overlay.items())
+        committed = ((k, v) for k, v in self._reader.scan_values(prefix) if k not in overlay)
+        out: list[tuple[bytes, bytes]] = []
+        for key, value in heapq.merge(committed, pending, key=lambda kv: kv[0]):
+            if value is None:
+                continue
+            out.append((key, value))
+            if len(out) >= limit:
+                break
+        return out
 
 
 # Slot setters of the frozen records built in the hot loop of ``execute_block``.

@@ -11,6 +11,7 @@ from govchain.crypto import get_suite, parallel
 from govchain.errors import NotFound
 from govchain.ledger.audit import check_integrity
 from govchain.ledger.transactions import Transaction
+from govchain.node.content import ContentStore
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
@@ -43,6 +44,7 @@ def open_embedded(
     if not keys:
         raise NotFound(f"no department node key under {net.root}/departments")
     lock: DataDirLock | None = None
+    path: Path | None = None
     if store is None:
         path = None if in_memory else Path(data_dir or net.data_dir(EMBEDDED_NODE))
         if path is not None:
@@ -60,8 +62,9 @@ def open_embedded(
         store=store,
         genesis=genesis,
         suite=suite,
-        host=builtin_registry(),
+        host=builtin_registry(genesis, suite.hash),
         orderer=orderer,
+        content=ContentStore(None if path is None else path / "content", suite.hash),
         identity=NodeIdentity(
             proposer=proposer.id,
             proposer_key=proposer.keypair.private,

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from govchain.contracts.errors import UnknownMethod
+from govchain.contracts.views import ViewRunner, run_view
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.chain import CommittedBlock, Ledger
@@ -25,6 +27,7 @@ from govchain.ledger.state import VersionedValue
 from govchain.ledger.state_proof import StateProof
 from govchain.ledger.transactions import Transaction
 from govchain.node.admission import Admission, Outcome
+from govchain.node.content import ContentStore
 from govchain.ordering.base import Orderer
 from govchain.storage.base import KVStore
 from govchain.types import DeptId
@@ -85,8 +88,11 @@ class Node:
         identity: NodeIdentity,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         max_pending: int = 20_000,
+        content: ContentStore | None = None,
     ) -> None:
         self.genesis = genesis
+        self.content = content or ContentStore(None, suite.hash)
+        """Off-chain files by hash (documents of notarisations, attachments)."""
         self.suite = suite
         self.ledger = Ledger(store, genesis, suite, host)
         self.orderer = orderer
@@ -310,6 +316,23 @@ class Node:
             proof = self.ledger.state.prove(key)
             cp = self.ledger.checkpoint() if self.ledger.height else None
         return value, proof, cp
+
+    def query(self, contract: str, method: str, args: dict[str, Any]) -> Any:
+        """Run a contract view against the committed state (consistent: between two blocks)."""
+        host = self.ledger.host
+        if not isinstance(host, ViewRunner):
+            raise UnknownMethod("this node's contracts have no views")
+        with self._commit_lock:
+            head = self.ledger.head
+            return run_view(
+                host,
+                self.ledger.state,
+                contract,
+                method,
+                args,
+                height=self.ledger.height,
+                time_ms=head.header.timestamp_ms if head else self.genesis.created_ms,
+            )
 
     def receipt_bundle(self, tx_id: bytes) -> dict[str, Any]:
         """Return the offline-verifiable receipt of a committed transaction."""

@@ -1,0 +1,32 @@
+"""The services (apps) this node serves: what each one is and whether its contract is deployed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from govchain.api.auth import PUBLIC, requires
+from govchain.api.deps import NodeDep
+from govchain.contracts.packages import LIFECYCLE
+from govchain.sdk import discover_apps
+
+router = APIRouter(prefix="/v1/apps", tags=["apps"], dependencies=[requires(PUBLIC)])
+
+
+@router.get("", summary="The government services of this installation")
+def list_apps(node: NodeDep) -> dict[str, Any]:
+    """Return each service's name, title, description, route prefix and committed contract
+    definition (``null`` until its departments approved and committed it)."""
+    services = []
+    for app in discover_apps():
+        services.append(
+            {
+                "name": app.name,
+                "title": app.title,
+                "description": app.description,
+                "routes": f"/v1/apps/{app.name}",
+                "contract": node.query(LIFECYCLE, "definition", {"name": app.contract_name}),
+            }
+        )
+    return {"apps": services}

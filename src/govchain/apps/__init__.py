@@ -1,0 +1,1 @@
+"""Government services (the "N"): one package per service, discovered by ``govchain.sdk``."""

@@ -1,0 +1,156 @@
+"""``ContractHarness``: a service's contract on an in-memory four-department network.
+
+The harness installs the package through the lifecycle contract (install, approvals by a
+majority, commit) exactly like a real network, then lets a test call entry points (each call
+is committed in its own block and returns its receipt) and views::
+
+    h = ContractHarness.for_app(find_app("notary"))
+    receipt = h.call("notarise", {"digest": "ab" * 32}, member="market/admin")
+    assert receipt.status == "ok"
+    assert h.view("record", {"digest": "ab" * 32})["dept"] == "market"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from govchain.contracts.registry import ContractRegistry, builtin_registry
+from govchain.contracts.views import run_view
+from govchain.crypto import get_suite
+from govchain.errors import GovchainError
+from govchain.ledger.chain import Ledger
+from govchain.ledger.genesis import Member, make_genesis
+from govchain.ledger.receipts import Receipt
+from govchain.ledger.transactions import Transaction, build_transaction
+from govchain.sdk.app import App
+from govchain.storage.memory import MemoryStore
+
+DEPARTMENTS = ("market", "tax", "hrss", "customs")
+"""Departments of the harness network; each has an ``<id>/admin`` and ``<id>/officer``."""
+
+
+class ContractHarness:
+    """One contract committed on an in-memory network (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        files: Mapping[str, str],
+        *,
+        suite: str = "intl",
+        policy: dict[str, Any] | None = None,
+        start_ms: int = 1_767_225_600_000,  # 2026-01-01T00:00:00Z
+    ) -> None:
+        self.suite = get_suite(suite)
+        self.name = name
+        self.time_ms = start_ms
+        self._node_keys = {d: self.suite.generate_keypair() for d in DEPARTMENTS}
+        self._keys = {
+            f"{d}/{role}": self.suite.generate_keypair()
+            for d in DEPARTMENTS
+            for role in ("admin", "officer")
+        }
+        self.genesis = make_genesis(
+            chain_id="harness",
+            suite=suite,
+            created_ms=start_ms,
+            departments=[(d, d, self._node_keys[d].public) for d in DEPARTMENTS],
+            members=[
+                Member(m, m.split("/")[0], m.split("/")[1], k.public) for m, k in self._keys.items()
+            ],
+        )
+        self.host: ContractRegistry = builtin_registry(self.genesis, self.suite.hash)
+        self.ledger = Ledger(MemoryStore(), self.genesis, self.suite, self.host)
+        self._nonce = 0
+        install: dict[str, Any] = {"name": name, "version": 1, "files": dict(files)}
+        if policy is not None:
+            install["policy"] = policy
+        self._must(self.call("install", install, contract="lifecycle"))
+        digest = self.view("proposal", {"name": name, "version": 1}, contract="lifecycle")[
+            "code_hash"
+        ]
+        for dept in DEPARTMENTS[: len(DEPARTMENTS) // 2 + 1]:
+            args = {"name": name, "version": 1, "code_hash": digest}
+            self._must(self.call("approve", args, contract="lifecycle", member=f"{dept}/admin"))
+        self._must(self.call("commit", {"name": name, "version": 1}, contract="lifecycle"))
+
+    @classmethod
+    def for_app(cls, app: App, **kw: Any) -> ContractHarness:
+        """Return a harness running the contract of a service."""
+        return cls(app.contract_name, app.contract_files(), policy=app.policy, **kw)
+
+    @staticmethod
+    def _must(receipt: Receipt) -> None:
+        if receipt.status != "ok":
+            raise GovchainError(f"harness set-up failed: {receipt.error}")
+
+    def transaction(
+        self,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        contract: str | None = None,
+        member: str = "market/admin",
+        actor: str | None = None,
+        case: str = "",
+    ) -> Transaction:
+        """Build and sign a transaction (not submitted)."""
+        self._nonce += 1
+        private = self._keys[member].private
+        return build_transaction(
+            chain=self.genesis.chain_id,
+            signer=member,
+            nonce=self._nonce,
+            contract=contract or self.name,
+            method=method,
+            args=dict(args or {}),
+            actor=actor or f"{member}#staff",
+            case=case,
+            sign=lambda m: self.suite.sign(private, m),
+            hash_fn=self.suite.hash,
+        )
+
+    def commit(self, txs: list[Transaction], advance_ms: int = 1_000) -> list[Receipt]:
+        """Commit ``txs`` as one block ``advance_ms`` after the previous; return the receipts."""
+        self.time_ms += advance_ms
+        proposer = self._node_keys[DEPARTMENTS[0]]
+        block = self.ledger.commit_block(
+            txs,
+            timestamp_ms=self.time_ms,
+            proposer=DEPARTMENTS[0],
+            sign_header=lambda m: self.suite.sign(proposer.private, m),
+            checkpoint_keys=[(d, k.private) for d, k in self._node_keys.items()],
+        )
+        return list(block.result.receipts)
+
+    def call(
+        self,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        contract: str | None = None,
+        member: str = "market/admin",
+        actor: str | None = None,
+        case: str = "",
+        advance_ms: int = 1_000,
+    ) -> Receipt:
+        """Commit one call in its own block and return its receipt."""
+        tx = self.transaction(
+            method, args, contract=contract, member=member, actor=actor, case=case
+        )
+        return self.commit([tx], advance_ms)[0]
+
+    def view(
+        self, method: str, args: Mapping[str, Any] | None = None, *, contract: str | None = None
+    ) -> Any:
+        """Run a view against the committed state."""
+        return run_view(
+            self.host,
+            self.ledger.state,
+            contract or self.name,
+            method,
+            dict(args or {}),
+            height=self.ledger.height,
+            time_ms=self.time_ms,
+        )
