@@ -17,8 +17,11 @@
     ├── Forbidden                authenticated but not allowed                   (HTTP 403)
     ├── Conflict                 duplicate transaction, state conflict           (HTTP 409)
     ├── Unavailable              node or ordering cannot take work now           (HTTP 503)
+    │   ├── OrderingUnavailable     the ordering service (etcd) has no majority / is unreachable
+    │   └── NotProposer             this node lost (or never held) the proposer lease
     └── IntegrityError           stored data is corrupt or diverges              (HTTP 500 only
-                                 when a node is serving while corrupt; the node refuses to start)
+        │                        when a node is serving while corrupt; the node refuses to start)
+        └── Divergence              this node's state root differs from the quorum's
 
 Nothing below ``api/`` knows HTTP: ``api/problems.py`` maps this tree to status codes.
 Every error has a stable machine-readable ``code``.
@@ -149,3 +152,21 @@ class IntegrityError(GovchainError):
     """Stored data is corrupt, or this node diverges from what it committed."""
 
     code = "integrity_error"
+
+
+class OrderingUnavailable(Unavailable):
+    """The ordering service (the etcd cluster) cannot order transactions now."""
+
+    code = "ordering_unavailable"
+
+
+class NotProposer(Unavailable):
+    """This node does not hold the proposer lease (any more); its block was not appended."""
+
+    code = "not_proposer"
+
+
+class Divergence(IntegrityError):
+    """This node's checkpoint at a height differs from the one a quorum of departments signed."""
+
+    code = "divergence"
