@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from govchain.cli import audit, network, queries, server, transactions
+from govchain.cli import audit, cluster, network, queries, server, transactions
 
 app = typer.Typer(
     name="govchain",
@@ -21,6 +21,8 @@ app.command("query")(queries.query)
 app.command("status")(queries.status)
 app.command("verify")(audit.verify)
 app.command("verify-receipt")(audit.verify_receipt)
+app.add_typer(cluster.app, name="network")
+app.add_typer(cluster.node_app, name="node")
 
 if __name__ == "__main__":
     app()

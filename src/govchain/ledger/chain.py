@@ -205,10 +205,18 @@ class Ledger:
             raise NotFound(f"no checkpoint at height {h}", height=h)
         return SignedCheckpoint.from_json(decode(raw))
 
-    def receipt_bundle(self, tx_id: bytes) -> dict[str, Any]:
-        """Return the offline-verifiable receipt of a committed transaction."""
+    def receipt_bundle(
+        self, tx_id: bytes, checkpoint_height: Height | None = None
+    ) -> dict[str, Any]:
+        """Return the offline-verifiable receipt of a committed transaction, proved against
+        the checkpoint at ``checkpoint_height`` (default: the latest)."""
         loc = self.locate(tx_id)
-        cp = self.checkpoint()
+        cp = self.checkpoint(checkpoint_height)
+        if cp.checkpoint.height < loc.height:
+            raise NotFound(
+                f"checkpoint {cp.checkpoint.height} is below the transaction's block {loc.height}",
+                height=loc.height,
+            )
         entry = LogEntry.decode(self.entry_bytes(loc.log_index))
         proof = self.log.inclusion_proof(loc.log_index, cp.checkpoint.log_size)
         return {
@@ -299,8 +307,12 @@ class Ledger:
         proposer: DeptId,
         sign_header: Callable[[bytes], bytes],
         checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
+        publish: Callable[[SignedHeader], None] | None = None,
     ) -> CommittedBlock:
-        """Execute ``txs`` as the next block (proposer side), sign it and commit it durably."""
+        """Execute ``txs`` as the next block (proposer side), sign it and commit it durably.
+
+        ``publish`` (a network proposer appending the block to the ordering log) is called with
+        the signed header before anything is written; if it raises, nothing is committed."""
         height = self.height + 1
         if self._head is not None:
             timestamp_ms = max(timestamp_ms, self._head.header.timestamp_ms)
@@ -320,6 +332,8 @@ class Ledger:
                 log_root=Hash32(log_head.root),
             )
             signed = SignedHeader(header, sign_header(header.signing_message()))
+            if publish is not None:
+                publish(signed)
             block_hash = self._finish(batch, signed, checkpoint_keys)
         except BaseException:
             self._discard()

@@ -19,6 +19,7 @@ Ordering is trusted for order and liveness only: nodes re-verify and re-execute 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -100,10 +101,8 @@ class BlockLog:
         """Give up the proposer lease (others may take over at once)."""
         lease, self.lease = self.lease, 0
         if lease:
-            try:
+            with contextlib.suppress(Unavailable):  # otherwise it expires by itself
                 self.client.lease_revoke(lease)
-            except Unavailable:
-                pass  # it expires by itself
 
     def leader(self) -> str | None:
         """Return the current proposer's department, or ``None`` between two leases."""
@@ -199,9 +198,7 @@ class BlockLog:
         """Return the values of ``keys`` (read together; missing keys are skipped)."""
         if not keys:
             return []
-        _, responses = self.client.txn(
-            [], [{"request_range": {"key": b64(k)}} for k in keys]
-        )
+        _, responses = self.client.txn([], [{"request_range": {"key": b64(k)}} for k in keys])
         out: list[bytes] = []
         for resp in responses:
             for kv in resp.get("response_range", {}).get("kvs", []):
@@ -339,9 +336,7 @@ class EtcdOrderer(Generic[T]):
         if total < self.max_items and now - self._first_seen < self.max_wait:
             return []
         self._first_seen = None
-        items = [
-            self._decode(t.encode()) for v in self.log.read(keys) for t in orjson.loads(v)
-        ]
+        items = [self._decode(t.encode()) for v in self.log.read(keys) for t in orjson.loads(v)]
         kept = self._keep(items)
         if not kept:
             self.log.drop(keys)

@@ -6,6 +6,7 @@ free client and peer port on 127.0.0.1; members are stopped by process id.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -93,6 +94,43 @@ class EtcdCluster:
             )
             for i in range(size)
         ]
+
+    @staticmethod
+    def load_or_create(root: Path | str, size: int = 3) -> EtcdCluster:
+        """Return the cluster whose layout (names, ports) ``root/cluster.json`` records, or a
+        new one (recorded there): a restarted member must keep its peer URL."""
+        root = Path(root)
+        path = root / "cluster.json"
+        if path.exists():
+            doc = json.loads(path.read_text())
+            cluster = EtcdCluster.__new__(EtcdCluster)
+            cluster.root = root
+            cluster.token = doc["token"]
+            cluster.members = [
+                EtcdMember(
+                    m["name"],
+                    m["client_port"],
+                    m["peer_port"],
+                    root / m["name"],
+                    root / f"{m['name']}.log",
+                )
+                for m in doc["members"]
+            ]
+            return cluster
+        cluster = EtcdCluster(root, size)
+        root.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(
+                {
+                    "token": cluster.token,
+                    "members": [
+                        {"name": m.name, "client_port": m.client_port, "peer_port": m.peer_port}
+                        for m in cluster.members
+                    ],
+                }
+            )
+        )
+        return cluster
 
     @property
     def endpoints(self) -> list[str]:

@@ -1,0 +1,406 @@
+"""A department's node in a network: etcd ordering, replication, checkpoint quorum, catch-up.
+
+One ``Node`` (admission, committer, ledger) plus four threads:
+
+- **election**: campaigns for the proposer lease and renews it; renews this node's peer entry;
+- **sync**: woken by an etcd watch on the block log, applies blocks other nodes proposed
+  (verified and re-executed by ``Ledger.apply_block``), fetching from peers when etcd no
+  longer holds them or the node is far behind;
+- **checkpoints** (same thread as sync): publishes this node's signed checkpoint of every
+  height, merges the other departments' signatures of the same checkpoint, and advances the
+  certified height once more than two thirds of the departments signed. If a quorum signed a
+  *different* checkpoint, the node has diverged: it stops committing and serving, and says so
+  (height, both state roots) in its health document and its log;
+- **compaction** (proposer only): deletes blocks every department has persisted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from govchain.contracts.registry import builtin_registry
+from govchain.crypto import get_suite, parallel
+from govchain.errors import (
+    Divergence,
+    GovchainError,
+    IntegrityError,
+    Unavailable,
+)
+from govchain.ledger.audit import check_integrity
+from govchain.ledger.blocks import SignedHeader
+from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
+from govchain.ledger.encoding import canonical_unchecked
+from govchain.ledger.transactions import Transaction, parse_transaction
+from govchain.node.lock import DataDirLock
+from govchain.node.network import NetworkDir
+from govchain.node.node import Node, NodeIdentity
+from govchain.node.wire import decode_block, encode_block
+from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
+from govchain.ordering.etcd_client import EtcdClient
+from govchain.storage.factory import open_store
+from govchain.types import DeptId
+
+log = logging.getLogger("govchain.network")
+
+PEER_CATCH_UP_BLOCKS = 20
+"""Further behind than this many blocks, a node fetches from peers rather than etcd."""
+FETCH_BLOCKS = 32
+"""Blocks per fetch (from etcd or a peer)."""
+COMPACT_EVERY_S = 5.0
+"""How often the proposer compacts the block log."""
+COMPACT_KEEP = 16
+"""Blocks kept in etcd below the lowest persisted height of all departments."""
+
+Progress = Callable[[int, int], None]
+
+
+class NetworkNode:
+    """One department's node of a network (open, ``catch_up``, ``start``, ``close``)."""
+
+    def __init__(
+        self,
+        network: Path | str,
+        dept: DeptId,
+        etcd_endpoints: Sequence[str],
+        *,
+        data_dir: Path | str | None = None,
+        address: str = "",
+        check: bool = True,
+        progress: Progress | None = None,
+    ) -> None:
+        net = NetworkDir(network)
+        self.genesis = genesis = net.genesis()
+        genesis.department(dept)  # SchemaViolation if not a department
+        self.suite = suite = get_suite(genesis.suite)
+        key = net.node_key(dept)
+        self.dept = dept
+        self.address = address
+        """This node's API URL, published for peers' catch-up."""
+        path = Path(data_dir or net.data_dir(dept))
+        self._lock = DataDirLock(path).acquire()
+        try:
+            store = open_store(str(path))
+        except BaseException:
+            self._lock.release()
+            raise
+        self.client = EtcdClient(etcd_endpoints)
+        self.log = BlockLog(self.client, genesis.chain_id, dept)
+        params = genesis.params
+        h = suite.hash
+        limit = params.max_tx_bytes
+        self.orderer: EtcdOrderer[Transaction] = EtcdOrderer(
+            self.log,
+            encode=Transaction.encode,
+            decode=lambda b: parse_transaction(b, h, limit),
+            keep=self._keep,
+            may_propose=self._may_propose,
+            max_items=params.block_max_txs,
+            max_wait_ms=params.block_max_ms,
+        )
+        self.node = node = Node(
+            store=store,
+            genesis=genesis,
+            suite=suite,
+            host=builtin_registry(),
+            orderer=self.orderer,
+            identity=NodeIdentity(
+                proposer=dept,
+                proposer_key=key.keypair.private,
+                checkpoint_keys=((dept, key.keypair.private),),
+            ),
+        )
+        node.on_close.append(self._lock.release)
+        node.publish = self._publish
+        node.certified_height = 0
+        node.health_extra.append(self.network_health)
+        node.listeners.append(lambda b: self._wake.set())
+        self._dept_keys = {d.id: d.node_key for d in genesis.departments}
+        self._quorum = genesis.quorum()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._published = 0
+        self._node_lease = 0
+        self.etcd_height = 0
+        self.etcd_ok = True
+        self.etcd_error: str | None = None
+        self.leader: str | None = None
+        self._last_compact = time.monotonic()
+        if check:
+            try:
+                check_integrity(node.ledger, progress)
+            except BaseException:
+                self.close()
+                raise
+        self._published = node.ledger.height
+        parallel.warm_up()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start committing, replicating, campaigning and exchanging checkpoints."""
+        self.node.start()
+        for name, target in (
+            ("govchain-election", self._election_loop),
+            ("govchain-sync", self._sync_loop),
+            ("govchain-watch", self._watch_loop),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        """Resign the proposer lease, stop every thread and close the node."""
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(10)
+        self._threads.clear()
+        self.log.resign()
+        if self._node_lease:
+            with contextlib.suppress(Unavailable):
+                self.client.lease_revoke(self._node_lease)
+        self.node.close()
+        self.client.close()
+
+    # --- proposer ----------------------------------------------------------------------------
+
+    def _may_propose(self) -> bool:
+        # Only the lease holder, and only once it has every block the log holds: its block
+        # must extend the log's head (the CAS would refuse it otherwise).
+        if not self.log.lease or self.node.failure is not None:
+            return False
+        return self.log.height() == self.node.ledger.height
+
+    def _keep(self, txs: list[Transaction]) -> list[Transaction]:
+        # A transaction resubmitted through another node after a proposer change may be
+        # queued twice: order it once (exactly-once), drop the copy.
+        seen: set[bytes] = set()
+        out = []
+        committed = self.node.ledger.is_committed
+        for t in txs:
+            tid = t.tx_id
+            if tid in seen or committed(tid):
+                continue
+            seen.add(tid)
+            out.append(t)
+        return out
+
+    def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
+        self.log.append(signed.header.height, encode_block(signed, txs), self.orderer.taken)
+
+    # --- election ----------------------------------------------------------------------------
+
+    def _election_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.node.failure is not None:
+                    self.log.resign()
+                elif self.log.lease:
+                    if not self.log.keepalive():
+                        log.warning("%s lost the proposer lease", self.dept)
+                elif self.node.ledger.height >= self.etcd_height and self.log.campaign():
+                    log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
+                self._keep_registered()
+                self.leader = self.log.leader()
+                self.etcd_ok, self.etcd_error = True, None
+            except Unavailable as exc:
+                self.etcd_ok, self.etcd_error = False, exc.message
+                self.log.lease = 0 if not self.log.keepalive() else self.log.lease
+            self._stop.wait(LEASE_TTL_S / 3)
+
+    def _keep_registered(self) -> None:
+        if not self.address:
+            return
+        if self._node_lease and self.client.lease_keepalive(self._node_lease) > 0:
+            return
+        self._node_lease = self.client.lease_grant(LEASE_TTL_S * 2)
+        self.log.register(self.address, self._node_lease)
+
+    def _watch_loop(self) -> None:
+        self.client.watch(self.log.k_height, self._wake.set, self._stop)
+
+    # --- replication -------------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self.node.failure is not None:
+                continue
+            try:
+                self.sync_once()
+            except Unavailable as exc:
+                self.etcd_ok, self.etcd_error = False, exc.message
+            except IntegrityError as exc:
+                log.error("%s: %s", self.dept, exc.message)
+                self.node.fail(exc)
+            except Exception as exc:  # keep replicating; say what went wrong
+                log.exception("%s: sync failed: %s", self.dept, exc)
+                self._stop.wait(0.5)
+
+    def sync_once(self, progress: Progress | None = None) -> int:
+        """Apply every block the log holds beyond this node's head, publish this node's
+        checkpoints and merge the others'; return the number of blocks applied."""
+        applied = 0
+        target = self.etcd_height = self.log.height()
+        self.etcd_ok, self.etcd_error = True, None
+        ledger = self.node.ledger
+        while ledger.height < target and not self._stop.is_set():
+            first = ledger.height + 1
+            blocks: list[bytes] = []
+            if target - ledger.height > PEER_CATCH_UP_BLOCKS:
+                blocks = self._from_peers(first)
+            if not blocks:
+                blocks = [v for _, v in self.log.blocks(first, FETCH_BLOCKS)]
+            if not blocks:
+                blocks = self._from_peers(first)
+            if not blocks:
+                raise Unavailable(
+                    f"block {first} is neither in etcd (compacted) nor at any reachable peer"
+                )
+            for data in blocks:
+                signed, txs = decode_block(data, self.suite.hash, self.genesis.params.max_tx_bytes)
+                if self.node.apply(signed, txs) is not None:
+                    applied += 1
+                if progress is not None:
+                    progress(ledger.height, target)
+        self._exchange_checkpoints()
+        self._maybe_compact()
+        return applied
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Before serving: apply everything up to the log's head (from peers when far behind)."""
+        total = 0
+        while True:
+            n = self.sync_once(progress)
+            total += n
+            if n == 0 or self.node.ledger.height >= self.etcd_height:
+                return total
+
+    def _from_peers(self, first: int) -> list[bytes]:
+        try:
+            peers = self.log.nodes()
+        except Unavailable:
+            return []
+        for dept, url in sorted(peers.items()):
+            if dept == self.dept:
+                continue
+            try:
+                r = httpx.get(
+                    f"{url}/v1/peer/blocks",
+                    params={"from": first, "limit": FETCH_BLOCKS},
+                    timeout=10.0,
+                )
+            except httpx.HTTPError:
+                continue
+            if r.status_code != 200:
+                continue
+            try:
+                items = orjson.loads(r.content)["blocks"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            if items:
+                return [orjson.dumps(b) for b in items]
+        return []
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def _exchange_checkpoints(self) -> None:
+        ledger = self.node.ledger
+        top = ledger.height
+        if self._published < top:
+            for h in range(self._published + 1, top + 1):
+                cp = ledger.checkpoint(h)
+                own = tuple((d, s) for d, s in cp.signatures if d == self.dept)
+                stmt = canonical_unchecked(SignedCheckpoint(cp.checkpoint, own).to_json())
+                self.log.publish_checkpoint(h, stmt)
+            self._published = top
+        certified = self.node.certified_height or 0
+        if certified >= top:
+            return
+        first = max(certified + 1, top - 256)
+        for h, stmts in sorted(self.log.checkpoints(first, top).items()):
+            if len(stmts) < self._quorum:
+                continue
+            self._certify(h, stmts)
+
+    def _certify(self, height: int, stmts: dict[str, bytes]) -> None:
+        ledger = self.node.ledger
+        mine = ledger.checkpoint(height).checkpoint
+        agree: list[tuple[DeptId, bytes]] = []
+        others: dict[Checkpoint, list[DeptId]] = {}
+        for dept, raw in stmts.items():
+            key = self._dept_keys.get(dept)
+            if key is None:
+                continue
+            try:
+                sc = SignedCheckpoint.from_json(orjson.loads(raw))
+            except (GovchainError, orjson.JSONDecodeError):
+                continue
+            sig = dict(sc.signatures).get(dept)
+            cp = sc.checkpoint
+            if sig is None or not self.suite.verify(key, cp.signing_message(), sig):
+                continue
+            if cp == mine:
+                agree.append((dept, sig))
+            else:
+                others.setdefault(cp, []).append(dept)
+        for cp, depts in others.items():
+            if len(depts) >= self._quorum:
+                raise Divergence(
+                    f"block {height}: this node's state root {mine.state_root.hex()} differs "
+                    f"from the state root {cp.state_root.hex()} that {len(depts)} departments "
+                    f"({', '.join(sorted(depts))}) signed; the node stops committing and serving",
+                    height=height,
+                    local_state_root=mine.state_root.hex(),
+                    quorum_state_root=cp.state_root.hex(),
+                    local_block_hash=mine.block_hash.hex(),
+                    quorum_block_hash=cp.block_hash.hex(),
+                )
+            log.warning(
+                "block %d: departments %s signed a different checkpoint", height, sorted(depts)
+            )
+        if len(agree) >= self._quorum:
+            ledger.add_checkpoint_signatures(height, agree)
+            self.node.certified_height = max(self.node.certified_height or 0, height)
+
+    def _maybe_compact(self) -> None:
+        if not self.log.lease or time.monotonic() - self._last_compact < COMPACT_EVERY_S:
+            return
+        self._last_compact = time.monotonic()
+        persisted = self.log.persisted()
+        if set(persisted) < set(self._dept_keys):
+            return  # a department's node never reported: keep everything for it
+        below = min(persisted.values()) - COMPACT_KEEP
+        oldest = self.log.oldest_block()
+        if below > 1 and oldest is not None and oldest < below:
+            rev = self.log.compact(below)
+            log.info("compacted the block log below height %d (etcd revision %d)", below, rev)
+
+    # --- status ------------------------------------------------------------------------------
+
+    def network_health(self) -> dict[str, Any]:
+        """Network fields of the health document."""
+        return {
+            "department": self.dept,
+            "proposer": self.leader,
+            "is_proposer": bool(self.log.lease),
+            "ordering": {
+                "kind": "etcd",
+                "available": self.etcd_ok,
+                "error": self.etcd_error,
+                "log_height": self.etcd_height,
+            },
+            "certified_height": self.node.certified_height,
+            "quorum": self._quorum,
+        }
