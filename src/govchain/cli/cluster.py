@@ -8,7 +8,6 @@ written to ``<network>/run.json`` so that ``network status`` (and the tests) can
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -81,6 +80,7 @@ def run(
 ) -> None:
     """Run one department's node: etcd ordering, replication, checkpoints, API."""
     endpoints = [e.strip() for e in etcd.split(",") if e.strip()]
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per etcd call otherwise
     with listen(host, port) as sock:
         port = sock.getsockname()[1]
         address = f"http://{host}:{port}"
@@ -213,20 +213,18 @@ def status(network: DirOpt = Path("var/net")) -> None:
     console.print(status_table(run_doc, gather_status(run_doc)))
 
 
-def _stop_process(pid: int, timeout: float = 15.0) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    """Stop a child by its pid: SIGTERM, then SIGKILL after ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    # The node's signature-verifier workers are in its process group (its own session).
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def start_node(
@@ -333,8 +331,9 @@ def up(
     finally:
         console.print("stopping the nodes ...")
         for p in procs.values():
-            _stop_process(p.pid)
-            p.wait(5)
+            p.send_signal(signal.SIGTERM)  # all at once: they stop in parallel
+        for p in procs.values():
+            stop_process(p)
         console.print("stopping etcd ...")
         cluster.stop()
         (network / RUN_FILE).unlink(missing_ok=True)
