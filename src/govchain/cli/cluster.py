@@ -8,6 +8,8 @@ written to ``<network>/run.json`` so that ``network status`` (and the tests) can
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import signal
 import subprocess
 import sys
