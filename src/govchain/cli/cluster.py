@@ -82,6 +82,9 @@ def run(
 ) -> None:
     """Run one department's node: etcd ordering, replication, checkpoints, API."""
     endpoints = [e.strip() for e in etcd.split(",") if e.strip()]
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per etcd call otherwise
     with listen(host, port) as sock:
         port = sock.getsockname()[1]

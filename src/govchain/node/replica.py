@@ -288,10 +288,22 @@ class NetworkNode:
                 return total
 
     def _from_peers(self, first: int) -> list[bytes]:
+        blocks, peer = self._fetch_from_peers(first)
+        if blocks:
+            log.info(
+                "%s: fetched blocks %d-%d from peer %s",
+                self.dept,
+                first,
+                first + len(blocks) - 1,
+                peer,
+            )
+        return blocks
+
+    def _fetch_from_peers(self, first: int) -> tuple[list[bytes], str]:
         try:
             peers = self.log.nodes()
         except Unavailable:
-            return []
+            return [], ""
         for dept, url in sorted(peers.items()):
             if dept == self.dept:
                 continue
@@ -310,8 +322,8 @@ class NetworkNode:
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 continue
             if items:
-                return [orjson.dumps(b) for b in items]
-        return []
+                return [orjson.dumps(b) for b in items], dept
+        return [], ""
 
     # --- checkpoints -------------------------------------------------------------------------
 

@@ -1,0 +1,231 @@
+"""The department network under faults, with a real 3-member etcd cluster and real node
+processes: one network is shared by the tests of this module, in order, and each test leaves
+it healthy (every node up, every etcd member up)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from netkit import Net, NodeProc
+
+from govchain.ledger.bundles import verify_bundle
+from govchain.ordering.etcd_client import EtcdClient
+from govchain.storage.base import WriteBatch
+from govchain.storage.lmdb import LmdbStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    n = Net(tmp_path_factory.mktemp("net"))
+    try:
+        n.start()
+        yield n
+    finally:
+        n.stop()
+
+
+class Load:
+    """Clients submitting small batches (wait for commit) to the given nodes in a thread;
+    ``acked`` holds every transaction id whose commit was acknowledged."""
+
+    def __init__(self, net: Net, nodes: list[NodeProc], batch: int = 20) -> None:
+        self.net = net
+        self.nodes = nodes
+        self.batch = batch
+        self.acked: list[str] = []
+        self.refused = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(60)
+
+    def _run(self) -> None:
+        i = 0
+        while not self._stop.is_set():
+            node = self.nodes[i % len(self.nodes)]
+            dept = node.dept
+            txs = [self.net.tx(dept, f"load/{dept}/{i}/{j}", i) for j in range(self.batch)]
+            i += 1
+            try:
+                r = self.net.submit(node, txs, timeout=20)
+            except httpx.HTTPError:
+                self.refused += 1
+                continue
+            if r.status_code != 200:
+                self.refused += 1
+                time.sleep(0.1)
+                continue
+            for res in r.json()["results"]:
+                if res.get("status") == "committed":
+                    self.acked.append(res["tx_id"])
+
+
+def committed_ids(node: NodeProc) -> list[str]:
+    """Every transaction id in the node's blocks, in order (duplicates kept)."""
+    h = node.health()
+    assert h is not None
+    out: list[str] = []
+    for height in range(1, h["height"] + 1):
+        r = httpx.get(f"{node.url}/v1/blocks/{height}", timeout=10)
+        out.extend(r.json()["tx_ids"])
+    return out
+
+
+def assert_exactly_once(net: Net, acked: list[str]) -> None:
+    for node in net.live():
+        ids = committed_ids(node)
+        assert len(ids) == len(set(ids)), f"{node.dept}: a transaction was committed twice"
+        missing = set(acked) - set(ids)
+        assert not missing, f"{node.dept}: {len(missing)} acknowledged transactions are lost"
+
+
+def test_blocks_replicate_and_receipts_carry_a_quorum_checkpoint(net: Net) -> None:
+    depts = list(net.nodes)
+    for i, dept in enumerate(depts[:3]):
+        r = net.submit(net.nodes[dept], [net.tx(dept, f"permit/{i}", {"n": i})])
+        assert r.status_code == 200, r.text
+        assert r.json()["results"][0]["status"] == "committed"
+    tx = net.tx("tax", "permit/receipt", "x")
+    assert net.submit(net.nodes["market"], [tx]).status_code == 200
+    head = net.wait_converged()
+    assert head["height"] >= 1
+    # The receipt comes from a node that did not propose; it verifies offline with genesis.
+    follower = next(n for n in net.live() if not n.health()["is_proposer"])  # type: ignore[index]
+    bundle = httpx.get(f"{follower.url}/v1/transactions/{tx.tx_id.hex()}/receipt").json()
+    verified = verify_bundle(bundle, net.genesis, net.suite)
+    assert len(verified.checkpoint_signers) >= net.genesis.quorum()
+    # Tampering with the checkpoint's state root breaks every signature on it.
+    bundle["checkpoint"]["checkpoint"]["state_root"] = "00" * 32
+    with pytest.raises(Exception, match="signature"):
+        verify_bundle(bundle, net.genesis, net.suite)
+
+
+def test_one_etcd_member_killed_under_load_then_rejoins(net: Net) -> None:
+    member = net.etcd.members[0]
+    with Load(net, net.live()) as load:
+        time.sleep(1.0)
+        net.etcd.kill_member(member)
+        before = len(load.acked)
+        net.wait(lambda: len(load.acked) > before + 100, 30, "commits with one etcd member down")
+        net.etcd.start_member(member)
+        client = EtcdClient([member.client_url], timeout=1.0)
+        try:
+            net.wait(lambda: client.member_status(member.client_url) is not None, 30, "rejoin")
+            after = len(load.acked)
+            net.wait(lambda: len(load.acked) > after + 50, 30, "commits after the rejoin")
+        finally:
+            client.close()
+    # The restarted member serves the same log as the others.
+    c0 = EtcdClient([member.client_url])
+    c1 = EtcdClient([net.etcd.members[1].client_url])
+    try:
+        key = f"/govchain/{net.genesis.chain_id}/height".encode()
+        net.wait(lambda: c0.get(key) == c1.get(key), 20, "the member to catch up")
+    finally:
+        c0.close()
+        c1.close()
+    net.wait_converged()
+    assert_exactly_once(net, load.acked)
+
+
+def test_proposer_killed_under_load_another_takes_over(net: Net) -> None:
+    net.wait(lambda: net.proposer() is not None, 20, "a proposer")
+    old = net.proposer()
+    assert old is not None
+    followers = [n for n in net.live() if n is not old]
+    with Load(net, followers) as load:
+        net.wait(lambda: len(load.acked) > 100, 30, "load to commit")
+        old.kill()
+        killed_at = time.monotonic()
+        net.wait(lambda: (p := net.proposer()) is not None and p is not old, 20, "a new proposer")
+        takeover = time.monotonic() - killed_at
+        after = len(load.acked)
+        net.wait(lambda: len(load.acked) > after + 100, 30, "commits under the new proposer")
+    assert takeover < 10, f"takeover took {takeover:.1f} s"
+    net.wait_converged()
+    assert_exactly_once(net, load.acked)
+    # The old proposer restarts, catches up and agrees with the quorum.
+    old.start()
+    net.wait(lambda: old.health() is not None, 60, "the old proposer to restart")
+    net.wait_converged()
+    assert_exactly_once(net, load.acked)
+
+
+def test_etcd_majority_lost_refuses_clearly_then_resumes(net: Net) -> None:
+    node = net.nodes["market"]
+    height = net.wait_converged()["height"]
+    down = net.etcd.members[1:]
+    for m in down:
+        net.etcd.kill_member(m)
+    try:
+        r = net.submit(node, [net.tx("market", "during/outage", 1)], timeout=30)
+        assert r.status_code == 503
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["code"] == "ordering_unavailable"
+        time.sleep(1.0)
+        for n in net.live():
+            h = n.health()
+            assert h is not None and h["height"] == height, "a block was committed without etcd"
+        net.wait(
+            lambda: node.health()["ordering"]["available"] is False,  # type: ignore[index]
+            20,
+            "health to report ordering unavailable",
+        )
+    finally:
+        for m in down:
+            net.etcd.start_member(m)
+    net.etcd.wait_ready(30)
+    tx = net.tx("market", "after/outage", 2)
+    net.wait(lambda: net.submit(node, [tx]).status_code == 200, 60, "the network to resume")
+    head = net.wait_converged()
+    assert head["height"] > height
+
+
+def test_node_down_for_a_while_catches_up_from_peers(net: Net) -> None:
+    node = net.nodes["customs"]
+    node.kill()
+    others = [n for n in net.live()]
+    for i in range(30):  # more blocks than the etcd catch-up window: fetched from peers
+        r = net.submit(others[i % len(others)], [net.tx("tax", f"while-down/{i}", i)])
+        assert r.status_code == 200, r.text
+    node.start()
+    net.wait(lambda: node.health() is not None, 60, "the node to restart")
+    head = net.wait_converged()
+    mine = node.health()
+    assert mine is not None
+    assert (mine["height"], mine["state_root"]) == (head["height"], head["state_root"])
+    assert "from peer" in node.log_text()
+
+
+def test_state_altered_on_disk_is_detected_not_served(net: Net) -> None:
+    node = net.nodes["hrss"]
+    node.stop()
+    path = net.root / "data" / "hrss"
+    store = LmdbStore(str(path))
+    try:
+        buckets = list(store.scan("buckets"))
+        assert buckets, "expected stored state buckets"
+        key, blob = buckets[0]
+        batch = WriteBatch()
+        batch.put("buckets", key, bytes([blob[0] ^ 1]) + blob[1:])
+        store.commit(batch)
+    finally:
+        store.close()
+    node.start()
+    assert node.proc is not None
+    assert node.proc.wait(60) == 2
+    text = node.log_text()
+    assert "integrity check" in text and "state root" in text
+    assert node.health() is None  # never served
