@@ -7,7 +7,9 @@ from typing import Any, Protocol
 
 from govchain.contracts.errors import UnknownContract
 from govchain.contracts.kv import KvContract
+from govchain.contracts.network import NetworkContract
 from govchain.ledger.execution import CallContext
+from govchain.ledger.genesis import Genesis
 
 
 class Contract(Protocol):
@@ -43,3 +45,9 @@ class ContractRegistry:
 def builtin_registry() -> ContractRegistry:
     """Return the registry of the built-in genesis contracts."""
     return ContractRegistry([KvContract()])
+
+
+def network_registry(genesis: Genesis) -> ContractRegistry:
+    """Return the built-in contracts plus the ``network`` system contract (membership
+    governance), which needs the genesis departments."""
+    return ContractRegistry([KvContract(), NetworkContract(genesis)])

@@ -27,6 +27,7 @@ from govchain.ledger.execution import (
 )
 from govchain.ledger.genesis import Genesis
 from govchain.ledger.log import LogHead, MerkleLog
+from govchain.ledger.membership import Membership, current_membership
 from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, hex_list
 from govchain.ledger.state import StateWrite, WorldState
 from govchain.ledger.transactions import Transaction
@@ -356,8 +357,7 @@ class Ledger:
                 f"{self.head_hash().hex()}",
                 height=height,
             )
-        keys = {d.id: d.node_key for d in self.genesis.departments}
-        key = keys.get(hd.proposer)
+        key = self.membership().keys().get(hd.proposer)
         if key is None:
             raise IntegrityError(
                 f"block {height}: proposer {hd.proposer!r} is not a department", height=height
@@ -366,6 +366,10 @@ class Ledger:
             raise IntegrityError(
                 f"block {height}: proposer signature does not verify", height=height
             )
+
+    def membership(self) -> Membership:
+        """Return the departments in force now (genesis, changed by the ``network`` contract)."""
+        return current_membership(self.genesis, self._reader.get_value)
 
     def check_signatures(self, height: Height, txs: Sequence[Transaction]) -> None:
         """Verify the signature of every transaction whose signer is a member at the start of

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from govchain.contracts.registry import builtin_registry
+from govchain.contracts.registry import network_registry
 from govchain.crypto import get_suite, parallel
 from govchain.errors import NotFound
 from govchain.ledger.audit import check_integrity
@@ -60,7 +60,7 @@ def open_embedded(
         store=store,
         genesis=genesis,
         suite=suite,
-        host=builtin_registry(),
+        host=network_registry(genesis),
         orderer=orderer,
         identity=NodeIdentity(
             proposer=proposer.id,

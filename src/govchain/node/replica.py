@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import orjson
 
-from govchain.contracts.registry import builtin_registry
+from govchain.contracts.registry import network_registry
 from govchain.crypto import get_suite, parallel
 from govchain.errors import (
     Divergence,
@@ -37,8 +37,10 @@ from govchain.errors import (
 )
 from govchain.ledger.audit import check_integrity
 from govchain.ledger.blocks import SignedHeader
+from govchain.ledger.chain import CommittedBlock
 from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
 from govchain.ledger.encoding import canonical_unchecked
+from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
 from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
@@ -110,7 +112,7 @@ class NetworkNode:
             store=store,
             genesis=genesis,
             suite=suite,
-            host=builtin_registry(),
+            host=network_registry(genesis),
             orderer=self.orderer,
             identity=NodeIdentity(
                 proposer=dept,
@@ -122,9 +124,11 @@ class NetworkNode:
         node.publish = self._publish
         node.certified_height = 0
         node.health_extra.append(self.network_health)
-        node.listeners.append(lambda b: self._wake.set())
-        self._dept_keys = {d.id: d.node_key for d in genesis.departments}
-        self._quorum = genesis.quorum()
+        node.listeners.append(self._on_block)
+        self._members: list[tuple[int, Membership]] = [
+            (node.ledger.height, node.ledger.membership())
+        ]
+        """``(from height, membership)``: who signs checkpoints, per height range."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -143,6 +147,28 @@ class NetworkNode:
                 raise
         self._published = node.ledger.height
         parallel.warm_up()
+
+    # --- membership --------------------------------------------------------------------------
+
+    def _on_block(self, block: CommittedBlock) -> None:
+        if any(w.key == DEPARTMENTS_KEY for w in block.result.writes):
+            m = self.node.ledger.membership()
+            self._members.append((block.header.header.height, m))
+            log.info("membership from height %d: %s", block.header.header.height, m.ids())
+        self._wake.set()
+
+    def membership_at(self, height: int) -> Membership:
+        """Return the departments whose signatures count for the checkpoint at ``height``."""
+        current = self._members[0][1]
+        for start, m in self._members:
+            if start <= height:
+                current = m
+        return current
+
+    @property
+    def membership(self) -> Membership:
+        """The departments in force now."""
+        return self._members[-1][1]
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -203,12 +229,16 @@ class NetworkNode:
     def _election_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                if self.node.failure is not None:
+                if self.node.failure is not None or self.dept not in self.membership.ids():
                     self.log.resign()
                 elif self.log.lease:
                     if not self.log.keepalive():
                         log.warning("%s lost the proposer lease", self.dept)
-                elif self.node.ledger.height >= self.etcd_height and self.log.campaign():
+                elif (
+                    self.dept in self.membership.ids()
+                    and self.node.ledger.height >= self.etcd_height
+                    and self.log.campaign()
+                ):
                     log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
                 self._keep_registered()
                 self.leader = self.log.leader()
@@ -342,17 +372,19 @@ class NetworkNode:
             return
         first = max(certified + 1, top - 256)
         for h, stmts in sorted(self.log.checkpoints(first, top).items()):
-            if len(stmts) < self._quorum:
-                continue
-            self._certify(h, stmts)
+            if len(stmts) >= self.membership_at(h).quorum():
+                self._certify(h, stmts)
 
     def _certify(self, height: int, stmts: dict[str, bytes]) -> None:
         ledger = self.node.ledger
         mine = ledger.checkpoint(height).checkpoint
+        members = self.membership_at(height)
+        keys = members.keys()
+        quorum = members.quorum()
         agree: list[tuple[DeptId, bytes]] = []
         others: dict[Checkpoint, list[DeptId]] = {}
         for dept, raw in stmts.items():
-            key = self._dept_keys.get(dept)
+            key = keys.get(dept)
             if key is None:
                 continue
             try:
@@ -368,7 +400,7 @@ class NetworkNode:
             else:
                 others.setdefault(cp, []).append(dept)
         for cp, depts in others.items():
-            if len(depts) >= self._quorum:
+            if len(depts) >= quorum:
                 raise Divergence(
                     f"block {height}: this node's state root {mine.state_root.hex()} differs "
                     f"from the state root {cp.state_root.hex()} that {len(depts)} departments "
@@ -382,7 +414,7 @@ class NetworkNode:
             log.warning(
                 "block %d: departments %s signed a different checkpoint", height, sorted(depts)
             )
-        if len(agree) >= self._quorum:
+        if len(agree) >= quorum:
             ledger.add_checkpoint_signatures(height, agree)
             self.node.certified_height = max(self.node.certified_height or 0, height)
 
@@ -391,9 +423,9 @@ class NetworkNode:
             return
         self._last_compact = time.monotonic()
         persisted = self.log.persisted()
-        if set(persisted) < set(self._dept_keys):
+        if not set(self.membership.ids()) <= set(persisted):
             return  # a department's node never reported: keep everything for it
-        below = min(persisted.values()) - COMPACT_KEEP
+        below = min(persisted[d] for d in self.membership.ids()) - COMPACT_KEEP
         oldest = self.log.oldest_block()
         if below > 1 and oldest is not None and oldest < below:
             rev = self.log.compact(below)
@@ -414,5 +446,6 @@ class NetworkNode:
                 "log_height": self.etcd_height,
             },
             "certified_height": self.node.certified_height,
-            "quorum": self._quorum,
+            "quorum": self.membership.quorum(),
+            "departments": self.membership.ids(),
         }
