@@ -211,6 +211,9 @@ def test_node_down_for_a_while_catches_up_from_peers(net: Net) -> None:
 
 def test_state_altered_on_disk_is_detected_not_served(net: Net) -> None:
     node = net.nodes["hrss"]
+    r = net.submit(net.nodes["market"], [net.tx("market", "before/tamper", 1)])
+    assert r.status_code == 200, r.text
+    net.wait_converged()
     node.stop()
     path = net.root / "data" / "hrss"
     store = LmdbStore(str(path))

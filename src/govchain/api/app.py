@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, health, log, peers, state, transactions
+from govchain.api.routes import blocks, health, log, state, transactions
 from govchain.api.settings import ApiSettings
 from govchain.node.node import Node
 
@@ -33,6 +33,6 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
     app.state.commit_watch = CommitWatch(node)
     problems.install(app)
     docs.install(app)
-    for module in (transactions, blocks, state, log, health, peers):
+    for module in (transactions, blocks, state, log, health):
         app.include_router(module.router)
     return app

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 
 from govchain.contracts.registry import network_registry
@@ -45,7 +45,8 @@ from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
-from govchain.node.wire import decode_block, encode_block
+from govchain.node.transport import PeerServer, TlsContexts, check_peer, fetch, issue_certificate
+from govchain.node.wire import blocks_from, decode_block, encode_block
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient
 from govchain.storage.factory import open_store
@@ -86,7 +87,7 @@ class NetworkNode:
         key = net.node_key(dept)
         self.dept = dept
         self.address = address
-        """This node's API URL, published for peers' catch-up."""
+        """This node's API URL (shown in the network status)."""
         path = Path(data_dir or net.data_dir(dept))
         self._lock = DataDirLock(path).acquire()
         try:
@@ -139,6 +140,12 @@ class NetworkNode:
         self.etcd_error: str | None = None
         self.leader: str | None = None
         self._last_compact = time.monotonic()
+        self.tls = TlsContexts(
+            issue_certificate(suite, genesis.chain_id, dept, key.keypair.private), path
+        )
+        self.peer_server = PeerServer(
+            self.tls, self.authorize_peer, lambda first, n: blocks_from(node.ledger, first, n)
+        )
         if check:
             try:
                 check_integrity(node.ledger, progress)
@@ -172,8 +179,13 @@ class NetworkNode:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    def authorize_peer(self, cert_der: bytes | None) -> str:
+        """Return the member department a peer certificate was issued for (``Forbidden``)."""
+        return check_peer(self.suite, self.genesis.chain_id, cert_der, self.membership.keys())
+
     def start(self) -> None:
         """Start committing, replicating, campaigning and exchanging checkpoints."""
+        self.peer_server.start()
         self.node.start()
         for name, target in (
             ("govchain-election", self._election_loop),
@@ -195,8 +207,10 @@ class NetworkNode:
         if self._node_lease:
             with contextlib.suppress(Unavailable):
                 self.client.lease_revoke(self._node_lease)
+        self.peer_server.close()
         self.node.close()
         self.client.close()
+        self.tls.close()
 
     # --- proposer ----------------------------------------------------------------------------
 
@@ -249,12 +263,16 @@ class NetworkNode:
             self._stop.wait(LEASE_TTL_S / 3)
 
     def _keep_registered(self) -> None:
-        if not self.address:
-            return
         if self._node_lease and self.client.lease_keepalive(self._node_lease) > 0:
             return
         self._node_lease = self.client.lease_grant(LEASE_TTL_S * 2)
-        self.log.register(self.address, self._node_lease)
+        entry = {"api": self.address, "peer": self.peer_server.url, "cert": self.tls.own.cert_pem}
+        self.log.register(
+            orjson.dumps(
+                {k: v.decode() if isinstance(v, bytes) else v for k, v in entry.items()}
+            ).decode(),
+            self._node_lease,
+        )
 
     def _watch_loop(self) -> None:
         self.client.watch(self.log.k_height, self._wake.set, self._stop)
@@ -334,22 +352,22 @@ class NetworkNode:
             peers = self.log.nodes()
         except Unavailable:
             return [], ""
-        for dept, url in sorted(peers.items()):
+        for dept, raw in sorted(peers.items()):
             if dept == self.dept:
                 continue
             try:
-                r = httpx.get(
-                    f"{url}/v1/peer/blocks",
-                    params={"from": first, "limit": FETCH_BLOCKS},
-                    timeout=10.0,
+                entry = orjson.loads(raw)
+                self.tls.trust(entry["cert"].encode())
+                body = fetch(
+                    self.tls,
+                    f"{entry['peer']}/v1/peer/blocks?from={first}&limit={FETCH_BLOCKS}",
+                    self.authorize_peer,
                 )
-            except httpx.HTTPError:
+                items = orjson.loads(body)["blocks"]
+            except (OSError, ssl.SSLError, GovchainError, orjson.JSONDecodeError) as exc:
+                log.warning("%s: catch-up from peer %s failed: %s", self.dept, dept, exc)
                 continue
-            if r.status_code != 200:
-                continue
-            try:
-                items = orjson.loads(r.content)["blocks"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+            except (KeyError, TypeError, ValueError):
                 continue
             if items:
                 return [orjson.dumps(b) for b in items], dept

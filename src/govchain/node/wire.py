@@ -49,3 +49,11 @@ def stored_block(ledger: Ledger, height: Height) -> bytes:
         for e in ledger.entries_of(signed.header)
     ]
     return b'{"header":%b,"txs":[%b]}' % (signed.encode(), b",".join(envelopes))
+
+
+def blocks_from(ledger: Ledger, first: Height, limit: int) -> bytes:
+    """Return ``{"blocks": [...]}``: up to ``limit`` committed blocks from height ``first``."""
+    out: list[bytes] = []
+    for h in range(first, min(first + limit, ledger.height + 1)):
+        out.append(stored_block(ledger, h))
+    return b'{"blocks":[%b]}' % b",".join(out)
