@@ -108,9 +108,16 @@ def run(
             )
             raise typer.Exit(2) from None
         try:
+            log_before, started = rep.node.ledger.log.size, time.monotonic()
             with _progress(f"{dept}: catching up") as bar:
                 task = bar.add_task("catch-up", total=None)
                 n = rep.catch_up(lambda d, t: bar.update(task, completed=d, total=t))
+            if n:
+                txs, took = rep.node.ledger.log.size - log_before, time.monotonic() - started
+                console.print(
+                    f"{escape(dept)}: caught up {n} blocks ({txs} transactions) in {took:.2f} s "
+                    f"({txs / took:,.0f} tx/s verified and applied)"
+                )
         except Unavailable as exc:
             err_console.print(f"[yellow]catch-up postponed: {escape(exc.message)}[/]")
             n = 0
