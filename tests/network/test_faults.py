@@ -4,18 +4,24 @@ it healthy (every node up, every etcd member up)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
 
 import httpx
+import orjson
 import pytest
 from netkit import Net, NodeProc
 
 from govchain.ledger.bundles import verify_bundle
+from govchain.ledger.checkpoints import SignedCheckpoint, sign_checkpoint
+from govchain.ledger.encoding import canonical_unchecked
+from govchain.node.network import NetworkDir
 from govchain.ordering.etcd_client import EtcdClient
 from govchain.storage.base import WriteBatch
 from govchain.storage.lmdb import LmdbStore
+from govchain.types import Hash32
 
 pytestmark = pytest.mark.slow
 
@@ -209,7 +215,50 @@ def test_node_down_for_a_while_catches_up_from_peers(net: Net) -> None:
     assert "from peer" in node.log_text()
 
 
+def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:
+    # The other departments sign a checkpoint with another state root than the one customs
+    # computes: customs has diverged. It must stop committing and serving, and report both
+    # roots on its health endpoint and in its log.
+    node = net.nodes["customs"]
+    node.stop()
+    r = net.submit(net.nodes["market"], [net.tx("market", "diverge/1", 1)])
+    assert r.status_code == 200, r.text
+    head = net.wait_converged()
+    height = head["height"]
+    client = EtcdClient(net.etcd.endpoints)
+    netdir = NetworkDir(net.root)
+    prefix = f"/govchain/{net.genesis.chain_id}/cp/{height:020d}/".encode()
+    try:
+        for dept in ("market", "tax", "hrss"):
+            raw = client.get(prefix + dept.encode())
+            assert raw is not None
+            cp = SignedCheckpoint.from_json(orjson.loads(raw)).checkpoint
+            forged = dataclasses.replace(cp, state_root=Hash32(b"\x11" * 32))
+            key = netdir.node_key(dept).keypair.private
+            stmt = sign_checkpoint(net.suite, forged, [(dept, key)])
+            client.put(prefix + dept.encode(), canonical_unchecked(stmt.to_json()))
+    finally:
+        client.close()
+    node.start()
+
+    def diverged() -> bool:
+        h = node.health()
+        return h is not None and h["status"] == "failed"
+
+    net.wait(diverged, 60, "customs to report the divergence")
+    h = node.health()
+    assert h is not None
+    assert h["error"]["code"] == "divergence"
+    assert h["error"]["height"] == height
+    assert h["error"]["quorum_state_root"] == "11" * 32
+    assert h["error"]["local_state_root"] == head["state_root"]
+    r = httpx.get(f"{node.url}/v1/kv/diverge/1")
+    assert r.status_code == 503  # not served as if nothing happened
+    assert "differs from the state root" in node.log_text()
+
+
 def test_state_altered_on_disk_is_detected_not_served(net: Net) -> None:
+    net.nodes["customs"].stop()  # diverged in the previous test
     node = net.nodes["hrss"]
     r = net.submit(net.nodes["market"], [net.tx("market", "before/tamper", 1)])
     assert r.status_code == 200, r.text

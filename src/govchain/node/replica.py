@@ -255,6 +255,7 @@ class NetworkNode:
                 ):
                     log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
                 self._keep_registered()
+                self._trust_peers()
                 self.leader = self.log.leader()
                 self.etcd_ok, self.etcd_error = True, None
             except Unavailable as exc:
@@ -273,6 +274,15 @@ class NetworkNode:
             ).decode(),
             self._node_lease,
         )
+
+    def _trust_peers(self) -> None:
+        # The handshake needs every peer's certificate in the trust store; whether the peer is
+        # a member is decided afterwards, from the certificate's issuing signature.
+        for raw in self.log.nodes().values():
+            try:
+                self.tls.trust(orjson.loads(raw)["cert"].encode())
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ssl.SSLError):
+                continue
 
     def _watch_loop(self) -> None:
         self.client.watch(self.log.k_height, self._wake.set, self._stop)
@@ -305,7 +315,7 @@ class NetworkNode:
         ledger = self.node.ledger
         while ledger.height < target and not self._stop.is_set():
             first = ledger.height + 1
-            blocks: list[bytes] = []
+            blocks: list[Any] = []
             if target - ledger.height > PEER_CATCH_UP_BLOCKS:
                 blocks = self._from_peers(first)
             if not blocks:
@@ -329,13 +339,29 @@ class NetworkNode:
     def catch_up(self, progress: Progress | None = None) -> int:
         """Before serving: apply everything up to the log's head (from peers when far behind)."""
         total = 0
+        try:
+            # Publish this node's certificate first: peers load it within one election
+            # period, after which they accept its catch-up requests.
+            self._keep_registered()
+            self._trust_peers()
+            if self.log.height() - self.node.ledger.height > PEER_CATCH_UP_BLOCKS:
+                time.sleep(LEASE_TTL_S / 3 + 0.3)
+        except Unavailable:
+            pass
         while True:
-            n = self.sync_once(progress)
+            try:
+                n = self.sync_once(progress)
+            except IntegrityError as exc:
+                # Diverged or received a bad block: keep the process up to say so on the
+                # health endpoint, but commit and serve nothing more.
+                log.error("%s: %s", self.dept, exc.message)
+                self.node.fail(exc)
+                return total
             total += n
             if n == 0 or self.node.ledger.height >= self.etcd_height:
                 return total
 
-    def _from_peers(self, first: int) -> list[bytes]:
+    def _from_peers(self, first: int) -> list[Any]:
         blocks, peer = self._fetch_from_peers(first)
         if blocks:
             log.info(
@@ -347,7 +373,7 @@ class NetworkNode:
             )
         return blocks
 
-    def _fetch_from_peers(self, first: int) -> tuple[list[bytes], str]:
+    def _fetch_from_peers(self, first: int) -> tuple[list[Any], str]:
         try:
             peers = self.log.nodes()
         except Unavailable:
@@ -370,7 +396,7 @@ class NetworkNode:
             except (KeyError, TypeError, ValueError):
                 continue
             if items:
-                return [orjson.dumps(b) for b in items], dept
+                return items, dept  # decoded JSON: decode_block takes it as it is
         return [], ""
 
     # --- checkpoints -------------------------------------------------------------------------

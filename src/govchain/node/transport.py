@@ -72,6 +72,9 @@ def issue_certificate(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, dept),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, chain_id),
+            # A restarted node has a new key: a distinct subject keeps OpenSSL from picking
+            # the old certificate (same name) as the issuer of the new one.
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, pub.hex()[:32]),
         ]
     )
     now = datetime.datetime.now(datetime.UTC)
