@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import http_bench, ledger_bench, memory_bench, proofs_bench
+from bench import http_bench, ledger_bench, memory_bench, network_bench, proofs_bench
 
 
 def main(argv: list[str]) -> None:
@@ -20,11 +20,13 @@ def main(argv: list[str]) -> None:
         http_bench.main(["--count", "20000"])
         proofs_bench.main(["--log-size", "100000", "--receipts", "200"])
         memory_bench.main(["--count", "20000"])
+        network_bench.main(["--count", "5000", "--catch-up", "2000", "--seconds", "3"])
     else:
         ledger_bench.main([])
         http_bench.main([])
         proofs_bench.main([])
         memory_bench.main([])
+        network_bench.main([])
 
 
 if __name__ == "__main__":

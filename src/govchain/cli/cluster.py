@@ -108,6 +108,7 @@ def run(
             )
             raise typer.Exit(2) from None
         try:
+            rep.prepare_catch_up()
             log_before, started = rep.node.ledger.log.size, time.monotonic()
             with _progress(f"{dept}: catching up") as bar:
                 task = bar.add_task("catch-up", total=None)

@@ -306,9 +306,10 @@ class NetworkNode:
                 log.exception("%s: sync failed: %s", self.dept, exc)
                 self._stop.wait(0.5)
 
-    def sync_once(self, progress: Progress | None = None) -> int:
-        """Apply every block the log holds beyond this node's head, publish this node's
-        checkpoints and merge the others'; return the number of blocks applied."""
+    def sync_once(self, progress: Progress | None = None, prefer_peers: bool = False) -> int:
+        """Apply every block the log holds beyond this node's head (from peers if
+        ``prefer_peers`` or far behind, else from etcd), publish this node's checkpoints and
+        merge the others'; return the number of blocks applied."""
         applied = 0
         target = self.etcd_height = self.log.height()
         self.etcd_ok, self.etcd_error = True, None
@@ -316,7 +317,7 @@ class NetworkNode:
         while ledger.height < target and not self._stop.is_set():
             first = ledger.height + 1
             blocks: list[Any] = []
-            if target - ledger.height > PEER_CATCH_UP_BLOCKS:
+            if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
                 blocks = self._from_peers(first)
             if not blocks:
                 blocks = [v for _, v in self.log.blocks(first, FETCH_BLOCKS)]
@@ -336,21 +337,26 @@ class NetworkNode:
         self._maybe_compact()
         return applied
 
-    def catch_up(self, progress: Progress | None = None) -> int:
-        """Before serving: apply everything up to the log's head (from peers when far behind)."""
-        total = 0
+    def prepare_catch_up(self) -> None:
+        """Publish this node's peer entry before catching up."""
         try:
             # Publish this node's certificate first: peers load it within one election
             # period, after which they accept its catch-up requests.
             self._keep_registered()
             self._trust_peers()
-            if self.log.height() - self.node.ledger.height > PEER_CATCH_UP_BLOCKS:
+            if self.log.height() > self.node.ledger.height:
                 time.sleep(LEASE_TTL_S / 3 + 0.3)
         except Unavailable:
             pass
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Before serving: apply everything up to the log's head (from peers when far behind);
+        return the number of blocks applied."""
+        total = 0
         while True:
             try:
-                n = self.sync_once(progress)
+                # Catch-up reads from peers, sparing etcd (the ordering path of everyone).
+                n = self.sync_once(progress, prefer_peers=True)
             except IntegrityError as exc:
                 # Diverged or received a bad block: keep the process up to say so on the
                 # health endpoint, but commit and serve nothing more.
