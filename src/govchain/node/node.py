@@ -53,6 +53,10 @@ def tune_garbage_collector() -> None:
         gc.set_threshold(GC_GEN0_THRESHOLD, max(gen1, 50), max(gen2, 1000))
 
 
+RECEIPT_QUORUM_WAIT_S = 5.0
+"""How long a network node waits for a quorum checkpoint covering a receipt's transaction."""
+
+
 @dataclass(slots=True)
 class _Waiter:
     remaining: int
@@ -360,10 +364,16 @@ class Node:
         """Return the offline-verifiable receipt of a committed transaction (on a network
         node: with the latest quorum checkpoint; ``Unavailable`` until one covers it)."""
         self._check_serving()
-        certified = self.certified_height
-        with self._commit_lock:
-            if certified is None:
+        if self.certified_height is None:
+            with self._commit_lock:
                 return self.ledger.receipt_bundle(tx_id)
+        height = self.ledger.locate(tx_id).height
+        # Other departments' signatures arrive within a few tenths of a second of the commit.
+        deadline = time.monotonic() + RECEIPT_QUORUM_WAIT_S
+        while (self.certified_height or 0) < height and time.monotonic() < deadline:
+            time.sleep(0.02)
+        certified = self.certified_height or 0
+        with self._commit_lock:
             loc = self.ledger.locate(tx_id)
             if loc.height > certified:
                 raise Unavailable(
