@@ -34,23 +34,35 @@ from govchain.ordering.etcd_cluster import EtcdCluster, free_port
 BATCH = 1000
 
 
-def _post(http: httpx.Client, url: str, batch: Sequence[bytes], wait: bool) -> None:
+FAILED: list[str] = []
+"""Batches that failed (e.g. ordering unavailable under overload): reported, not retried."""
+
+
+def _post(http: httpx.Client, url: str, batch: Sequence[bytes], wait: bool) -> bool:
+    """Submit one batch; retry while the node is at capacity (refused before admission);
+    return False if it failed otherwise (its nonces are used: it cannot be resent as is)."""
     body = b"[" + b",".join(batch) + b"]"
     while True:
-        r = http.post(
-            f"{url}/v1/transactions/batch",
-            params={"wait": str(wait).lower()},
-            content=body,
-            headers={"content-type": "application/json"},
-        )
-        if r.status_code == 503:  # back-pressure: retry like a well-behaved client
-            time.sleep(0.02)
+        try:
+            r = http.post(
+                f"{url}/v1/transactions/batch",
+                params={"wait": str(wait).lower()},
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            FAILED.append(f"{type(exc).__name__}")
+            return False
+        if r.status_code == 503 and r.json().get("code") == "unavailable":
+            time.sleep(0.02)  # back-pressure: retry like a well-behaved client
             continue
-        r.raise_for_status()
+        if r.status_code != 200:
+            FAILED.append(f"HTTP {r.status_code} {r.json().get('code')}")
+            return False
         bad = [x for x in r.json()["results"] if "problem" in x or x.get("status") == "rejected"]
         if bad:
             raise SystemExit(f"{len(bad)} transactions were rejected, e.g. {bad[0]}")
-        return
+        return True
 
 
 def _log_sizes(urls: Sequence[str]) -> list[int]:
@@ -65,10 +77,19 @@ def _log_sizes(urls: Sequence[str]) -> list[int]:
 
 
 def _wait_log(urls: Sequence[str], size: int, timeout: float) -> float:
+    """Wait until every node's log holds ``size`` entries or, if some batches failed, until
+    every node holds the same number and it no longer grows; return when."""
     deadline = time.monotonic() + timeout
+    last: list[int] = []
+    stable_since = time.monotonic()
     while time.monotonic() < deadline:
-        if min(_log_sizes(urls)) >= size:
+        sizes = _log_sizes(urls)
+        if min(sizes) >= size:
             return time.monotonic()
+        if sizes != last:
+            last, stable_since = sizes, time.monotonic()
+        elif FAILED and min(sizes) == max(sizes) and time.monotonic() - stable_since > 3:
+            return stable_since
         time.sleep(0.05)
     raise SystemExit(f"not every node reached log size {size}: {_log_sizes(urls)}")
 
@@ -106,9 +127,9 @@ def latency(urls: list[str], txs: list[bytes], rate: float, batch: int) -> list[
         time.sleep(max(0.0, due - time.monotonic()))
         with httpx.Client(timeout=60) as http:
             t = time.monotonic()
-            _post(http, urls[j % len(urls)], batches[j], wait=True)
-            with lock:
-                lat.append(time.monotonic() - t)
+            if _post(http, urls[j % len(urls)], batches[j], wait=True):
+                with lock:
+                    lat.append(time.monotonic() - t)
 
     threads = [threading.Thread(target=one, args=(j,)) for j in range(len(batches))]
     for t in threads:
@@ -162,14 +183,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
         print(f"commit latency at {half:,.0f} tx/s (batches of {lat_batch}): "
               f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
-        base = args.count + n_lat
-        _wait_log(urls, base, 120)
+        _wait_log(urls, args.count + n_lat, 120)
+        base = min(_log_sizes(urls))
 
         # Catch-up: the last department's node stops while the others commit.
         late = depts[-1]
         stop_process(procs[late])
         others = urls[:-1]
-        cu_txs = all_txs[base : base + args.catch_up]
+        cu_txs = all_txs[args.count + n_lat : args.count + n_lat + args.catch_up]
         throughput(others, cu_txs, base)
         log_path = root / "logs" / f"{late}.log"
         before = log_path.read_text(errors="replace")
@@ -207,8 +228,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seconds": cu_s,
             "tx_per_s": round(cu_rate),
         },
+        "failed_batches": FAILED,
         "work_dir": str(Path(root)),
     }
+    if FAILED:
+        print(f"{len(FAILED)} batches failed and were not resent: {sorted(set(FAILED))}")
     print(f"wrote {write_result('network', result)}")
     return result
 

@@ -18,6 +18,7 @@ from govchain.ledger.bundles import verify_bundle
 from govchain.ledger.checkpoints import SignedCheckpoint, sign_checkpoint
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.node.network import NetworkDir
+from govchain.ordering.etcd import BlockLog
 from govchain.ordering.etcd_client import EtcdClient
 from govchain.storage.base import WriteBatch
 from govchain.storage.lmdb import LmdbStore
@@ -213,6 +214,32 @@ def test_node_down_for_a_while_catches_up_from_peers(net: Net) -> None:
     assert mine is not None
     assert (mine["height"], mine["state_root"]) == (head["height"], head["state_root"])
     assert "from peer" in node.log_text()
+
+
+def test_badly_signed_transaction_queued_by_a_node_is_dropped_by_the_proposer(net: Net) -> None:
+    # A member node that skipped admission (or lies) queues a forged transaction directly in
+    # etcd: the proposer verifies what others queued, so no follower ever sees a bad block.
+    good = net.tx("tax", "queued/good", 1)
+    forged = dataclasses.replace(net.tx("tax", "queued/forged", 2), signature=bytes(64))
+    client = EtcdClient(net.etcd.endpoints)
+    try:
+        log = BlockLog(client, net.genesis.chain_id, "tax")
+        body = b"[" + b",".join(orjson.dumps(t.encode().decode()) for t in (forged, good)) + b"]"
+        log.enqueue([(2, body)])
+    finally:
+        client.close()
+
+    def committed_everywhere() -> bool:
+        return all(
+            net.tx_status(n, good.tx_id.hex()).get("status") == "committed" for n in net.live()
+        )
+
+    net.wait(committed_everywhere, 30, "the good transaction on every node")
+    for n in net.live():
+        assert net.tx_status(n, forged.tx_id.hex()).get("code") == "not_found"
+        h = n.health()
+        assert h is not None and h["status"] == "ok"
+    net.wait_converged()
 
 
 def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:

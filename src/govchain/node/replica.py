@@ -40,6 +40,7 @@ from govchain.ledger.blocks import SignedHeader
 from govchain.ledger.chain import CommittedBlock
 from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
 from govchain.ledger.encoding import canonical_unchecked
+from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
 from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.lock import DataDirLock
@@ -233,7 +234,39 @@ class NetworkNode:
                 continue
             seen.add(tid)
             out.append(t)
-        return out
+        return self._signed(out)
+
+    def _signed(self, txs: list[Transaction]) -> list[Transaction]:
+        # Transactions another node queued were checked by that node only: a block with a bad
+        # signature would stop every follower, so the proposer verifies them too and drops
+        # the bad ones (its own admissions were verified when it admitted them).
+        state = self.node.ledger.state
+        admission = self.node.admission
+        keys: dict[str, bytes | None] = {}
+        positions: list[int] = []
+        triples: list[tuple[bytes, bytes, bytes]] = []
+        for i, t in enumerate(txs):
+            if admission.is_pending(t.tx_id):
+                continue
+            if t.signer not in keys:
+                v = state.get(member_key(t.signer))
+                keys[t.signer] = (
+                    None if v is None or v.value is None else (decode_member(v.value).public_key)
+                )
+            key = keys[t.signer]
+            if key is not None:  # an unknown signer gets a rejected receipt at execution
+                positions.append(i)
+                triples.append((key, t.signing_message(), t.signature))
+        if not triples:
+            return txs
+        bad = {
+            i for i, ok in zip(positions, self.suite.verify_many(triples), strict=True) if not ok
+        }
+        if bad:
+            log.warning(
+                "%s: dropped %d queued transactions with bad signatures", self.dept, len(bad)
+            )
+        return [t for i, t in enumerate(txs) if i not in bad]
 
     def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
         self.log.append(signed.header.height, encode_block(signed, txs), self.orderer.taken)

@@ -20,7 +20,7 @@ import orjson
 
 from govchain.errors import OrderingUnavailable
 
-DEFAULT_TIMEOUT_S = 3.0
+DEFAULT_TIMEOUT_S = 5.0
 """Deadline of one call across all endpoints: a cluster without a majority hangs writes and
 linearizable reads, and the caller must get a clear answer instead."""
 
