@@ -281,7 +281,7 @@ class EtcdOrderer(Generic[T]):
         may_propose: Callable[[], bool],
         max_items: int,
         max_wait_ms: int,
-        poll_s: float = 0.005,
+        poll_s: float = 0.01,
     ) -> None:
         self.log = log
         self._encode = encode
