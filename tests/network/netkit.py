@@ -128,15 +128,20 @@ class Net:
     # --- transactions -----------------------------------------------------------------------
 
     def tx(self, dept: str, key: str, value: Any) -> Transaction:
+        return self.call(dept, "kv", "put", {"key": key, "value": value})
+
+    def call(self, dept: str, contract: str, method: str, args: dict[str, Any]) -> Transaction:
         signer = f"{dept}/admin"
+        if dept not in self._keys:
+            self._keys[dept] = NetworkDir(self.root).member_key(signer).keypair.private
         priv = self._keys[dept]
         return build_transaction(
             chain=CHAIN,
             signer=signer,
             nonce=next(self._nonce),
-            contract="kv",
-            method="put",
-            args={"key": key, "value": value},
+            contract=contract,
+            method=method,
+            args=args,
             actor=signer,
             sign=lambda m: self.suite.sign(priv, m),
             hash_fn=self.suite.hash,

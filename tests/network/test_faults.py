@@ -17,7 +17,7 @@ from netkit import Net, NodeProc
 from govchain.ledger.bundles import verify_bundle
 from govchain.ledger.checkpoints import SignedCheckpoint, sign_checkpoint
 from govchain.ledger.encoding import canonical_unchecked
-from govchain.node.network import NetworkDir
+from govchain.node.network import NetworkDir, write_key
 from govchain.ordering.etcd import BlockLog
 from govchain.ordering.etcd_client import EtcdClient
 from govchain.storage.base import WriteBatch
@@ -254,6 +254,46 @@ def test_badly_signed_transaction_queued_by_a_node_is_dropped_by_the_proposer(ne
     net.wait_converged()
 
 
+def test_new_department_joins_by_majority_and_its_node_catches_up(net: Net) -> None:
+    netdir = NetworkDir(net.root)
+    node_kp, admin_kp = net.suite.generate_keypair(), net.suite.generate_keypair()
+    write_key(netdir.node_key_path("housing"), "housing", "intl", node_kp)
+    write_key(netdir.member_key_path("housing/admin"), "housing/admin", "intl", admin_kp)
+    market = net.nodes["market"]
+    propose = net.call(
+        "market",
+        "network",
+        "propose",
+        {
+            "action": "add",
+            "dept": "housing",
+            "name": "住房和城乡建设局",
+            "node_key": node_kp.public.hex(),
+            "admin_key": admin_kp.public.hex(),
+        },
+    )
+    r = net.submit(market, [propose])
+    assert r.status_code == 200, r.text
+    pid = net.tx_status(market, propose.tx_id.hex())["receipt"]["result"]["proposal"]
+    for dept in ("tax", "hrss"):  # market + tax + hrss: a majority of 4
+        r = net.submit(market, [net.call(dept, "network", "approve", {"proposal": pid})])
+        assert r.status_code == 200, r.text
+    head = net.wait_converged()
+    assert head["departments"] == ["market", "tax", "hrss", "customs", "housing"]
+    assert head["quorum"] == 4  # 4 of 5 from now on
+
+    housing = NodeProc(net, "housing")
+    net.nodes["housing"] = housing
+    housing.start()
+    net.wait(lambda: housing.health() is not None, 60, "the new department's node")
+    r = net.submit(housing, [net.tx("housing", "housing/first", 1)])
+    assert r.status_code == 200, r.text
+    head = net.wait_converged()  # five nodes, one state root, certified by 4 of 5
+    assert len(net.live()) == 5
+    assert head["certified_height"] == head["height"]
+    assert "from peer" in housing.log_text()
+
+
 def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:
     # The other departments sign a checkpoint with another state root than the one customs
     # computes: customs has diverged. It must stop committing and serving, and report both
@@ -268,7 +308,7 @@ def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:
     netdir = NetworkDir(net.root)
     prefix = f"/govchain/{net.genesis.chain_id}/cp/{height:020d}/".encode()
     try:
-        for dept in ("market", "tax", "hrss"):
+        for dept in ("market", "tax", "hrss", "housing"):  # 4 of the 5 departments
             raw = client.get(prefix + dept.encode())
             assert raw is not None
             cp = SignedCheckpoint.from_json(orjson.loads(raw)).checkpoint

@@ -83,7 +83,8 @@ class NetworkNode:
     ) -> None:
         net = NetworkDir(network)
         self.genesis = genesis = net.genesis()
-        genesis.department(dept)  # SchemaViolation if not a department
+        # A department that joined after genesis (``network`` contract) is not in genesis: its
+        # node catches up first, and proposes and signs checkpoints once it is a member.
         self.suite = suite = get_suite(genesis.suite)
         key = net.node_key(dept)
         self.dept = dept
