@@ -30,7 +30,6 @@ import orjson
 from govchain.contracts.registry import network_registry
 from govchain.crypto import get_suite, parallel
 from govchain.errors import (
-    Divergence,
     GovchainError,
     IntegrityError,
     Unavailable,
@@ -38,7 +37,7 @@ from govchain.errors import (
 from govchain.ledger.audit import check_integrity
 from govchain.ledger.blocks import SignedHeader
 from govchain.ledger.chain import CommittedBlock
-from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
+from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
@@ -46,6 +45,7 @@ from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
+from govchain.node.quorum import MembershipHistory, check_divergence, tally
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, fetch, issue_certificate
 from govchain.node.wire import blocks_from, decode_block, encode_block
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
@@ -128,10 +128,8 @@ class NetworkNode:
         node.certified_height = 0
         node.health_extra.append(self.network_health)
         node.listeners.append(self._on_block)
-        self._members: list[tuple[int, Membership]] = [
-            (node.ledger.height, node.ledger.membership())
-        ]
-        """``(from height, membership)``: who signs checkpoints, per height range."""
+        self.members = MembershipHistory(node.ledger.height, node.ledger.membership())
+        """Who signs checkpoints, per height range."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -162,22 +160,14 @@ class NetworkNode:
     def _on_block(self, block: CommittedBlock) -> None:
         if any(w.key == DEPARTMENTS_KEY for w in block.result.writes):
             m = self.node.ledger.membership()
-            self._members.append((block.header.header.height, m))
+            self.members.record(block.header.header.height, m)
             log.info("membership from height %d: %s", block.header.header.height, m.ids())
         self._wake.set()
-
-    def membership_at(self, height: int) -> Membership:
-        """Return the departments whose signatures count for the checkpoint at ``height``."""
-        current = self._members[0][1]
-        for start, m in self._members:
-            if start <= height:
-                current = m
-        return current
 
     @property
     def membership(self) -> Membership:
         """The departments in force now."""
-        return self._members[-1][1]
+        return self.members.current
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -456,50 +446,19 @@ class NetworkNode:
             return
         first = max(certified + 1, top - 256)
         for h, stmts in sorted(self.log.checkpoints(first, top).items()):
-            if len(stmts) >= self.membership_at(h).quorum():
+            if len(stmts) >= self.members.at(h).quorum():
                 self._certify(h, stmts)
 
     def _certify(self, height: int, stmts: dict[str, bytes]) -> None:
         ledger = self.node.ledger
         mine = ledger.checkpoint(height).checkpoint
-        members = self.membership_at(height)
-        keys = members.keys()
-        quorum = members.quorum()
-        agree: list[tuple[DeptId, bytes]] = []
-        others: dict[Checkpoint, list[DeptId]] = {}
-        for dept, raw in stmts.items():
-            key = keys.get(dept)
-            if key is None:
-                continue
-            try:
-                sc = SignedCheckpoint.from_json(orjson.loads(raw))
-            except (GovchainError, orjson.JSONDecodeError):
-                continue
-            sig = dict(sc.signatures).get(dept)
-            cp = sc.checkpoint
-            if sig is None or not self.suite.verify(key, cp.signing_message(), sig):
-                continue
-            if cp == mine:
-                agree.append((dept, sig))
-            else:
-                others.setdefault(cp, []).append(dept)
-        for cp, depts in others.items():
-            if len(depts) >= quorum:
-                raise Divergence(
-                    f"block {height}: this node's state root {mine.state_root.hex()} differs "
-                    f"from the state root {cp.state_root.hex()} that {len(depts)} departments "
-                    f"({', '.join(sorted(depts))}) signed; the node stops committing and serving",
-                    height=height,
-                    local_state_root=mine.state_root.hex(),
-                    quorum_state_root=cp.state_root.hex(),
-                    local_block_hash=mine.block_hash.hex(),
-                    quorum_block_hash=cp.block_hash.hex(),
-                )
-            log.warning(
-                "block %d: departments %s signed a different checkpoint", height, sorted(depts)
-            )
-        if len(agree) >= quorum:
-            ledger.add_checkpoint_signatures(height, agree)
+        members = self.members.at(height)
+        result = tally(self.suite, mine, stmts, members)
+        check_divergence(mine, result, members.quorum())
+        for depts in result.others.values():
+            log.warning("block %d: departments %s signed a different checkpoint", height, depts)
+        if len(result.agree) >= members.quorum():
+            ledger.add_checkpoint_signatures(height, result.agree)
             self.node.certified_height = max(self.node.certified_height or 0, height)
 
     def _maybe_compact(self) -> None:
