@@ -16,21 +16,16 @@ One ``Node`` (admission, committer, ledger) plus four threads:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from govchain.contracts.registry import network_registry
 from govchain.crypto import get_suite, parallel
 from govchain.errors import (
-    GovchainError,
     IntegrityError,
     Unavailable,
 )
@@ -45,8 +40,9 @@ from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
+from govchain.node.peers import Peers
 from govchain.node.quorum import MembershipHistory, check_divergence, tally
-from govchain.node.transport import PeerServer, TlsContexts, check_peer, fetch, issue_certificate
+from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_certificate
 from govchain.node.wire import blocks_from, decode_block, encode_block
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient
@@ -134,7 +130,6 @@ class NetworkNode:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._published = 0
-        self._node_lease = 0
         self.etcd_height = 0
         self.etcd_ok = True
         self.etcd_error: str | None = None
@@ -145,6 +140,13 @@ class NetworkNode:
         )
         self.peer_server = PeerServer(
             self.tls, self.authorize_peer, lambda first, n: blocks_from(node.ledger, first, n)
+        )
+        self.peers = Peers(
+            self.log,
+            self.tls,
+            api_address=address,
+            peer_address=self.peer_server.url,
+            authorize=self.authorize_peer,
         )
         if check:
             try:
@@ -196,9 +198,7 @@ class NetworkNode:
             t.join(10)
         self._threads.clear()
         self.log.resign()
-        if self._node_lease:
-            with contextlib.suppress(Unavailable):
-                self.client.lease_revoke(self._node_lease)
+        self.peers.unregister()
         self.peer_server.close()
         self.node.close()
         self.client.close()
@@ -278,35 +278,14 @@ class NetworkNode:
                     and self.log.campaign()
                 ):
                     log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
-                self._keep_registered()
-                self._trust_peers()
+                self.peers.register()
+                self.peers.trust_all()
                 self.leader = self.log.leader()
                 self.etcd_ok, self.etcd_error = True, None
             except Unavailable as exc:
                 self.etcd_ok, self.etcd_error = False, exc.message
                 self.log.lease = 0 if not self.log.keepalive() else self.log.lease
             self._stop.wait(LEASE_TTL_S / 3)
-
-    def _keep_registered(self) -> None:
-        if self._node_lease and self.client.lease_keepalive(self._node_lease) > 0:
-            return
-        self._node_lease = self.client.lease_grant(LEASE_TTL_S * 2)
-        entry = {"api": self.address, "peer": self.peer_server.url, "cert": self.tls.own.cert_pem}
-        self.log.register(
-            orjson.dumps(
-                {k: v.decode() if isinstance(v, bytes) else v for k, v in entry.items()}
-            ).decode(),
-            self._node_lease,
-        )
-
-    def _trust_peers(self) -> None:
-        # The handshake needs every peer's certificate in the trust store; whether the peer is
-        # a member is decided afterwards, from the certificate's issuing signature.
-        for raw in self.log.nodes().values():
-            try:
-                self.tls.trust(orjson.loads(raw)["cert"].encode())
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ssl.SSLError):
-                continue
 
     def _watch_loop(self) -> None:
         self.client.watch(self.log.k_height, self._wake.set, self._stop)
@@ -342,11 +321,11 @@ class NetworkNode:
             first = ledger.height + 1
             blocks: list[Any] = []
             if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
-                blocks = self._from_peers(first)
+                blocks = self.peers.fetch_blocks(first, FETCH_BLOCKS)
             if not blocks:
                 blocks = [v for _, v in self.log.blocks(first, FETCH_BLOCKS)]
             if not blocks:
-                blocks = self._from_peers(first)
+                blocks = self.peers.fetch_blocks(first, FETCH_BLOCKS)
             if not blocks:
                 raise Unavailable(
                     f"block {first} is neither in etcd (compacted) nor at any reachable peer"
@@ -366,8 +345,8 @@ class NetworkNode:
         try:
             # Publish this node's certificate first: peers load it within one election
             # period, after which they accept its catch-up requests.
-            self._keep_registered()
-            self._trust_peers()
+            self.peers.register()
+            self.peers.trust_all()
             if self.log.height() > self.node.ledger.height:
                 time.sleep(LEASE_TTL_S / 3 + 0.3)
         except Unavailable:
@@ -390,44 +369,6 @@ class NetworkNode:
             total += n
             if n == 0 or self.node.ledger.height >= self.etcd_height:
                 return total
-
-    def _from_peers(self, first: int) -> list[Any]:
-        blocks, peer = self._fetch_from_peers(first)
-        if blocks:
-            log.info(
-                "%s: fetched blocks %d-%d from peer %s",
-                self.dept,
-                first,
-                first + len(blocks) - 1,
-                peer,
-            )
-        return blocks
-
-    def _fetch_from_peers(self, first: int) -> tuple[list[Any], str]:
-        try:
-            peers = self.log.nodes()
-        except Unavailable:
-            return [], ""
-        for dept, raw in sorted(peers.items()):
-            if dept == self.dept:
-                continue
-            try:
-                entry = orjson.loads(raw)
-                self.tls.trust(entry["cert"].encode())
-                body = fetch(
-                    self.tls,
-                    f"{entry['peer']}/v1/peer/blocks?from={first}&limit={FETCH_BLOCKS}",
-                    self.authorize_peer,
-                )
-                items = orjson.loads(body)["blocks"]
-            except (OSError, ssl.SSLError, GovchainError, orjson.JSONDecodeError) as exc:
-                log.warning("%s: catch-up from peer %s failed: %s", self.dept, dept, exc)
-                continue
-            except (KeyError, TypeError, ValueError):
-                continue
-            if items:
-                return items, dept  # decoded JSON: decode_block takes it as it is
-        return [], ""
 
     # --- checkpoints -------------------------------------------------------------------------
 
