@@ -163,6 +163,9 @@ class Node:
             try:
                 self.commit(batch)
             except Unavailable as exc:
+                if self.publish is None:
+                    self._fail(exc, batch)
+                    return
                 # A network proposer lost its lease or etcd its majority: the block was not
                 # appended and nothing was committed; the batch stays queued in the ordering log.
                 log.warning("block not appended: %s", exc.message)
