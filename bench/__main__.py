@@ -15,6 +15,7 @@ from bench import (
     identity_bench,
     ledger_bench,
     memory_bench,
+    network_bench,
     proofs_bench,
 )
 
@@ -29,6 +30,7 @@ def main(argv: list[str]) -> None:
         memory_bench.main(["--count", "20000"])
         identity_bench.main(["--tokens", "2000", "--logins", "5"])
         contracts_bench.main(["--count", "20000", "--calls", "20000"])
+        network_bench.main(["--count", "5000", "--catch-up", "2000", "--seconds", "3"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -36,6 +38,7 @@ def main(argv: list[str]) -> None:
         memory_bench.main([])
         identity_bench.main([])
         contracts_bench.main([])
+        network_bench.main([])
 
 
 if __name__ == "__main__":

@@ -85,6 +85,10 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "argon2": frozenset({"identity"}),
     "authlib": frozenset(),
     "joserfc": frozenset(),
+    # The etcd client and the local cluster launcher (ordering) and the CLI talk HTTP.
+    "httpx": frozenset({"ordering", "cli"}),
+    # X.509 for node-to-node TLS certificates (node/transport.py) besides the crypto suites.
+    "cryptography": frozenset({"crypto", "node", "identity"}),
 }
 
 # --- checker ----------------------------------------------------------------------------------

@@ -18,8 +18,11 @@
     ├── Conflict                 duplicate transaction, state conflict           (HTTP 409)
     ├── Unauthenticated          missing, bad, expired or revoked credentials    (HTTP 401)
     ├── Unavailable              node or ordering cannot take work now           (HTTP 503)
+    │   ├── OrderingUnavailable     the ordering service (etcd) has no majority / is unreachable
+    │   └── NotProposer             this node lost (or never held) the proposer lease
     └── IntegrityError           stored data is corrupt or diverges              (HTTP 500 only
-                                 when a node is serving while corrupt; the node refuses to start)
+        │                        when a node is serving while corrupt; the node refuses to start)
+        └── Divergence              this node's state root differs from the quorum's
 
 Contract errors (``govchain.contracts.errors``) are leaves of this tree: ``UnknownContract``,
 ``UnknownMethod`` (NotFound); ``BadArguments`` (SchemaViolation); ``ContractRefused``
@@ -206,3 +209,21 @@ class CallFailed(Conflict):
     """A transaction caused through the API was committed with a failed or rejected receipt."""
 
     code = "call_failed"
+
+
+class OrderingUnavailable(Unavailable):
+    """The ordering service (the etcd cluster) cannot order transactions now."""
+
+    code = "ordering_unavailable"
+
+
+class NotProposer(Unavailable):
+    """This node does not hold the proposer lease (any more); its block was not appended."""
+
+    code = "not_proposer"
+
+
+class Divergence(IntegrityError):
+    """This node's checkpoint at a height differs from the one a quorum of departments signed."""
+
+    code = "divergence"

@@ -7,6 +7,7 @@ import typer
 from govchain.cli import (
     apps,
     audit,
+    cluster,
     contracts,
     identity,
     network,
@@ -38,6 +39,8 @@ app.add_typer(identity.log_app, name="access-log")
 app.add_typer(contracts.app, name="contract")
 app.add_typer(apps.app, name="app")
 app.add_typer(notary.app, name="notary")
+app.add_typer(cluster.app, name="network")
+app.add_typer(cluster.node_app, name="node")
 
 if __name__ == "__main__":
     app()

@@ -77,9 +77,14 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(node: Node, settings: ApiSettings, sock: socket.socket) -> None:
+def serve(
+    node: Node,
+    settings: ApiSettings,
+    sock: socket.socket,
+    close: Callable[[], None] | None = None,
+) -> None:
     """Serve the API until Ctrl-C or SIGTERM, then stop the node after committing what is
-    already queued."""
+    already queued (``close``: how to stop it, default ``node.close``)."""
     # Imported here: the web stack costs a second of start-up that other commands don't need.
     import uvicorn
 
@@ -114,7 +119,7 @@ def serve(node: Node, settings: ApiSettings, sock: socket.socket) -> None:
         server.run(sockets=[sock])
     finally:
         console.print("stopping: committing queued transactions ...")
-        node.close()
+        (close or node.close)()
         for sig, old in previous.items():
             signal.signal(sig, old)
         console.print(f"stopped at height {node.ledger.height}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from govchain.contracts.errors import BadArguments, NotApproved
+from govchain.contracts.errors import BadArguments, NotApproved, UnknownContract, UnknownMethod
 from govchain.contracts.installed import InstalledContracts
 from govchain.contracts.model import ClassContract, Contract, Failed, entry, view
 from govchain.contracts.packages import (
@@ -71,9 +71,18 @@ class Lifecycle(Contract):
     """Contract packages: install, approve (by code hash), commit, upgrade."""
 
     DEPARTMENTS: ClassVar[tuple[str, ...]] = ()
+    """Genesis departments: the approvers when no ``network`` contract is reachable."""
     INSTALLED: ClassVar[InstalledContracts | None] = None
     RESERVED: ClassVar[Sequence[str]] = ()
     """Names of the built-in contracts (filled once the registry exists)."""
+
+    def _departments(self) -> tuple[str, ...]:
+        # The approvers are the network's current departments (membership governance may have
+        # added or removed some since genesis), read from the network contract.
+        try:
+            return tuple(self.ctx.read("network", "departments"))
+        except (UnknownContract, UnknownMethod):
+            return self.DEPARTMENTS
 
     def _admin(self) -> str:
         caller = self.ctx.caller
@@ -112,7 +121,7 @@ class Lifecycle(Contract):
         files = check_files(files)
         if policy is None:
             policy = current["policy"] if current is not None else {"rule": "majority"}
-        policy = check_policy(policy, self.DEPARTMENTS)
+        policy = check_policy(policy, self._departments())
         steps = DEFAULT_BUDGET if budget is None else budget
         if not 1_000 <= steps <= MAX_BUDGET:
             raise BadArguments(f"budget must be 1000 to {MAX_BUDGET} steps")
@@ -173,7 +182,7 @@ class Lifecycle(Contract):
         # Who must approve: the network's rule for a new contract, the committed policy of the
         # running version for an upgrade.
         governing = current["policy"] if current is not None else {"rule": "majority"}
-        needed, eligible = required_departments(governing, self.DEPARTMENTS)
+        needed, eligible = required_departments(governing, self._departments())
         approved = [d for d in proposal["approvals"] if d in eligible]
         if len(approved) < needed:
             missing = [d for d in eligible if d not in approved]

@@ -11,6 +11,7 @@ from govchain.contracts.installed import InstalledContracts
 from govchain.contracts.kv import KvContract
 from govchain.contracts.lifecycle import lifecycle_contract
 from govchain.contracts.members import members_contract
+from govchain.contracts.network import NetworkContract
 from govchain.ledger.execution import CallContext
 from govchain.ledger.genesis import Genesis
 
@@ -74,7 +75,8 @@ def builtin_registry(
 ) -> ContractRegistry:
     """Return the registry of the built-in genesis contracts.
 
-    With ``genesis`` the registry also holds the lifecycle system contract and
+    With ``genesis`` the registry also holds the lifecycle and network (department
+    membership governance) system contracts and
     runs the contracts committed through the lifecycle (code hashes with ``hash_fn``, the
     network's hash)."""
     contracts: list[Contract] = [KvContract(), members_contract()]
@@ -82,7 +84,9 @@ def builtin_registry(
         return ContractRegistry(contracts)
     installed = InstalledContracts(hash_fn or (lambda b: hashlib.sha256(b).digest()))
     names: list[str] = []
-    contracts.append(lifecycle_contract([d.id for d in genesis.departments], installed, names))
+    lifecycle = lifecycle_contract([d.id for d in genesis.departments], installed, names)
+    contracts += [lifecycle, NetworkContract(genesis)]
     registry = ContractRegistry(contracts, installed)
+    lifecycle.host = registry  # approvers follow the network contract's current departments
     names.extend(registry.names())
     return registry

@@ -116,7 +116,9 @@ def check_integrity(ledger: Ledger, progress: Progress | None = None) -> int:
     ``IntegrityError`` naming the first bad block."""
     h = ledger.h
     prev = ledger.genesis_hash
-    keys = {d.id: d.node_key for d in ledger.genesis.departments}
+    # Genesis departments and those that joined since (a department that left keeps its
+    # earlier blocks valid).
+    keys = {d.id: d.node_key for d in ledger.genesis.departments} | ledger.membership().keys()
     suite = ledger.suite
     log = ledger.log
     top = ledger.height

@@ -27,6 +27,7 @@ from govchain.ledger.execution import (
 )
 from govchain.ledger.genesis import Genesis
 from govchain.ledger.log import LogHead, MerkleLog
+from govchain.ledger.membership import Membership, current_membership
 from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, hex_list
 from govchain.ledger.state import StateWrite, WorldState
 from govchain.ledger.transactions import Transaction
@@ -210,10 +211,18 @@ class Ledger:
             raise NotFound(f"no checkpoint at height {h}", height=h)
         return SignedCheckpoint.from_json(decode(raw))
 
-    def receipt_bundle(self, tx_id: bytes) -> dict[str, Any]:
-        """Return the offline-verifiable receipt of a committed transaction."""
+    def receipt_bundle(
+        self, tx_id: bytes, checkpoint_height: Height | None = None
+    ) -> dict[str, Any]:
+        """Return the offline-verifiable receipt of a committed transaction, proved against
+        the checkpoint at ``checkpoint_height`` (default: the latest)."""
         loc = self.locate(tx_id)
-        cp = self.checkpoint()
+        cp = self.checkpoint(checkpoint_height)
+        if cp.checkpoint.height < loc.height:
+            raise NotFound(
+                f"checkpoint {cp.checkpoint.height} is below the transaction's block {loc.height}",
+                height=loc.height,
+            )
         entry = LogEntry.decode(self.entry_bytes(loc.log_index))
         proof = self.log.inclusion_proof(loc.log_index, cp.checkpoint.log_size)
         return {
@@ -304,8 +313,12 @@ class Ledger:
         proposer: DeptId,
         sign_header: Callable[[bytes], bytes],
         checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
+        publish: Callable[[SignedHeader], None] | None = None,
     ) -> CommittedBlock:
-        """Execute ``txs`` as the next block (proposer side), sign it and commit it durably."""
+        """Execute ``txs`` as the next block (proposer side), sign it and commit it durably.
+
+        ``publish`` (a network proposer appending the block to the ordering log) is called with
+        the signed header before anything is written; if it raises, nothing is committed."""
         height = self.height + 1
         if self._head is not None:
             timestamp_ms = max(timestamp_ms, self._head.header.timestamp_ms)
@@ -325,6 +338,8 @@ class Ledger:
                 log_root=Hash32(log_head.root),
             )
             signed = SignedHeader(header, sign_header(header.signing_message()))
+            if publish is not None:
+                publish(signed)
             block_hash = self._finish(batch, signed, checkpoint_keys)
         except BaseException:
             self._discard()
@@ -347,8 +362,7 @@ class Ledger:
                 f"{self.head_hash().hex()}",
                 height=height,
             )
-        keys = {d.id: d.node_key for d in self.genesis.departments}
-        key = keys.get(hd.proposer)
+        key = self.membership().keys().get(hd.proposer)
         if key is None:
             raise IntegrityError(
                 f"block {height}: proposer {hd.proposer!r} is not a department", height=height
@@ -357,6 +371,10 @@ class Ledger:
             raise IntegrityError(
                 f"block {height}: proposer signature does not verify", height=height
             )
+
+    def membership(self) -> Membership:
+        """Return the departments in force now (genesis, changed by the ``network`` contract)."""
+        return current_membership(self.genesis, self._reader.get_value)
 
     def check_signatures(self, height: Height, txs: Sequence[Transaction]) -> None:
         """Verify the signature of every transaction whose signer is a member at the start of

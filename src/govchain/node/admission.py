@@ -64,14 +64,16 @@ class Admission:
 
     # --- called by the node when blocks commit ---------------------------------------------
 
-    def committed(self, tx_ids: Sequence[bytes], members_changed: bool) -> None:
-        """Forget pending ids that are now committed; drop cached members if they changed."""
+    def committed(self, tx_ids: Sequence[bytes], members_changed: bool) -> int:
+        """Forget pending ids that are now committed; drop cached members if they changed.
+        Return how many of them were admitted here (a network node also commits others')."""
         with self._lock:
             pending = self._pending
-            for t in tx_ids:
-                pending.discard(t)
+            before = len(pending)
+            pending.difference_update(tx_ids)
             if members_changed:
                 self._members.clear()
+            return before - len(pending)
 
     def dropped(self, tx_ids: Sequence[bytes]) -> None:
         """Forget pending ids that will not be committed (a failed commit); their nonces stay

@@ -19,6 +19,7 @@ from govchain.contracts.errors import UnknownMethod
 from govchain.contracts.views import ViewRunner, run_view
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
+from govchain.ledger.blocks import SignedHeader
 from govchain.ledger.chain import CommittedBlock, Ledger
 from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.execution import ContractHost
@@ -53,6 +54,10 @@ def tune_garbage_collector() -> None:
     if gen0 < GC_GEN0_THRESHOLD:
         gc.freeze()
         gc.set_threshold(GC_GEN0_THRESHOLD, max(gen1, 50), max(gen2, 1000))
+
+
+RECEIPT_QUORUM_WAIT_S = 5.0
+"""How long a network node waits for a quorum checkpoint covering a receipt's transaction."""
 
 
 @dataclass(slots=True)
@@ -120,6 +125,12 @@ class Node:
         self.started_at = time.time()
         self.listeners: list[Callable[[CommittedBlock], None]] = []
         self.on_close: list[Callable[[], None]] = []
+        self.publish: Callable[[SignedHeader, Sequence[Transaction]], None] | None = None
+        """Network proposer: appends each block to the ordering log before it is committed."""
+        self.certified_height: int | None = None
+        """Network node: highest height whose checkpoint a quorum signed (``None``: embedded,
+        every checkpoint is signed by all local department keys)."""
+        self.health_extra: list[Callable[[], dict[str, Any]]] = []
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -157,12 +168,25 @@ class Node:
                 continue
             try:
                 self.commit(batch)
+            except Unavailable as exc:
+                if self.publish is None:
+                    self._fail(exc, batch)
+                    return
+                # A network proposer lost its lease or etcd its majority: the block was not
+                # appended and nothing was committed; the batch stays queued in the ordering log.
+                log.warning("block not appended: %s", exc.message)
+                continue
             except GovchainError as exc:
                 self._fail(exc, batch)
                 return
             except Exception as exc:  # storage failure: stop committing, say why
                 self._fail(IntegrityError(f"commit failed: {type(exc).__name__}: {exc}"), batch)
                 return
+
+    def fail(self, exc: GovchainError) -> None:
+        """Stop committing and serving because of ``exc`` (e.g. a divergence from the quorum);
+        waiters get ``Unavailable`` and health reports the error."""
+        self._fail(exc, ())
 
     def _fail(self, exc: GovchainError, batch: Sequence[Transaction]) -> None:
         log.error("node stopped committing: %s", exc)
@@ -184,6 +208,7 @@ class Node:
         """Execute and durably commit one block made of ``batch`` (committer thread)."""
         ident = self.identity
         suite = self.suite
+        publish = self.publish
         with self._commit_lock:
             block = self.ledger.commit_block(
                 batch,
@@ -191,14 +216,40 @@ class Node:
                 proposer=ident.proposer,
                 sign_header=lambda msg: suite.sign(ident.proposer_key, msg),
                 checkpoint_keys=ident.checkpoint_keys,
+                publish=None if publish is None else (lambda signed: publish(signed, batch)),
             )
-        self.admission.committed(block.tx_ids, block.result.members_changed)
-        self._release_capacity(len(batch))
-        self.committed_txs += len(batch)
+        self._committed(block)
+        return block
+
+    def apply(self, signed: SignedHeader, txs: Sequence[Transaction]) -> CommittedBlock | None:
+        """Verify, re-execute and durably commit a block another node proposed (a follower,
+        or catch-up); ``IntegrityError`` naming the height if any commitment differs. A block
+        this node already holds (it proposed it) is compared with the stored one: ``None``."""
+        self._check_serving()
+        with self._commit_lock:
+            height = signed.header.height
+            if height <= self.ledger.height:
+                h = self.suite.hash
+                if self.ledger.header(height).header.hash(h) != signed.header.hash(h):
+                    raise IntegrityError(
+                        f"block {height} of the ordering log differs from the block this node "
+                        "committed",
+                        height=height,
+                    )
+                return None
+            block = self.ledger.apply_block(
+                signed, txs, checkpoint_keys=self.identity.checkpoint_keys
+            )
+        self._committed(block)
+        return block
+
+    def _committed(self, block: CommittedBlock) -> None:
+        mine = self.admission.committed(block.tx_ids, block.result.members_changed)
+        self._release_capacity(mine)
+        self.committed_txs += len(block.tx_ids)
         self._release(block.tx_ids)
         for listener in self.listeners:
             listener(block)
-        return block
 
     def _release(self, tx_ids: Sequence[bytes]) -> None:
         waiters = self._waiters
@@ -311,6 +362,7 @@ class Node:
     ) -> tuple[VersionedValue | None, StateProof, SignedCheckpoint | None]:
         """Return a key's current value, its proof and the checkpoint of the same state root
         (read together, so the proof always matches the checkpoint)."""
+        self._check_serving()
         with self._commit_lock:
             value = self.ledger.state.get(key)
             proof = self.ledger.state.prove(key)
@@ -335,9 +387,29 @@ class Node:
             )
 
     def receipt_bundle(self, tx_id: bytes) -> dict[str, Any]:
-        """Return the offline-verifiable receipt of a committed transaction."""
+        """Return the offline-verifiable receipt of a committed transaction (on a network
+        node: with the latest quorum checkpoint; ``Unavailable`` until one covers it)."""
+        self._check_serving()
+        if self.certified_height is None:
+            with self._commit_lock:
+                return self.ledger.receipt_bundle(tx_id)
+        height = self.ledger.locate(tx_id).height
+        # Other departments' signatures arrive within a few tenths of a second of the commit.
+        deadline = time.monotonic() + RECEIPT_QUORUM_WAIT_S
+        while (self.certified_height or 0) < height and time.monotonic() < deadline:
+            time.sleep(0.02)
+        certified = self.certified_height or 0
         with self._commit_lock:
-            return self.ledger.receipt_bundle(tx_id)
+            loc = self.ledger.locate(tx_id)
+            if loc.height > certified:
+                raise Unavailable(
+                    f"transaction is committed at height {loc.height}, but no checkpoint at or "
+                    f"above it has a quorum of department signatures yet (certified height "
+                    f"{certified}); retry shortly",
+                    height=loc.height,
+                    certified_height=certified,
+                )
+            return self.ledger.receipt_bundle(tx_id, checkpoint_height=certified)
 
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """Return a consistency proof between two log sizes."""
@@ -364,4 +436,5 @@ class Node:
             "pending": self.orderer.pending(),
             "committer_running": self._thread is not None and self._thread.is_alive(),
             "error": None if self.failure is None else self.failure.to_dict(),
+            **{k: v for extra in self.health_extra for k, v in extra().items()},
         }

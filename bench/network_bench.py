@@ -1,0 +1,241 @@
+"""The department network on this machine: 4 node processes + 3 etcd members, ``intl`` suite.
+
+Measures, beside this machine's Ed25519 verify limit measured in the same run:
+
+1. **throughput**: clients submit pre-signed transactions to all four nodes as fast as they
+   are accepted; the figure is transactions committed **on every node** per second;
+2. **commit latency** at half of that load: batches submitted at a fixed rate, each waiting
+   until its block is durable on the node it was sent to; p50 and p99;
+3. **catch-up**: one node is stopped while more transactions commit, then restarted; the
+   rate at which it fetches from peers, verifies and applies them (its own log line).
+
+Usage: ``python -m bench.network_bench [--count 40000] [--catch-up 20000]``;
+writes ``bench/results/network.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import make_network, presign, write_result
+from govchain.cli.cluster import start_node, stop_process, wait_healthy
+from govchain.crypto.limits import measure_limits
+from govchain.node.network import NetworkDir
+from govchain.ordering.etcd_cluster import EtcdCluster, free_port
+
+BATCH = 1000
+
+
+FAILED: list[str] = []
+"""Batches that failed (e.g. ordering unavailable under overload): reported, not retried."""
+
+
+def _post(http: httpx.Client, url: str, batch: Sequence[bytes], wait: bool) -> bool:
+    """Submit one batch; retry while the node is at capacity (refused before admission);
+    return False if it failed otherwise (its nonces are used: it cannot be resent as is)."""
+    body = b"[" + b",".join(batch) + b"]"
+    while True:
+        try:
+            r = http.post(
+                f"{url}/v1/transactions/batch",
+                params={"wait": str(wait).lower()},
+                content=body,
+                headers={"content-type": "application/json"},
+            )
+        except httpx.HTTPError as exc:
+            FAILED.append(f"{type(exc).__name__}")
+            return False
+        if r.status_code == 503 and r.json().get("code") == "unavailable":
+            time.sleep(0.02)  # back-pressure: retry like a well-behaved client
+            continue
+        if r.status_code != 200:
+            FAILED.append(f"HTTP {r.status_code} {r.json().get('code')}")
+            return False
+        bad = [x for x in r.json()["results"] if "problem" in x or x.get("status") == "rejected"]
+        if bad:
+            raise SystemExit(f"{len(bad)} transactions were rejected, e.g. {bad[0]}")
+        return True
+
+
+def _log_sizes(urls: Sequence[str]) -> list[int]:
+    out = []
+    with httpx.Client(timeout=5) as http:
+        for u in urls:
+            try:
+                out.append(http.get(f"{u}/v1/health").json()["log_size"])
+            except (httpx.HTTPError, KeyError, ValueError):
+                out.append(-1)
+    return out
+
+
+def _wait_log(urls: Sequence[str], size: int, timeout: float) -> float:
+    """Wait until every node's log holds ``size`` entries or, if some batches failed, until
+    every node holds the same number and it no longer grows; return when."""
+    deadline = time.monotonic() + timeout
+    last: list[int] = []
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        sizes = _log_sizes(urls)
+        if min(sizes) >= size:
+            return time.monotonic()
+        if sizes != last:
+            last, stable_since = sizes, time.monotonic()
+        elif FAILED and min(sizes) == max(sizes) and time.monotonic() - stable_since > 3:
+            return stable_since
+        time.sleep(0.05)
+    raise SystemExit(f"not every node reached log size {size}: {_log_sizes(urls)}")
+
+
+def throughput(urls: list[str], txs: list[bytes], base: int) -> float:
+    """Submit ``txs`` through every node at once; return tx/s committed on every node."""
+    batches = [txs[i : i + BATCH] for i in range(0, len(txs), BATCH)]
+
+    def client(k: int) -> None:
+        with httpx.Client(timeout=120) as http:
+            for j in range(k, len(batches), len(urls)):
+                _post(http, urls[k], batches[j], wait=False)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(len(urls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t1 = _wait_log(urls, base + len(txs), 600)
+    return len(txs) / (t1 - t0)
+
+
+def latency(urls: list[str], txs: list[bytes], rate: float, batch: int) -> list[float]:
+    """Submit ``txs`` in batches at ``rate`` tx/s, each waiting for its commit; return the
+    commit latency of every batch (seconds)."""
+    batches = [txs[i : i + batch] for i in range(0, len(txs), batch)]
+    interval = batch / rate
+    lat: list[float] = []
+    lock = threading.Lock()
+    start = time.monotonic() + 0.5
+
+    def one(j: int) -> None:
+        due = start + j * interval
+        time.sleep(max(0.0, due - time.monotonic()))
+        with httpx.Client(timeout=60) as http:
+            t = time.monotonic()
+            if _post(http, urls[j % len(urls)], batches[j], wait=True):
+                with lock:
+                    lat.append(time.monotonic() - t)
+
+    threads = [threading.Thread(target=one, args=(j,)) for j in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(lat)
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    return values[min(len(values) - 1, int(p * len(values)))]
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=40_000, help="transactions, throughput")
+    parser.add_argument("--catch-up", type=int, default=20_000, help="transactions, catch-up")
+    parser.add_argument("--seconds", type=float, default=8.0, help="duration, latency run")
+    args = parser.parse_args(argv)
+
+    network = make_network("intl", block_max_txs=5000, block_max_ms=50)
+    root = network.parent
+    genesis = NetworkDir(network).genesis()
+    depts = [d.id for d in genesis.departments]
+    cluster = EtcdCluster(root / "etcd")
+    procs: dict[str, Any] = {}
+    ports = {d: free_port() for d in depts}
+    urls = [f"http://127.0.0.1:{ports[d]}" for d in depts]
+    try:
+        cluster.start()
+        for d in depts:
+            procs[d] = start_node(network, d, cluster.endpoints, ports[d], root / "logs")
+        if not wait_healthy(urls, 180):
+            raise SystemExit(f"nodes did not start; see {root}/logs")
+        limit = measure_limits("intl", 1.0)
+        print(f"machine: Ed25519 verify {limit['verify_per_s_all_cores']:,.0f}/s on all cores "
+              f"({limit['verify_per_s_1core']:,.0f}/s on one)")  # fmt: skip
+        print("signing transactions ...")
+        n_lat_guess = int(args.seconds * 4000)
+        all_txs = presign(network, args.count + n_lat_guess + args.catch_up)
+        tput_txs = all_txs[: args.count]
+        tps = throughput(urls, tput_txs, 0)
+        print(f"throughput: {tps:,.0f} tx/s committed on every node ({args.count:,} tx, "
+              f"4 nodes, 3 etcd members)")  # fmt: skip
+
+        half = tps / 2
+        n_lat = min(n_lat_guess, int(half * args.seconds))
+        lat_batch = max(10, int(half / 20))  # about 20 batches a second
+        lat_txs = all_txs[args.count : args.count + n_lat]
+        lat = latency(urls, lat_txs, half, lat_batch)
+        p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
+        print(f"commit latency at {half:,.0f} tx/s (batches of {lat_batch}): "
+              f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
+        _wait_log(urls, args.count + n_lat, 120)
+        base = min(_log_sizes(urls))
+
+        # Catch-up: the last department's node stops while the others commit.
+        late = depts[-1]
+        stop_process(procs[late])
+        others = urls[:-1]
+        cu_txs = all_txs[args.count + n_lat : args.count + n_lat + args.catch_up]
+        throughput(others, cu_txs, base)
+        log_path = root / "logs" / f"{late}.log"
+        before = log_path.read_text(errors="replace")
+        procs[late] = start_node(network, late, cluster.endpoints, ports[late], root / "logs")
+        _wait_log(urls, base + args.catch_up, 300)
+        text = log_path.read_text(errors="replace")[len(before) :]
+        m = re.search(r"caught up (\d+) blocks \((\d+) transactions\) in ([\d.]+) s", text)
+        if m is None:
+            raise SystemExit(f"no catch-up line in {log_path}")
+        cu_blocks, cu_n, cu_s = int(m[1]), int(m[2]), float(m[3])
+        cu_rate = cu_n / cu_s
+        print(f"catch-up: {cu_n:,} tx in {cu_blocks} blocks, {cu_s:.2f} s = {cu_rate:,.0f} tx/s "
+              "verified and applied (from peers over mutual TLS)")  # fmt: skip
+    finally:
+        for p in procs.values():
+            p.terminate()
+        for p in procs.values():
+            stop_process(p)
+        cluster.stop()
+
+    result = {
+        "setup": {"nodes": len(depts), "etcd_members": 3, "suite": "intl", "batch": BATCH},
+        "machine_limit": limit,
+        "throughput_tx_per_s": round(tps),
+        "latency": {
+            "rate_tx_per_s": round(half),
+            "batch": lat_batch,
+            "batches": len(lat),
+            "p50_ms": round(p50 * 1000, 1),
+            "p99_ms": round(p99 * 1000, 1),
+        },
+        "catch_up": {
+            "transactions": cu_n,
+            "blocks": cu_blocks,
+            "seconds": cu_s,
+            "tx_per_s": round(cu_rate),
+        },
+        "failed_batches": FAILED,
+        "work_dir": str(Path(root)),
+    }
+    if FAILED:
+        print(f"{len(FAILED)} batches failed and were not resent: {sorted(set(FAILED))}")
+    print(f"wrote {write_result('network', result)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""A department's node in a network: etcd ordering, replication, checkpoint quorum, catch-up.
+
+One ``Node`` (admission, committer, ledger) plus four threads:
+
+- **election**: campaigns for the proposer lease and renews it; renews this node's peer entry;
+- **sync**: woken by an etcd watch on the block log, applies blocks other nodes proposed
+  (verified and re-executed by ``Ledger.apply_block``), fetching from peers when etcd no
+  longer holds them or the node is far behind;
+- **checkpoints** (same thread as sync): publishes this node's signed checkpoint of every
+  height, merges the other departments' signatures of the same checkpoint, and advances the
+  certified height once more than two thirds of the departments signed. If a quorum signed a
+  *different* checkpoint, the node has diverged: it stops committing and serving, and says so
+  (height, both state roots) in its health document and its log;
+- **compaction** (proposer only): deletes blocks every department has persisted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from govchain.contracts.registry import builtin_registry
+from govchain.crypto import get_suite, parallel
+from govchain.errors import (
+    IntegrityError,
+    Unavailable,
+)
+from govchain.ledger.audit import check_integrity
+from govchain.ledger.blocks import SignedHeader
+from govchain.ledger.chain import CommittedBlock
+from govchain.ledger.checkpoints import SignedCheckpoint
+from govchain.ledger.encoding import canonical_unchecked
+from govchain.ledger.execution import decode_member, member_key
+from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
+from govchain.ledger.transactions import Transaction, parse_transaction
+from govchain.node.lock import DataDirLock
+from govchain.node.network import NetworkDir
+from govchain.node.node import Node, NodeIdentity
+from govchain.node.peers import Peers
+from govchain.node.quorum import MembershipHistory, check_divergence, tally
+from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_certificate
+from govchain.node.wire import blocks_from, decode_block, encode_block
+from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
+from govchain.ordering.etcd_client import EtcdClient
+from govchain.storage.factory import open_store
+from govchain.types import DeptId
+
+log = logging.getLogger("govchain.network")
+
+PEER_CATCH_UP_BLOCKS = 20
+"""Further behind than this many blocks, a node fetches from peers rather than etcd."""
+FETCH_BLOCKS = 32
+"""Blocks per fetch (from etcd or a peer)."""
+COMPACT_EVERY_S = 5.0
+"""How often the proposer compacts the block log."""
+COMPACT_KEEP = 16
+"""Blocks kept in etcd below the lowest persisted height of all departments."""
+
+Progress = Callable[[int, int], None]
+
+
+class NetworkNode:
+    """One department's node of a network (open, ``catch_up``, ``start``, ``close``)."""
+
+    def __init__(
+        self,
+        network: Path | str,
+        dept: DeptId,
+        etcd_endpoints: Sequence[str],
+        *,
+        data_dir: Path | str | None = None,
+        address: str = "",
+        check: bool = True,
+        progress: Progress | None = None,
+    ) -> None:
+        net = NetworkDir(network)
+        self.genesis = genesis = net.genesis()
+        # A department that joined after genesis (``network`` contract) is not in genesis: its
+        # node catches up first, and proposes and signs checkpoints once it is a member.
+        self.suite = suite = get_suite(genesis.suite)
+        key = net.node_key(dept)
+        self.dept = dept
+        self.address = address
+        """This node's API URL (shown in the network status)."""
+        path = Path(data_dir or net.data_dir(dept))
+        self._lock = DataDirLock(path).acquire()
+        try:
+            store = open_store(str(path))
+        except BaseException:
+            self._lock.release()
+            raise
+        self.client = EtcdClient(etcd_endpoints)
+        self.log = BlockLog(self.client, genesis.chain_id, dept)
+        params = genesis.params
+        h = suite.hash
+        limit = params.max_tx_bytes
+        self.orderer: EtcdOrderer[Transaction] = EtcdOrderer(
+            self.log,
+            encode=Transaction.encode,
+            decode=lambda b: parse_transaction(b, h, limit),
+            keep=self._keep,
+            may_propose=self._may_propose,
+            max_items=params.block_max_txs,
+            max_wait_ms=params.block_max_ms,
+        )
+        self.node = node = Node(
+            store=store,
+            genesis=genesis,
+            suite=suite,
+            host=builtin_registry(genesis, suite.hash),
+            orderer=self.orderer,
+            identity=NodeIdentity(
+                proposer=dept,
+                proposer_key=key.keypair.private,
+                checkpoint_keys=((dept, key.keypair.private),),
+            ),
+        )
+        node.on_close.append(self._lock.release)
+        node.publish = self._publish
+        node.certified_height = 0
+        node.health_extra.append(self.network_health)
+        node.listeners.append(self._on_block)
+        self.members = MembershipHistory(node.ledger.height, node.ledger.membership())
+        """Who signs checkpoints, per height range."""
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._published = 0
+        self.etcd_height = 0
+        self.etcd_ok = True
+        self.etcd_error: str | None = None
+        self.leader: str | None = None
+        self._last_compact = time.monotonic()
+        self.tls = TlsContexts(
+            issue_certificate(suite, genesis.chain_id, dept, key.keypair.private), path
+        )
+        self.peer_server = PeerServer(
+            self.tls, self.authorize_peer, lambda first, n: blocks_from(node.ledger, first, n)
+        )
+        self.peers = Peers(
+            self.log,
+            self.tls,
+            api_address=address,
+            peer_address=self.peer_server.url,
+            authorize=self.authorize_peer,
+        )
+        if check:
+            try:
+                check_integrity(node.ledger, progress)
+            except BaseException:
+                self.close()
+                raise
+        self._published = node.ledger.height
+        parallel.warm_up()
+
+    # --- membership --------------------------------------------------------------------------
+
+    def _on_block(self, block: CommittedBlock) -> None:
+        if any(w.key == DEPARTMENTS_KEY for w in block.result.writes):
+            m = self.node.ledger.membership()
+            self.members.record(block.header.header.height, m)
+            log.info("membership from height %d: %s", block.header.header.height, m.ids())
+        self._wake.set()
+
+    @property
+    def membership(self) -> Membership:
+        """The departments in force now."""
+        return self.members.current
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def authorize_peer(self, cert_der: bytes | None) -> str:
+        """Return the member department a peer certificate was issued for (``Forbidden``)."""
+        return check_peer(self.suite, self.genesis.chain_id, cert_der, self.membership.keys())
+
+    def start(self) -> None:
+        """Start committing, replicating, campaigning and exchanging checkpoints."""
+        self.peer_server.start()
+        self.node.start()
+        for name, target in (
+            ("govchain-election", self._election_loop),
+            ("govchain-sync", self._sync_loop),
+            ("govchain-watch", self._watch_loop),
+        ):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        """Resign the proposer lease, stop every thread and close the node."""
+        self._stop.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(10)
+        self._threads.clear()
+        self.log.resign()
+        self.peers.unregister()
+        self.peer_server.close()
+        self.node.close()
+        self.client.close()
+        self.tls.close()
+
+    # --- proposer ----------------------------------------------------------------------------
+
+    def _may_propose(self) -> bool:
+        # Only the lease holder, and only once it has every block the log holds: its block
+        # must extend the log's head (the CAS would refuse it otherwise).
+        if not self.log.lease or self.node.failure is not None:
+            return False
+        return self.log.height() == self.node.ledger.height
+
+    def _keep(self, txs: list[Transaction]) -> list[Transaction]:
+        # A transaction resubmitted through another node after a proposer change may be
+        # queued twice: order it once (exactly-once), drop the copy.
+        seen: set[bytes] = set()
+        out = []
+        committed = self.node.ledger.is_committed
+        for t in txs:
+            tid = t.tx_id
+            if tid in seen or committed(tid):
+                continue
+            seen.add(tid)
+            out.append(t)
+        return self._signed(out)
+
+    def _signed(self, txs: list[Transaction]) -> list[Transaction]:
+        # Transactions another node queued were checked by that node only: a block with a bad
+        # signature would stop every follower, so the proposer verifies them too and drops
+        # the bad ones (its own admissions were verified when it admitted them).
+        state = self.node.ledger.state
+        admission = self.node.admission
+        keys: dict[str, bytes | None] = {}
+        positions: list[int] = []
+        triples: list[tuple[bytes, bytes, bytes]] = []
+        for i, t in enumerate(txs):
+            if admission.is_pending(t.tx_id):
+                continue
+            if t.signer not in keys:
+                v = state.get(member_key(t.signer))
+                keys[t.signer] = (
+                    None if v is None or v.value is None else (decode_member(v.value).public_key)
+                )
+            key = keys[t.signer]
+            if key is not None:  # an unknown signer gets a rejected receipt at execution
+                positions.append(i)
+                triples.append((key, t.signing_message(), t.signature))
+        if not triples:
+            return txs
+        bad = {
+            i for i, ok in zip(positions, self.suite.verify_many(triples), strict=True) if not ok
+        }
+        if bad:
+            log.warning(
+                "%s: dropped %d queued transactions with bad signatures", self.dept, len(bad)
+            )
+        return [t for i, t in enumerate(txs) if i not in bad]
+
+    def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
+        self.log.append(signed.header.height, encode_block(signed, txs), self.orderer.taken)
+
+    # --- election ----------------------------------------------------------------------------
+
+    def _election_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.node.failure is not None or self.dept not in self.membership.ids():
+                    self.log.resign()
+                elif self.log.lease:
+                    if not self.log.keepalive():
+                        log.warning("%s lost the proposer lease", self.dept)
+                elif (
+                    self.dept in self.membership.ids()
+                    and self.node.ledger.height >= self.etcd_height
+                    and self.log.campaign()
+                ):
+                    log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
+                self.peers.register()
+                self.peers.trust_all()
+                self.leader = self.log.leader()
+                self.etcd_ok, self.etcd_error = True, None
+            except Unavailable as exc:
+                self.etcd_ok, self.etcd_error = False, exc.message
+                self.log.lease = 0 if not self.log.keepalive() else self.log.lease
+            self._stop.wait(LEASE_TTL_S / 3)
+
+    def _watch_loop(self) -> None:
+        self.client.watch(self.log.k_height, self._wake.set, self._stop)
+
+    # --- replication -------------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if self.node.failure is not None:
+                continue
+            try:
+                self.sync_once()
+            except Unavailable as exc:
+                self.etcd_ok, self.etcd_error = False, exc.message
+            except IntegrityError as exc:
+                log.error("%s: %s", self.dept, exc.message)
+                self.node.fail(exc)
+            except Exception as exc:  # keep replicating; say what went wrong
+                log.exception("%s: sync failed: %s", self.dept, exc)
+                self._stop.wait(0.5)
+
+    def sync_once(self, progress: Progress | None = None, prefer_peers: bool = False) -> int:
+        """Apply every block the log holds beyond this node's head (from peers if
+        ``prefer_peers`` or far behind, else from etcd), publish this node's checkpoints and
+        merge the others'; return the number of blocks applied."""
+        applied = 0
+        target = self.etcd_height = self.log.height()
+        self.etcd_ok, self.etcd_error = True, None
+        ledger = self.node.ledger
+        while ledger.height < target and not self._stop.is_set():
+            first = ledger.height + 1
+            blocks: list[Any] = []
+            if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
+                blocks = self.peers.fetch_blocks(first, FETCH_BLOCKS)
+            if not blocks:
+                blocks = [v for _, v in self.log.blocks(first, FETCH_BLOCKS)]
+            if not blocks:
+                blocks = self.peers.fetch_blocks(first, FETCH_BLOCKS)
+            if not blocks:
+                raise Unavailable(
+                    f"block {first} is neither in etcd (compacted) nor at any reachable peer"
+                )
+            for data in blocks:
+                signed, txs = decode_block(data, self.suite.hash, self.genesis.params.max_tx_bytes)
+                if self.node.apply(signed, txs) is not None:
+                    applied += 1
+                if progress is not None:
+                    progress(ledger.height, target)
+        self._exchange_checkpoints()
+        self._maybe_compact()
+        return applied
+
+    def prepare_catch_up(self) -> None:
+        """Publish this node's peer entry before catching up."""
+        try:
+            # Publish this node's certificate first: peers load it within one election
+            # period, after which they accept its catch-up requests.
+            self.peers.register()
+            self.peers.trust_all()
+            if self.log.height() > self.node.ledger.height:
+                time.sleep(LEASE_TTL_S / 3 + 0.3)
+        except Unavailable:
+            pass
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Before serving: apply everything up to the log's head (from peers when far behind);
+        return the number of blocks applied."""
+        total = 0
+        while True:
+            try:
+                # Catch-up reads from peers, sparing etcd (the ordering path of everyone).
+                n = self.sync_once(progress, prefer_peers=True)
+            except IntegrityError as exc:
+                # Diverged or received a bad block: keep the process up to say so on the
+                # health endpoint, but commit and serve nothing more.
+                log.error("%s: %s", self.dept, exc.message)
+                self.node.fail(exc)
+                return total
+            total += n
+            if n == 0 or self.node.ledger.height >= self.etcd_height:
+                return total
+
+    # --- checkpoints -------------------------------------------------------------------------
+
+    def _exchange_checkpoints(self) -> None:
+        ledger = self.node.ledger
+        top = ledger.height
+        if self._published < top:
+            for h in range(self._published + 1, top + 1):
+                cp = ledger.checkpoint(h)
+                own = tuple((d, s) for d, s in cp.signatures if d == self.dept)
+                stmt = canonical_unchecked(SignedCheckpoint(cp.checkpoint, own).to_json())
+                self.log.publish_checkpoint(h, stmt)
+            self._published = top
+        certified = self.node.certified_height or 0
+        if certified >= top:
+            return
+        first = max(certified + 1, top - 256)
+        for h, stmts in sorted(self.log.checkpoints(first, top).items()):
+            if len(stmts) >= self.members.at(h).quorum():
+                self._certify(h, stmts)
+
+    def _certify(self, height: int, stmts: dict[str, bytes]) -> None:
+        ledger = self.node.ledger
+        mine = ledger.checkpoint(height).checkpoint
+        members = self.members.at(height)
+        result = tally(self.suite, mine, stmts, members)
+        check_divergence(mine, result, members.quorum())
+        for depts in result.others.values():
+            log.warning("block %d: departments %s signed a different checkpoint", height, depts)
+        if len(result.agree) >= members.quorum():
+            ledger.add_checkpoint_signatures(height, result.agree)
+            self.node.certified_height = max(self.node.certified_height or 0, height)
+
+    def _maybe_compact(self) -> None:
+        if not self.log.lease or time.monotonic() - self._last_compact < COMPACT_EVERY_S:
+            return
+        self._last_compact = time.monotonic()
+        persisted = self.log.persisted()
+        if not set(self.membership.ids()) <= set(persisted):
+            return  # a department's node never reported: keep everything for it
+        below = min(persisted[d] for d in self.membership.ids()) - COMPACT_KEEP
+        oldest = self.log.oldest_block()
+        if below > 1 and oldest is not None and oldest < below:
+            rev = self.log.compact(below)
+            log.info("compacted the block log below height %d (etcd revision %d)", below, rev)
+
+    # --- status ------------------------------------------------------------------------------
+
+    def network_health(self) -> dict[str, Any]:
+        """Network fields of the health document."""
+        return {
+            "department": self.dept,
+            "proposer": self.leader,
+            "is_proposer": bool(self.log.lease),
+            "ordering": {
+                "kind": "etcd",
+                "available": self.etcd_ok,
+                "error": self.etcd_error,
+                "log_height": self.etcd_height,
+            },
+            "certified_height": self.node.certified_height,
+            "quorum": self.membership.quorum(),
+            "departments": self.membership.ids(),
+        }

@@ -1,0 +1,129 @@
+"""Node-to-node mutual TLS: certificates issued by department node keys, non-members refused.
+Real TLS 1.3 connections on loopback, for both suites."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from govchain.crypto import get_suite
+from govchain.crypto.suite import CryptoSuite
+from govchain.errors import Forbidden
+from govchain.node.transport import (
+    PeerCertificate,
+    PeerServer,
+    TlsContexts,
+    check_peer,
+    fetch,
+    issue_certificate,
+)
+
+CHAIN = "tls-test"
+Served = tuple[PeerServer, TlsContexts, dict[str, Any]]
+
+
+@pytest.fixture(params=["intl", "gm"])
+def suite(request: pytest.FixtureRequest) -> CryptoSuite:
+    return get_suite(request.param)
+
+
+def der(cert: PeerCertificate) -> bytes:
+    return x509.load_pem_x509_certificate(cert.cert_pem).public_bytes(Encoding.DER)
+
+
+def test_certificate_issued_by_member_key_is_accepted(suite: CryptoSuite) -> None:
+    kp = suite.generate_keypair()
+    cert = issue_certificate(suite, CHAIN, "tax", kp.private)
+    assert check_peer(suite, CHAIN, der(cert), {"tax": kp.public}) == "tax"
+
+
+def test_non_member_other_issuer_and_other_chain_are_refused(suite: CryptoSuite) -> None:
+    kp, other = suite.generate_keypair(), suite.generate_keypair()
+    cert = issue_certificate(suite, CHAIN, "tax", kp.private)
+    with pytest.raises(Forbidden, match="not a member"):
+        check_peer(suite, CHAIN, der(cert), {"market": kp.public})
+    with pytest.raises(Forbidden, match="not issued"):
+        check_peer(suite, CHAIN, der(cert), {"tax": other.public})
+    with pytest.raises(Forbidden, match="not issued"):
+        check_peer(suite, "another-chain", der(cert), {"tax": kp.public})
+    with pytest.raises(Forbidden, match="no certificate"):
+        check_peer(suite, CHAIN, None, {"tax": kp.public})
+    with pytest.raises(Forbidden):
+        check_peer(suite, CHAIN, b"not a certificate", {"tax": kp.public})
+
+
+@pytest.fixture
+def server(tmp_path: Path, suite: CryptoSuite) -> Iterator[Served]:
+    keys = {d: suite.generate_keypair() for d in ("market", "tax", "outsider")}
+    members = {d: keys[d].public for d in ("market", "tax")}
+    ctx = TlsContexts(issue_certificate(suite, CHAIN, "market", keys["market"].private), tmp_path)
+    srv = PeerServer(
+        ctx,
+        lambda c: check_peer(suite, CHAIN, c, members),
+        lambda first, n: orjson.dumps({"blocks": [{"first": first, "n": n}]}),
+    )
+    srv.start()
+    try:
+        yield srv, ctx, {"keys": keys, "members": members}
+    finally:
+        srv.close()
+        ctx.close()
+
+
+def test_member_peer_fetches_over_mutual_tls(
+    tmp_path: Path, suite: CryptoSuite, server: Served
+) -> None:
+    srv, sctx, info = server
+    cctx = TlsContexts(
+        issue_certificate(suite, CHAIN, "tax", info["keys"]["tax"].private), tmp_path
+    )
+    try:
+        sctx.trust(cctx.own.cert_pem)
+        cctx.trust(sctx.own.cert_pem)
+        body = fetch(
+            cctx,
+            f"{srv.url}/v1/peer/blocks?from=5&limit=3",
+            lambda c: check_peer(suite, CHAIN, c, info["members"]),
+        )
+        assert orjson.loads(body) == {"blocks": [{"first": 5, "n": 3}]}
+    finally:
+        cctx.close()
+
+
+def test_non_member_is_refused_even_with_a_trusted_certificate(
+    tmp_path: Path, suite: CryptoSuite, server: Served
+) -> None:
+    srv, sctx, info = server
+    keys = info["keys"]
+    cctx = TlsContexts(
+        issue_certificate(suite, CHAIN, "outsider", keys["outsider"].private), tmp_path
+    )
+    try:
+        sctx.trust(cctx.own.cert_pem)  # published, so the handshake completes ...
+        cctx.trust(sctx.own.cert_pem)
+        with pytest.raises(OSError, match="HTTP 403"):  # ... and the member check refuses it
+            fetch(cctx, f"{srv.url}/v1/peer/blocks", lambda c: "ok")
+    finally:
+        cctx.close()
+
+
+def test_unknown_certificate_fails_the_handshake(
+    tmp_path: Path, suite: CryptoSuite, server: Served
+) -> None:
+    srv, sctx, info = server
+    cctx = TlsContexts(
+        issue_certificate(suite, CHAIN, "tax", info["keys"]["tax"].private), tmp_path
+    )
+    try:
+        cctx.trust(sctx.own.cert_pem)  # the server never loaded this client's certificate
+        with pytest.raises((ssl.SSLError, OSError)):
+            fetch(cctx, f"{srv.url}/v1/peer/blocks", lambda c: "ok")
+    finally:
+        cctx.close()

@@ -1,0 +1,127 @@
+"""The etcd block log against a real etcd cluster (3 members on free loopback ports): lease
+election, compare-and-swap append, queue batches used exactly once, clear unavailability."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from govchain.errors import NotProposer, OrderingUnavailable
+from govchain.ordering.etcd import BlockLog, EtcdOrderer
+from govchain.ordering.etcd_client import EtcdClient, prefix_end
+from govchain.ordering.etcd_cluster import EtcdCluster
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
+    c = EtcdCluster(tmp_path_factory.mktemp("etcd"))
+    try:
+        c.start()
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def client(cluster: EtcdCluster) -> Iterator[EtcdClient]:
+    c = EtcdClient(cluster.endpoints)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def test_prefix_end() -> None:
+    assert prefix_end(b"a/") == b"a0"
+    assert prefix_end(b"a\xff") == b"b"
+    assert prefix_end(b"\xff\xff") == b"\x00"
+
+
+def test_one_proposer_at_a_time_and_takeover(
+    client: EtcdClient, request: pytest.FixtureRequest
+) -> None:
+    chain = request.node.name[:20].replace("_", "-")
+    a, b = BlockLog(client, chain, "a"), BlockLog(client, chain, "b")
+    assert a.campaign(ttl=2)
+    assert not b.campaign(ttl=2)
+    assert a.leader() == "a"
+    a.resign()
+    assert b.campaign(ttl=2)
+    assert b.leader() == "b"
+    # b's lease expires if not renewed: a can take over.
+    b.lease = 0  # b stops renewing (as if its process died)
+    deadline = time.monotonic() + 10
+    while not a.campaign(ttl=2):
+        assert time.monotonic() < deadline, "the lease did not expire"
+        time.sleep(0.2)
+    assert a.leader() == "a"
+
+
+def test_append_needs_the_lease_and_the_height(client: EtcdClient) -> None:
+    a, b = BlockLog(client, "cas", "a"), BlockLog(client, "cas", "b")
+    assert a.campaign()
+    a.append(1, b"block-1", [])
+    with pytest.raises(NotProposer):
+        a.append(1, b"again", [])  # height 1 is taken
+    with pytest.raises(NotProposer):
+        a.append(3, b"gap", [])  # the log ends at 1
+    stale = a.lease
+    a.resign()
+    assert b.campaign()
+    a.lease = stale  # a stale proposer still believing it holds the lease
+    with pytest.raises(NotProposer):
+        a.append(2, b"from-a", [])
+    b.append(2, b"from-b", [])
+    assert b.height() == 2
+    assert b.blocks(1, 10) == [(1, b"block-1"), (2, b"from-b")]
+    b.resign()
+
+
+def test_queued_batches_are_used_by_exactly_one_block(client: EtcdClient) -> None:
+    a = BlockLog(client, "queue", "a")
+    other = BlockLog(client, "queue", "b")
+    other.enqueue([(2, b'["t1","t2"]')])
+    a.enqueue([(1, b'["t3"]'), (3, b'["t4","t5","t6"]')])
+    keys, total = a.queued(max_items=3)
+    assert total == 6
+    assert len(keys) == 2  # oldest first, about max_items transactions
+    assert a.read(keys) == [b'["t1","t2"]', b'["t3"]']
+    assert a.campaign()
+    a.append(1, b"b1", keys)
+    keys2, total2 = a.queued(max_items=100)
+    assert total2 == 3 and a.read(keys2) == [b'["t4","t5","t6"]']
+    a.resign()
+
+
+def test_orderer_hands_batches_to_the_proposer_only(client: EtcdClient) -> None:
+    log = BlockLog(client, "orderer", "a")
+    proposing = [False]
+    orderer: EtcdOrderer[str] = EtcdOrderer(
+        log,
+        encode=str.encode,
+        decode=bytes.decode,
+        keep=lambda items: [i for i in items if i != "dup"],
+        may_propose=lambda: proposing[0],
+        max_items=10,
+        max_wait_ms=20,
+    )
+    orderer.submit(["x", "dup", "y"])
+    assert orderer.next_batch(0.2) == []  # not the proposer
+    proposing[0] = True
+    assert orderer.next_batch(2.0) == ["x", "y"]
+    assert len(orderer.taken) == 1
+    orderer.close()
+    with pytest.raises(Exception, match="stopped"):
+        orderer.submit(["z"])
+
+
+def test_no_cluster_is_ordering_unavailable() -> None:
+    c = EtcdClient(["http://127.0.0.1:9"], timeout=0.5)
+    try:
+        with pytest.raises(OrderingUnavailable) as err:
+            BlockLog(c, "x", "a").height()
+        assert err.value.code == "ordering_unavailable"
+    finally:
+        c.close()
