@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from govchain.contracts.errors import UnknownContract
 from govchain.contracts.kv import KvContract
 from govchain.ledger.execution import CallContext
+from govchain.sharing.contracts import sharing_contracts
 
 
 class Contract(Protocol):
@@ -42,4 +43,4 @@ class ContractRegistry:
 
 def builtin_registry() -> ContractRegistry:
     """Return the registry of the built-in genesis contracts."""
-    return ContractRegistry([KvContract()])
+    return ContractRegistry([KvContract(), *sharing_contracts()])
