@@ -5,6 +5,7 @@
     <network>/genesis.json                          the genesis document (public)
     <network>/departments/<dept>/node.key           the department node's signing key (0600)
     <network>/departments/<dept>/members/<name>.key member signing keys (0600)
+    <network>/departments/<dept>/agreement.key      key-agreement key of data sharing (0600)
     <network>/data/<node>/                          node data directories (created by nodes)
 
 Key files are JSON ``{"suite": ..., "id": ..., "private": hex, "public": hex}``.
@@ -22,6 +23,7 @@ from govchain.crypto.suite import CryptoSuite, KeyPair
 from govchain.errors import NotFound, SchemaViolation
 from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.genesis import Genesis, Member, Params, make_genesis, parse_genesis
+from govchain.sharing.keyfiles import SHARING_MEMBER, agreement_key_path, write_agreement_key
 from govchain.types import DeptId
 
 DEMO_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
@@ -135,8 +137,9 @@ def init_network(
     departments: list[tuple[DeptId, str]],
     params: Params | None = None,
 ) -> Genesis:
-    """Create a network directory: keys for every department (node key and an ``admin``
-    member key) and the genesis document naming them. Refuses to overwrite an existing one."""
+    """Create a network directory: keys for every department (node key, an ``admin`` member
+    key, the ``sharing`` service member key and the agreement key of data sharing) and the
+    genesis document naming them. Refuses to overwrite an existing one."""
     net = NetworkDir(root)
     if net.exists():
         raise SchemaViolation(f"{net.genesis_path} already exists; refusing to overwrite it")
@@ -151,6 +154,15 @@ def init_network(
         admin_kp = suite.generate_keypair()
         write_key(net.member_key_path(admin_id), admin_id, suite_name, admin_kp)
         members.append(Member(admin_id, dept, "admin", admin_kp.public))
+        # Data sharing: the member key the department's node signs sharing transactions with
+        # (its own nonce sequence, apart from people's keys) and the key-agreement key.
+        service_id = f"{dept}/{SHARING_MEMBER}"
+        service_kp = suite.generate_keypair()
+        write_key(net.member_key_path(service_id), service_id, suite_name, service_kp)
+        members.append(Member(service_id, dept, "service", service_kp.public))
+        write_agreement_key(
+            agreement_key_path(net.root, dept), dept, suite_name, suite.agreement_keypair()
+        )
     genesis = make_genesis(
         chain_id=chain_id,
         suite=suite_name,

@@ -93,8 +93,13 @@ def _owner(ctx: CallContext, resource: Resource) -> None:
         )
 
 
-def _who(ctx: CallContext) -> str:
-    return f"{ctx.tx.signer} ({ctx.tx.actor})"
+def _who(ctx: CallContext, args: Mapping[str, Any] | None = None) -> str:
+    """Return ``member (person)``: the member who asked (``args.requester`` when the owner's
+    node signs on someone's behalf, else the signer) and the acting person."""
+    member = ctx.tx.signer if args is None else args.get("requester", ctx.tx.signer)
+    if type(member) is not str or not 1 <= len(member) <= 128:
+        raise BadArguments("requester must be a member id")
+    return f"{member} ({ctx.tx.actor})"
 
 
 def _text(args: Mapping[str, Any], name: str, max_len: int) -> str:
@@ -112,7 +117,7 @@ def _hex64(args: Mapping[str, Any], name: str) -> str:
 
 
 class KeysContract:
-    """``publish(public)``: a department's agreement public key (its admin signs)."""
+    """``publish(public)``: a department's agreement public key (its admin or node signs)."""
 
     name = "sharing.keys"
 
@@ -121,8 +126,8 @@ class KeysContract:
         if method != "publish":
             raise UnknownMethod(f"contract {self.name} has no method {method!r}")
         only_fields(args, {"public"}, "args")
-        if ctx.signer_role != "admin":
-            raise Forbidden("only a department admin publishes its agreement key")
+        if ctx.signer_role not in ("admin", "service"):
+            raise Forbidden("only a department's admin or node publishes its agreement key")
         raw = ctx.get(member_key(ctx.tx.signer))
         assert raw is not None  # execution checked the signer is an active member
         size = len(decode_member(raw).public_key)  # agreement keys have the suite's key size
@@ -177,7 +182,11 @@ class RecordsContract:
     def call(self, ctx: CallContext, method: str, args: Mapping[str, Any]) -> Any:
         """Dispatch one call."""
         if method == "publish":
-            only_fields(args, {"resource", "record", "subject_ref", "hash", "request_id"}, "args")
+            only_fields(
+                args,
+                {"resource", "record", "subject_ref", "hash", "request_id", "requester"},
+                "args",
+            )
             resource = load_resource(ctx, resource_id(args.get("resource")))
             _owner(ctx, resource)
             rid = record_id(args.get("record"))
@@ -190,7 +199,7 @@ class RecordsContract:
                 "subject_ref": _hex64(args, "subject_ref"),
                 "hash": _hex64(args, "hash"),
                 "request_id": _hex64(args, "request_id"),
-                "published_by": _who(ctx),
+                "published_by": _who(ctx, args),
                 "published_ms": ctx.block_time_ms,
                 "erased": None,
             }
@@ -198,7 +207,7 @@ class RecordsContract:
             ctx.emit("sharing.published", {"resource": resource.id, "record": rid})
             return {"resource": resource.id, "record": rid, "hash": entry["hash"]}
         if method == "erase":
-            only_fields(args, {"resource", "record", "reason", "request_id"}, "args")
+            only_fields(args, {"resource", "record", "reason", "request_id", "requester"}, "args")
             resource = load_resource(ctx, resource_id(args.get("resource")))
             _owner(ctx, resource)
             rid = record_id(args.get("record"))
@@ -209,7 +218,7 @@ class RecordsContract:
             if entry["erased"] is not None:
                 raise RecordErased(f"record {rid!r} was already erased", record=rid)
             entry["erased"] = {
-                "by": _who(ctx),
+                "by": _who(ctx, args),
                 "case": ctx.tx.case,
                 "reason": _text(args, "reason", 500),
                 "request_id": _hex64(args, "request_id"),

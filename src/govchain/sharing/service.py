@@ -1,0 +1,554 @@
+"""The owner node's data-sharing service: signed requests in, ledger transactions out.
+
+Each data-plane request (publish, read, erase, attest) is signed by a member of the
+requesting department (``requests``). The service checks it, does the off-chain part on the
+owner's vault, and commits the on-chain part through a ``LedgerPort`` *before* it answers:
+a read is answered only once its read-log transaction is durable, and only with the granted
+fields, sealed for the reading department. The node's transactions are signed by a member key
+of the owner department (``DeptCredentials``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from govchain.contracts.errors import BadArguments
+from govchain.crypto.suite import CryptoSuite, KeyPair
+from govchain.errors import Conflict, Forbidden, GovchainError, IntegrityError, NotFound
+from govchain.ledger.encoding import canonical_unchecked
+from govchain.ledger.execution import MemberRecord
+from govchain.ledger.transactions import Transaction, build_transaction
+from govchain.sharing import envelope, layout
+from govchain.sharing.access import check_read
+from govchain.sharing.contracts import DATA_ROLES, read_args
+from govchain.sharing.errors import NotOwner, RecordErased
+from govchain.sharing.model import (
+    Grant,
+    Resource,
+    check_record_data,
+    only_fields,
+    record_id,
+    resource_id,
+)
+from govchain.sharing.predicates import parse_predicate
+from govchain.sharing.requests import SignedRequest, parse_request, verify_request
+from govchain.sharing.search import MAX_QUERY, search
+from govchain.sharing.vault import Vault
+from govchain.storage.base import KVStore
+from govchain.types import DeptId, MemberId
+
+
+class LedgerPort(Protocol):
+    """What the service needs of a node."""
+
+    chain_id: str
+    """Chain id."""
+    suite: CryptoSuite
+    """The network's suite."""
+
+    def read_state(self, key: bytes) -> bytes | None:
+        """Return the committed value of a state key."""
+        ...
+
+    def scan_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Iterate committed ``(key, value)`` pairs under ``prefix``."""
+        ...
+
+    def commit(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
+        """Submit transactions and return, once durable, each one's receipt JSON (or
+        ``{"status": "rejected", "error": {...}}`` if admission refused it)."""
+        ...
+
+    def now_ms(self) -> int:
+        """Return the node's clock (the one blocks are stamped with)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeptCredentials:
+    """The keys a node holds for one department it serves."""
+
+    dept: DeptId
+    """Department."""
+    member: MemberId
+    """Member whose key signs the node's sharing transactions."""
+    member_private: bytes
+    """Its private signing key."""
+    agreement: KeyPair
+    """The department's agreement key pair."""
+
+
+def _error_classes() -> dict[str, type[GovchainError]]:
+    out: dict[str, type[GovchainError]] = {}
+    todo: list[type[GovchainError]] = [GovchainError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        out.setdefault(cls.code, cls)
+    return out
+
+
+def error_of(error: Mapping[str, Any]) -> GovchainError:
+    """Rebuild the typed error a receipt names (a failed on-chain check)."""
+    cls = _error_classes().get(str(error.get("code")), Conflict)
+    message = str(error.get("message", "the transaction failed"))
+    try:
+        return cls(message)
+    except TypeError:  # an error class with extra constructor arguments
+        return Conflict(message, code=error.get("code"))
+
+
+def open_answer(
+    suite: CryptoSuite, reader_private: bytes, owner_public: bytes, answer: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Decrypt a read answer with the reading department's agreement key (client side);
+    ``IntegrityError`` if it was altered or is not for this department."""
+    owner, reader, rid = answer["owner"], answer["reader"], answer["request_id"]
+    kek = envelope.kek(suite, reader_private, owner_public, owner, reader)
+    data_key = envelope.open_sealed(
+        suite, kek, bytes.fromhex(answer["wrapped_key"]), envelope.answer_aad(owner, reader, rid)
+    )
+    plain = envelope.open_sealed(
+        suite,
+        data_key,
+        bytes.fromhex(answer["ciphertext"]),
+        envelope.answer_aad(owner, reader, rid),
+    )
+    result: dict[str, Any] = orjson.loads(plain)
+    return result
+
+
+class SharingService:
+    """Serves the departments whose credentials it holds."""
+
+    def __init__(
+        self, port: LedgerPort, store: KVStore, credentials: Mapping[DeptId, DeptCredentials]
+    ) -> None:
+        self.port = port
+        self.suite = port.suite
+        self.credentials = dict(credentials)
+        self.vault = Vault(store, self.suite, {d: c.agreement for d, c in credentials.items()})
+        self._nonce_lock = threading.Lock()
+        self._last_nonce: dict[str, int] = {}
+        self._keks: dict[tuple[DeptId, DeptId, bytes], bytes] = {}
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    # --- transactions of the node -----------------------------------------------------------
+
+    def _nonce(self, member: str) -> int:
+        # Microseconds keep nonces increasing across restarts; the counter keeps them unique.
+        with self._nonce_lock:
+            n = max(time.time_ns() // 1000, self._last_nonce.get(member, 0) + 1)
+            self._last_nonce[member] = n
+            return n
+
+    def _tx(
+        self,
+        dept: DeptId,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        *,
+        actor: str,
+        case: str = "",
+        purpose: str = "",
+    ) -> Transaction:
+        cred = self._local(dept)
+        suite = self.suite
+        return build_transaction(
+            chain=self.port.chain_id,
+            signer=cred.member,
+            nonce=self._nonce(cred.member),
+            contract=contract,
+            method=method,
+            args=args,
+            actor=actor,
+            case=case,
+            purpose=purpose,
+            sign=lambda m: suite.sign(cred.member_private, m),
+            hash_fn=suite.hash,
+        )
+
+    def _commit_one(self, tx: Transaction) -> Any:
+        receipt = self.port.commit([tx])[0]
+        if receipt["status"] != "ok":
+            raise error_of(receipt["error"] or {})
+        return receipt["result"]
+
+    def _local(self, dept: DeptId) -> DeptCredentials:
+        cred = self.credentials.get(dept)
+        if cred is None:
+            raise NotFound(
+                f"department {dept!r} is not served by this node; send the request to its node",
+                dept=dept,
+            )
+        return cred
+
+    def publish_keys(self) -> list[DeptId]:
+        """Publish the agreement keys of served departments that are not on-chain yet;
+        return those published. ``Conflict`` if the chain holds another key for one of them."""
+        todo: list[Transaction] = []
+        for dept, cred in sorted(self.credentials.items()):
+            on_chain = self._json(layout.agreement_key(dept))
+            if on_chain is None:
+                todo.append(
+                    self._tx(
+                        dept,
+                        "sharing.keys",
+                        "publish",
+                        {"public": cred.agreement.public.hex()},
+                        actor=cred.member,
+                    )
+                )
+            elif on_chain["public"] != cred.agreement.public.hex():
+                raise Conflict(
+                    f"the agreement key of {dept!r} on-chain differs from this node's key file"
+                )
+        for tx in todo:
+            self._commit_one(tx)
+        return [tx.signer.split("/")[0] for tx in todo]
+
+    def _ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if not self._ready:
+                self.publish_keys()
+                self._ready = True
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def _json(self, key: bytes) -> Any:
+        raw = self.port.read_state(key)
+        return None if raw is None else orjson.loads(raw)
+
+    def resource(self, rid: str) -> Resource:
+        """Return a catalogue resource."""
+        obj = self._json(layout.resource_key(resource_id(rid)))
+        if obj is None:
+            raise NotFound(f"no resource {rid!r} in the catalogue", resource=rid)
+        return Resource.from_json(obj)
+
+    def resources(self) -> list[Resource]:
+        """Return the whole catalogue in id order."""
+        return [
+            Resource.from_json(orjson.loads(v)) for _, v in self.port.scan_state(layout.RESOURCES)
+        ]
+
+    def search(self, query: str) -> list[tuple[int, Resource]]:
+        """Search the catalogue (Chinese and English)."""
+        if not query.strip() or len(query) > MAX_QUERY:
+            raise BadArguments(f"a query must be 1 to {MAX_QUERY} characters")
+        return search(self.resources(), query)
+
+    def grant(self, gid: str) -> Grant:
+        """Return a grant."""
+        obj = self._json(layout.grant_key(gid)) if gid else None
+        if obj is None:
+            raise NotFound(f"no grant {gid!r}", grant=gid)
+        return Grant.from_json(obj)
+
+    def grants(self, *, dept: DeptId | None = None, resource: str | None = None) -> list[Grant]:
+        """Return grants where ``dept`` is owner or grantee and/or of ``resource``."""
+        out = []
+        for _, v in self.port.scan_state(layout.GRANTS):
+            g = Grant.from_json(orjson.loads(v))
+            if dept is not None and dept not in (g.owner, g.grantee):
+                continue
+            if resource is not None and g.resource != resource:
+                continue
+            out.append(g)
+        return out
+
+    def agreement_public(self, dept: DeptId) -> bytes:
+        """Return a department's published agreement key."""
+        obj = self._json(layout.agreement_key(dept))
+        if obj is None:
+            raise NotFound(f"department {dept!r} has not published an agreement key", dept=dept)
+        return bytes.fromhex(obj["public"])
+
+    def record_entry(self, resource: str, record: str) -> dict[str, Any]:
+        """Return a record's on-chain entry (hash, subject reference, erasure proof)."""
+        obj = self._json(layout.record_key(resource_id(resource), record_id(record)))
+        if obj is None:
+            raise NotFound(f"no record {record!r} of {resource!r}", record=record)
+        result: dict[str, Any] = obj
+        return result
+
+    def subject_ref(self, subject: str) -> str:
+        """Return the on-chain reference of a subject id."""
+        return layout.subject_ref(self.suite, self.port.chain_id, subject)
+
+    def access_receipts(self, subject: str) -> dict[str, Any]:
+        """Return who read a subject's data, when and why, and which attestations were issued
+        about them ("access receipts")."""
+        ref = self.subject_ref(subject)
+        reads = [orjson.loads(v) for _, v in self.port.scan_state(layout.reads_of(ref))]
+        reads.sort(key=lambda r: (r["read_ms"], r["request_id"]))
+        atts = []
+        for k, _ in self.port.scan_state(layout.attestations_of(ref)):
+            atts.append(self.attestation(k.decode().rsplit("/", 1)[1]))
+        atts.sort(key=lambda a: (a["issued_ms"], a["id"]))
+        return {"subject_ref": ref, "reads": reads, "attestations": atts}
+
+    def attestation(self, att_id: str, subject: str | None = None) -> dict[str, Any]:
+        """Return an attestation; with ``subject``, also check it is about that subject."""
+        obj = self._json(layout.attestation_key(att_id)) if att_id else None
+        if obj is None or (subject is not None and obj["subject_ref"] != self.subject_ref(subject)):
+            raise NotFound(
+                f"no attestation {att_id!r}" + (" about this subject" if subject else "")
+            )
+        result: dict[str, Any] = obj
+        return result
+
+    # --- signed requests --------------------------------------------------------------------
+
+    def _authenticate(self, obj: Any, kind: str) -> tuple[SignedRequest, MemberRecord, str]:
+        request = parse_request(obj)
+        member = verify_request(
+            request,
+            chain=self.port.chain_id,
+            read_state=self.port.read_state,
+            now_ms=self.port.now_ms(),
+            kind=kind,
+            suite=self.suite,
+        )
+        if member.role not in DATA_ROLES:
+            raise Forbidden(f"role {member.role!r} may not act on shared data")
+        return request, member, request.request_id(self.suite)
+
+    def _owned(self, rid: Any, member: MemberRecord) -> Resource:
+        resource = self.resource(resource_id(rid))
+        if member.dept != resource.owner:
+            raise NotOwner(f"only {resource.owner!r} may do this to {resource.id!r}")
+        self._local(resource.owner)
+        return resource
+
+    def publish(self, obj: Any) -> dict[str, Any]:
+        """Store a record encrypted in the owner's vault, then put its hash on-chain."""
+        self._ensure_ready()
+        request, member, request_id = self._authenticate(obj, "publish")
+        args = only_fields(request.args, {"resource", "record", "subject", "data"}, "args")
+        resource = self._owned(args.get("resource"), member)
+        rid = record_id(args.get("record"))
+        subject = args.get("subject")
+        if type(subject) is not str or not 1 <= len(subject) <= 128:
+            raise BadArguments("subject must be an id string of 1 to 128 characters")
+        data = check_record_data(resource, args.get("data"))
+        if self.port.read_state(layout.record_key(resource.id, rid)) is not None:
+            raise Conflict(f"record {rid!r} of {resource.id!r} already exists", record=rid)
+        ref = self.subject_ref(subject)
+        sealed = self.vault.put(resource.owner, resource.id, rid, ref, data)
+        digest = self.suite.hash(sealed).hex()
+        tx = self._tx(
+            resource.owner,
+            "sharing.records",
+            "publish",
+            {
+                "resource": resource.id,
+                "record": rid,
+                "subject_ref": ref,
+                "hash": digest,
+                "request_id": request_id,
+                "requester": request.signer,
+            },
+            actor=request.actor,
+            case=request.case,
+            purpose=request.purpose,
+        )
+        self._commit_one(tx)
+        return {"resource": resource.id, "record": rid, "hash": digest, "tx_id": tx.tx_id.hex()}
+
+    def _kek_for(self, owner: DeptId, reader: DeptId) -> bytes:
+        public = self.agreement_public(reader)
+        key = (owner, reader, public)
+        kek = self._keks.get(key)
+        if kek is None:
+            private = self._local(owner).agreement.private
+            kek = envelope.kek(self.suite, private, public, owner, reader)
+            self._keks[key] = kek
+        return kek
+
+    def _verified_open(self, resource: Resource, rid: str, ref: str) -> dict[str, Any]:
+        entry = self.record_entry(resource.id, rid)
+        if entry["subject_ref"] != ref:
+            raise NotFound(f"no record {rid!r} of this subject in {resource.id!r}")
+        if entry["erased"] is not None:
+            raise RecordErased(f"record {rid!r} was erased", record=rid)
+        sealed = self.vault.sealed(resource.id, rid)
+        if self.suite.hash(sealed).hex() != entry["hash"]:
+            raise IntegrityError(
+                f"stored ciphertext of record {rid!r} differs from its hash on the ledger",
+                record=rid,
+            )
+        return self.vault.open(resource.owner, resource.id, rid, sealed)
+
+    def _subject_records(self, resource: Resource, ref: str) -> tuple[list[str], list[str]]:
+        """Return (readable, erased) ids of a subject's records that are on-chain."""
+        live: list[str] = []
+        erased: list[str] = []
+        for rid in self.vault.records_of(resource.id, ref):
+            entry = self._json(layout.record_key(resource.id, rid))
+            if entry is None or entry["subject_ref"] != ref:
+                continue  # stored but never committed (its publish failed)
+            (erased if entry["erased"] is not None else live).append(rid)
+        return live, erased
+
+    def read(self, obj: Any) -> dict[str, Any]:
+        """Serve a read: access rule, decryption, read log committed, granted fields sealed
+        for the reading department."""
+        self._ensure_ready()
+        request, member, request_id = self._authenticate(obj, "read")
+        ra = read_args(request.args)
+        resource = self.resource(ra["resource"])
+        owner = self._local(resource.owner).dept
+        grant = self.grant(ra["grant"]) if ra["grant"] else None
+        fields: tuple[str, ...] = ra["fields"]
+        check_read(
+            resource,
+            grant,
+            reader=member.dept,
+            purpose=request.purpose,
+            fields=fields,
+            now_ms=self.port.now_ms(),
+        )
+        kek = self._kek_for(owner, member.dept)
+        ref = self.subject_ref(ra["subject"])
+        if ra["records"] is not None:
+            ids, erased = list(ra["records"]), list[str]()
+        else:
+            ids, erased = self._subject_records(resource, ref)
+        records = []
+        for rid in ids:
+            data = self._verified_open(resource, rid, ref)
+            records.append({"record": rid, "data": {f: data[f] for f in fields}})
+        tx = self._tx(
+            owner,
+            "sharing.reads",
+            "log",
+            {"request": request.envelope(), "records": ids},
+            actor=request.actor,
+            case=request.case,
+            purpose=request.purpose,
+        )
+        self._commit_one(tx)  # the read is on the ledger before anything is returned
+        plain = canonical_unchecked(
+            {
+                "request_id": request_id,
+                "resource": resource.id,
+                "subject": ra["subject"],
+                "fields": list(fields),
+                "records": records,
+                "erased": erased,
+                "read_tx": tx.tx_id.hex(),
+            }
+        )
+        aad = envelope.answer_aad(owner, member.dept, request_id)
+        data_key = envelope.new_data_key(self.suite)
+        return {
+            "request_id": request_id,
+            "tx_id": tx.tx_id.hex(),
+            "resource": resource.id,
+            "owner": owner,
+            "reader": member.dept,
+            "records": len(records),
+            "wrapped_key": envelope.seal(self.suite, kek, data_key, aad).hex(),
+            "ciphertext": envelope.seal(self.suite, data_key, plain, aad).hex(),
+        }
+
+    def erase(self, obj: Any) -> dict[str, Any]:
+        """Erase a record: the erasure is committed on-chain, then its data key is destroyed."""
+        self._ensure_ready()
+        request, member, request_id = self._authenticate(obj, "erase")
+        args = only_fields(request.args, {"resource", "record", "reason"}, "args")
+        resource = self._owned(args.get("resource"), member)
+        rid = record_id(args.get("record"))
+        reason = args.get("reason")
+        if type(reason) is not str or not reason.strip() or len(reason) > 500:
+            raise BadArguments("reason must be a non-empty string of at most 500 characters")
+        entry = self.record_entry(resource.id, rid)
+        if entry["erased"] is not None:
+            self.vault.shred(resource.id, rid)  # finish an erasure interrupted by a crash
+            raise RecordErased(f"record {rid!r} was already erased", record=rid)
+        tx = self._tx(
+            resource.owner,
+            "sharing.records",
+            "erase",
+            {
+                "resource": resource.id,
+                "record": rid,
+                "reason": reason,
+                "request_id": request_id,
+                "requester": request.signer,
+            },
+            actor=request.actor,
+            case=request.case,
+            purpose=request.purpose,
+        )
+        result: dict[str, Any] = self._commit_one(tx)
+        self.vault.shred(resource.id, rid)
+        return {**result, "tx_id": tx.tx_id.hex()}
+
+    def shred_erased(self) -> int:
+        """Destroy the data keys of records erased on-chain whose key is still stored (an
+        erasure interrupted between its commit and the key deletion); return how many."""
+        n = 0
+        for _, v in self.port.scan_state(layout.PREFIX + b"rec/"):
+            entry = orjson.loads(v)
+            if entry["erased"] is not None and self.vault.shred(entry["resource"], entry["record"]):
+                n += 1
+        return n
+
+    def attest(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
+        """Answer attestation requests (one or many): each predicate is evaluated over the
+        subject's records in the owner's vault and the yes/no is committed on-chain. Every
+        request is checked before anything is committed."""
+        self._ensure_ready()
+        txs: list[Transaction] = []
+        for obj in objs:
+            request, _member, request_id = self._authenticate(obj, "attest")
+            args = only_fields(
+                request.args, {"resource", "subject", "predicate", "statement"}, "args"
+            )
+            resource = self.resource(resource_id(args.get("resource")))
+            self._local(resource.owner)
+            predicate = parse_predicate(args.get("predicate"), resource)
+            subject = args.get("subject")
+            if type(subject) is not str or not 1 <= len(subject) <= 128:
+                raise BadArguments("subject must be an id string of 1 to 128 characters")
+            ref = self.subject_ref(subject)
+            live, _ = self._subject_records(resource, ref)
+            answer = predicate.answer(self._verified_open(resource, rid, ref) for rid in live)
+            txs.append(
+                self._tx(
+                    resource.owner,
+                    "sharing.attestations",
+                    "issue",
+                    {
+                        "resource": resource.id,
+                        "subject_ref": ref,
+                        "predicate": predicate.to_json(),
+                        "statement": args.get("statement"),
+                        "answer": answer,
+                        "request_id": request_id,
+                        "requester": request.signer,
+                    },
+                    actor=request.actor,
+                    case=request.case,
+                    purpose=request.purpose,
+                )
+            )
+        out: list[dict[str, Any]] = []
+        for tx, receipt in zip(txs, self.port.commit(txs), strict=True):
+            if receipt["status"] == "ok":
+                out.append({**receipt["result"], "tx_id": tx.tx_id.hex()})
+            else:
+                out.append({"error": receipt["error"], "tx_id": tx.tx_id.hex()})
+        return out
