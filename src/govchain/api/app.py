@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 from govchain.api import docs, problems
 from govchain.api.commits import CommitWatch
-from govchain.api.routes import blocks, health, log, state, transactions
+from govchain.api.routes import blocks, health, log, sharing, state, transactions
 from govchain.api.settings import ApiSettings
 from govchain.node.node import Node
+from govchain.node.sharing import open_sharing
 
 API_VERSION = "1"
 """Version of the HTTP interface (the ``/v1`` prefix)."""
@@ -31,8 +32,10 @@ def create_app(node: Node, settings: ApiSettings) -> FastAPI:
     app.state.node = node
     app.state.settings = settings
     app.state.commit_watch = CommitWatch(node)
+    app.state.sharing = open_sharing(node, settings.network_dir)
     problems.install(app)
     docs.install(app)
     for module in (transactions, blocks, state, log, health):
         app.include_router(module.router)
+    app.include_router(sharing.router)
     return app
