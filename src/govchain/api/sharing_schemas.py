@@ -153,6 +153,7 @@ def signed_request_schema(kind: str) -> dict[str, Any]:
                     "case",
                     "purpose",
                     "time_ms",
+                    "nonce",
                     "args",
                 ],
                 "properties": {
@@ -164,6 +165,7 @@ def signed_request_schema(kind: str) -> dict[str, Any]:
                     "case": {"type": "string"},
                     "purpose": {"type": "string"},
                     "time_ms": {"type": "integer"},
+                    "nonce": {"type": "integer", "description": "Random; makes the id unique."},
                     "args": {"type": "object"},
                 },
             },

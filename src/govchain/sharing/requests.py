@@ -2,7 +2,7 @@
 
 A request is ``{"body": {...}, "signature": hex}``; the body names the chain, the kind of request
 (``read``, ``publish``, ``erase``, ``attest``), the signing member, the acting person, case,
-purpose, the signer's clock and the arguments. The member signs
+purpose, the signer's clock, a random nonce and the arguments. The member signs
 ``REQUEST_DOMAIN + canonical(body)`` with its member key; the request id is the hash of the
 canonical body. The owner node checks the signature against the member record on-chain, and
 the read-log contract checks it again at block time, so a read log cannot be forged.
@@ -10,6 +10,7 @@ the read-log contract checks it again at block time, so a read log cannot be for
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from govchain.crypto import get_suite
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import BadSignature, SchemaViolation, UnknownSigner
-from govchain.ledger.encoding import canonical_unchecked, check_value
+from govchain.ledger.encoding import MAX_SAFE_INTEGER, canonical_unchecked, check_value
 from govchain.ledger.execution import MemberRecord, decode_member, member_key
 from govchain.sharing.errors import StaleRequest
 from govchain.sharing.model import only_fields
@@ -30,7 +31,18 @@ KINDS = ("read", "publish", "erase", "attest")
 """Kinds of request."""
 MAX_SKEW_MS = 5 * 60 * 1000
 """How far a request's ``time_ms`` may be from the checking clock."""
-_BODY_FIELDS = {"v", "chain", "kind", "signer", "actor", "case", "purpose", "time_ms", "args"}
+_BODY_FIELDS = {
+    "v",
+    "chain",
+    "kind",
+    "signer",
+    "actor",
+    "case",
+    "purpose",
+    "time_ms",
+    "nonce",
+    "args",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +63,8 @@ class SignedRequest:
     """Declared purpose (may be empty)."""
     time_ms: int
     """Signer's clock when signing."""
+    nonce: int
+    """Random number making each request (and so its id) unique."""
     args: Mapping[str, Any]
     """Arguments of the request."""
     body_bytes: bytes
@@ -73,6 +87,7 @@ class SignedRequest:
             "case": self.case,
             "purpose": self.purpose,
             "time_ms": self.time_ms,
+            "nonce": self.nonce,
             "args": dict(self.args),
         }
 
@@ -102,6 +117,9 @@ def parse_request(obj: Any) -> SignedRequest:
     time_ms = body["time_ms"]
     if type(time_ms) is not int or time_ms < 0:
         raise SchemaViolation("request body.time_ms must be a non-negative integer")
+    nonce = body["nonce"]
+    if type(nonce) is not int or not 0 <= nonce <= MAX_SAFE_INTEGER:
+        raise SchemaViolation("request body.nonce must be an integer from 0 to 2^53-1")
     if type(body["args"]) is not dict:
         raise SchemaViolation("request body.args must be an object")
     check_value(body, "$.body")
@@ -120,6 +138,7 @@ def parse_request(obj: Any) -> SignedRequest:
         case=_text(body, "case", 128, True),
         purpose=_text(body, "purpose", 256, True),
         time_ms=time_ms,
+        nonce=nonce,
         args=body["args"],
         body_bytes=canonical_unchecked(body),
         signature=signature,
@@ -148,6 +167,7 @@ def build_request(
         "case": case,
         "purpose": purpose,
         "time_ms": time_ms,
+        "nonce": secrets.randbelow(MAX_SAFE_INTEGER + 1),
         "args": dict(args),
     }
     check_value(body)
