@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from govchain.cli import audit, network, queries, server, transactions
+from govchain.cli import audit, network, queries, server, sharing, transactions
 
 app = typer.Typer(
     name="govchain",
@@ -17,6 +17,7 @@ app.command("init")(network.init)
 app.command("up")(server.up)
 app.command("demo")(server.demo)
 app.add_typer(transactions.app, name="tx")
+app.add_typer(sharing.app, name="share")
 app.command("query")(queries.query)
 app.command("status")(queries.status)
 app.command("verify")(audit.verify)
