@@ -76,6 +76,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
         frozenset({"api", "portal", "cli"}),
     ),
     "lmdb": frozenset({"storage", "storage.base"}),
+    "rjieba": frozenset({"sharing"}),
 }
 
 # --- checker ----------------------------------------------------------------------------------

@@ -59,6 +59,10 @@ def print_network(net: NetworkDir, genesis: Genesis) -> None:
         f"keys in      {escape(str(root))}/departments/<id>/: node.key signs blocks and "
         "checkpoints, members/admin.key signs transactions (files are mode 0600)"
     )
+    console.print(
+        "data sharing members/sharing.key signs the node's sharing transactions, "
+        "agreement.key wraps data keys (docs/data-sharing.md)"
+    )
     console.print(f"genesis      {escape(str(net.genesis_path))}")
     console.print(f"genesis hash {suite.hash(genesis.canonical()).hex()} ({suite.hash_name})")
     n = len(genesis.departments)

@@ -260,7 +260,8 @@ def grants(
     with NodeClient(url) as client:
         items = client.get("/v1/sharing/grants", **params)["grants"]
     table = Table()
-    for col in ("grant", "resource", "grantee", "fields", "purpose", "status", "expires"):
+    table.add_column("grant", no_wrap=True, overflow="fold")
+    for col in ("resource", "grantee", "fields", "purpose", "status", "expires"):
         table.add_column(col)
     for g in items:
         table.add_row(

@@ -59,7 +59,9 @@ def check_read(
             grant=grant.id,
         )
     if grant.status is GrantStatus.pending:
-        raise GrantPending(f"grant {grant.id} waits for {grant.owner!r}'s approval", grant=grant.id)
+        raise GrantPending(
+            f"grant {grant.id} waits for the approval of {grant.owner!r}", grant=grant.id
+        )
     if grant.status is GrantStatus.rejected:
         raise GrantRejected(f"grant {grant.id} was rejected: {grant.reason}", grant=grant.id)
     if grant.status is GrantStatus.revoked:
