@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from govchain.errors import GovchainError
+from govchain.errors import GovchainError, Unavailable
 from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction
 from govchain.node.network import NetworkDir
@@ -40,20 +40,36 @@ class NodePort:
             if vv.value is not None:
                 yield key, vv.value
 
-    def commit(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
-        """Submit, wait until durable, return each receipt (admission errors as rejected)."""
-        outcomes = self._node.submit(
-            [t.encode() for t in txs], raw=True, wait=True, timeout=self._timeout
-        )
+    def submit(self, txs: Sequence[Transaction]) -> list[GovchainError | None]:
+        """Admit transactions without waiting; per transaction ``None`` or the refusal."""
+        outcomes = self._node.submit([t.encode() for t in txs], raw=True, wait=False)
+        return [o if isinstance(o, GovchainError) else None for o in outcomes]
+
+    def receipts(
+        self, txs: Sequence[Transaction], admitted: Sequence[GovchainError | None]
+    ) -> list[dict[str, Any]]:
+        """Wait until the admitted transactions are durable; return their receipts."""
+        ids = [t.tx_id for t, err in zip(txs, admitted, strict=True) if err is None]
+        if ids and not self._node.wait_committed(ids, self._timeout):
+            raise Unavailable(
+                f"transactions were not committed within {self._timeout} s",
+                tx_ids=[i.hex() for i in ids],
+            )
         ledger = self._node.ledger
         out: list[dict[str, Any]] = []
-        for o in outcomes:
-            if isinstance(o, GovchainError):
-                out.append({"status": "rejected", "error": {"code": o.code, "message": o.message}})
+        for t, err in zip(txs, admitted, strict=True):
+            if err is not None:
+                out.append(
+                    {"status": "rejected", "error": {"code": err.code, "message": err.message}}
+                )
                 continue
-            loc = ledger.locate(o.tx_id)
+            loc = ledger.locate(t.tx_id)
             out.append(LogEntry.decode(ledger.entry_bytes(loc.log_index)).receipt.to_json())
         return out
+
+    def commit(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
+        """Submit, wait until durable, return each receipt (admission errors as rejected)."""
+        return self.receipts(txs, self.submit(txs))
 
     def now_ms(self) -> int:
         """Return the clock the node stamps blocks with."""

@@ -60,9 +60,20 @@ class LedgerPort(Protocol):
         """Iterate committed ``(key, value)`` pairs under ``prefix``."""
         ...
 
+    def submit(self, txs: Sequence[Transaction]) -> list[GovchainError | None]:
+        """Admit transactions for ordering without waiting; per transaction ``None`` (admitted)
+        or why admission refused it. Raises ``Unavailable`` if the node takes nothing now."""
+        ...
+
+    def receipts(
+        self, txs: Sequence[Transaction], admitted: Sequence[GovchainError | None]
+    ) -> list[dict[str, Any]]:
+        """Wait until the admitted transactions are durable; return each one's receipt JSON
+        (``{"status": "rejected", "error": {...}}`` for those admission refused)."""
+        ...
+
     def commit(self, txs: Sequence[Transaction]) -> list[dict[str, Any]]:
-        """Submit transactions and return, once durable, each one's receipt JSON (or
-        ``{"status": "rejected", "error": {...}}`` if admission refused it)."""
+        """``submit`` then ``receipts``."""
         ...
 
     def now_ms(self) -> int:
@@ -82,6 +93,19 @@ class DeptCredentials:
     """Its private signing key."""
     agreement: KeyPair
     """The department's agreement key pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A transaction the node will sign for a department it serves."""
+
+    cred: DeptCredentials
+    contract: str
+    method: str
+    args: Mapping[str, Any]
+    actor: str
+    case: str
+    purpose: str
 
 
 def _error_classes() -> dict[str, type[GovchainError]]:
@@ -135,7 +159,9 @@ class SharingService:
         self.credentials = dict(credentials)
         self.vault = Vault(store, self.suite, {d: c.agreement for d, c in credentials.items()})
         self._nonce_lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         self._last_nonce: dict[str, int] = {}
+        self._started_us = time.time_ns() // 1000
         self._keks: dict[tuple[DeptId, DeptId, bytes], bytes] = {}
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -143,13 +169,16 @@ class SharingService:
     # --- transactions of the node -----------------------------------------------------------
 
     def _nonce(self, member: str) -> int:
-        # Microseconds keep nonces increasing across restarts; the counter keeps them unique.
+        # Consecutive numbers from the start-up time in microseconds: above every nonce of an
+        # earlier run (which could not sign one transaction per microsecond), and dense, so
+        # transactions of concurrent requests that reach ordering out of order stay within
+        # the replay window.
         with self._nonce_lock:
-            n = max(time.time_ns() // 1000, self._last_nonce.get(member, 0) + 1)
+            n = self._last_nonce.get(member, self._started_us) + 1
             self._last_nonce[member] = n
             return n
 
-    def _tx(
+    def _call(
         self,
         dept: DeptId,
         contract: str,
@@ -159,28 +188,40 @@ class SharingService:
         actor: str,
         case: str = "",
         purpose: str = "",
-    ) -> Transaction:
-        cred = self._local(dept)
+    ) -> _Call:
+        return _Call(self._local(dept), contract, method, args, actor, case, purpose)
+
+    def _sign(self, call: _Call) -> Transaction:
+        cred = call.cred
         suite = self.suite
         return build_transaction(
             chain=self.port.chain_id,
             signer=cred.member,
             nonce=self._nonce(cred.member),
-            contract=contract,
-            method=method,
-            args=args,
-            actor=actor,
-            case=case,
-            purpose=purpose,
+            contract=call.contract,
+            method=call.method,
+            args=call.args,
+            actor=call.actor,
+            case=call.case,
+            purpose=call.purpose,
             sign=lambda m: suite.sign(cred.member_private, m),
             hash_fn=suite.hash,
         )
 
-    def _commit_one(self, tx: Transaction) -> Any:
-        receipt = self.port.commit([tx])[0]
+    def _commit(self, calls: Sequence[_Call]) -> list[tuple[Transaction, dict[str, Any]]]:
+        """Sign, submit and wait for the node's transactions. Nonces are drawn and the
+        transactions admitted under one lock, so they reach ordering in nonce order however
+        many requests run at once (the replay window only tolerates a little disorder)."""
+        with self._submit_lock:
+            txs = [self._sign(c) for c in calls]
+            admitted = self.port.submit(txs)
+        return list(zip(txs, self.port.receipts(txs, admitted), strict=True))
+
+    def _commit_one(self, call: _Call) -> tuple[Transaction, Any]:
+        ((tx, receipt),) = self._commit([call])
         if receipt["status"] != "ok":
             raise error_of(receipt["error"] or {})
-        return receipt["result"]
+        return tx, receipt["result"]
 
     def _local(self, dept: DeptId) -> DeptCredentials:
         cred = self.credentials.get(dept)
@@ -194,12 +235,12 @@ class SharingService:
     def publish_keys(self) -> list[DeptId]:
         """Publish the agreement keys of served departments that are not on-chain yet;
         return those published. ``Conflict`` if the chain holds another key for one of them."""
-        todo: list[Transaction] = []
+        todo: list[_Call] = []
         for dept, cred in sorted(self.credentials.items()):
             on_chain = self._json(layout.agreement_key(dept))
             if on_chain is None:
                 todo.append(
-                    self._tx(
+                    self._call(
                         dept,
                         "sharing.keys",
                         "publish",
@@ -211,9 +252,9 @@ class SharingService:
                 raise Conflict(
                     f"the agreement key of {dept!r} on-chain differs from this node's key file"
                 )
-        for tx in todo:
-            self._commit_one(tx)
-        return [tx.signer.split("/")[0] for tx in todo]
+        for call in todo:
+            self._commit_one(call)
+        return [call.cred.dept for call in todo]
 
     def _ensure_ready(self) -> None:
         if self._ready:
@@ -347,23 +388,24 @@ class SharingService:
         ref = self.subject_ref(subject)
         sealed = self.vault.put(resource.owner, resource.id, rid, ref, data)
         digest = self.suite.hash(sealed).hex()
-        tx = self._tx(
-            resource.owner,
-            "sharing.records",
-            "publish",
-            {
-                "resource": resource.id,
-                "record": rid,
-                "subject_ref": ref,
-                "hash": digest,
-                "request_id": request_id,
-                "requester": request.signer,
-            },
-            actor=request.actor,
-            case=request.case,
-            purpose=request.purpose,
+        tx, _ = self._commit_one(
+            self._call(
+                resource.owner,
+                "sharing.records",
+                "publish",
+                {
+                    "resource": resource.id,
+                    "record": rid,
+                    "subject_ref": ref,
+                    "hash": digest,
+                    "request_id": request_id,
+                    "requester": request.signer,
+                },
+                actor=request.actor,
+                case=request.case,
+                purpose=request.purpose,
+            )
         )
-        self._commit_one(tx)
         return {"resource": resource.id, "record": rid, "hash": digest, "tx_id": tx.tx_id.hex()}
 
     def _kek_for(self, owner: DeptId, reader: DeptId) -> bytes:
@@ -429,16 +471,18 @@ class SharingService:
         for rid in ids:
             data = self._verified_open(resource, rid, ref)
             records.append({"record": rid, "data": {f: data[f] for f in fields}})
-        tx = self._tx(
-            owner,
-            "sharing.reads",
-            "log",
-            {"request": request.envelope(), "records": ids},
-            actor=request.actor,
-            case=request.case,
-            purpose=request.purpose,
+        # The read is on the ledger, durably, before anything is returned.
+        tx, _ = self._commit_one(
+            self._call(
+                owner,
+                "sharing.reads",
+                "log",
+                {"request": request.envelope(), "records": ids},
+                actor=request.actor,
+                case=request.case,
+                purpose=request.purpose,
+            )
         )
-        self._commit_one(tx)  # the read is on the ledger before anything is returned
         plain = canonical_unchecked(
             {
                 "request_id": request_id,
@@ -477,22 +521,23 @@ class SharingService:
         if entry["erased"] is not None:
             self.vault.shred(resource.id, rid)  # finish an erasure interrupted by a crash
             raise RecordErased(f"record {rid!r} was already erased", record=rid)
-        tx = self._tx(
-            resource.owner,
-            "sharing.records",
-            "erase",
-            {
-                "resource": resource.id,
-                "record": rid,
-                "reason": reason,
-                "request_id": request_id,
-                "requester": request.signer,
-            },
-            actor=request.actor,
-            case=request.case,
-            purpose=request.purpose,
+        tx, result = self._commit_one(
+            self._call(
+                resource.owner,
+                "sharing.records",
+                "erase",
+                {
+                    "resource": resource.id,
+                    "record": rid,
+                    "reason": reason,
+                    "request_id": request_id,
+                    "requester": request.signer,
+                },
+                actor=request.actor,
+                case=request.case,
+                purpose=request.purpose,
+            )
         )
-        result: dict[str, Any] = self._commit_one(tx)
         self.vault.shred(resource.id, rid)
         return {**result, "tx_id": tx.tx_id.hex()}
 
@@ -511,7 +556,7 @@ class SharingService:
         subject's records in the owner's vault and the yes/no is committed on-chain. Every
         request is checked before anything is committed."""
         self._ensure_ready()
-        txs: list[Transaction] = []
+        calls: list[_Call] = []
         for obj in objs:
             request, _member, request_id = self._authenticate(obj, "attest")
             args = only_fields(
@@ -526,8 +571,8 @@ class SharingService:
             ref = self.subject_ref(subject)
             live, _ = self._subject_records(resource, ref)
             answer = predicate.answer(self._verified_open(resource, rid, ref) for rid in live)
-            txs.append(
-                self._tx(
+            calls.append(
+                self._call(
                     resource.owner,
                     "sharing.attestations",
                     "issue",
@@ -546,7 +591,7 @@ class SharingService:
                 )
             )
         out: list[dict[str, Any]] = []
-        for tx, receipt in zip(txs, self.port.commit(txs), strict=True):
+        for tx, receipt in self._commit(calls):
             if receipt["status"] == "ok":
                 out.append({**receipt["result"], "tx_id": tx.tx_id.hex()})
             else:
