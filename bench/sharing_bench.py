@@ -11,6 +11,7 @@ Usage: ``python -m bench.sharing_bench [--suite intl|gm] [--reads N] [--attestat
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -146,10 +147,12 @@ def run(
         for i in range(reads)
     ]
     height0 = node.ledger.height
+    cpu0 = time.process_time()
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         answers = list(pool.map(service.read, read_requests))
     read_s = time.perf_counter() - start
+    read_cpu = time.process_time() - cpu0
     read_blocks = node.ledger.height - height0
     assert all(a["records"] == 2 for a in answers), "every subject has two records"
 
@@ -169,6 +172,7 @@ def run(
         for i in range(attestations)
     ]
     batch = 500
+    cpu0 = time.process_time()
     start = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
         results = [
@@ -180,6 +184,7 @@ def run(
             for r in part
         ]
     att_s = time.perf_counter() - start
+    att_cpu = time.process_time() - cpu0
     assert all("answer" in r for r in results), [r for r in results if "answer" not in r][:1]
     node.close()
 
@@ -194,10 +199,13 @@ def run(
         "read_seconds": round(read_s, 3),
         "reads_per_s": round(reads / read_s),
         "read_blocks": read_blocks,
+        "read_cpu_us": round(read_cpu / reads * 1e6),
         "attestations": attestations,
         "attestation_batch": batch,
         "attestation_seconds": round(att_s, 3),
         "attestations_per_s": round(attestations / att_s),
+        "attestation_cpu_us": round(att_cpu / attestations * 1e6),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "machine_limit": limits,
     }
 
@@ -223,12 +231,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"data sharing, suite {r['suite']}, one embedded node (LMDB, durable)")
     print(
         f"  authorised reads   {r['reads_per_s']:>8,}/s  ({r['reads']:,} reads by "
-        f"{r['clients']} clients in {r['read_seconds']} s, {r['read_blocks']} blocks; "
-        "target >= 1,000/s)"
+        f"{r['clients']} clients in {r['read_seconds']} s, {r['read_blocks']} blocks, "
+        f"{r['read_cpu_us']} µs CPU each; target >= 1,000/s)"
     )
     print(
         f"  attestations       {r['attestations_per_s']:>8,}/s  ({r['attestations']:,} in "
-        f"batches of {r['attestation_batch']}, {r['attestation_seconds']} s; target >= 5,000/s)"
+        f"batches of {r['attestation_batch']}, {r['attestation_seconds']} s, "
+        f"{r['attestation_cpu_us']} µs CPU each; target >= 5,000/s)"
     )
     print(f"  publish (setup)    {r['publish_per_s']:>8,}/s  ({r['records']:,} records)")
     print(

@@ -34,10 +34,12 @@ from govchain.sharing.model import (
     Sensitivity,
     ShareLevel,
     field_list,
+    grant_from_bytes,
     only_fields,
     parse_grant_request,
     parse_resource,
     record_id,
+    resource_from_bytes,
     resource_id,
 )
 from govchain.sharing.predicates import parse_predicate
@@ -63,20 +65,20 @@ def store(ctx: CallContext, key: bytes, value: Any) -> None:
 
 def load_resource(ctx: CallContext, rid: str) -> Resource:
     """Return a catalogue resource (``NotFound`` if unknown)."""
-    obj = load(ctx, layout.resource_key(rid))
-    if obj is None:
+    raw = ctx.get(layout.resource_key(rid))
+    if raw is None:
         raise NotFound(f"no resource {rid!r} in the catalogue", resource=rid)
-    return Resource.from_json(obj)
+    return resource_from_bytes(raw)
 
 
 def load_grant(ctx: CallContext, gid: str) -> Grant:
     """Return a grant (``NotFound`` if unknown)."""
     if type(gid) is not str or not 1 <= len(gid) <= 80:
         raise BadArguments("grant must be a grant id")
-    obj = load(ctx, layout.grant_key(gid))
-    if obj is None:
+    raw = ctx.get(layout.grant_key(gid))
+    if raw is None:
         raise NotFound(f"no grant {gid!r}", grant=gid)
-    return Grant.from_json(obj)
+    return grant_from_bytes(raw)
 
 
 def _data_role(ctx: CallContext) -> None:

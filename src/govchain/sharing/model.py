@@ -10,7 +10,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from govchain.errors import SchemaViolation
 from govchain.types import DeptId
@@ -432,3 +435,15 @@ def parse_grant_request(args: Any, now_ms: int) -> GrantRequest:
         case=_str(args, "case", 128, empty=True),
         expires_ms=expires,
     )
+
+
+@lru_cache(maxsize=4096)
+def resource_from_bytes(raw: bytes) -> Resource:
+    """Parse a stored resource (cached by its bytes: a changed resource is other bytes)."""
+    return Resource.from_json(orjson.loads(raw))
+
+
+@lru_cache(maxsize=65_536)
+def grant_from_bytes(raw: bytes) -> Grant:
+    """Parse a stored grant (cached by its bytes: a changed grant is other bytes)."""
+    return Grant.from_json(orjson.loads(raw))

@@ -182,16 +182,15 @@ def suite_of_key(public_key: bytes) -> CryptoSuite:
     return get_suite("intl" if len(public_key) == 32 else "gm")
 
 
-def verify_request(
+def check_request(
     request: SignedRequest,
     *,
     chain: str,
     read_state: Callable[[bytes], bytes | None],
     now_ms: int,
     kind: str,
-    suite: CryptoSuite | None = None,
 ) -> MemberRecord:
-    """Check chain, kind, clock skew, member and signature; return the signing member."""
+    """Check chain, kind, clock skew and member (not the signature); return the member."""
     if request.chain != chain:
         raise SchemaViolation(f"request is for chain {request.chain!r}, not {chain!r}")
     if request.kind != kind:
@@ -205,7 +204,26 @@ def verify_request(
     member = decode_member(raw) if raw is not None else None
     if member is None or not member.active:
         raise UnknownSigner(f"request signer {request.signer!r} is not an active member")
+    return member
+
+
+def bad_signature(request: SignedRequest) -> BadSignature:
+    """Return the error of a request whose signature does not verify."""
+    return BadSignature(f"request signature does not verify under {request.signer!r}'s key")
+
+
+def verify_request(
+    request: SignedRequest,
+    *,
+    chain: str,
+    read_state: Callable[[bytes], bytes | None],
+    now_ms: int,
+    kind: str,
+    suite: CryptoSuite | None = None,
+) -> MemberRecord:
+    """Check chain, kind, clock skew, member and signature; return the signing member."""
+    member = check_request(request, chain=chain, read_state=read_state, now_ms=now_ms, kind=kind)
     s = suite or suite_of_key(member.public_key)
     if not s.verify(member.public_key, REQUEST_DOMAIN + request.body_bytes, request.signature):
-        raise BadSignature(f"request signature does not verify under {request.signer!r}'s key")
+        raise bad_signature(request)
     return member
