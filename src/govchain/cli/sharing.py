@@ -448,5 +448,5 @@ def receipts(
         console.print(
             f"attestation by {escape(a['issuer'])} for {escape(a['requester'])} "
             f"({escape(a['purpose'] or '-')}): {escape(a['statement'])} -> "
-            f"{'yes' if a['answer'] else 'no'}  [{short(a['id'])}]"
+            f"{'yes' if a['answer'] else 'no'}  " + escape(f"[{short(a['id'])}]")
         )
