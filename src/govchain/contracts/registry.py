@@ -9,6 +9,7 @@ from govchain.contracts.errors import UnknownContract
 from govchain.contracts.kv import KvContract
 from govchain.ledger.execution import CallContext
 from govchain.sharing.contracts import sharing_contracts
+from govchain.sharing.readlog import ReadsContract
 
 
 class Contract(Protocol):
@@ -43,4 +44,4 @@ class ContractRegistry:
 
 def builtin_registry() -> ContractRegistry:
     """Return the registry of the built-in genesis contracts."""
-    return ContractRegistry([KvContract(), *sharing_contracts()])
+    return ContractRegistry([KvContract(), *sharing_contracts(), ReadsContract()])

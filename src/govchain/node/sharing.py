@@ -28,6 +28,7 @@ class NodePort:
         self._timeout = timeout_s
         self.chain_id = node.genesis.chain_id
         self.suite = node.suite
+        self.max_tx_bytes = node.genesis.params.max_tx_bytes
 
     def read_state(self, key: bytes) -> bytes | None:
         """Return the committed value of a state key."""

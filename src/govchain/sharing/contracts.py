@@ -15,11 +15,10 @@ from typing import Any
 import orjson
 
 from govchain.contracts.errors import BadArguments, UnknownMethod
-from govchain.errors import Conflict, Forbidden, NotFound, SchemaViolation
+from govchain.errors import Conflict, Forbidden, NotFound
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import CallContext, decode_member, member_key
 from govchain.sharing import layout
-from govchain.sharing.access import check_read
 from govchain.sharing.errors import (
     NotOwner,
     NotShared,
@@ -33,7 +32,6 @@ from govchain.sharing.model import (
     Resource,
     Sensitivity,
     ShareLevel,
-    field_list,
     grant_from_bytes,
     only_fields,
     parse_grant_request,
@@ -43,13 +41,10 @@ from govchain.sharing.model import (
     resource_id,
 )
 from govchain.sharing.predicates import parse_predicate
-from govchain.sharing.requests import parse_request, suite_of_key, verify_request
 
 DATA_ROLES = frozenset({"admin", "officer", "service"})
 """Roles that may act on data; an ``auditor`` reads the ledger only."""
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")
-MAX_RECORDS_PER_READ = 100
-"""Most records one read may return."""
 
 
 def load(ctx: CallContext, key: bytes) -> Any:
@@ -86,7 +81,8 @@ def _data_role(ctx: CallContext) -> None:
         raise Forbidden(f"role {ctx.signer_role!r} may not act on shared data")
 
 
-def _owner(ctx: CallContext, resource: Resource) -> None:
+def owner_only(ctx: CallContext, resource: Resource) -> None:
+    """Raise unless the signer is a data-role member of the resource's owner department."""
     _data_role(ctx)
     if ctx.signer_dept != resource.owner:
         raise NotOwner(
@@ -190,7 +186,7 @@ class RecordsContract:
                 "args",
             )
             resource = load_resource(ctx, resource_id(args.get("resource")))
-            _owner(ctx, resource)
+            owner_only(ctx, resource)
             rid = record_id(args.get("record"))
             key = layout.record_key(resource.id, rid)
             if ctx.get(key) is not None:
@@ -211,7 +207,7 @@ class RecordsContract:
         if method == "erase":
             only_fields(args, {"resource", "record", "reason", "request_id", "requester"}, "args")
             resource = load_resource(ctx, resource_id(args.get("resource")))
-            _owner(ctx, resource)
+            owner_only(ctx, resource)
             rid = record_id(args.get("record"))
             key = layout.record_key(resource.id, rid)
             entry = load(ctx, key)
@@ -306,105 +302,6 @@ class GrantsContract:
         return grant.to_json()
 
 
-class ReadsContract:
-    """``log(request, records)``: the owner's node logs a read before it answers it.
-
-    The reader's signed request is checked again here (signature, member, department, clock)
-    and so is the access rule at block time; records must exist, be unerased and belong to the
-    request's subject. The log entry is keyed by subject reference and request id, which also
-    makes a replayed request fail."""
-
-    name = "sharing.reads"
-
-    def call(self, ctx: CallContext, method: str, args: Mapping[str, Any]) -> Any:
-        """Dispatch one call."""
-        if method != "log":
-            raise UnknownMethod(f"contract {self.name} has no method {method!r}")
-        only_fields(args, {"request", "records"}, "args")
-        request = parse_request(args.get("request"))
-        member = verify_request(
-            request,
-            chain=ctx.tx.chain,
-            read_state=ctx.get,
-            now_ms=ctx.block_time_ms,
-            kind="read",
-        )
-        if member.role not in DATA_ROLES:
-            raise Forbidden(f"role {member.role!r} may not read shared data")
-        ra = read_args(request.args)
-        resource = load_resource(ctx, ra["resource"])
-        _owner(ctx, resource)
-        grant = load_grant(ctx, ra["grant"]) if ra["grant"] else None
-        check_read(
-            resource,
-            grant,
-            reader=member.dept,
-            purpose=request.purpose,
-            fields=ra["fields"],
-            now_ms=ctx.block_time_ms,
-        )
-        records = args.get("records")
-        if type(records) is not list or len(records) > MAX_RECORDS_PER_READ:
-            raise BadArguments(f"records must be a list of at most {MAX_RECORDS_PER_READ} ids")
-        suite = suite_of_key(member.public_key)
-        subject_ref = layout.subject_ref(suite, request.chain, ra["subject"])
-        for rid in records:
-            entry = load(ctx, layout.record_key(resource.id, record_id(rid)))
-            if entry is None or entry["subject_ref"] != subject_ref:
-                raise NotFound(f"no record {rid!r} of this subject in {resource.id!r}")
-            if entry["erased"] is not None:
-                raise RecordErased(f"record {rid!r} was erased", record=rid)
-        request_id = request.request_id(suite)
-        key = layout.read_key(subject_ref, request_id)
-        if ctx.get(key) is not None:
-            raise ReplayedRequest(f"read request {request_id} was already served")
-        entry = {
-            "request_id": request_id,
-            "resource": resource.id,
-            "owner": resource.owner,
-            "reader_dept": member.dept,
-            "reader": request.signer,
-            "actor": request.actor,
-            "case": request.case,
-            "purpose": request.purpose,
-            "grant": ra["grant"],
-            "records": list(records),
-            "fields": list(ra["fields"]),
-            "read_ms": ctx.block_time_ms,
-            "tx_id": ctx.tx.tx_id.hex(),
-        }
-        store(ctx, key, entry)
-        ctx.emit("sharing.read", {"resource": resource.id, "request_id": request_id})
-        return {"request_id": request_id, "records": len(records)}
-
-
-READ_ARGS = {"resource", "subject", "fields", "grant", "records"}
-"""Arguments of a read request."""
-
-
-def read_args(args: Any) -> dict[str, Any]:
-    """Validate a read request's arguments."""
-    args = only_fields(args, READ_ARGS, "read request args")
-    subject = args.get("subject")
-    if type(subject) is not str or not 1 <= len(subject) <= 128:
-        raise SchemaViolation("subject must be an id string of 1 to 128 characters")
-    grant = args.get("grant", "")
-    if type(grant) is not str or len(grant) > 80:
-        raise SchemaViolation("grant must be a grant id (or empty for the owner)")
-    records = args.get("records")
-    if records is not None:
-        if type(records) is not list or len(records) > MAX_RECORDS_PER_READ:
-            raise SchemaViolation(f"records must be a list of at most {MAX_RECORDS_PER_READ}")
-        records = [record_id(r) for r in records]
-    return {
-        "resource": resource_id(args.get("resource")),
-        "subject": subject,
-        "fields": field_list(args.get("fields")),
-        "grant": grant,
-        "records": records,
-    }
-
-
 class AttestationsContract:
     """``issue``: the owner department records a signed yes/no answer to a predicate about a
     subject, instead of handing over the records."""
@@ -418,7 +315,7 @@ class AttestationsContract:
         allowed = {"resource", "subject_ref", "predicate", "statement", "answer", "request_id"}
         only_fields(args, allowed | {"requester"}, "args")
         resource = load_resource(ctx, resource_id(args.get("resource")))
-        _owner(ctx, resource)
+        owner_only(ctx, resource)
         predicate = parse_predicate(args.get("predicate"), resource)
         answer = args.get("answer")
         if type(answer) is not bool:
@@ -463,12 +360,7 @@ def read_attestation(ctx: CallContext, att_id: str, subject_ref: str) -> dict[st
 
 
 def sharing_contracts() -> list[
-    KeysContract
-    | CatalogueContract
-    | RecordsContract
-    | GrantsContract
-    | ReadsContract
-    | AttestationsContract
+    KeysContract | CatalogueContract | RecordsContract | GrantsContract | AttestationsContract
 ]:
     """Return one instance of each data-sharing contract (for the contract registry)."""
     return [
@@ -476,6 +368,5 @@ def sharing_contracts() -> list[
         CatalogueContract(),
         RecordsContract(),
         GrantsContract(),
-        ReadsContract(),
         AttestationsContract(),
     ]

@@ -25,7 +25,10 @@
 
 from __future__ import annotations
 
-from govchain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from collections.abc import Mapping
+from typing import Any
+
+from govchain.errors import Conflict, Forbidden, GovchainError, InvalidInput, NotFound
 
 
 class AccessDenied(Forbidden):
@@ -140,3 +143,23 @@ DENIALS: dict[str, type[AccessDenied]] = {
     )
 }
 """Denial classes by code: a failed on-chain check comes back as a receipt error code."""
+
+
+def _error_classes() -> dict[str, type[GovchainError]]:
+    out: dict[str, type[GovchainError]] = {}
+    todo: list[type[GovchainError]] = [GovchainError]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        out.setdefault(cls.code, cls)
+    return out
+
+
+def error_of(error: Mapping[str, Any]) -> GovchainError:
+    """Rebuild the typed error a receipt names (a failed on-chain check)."""
+    cls = _error_classes().get(str(error.get("code")), Conflict)
+    message = str(error.get("message", "the transaction failed"))
+    try:
+        return cls(message)
+    except TypeError:  # an error class with extra constructor arguments
+        return Conflict(message, code=error.get("code"))

@@ -26,8 +26,9 @@ from govchain.ledger.execution import MemberRecord
 from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.sharing import envelope, layout
 from govchain.sharing.access import check_read
-from govchain.sharing.contracts import DATA_ROLES, read_args
-from govchain.sharing.errors import NotOwner, RecordErased
+from govchain.sharing.batching import ReadLogBatcher
+from govchain.sharing.contracts import DATA_ROLES
+from govchain.sharing.errors import NotOwner, RecordErased, error_of
 from govchain.sharing.model import (
     Grant,
     Resource,
@@ -39,6 +40,7 @@ from govchain.sharing.model import (
     resource_id,
 )
 from govchain.sharing.predicates import parse_predicate
+from govchain.sharing.readlog import read_args
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
     SignedRequest,
@@ -60,6 +62,8 @@ class LedgerPort(Protocol):
     """Chain id."""
     suite: CryptoSuite
     """The network's suite."""
+    max_tx_bytes: int
+    """Largest transaction the network accepts."""
 
     def read_state(self, key: bytes) -> bytes | None:
         """Return the committed value of a state key."""
@@ -117,26 +121,6 @@ class _Call:
     purpose: str
 
 
-def _error_classes() -> dict[str, type[GovchainError]]:
-    out: dict[str, type[GovchainError]] = {}
-    todo: list[type[GovchainError]] = [GovchainError]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        out.setdefault(cls.code, cls)
-    return out
-
-
-def error_of(error: Mapping[str, Any]) -> GovchainError:
-    """Rebuild the typed error a receipt names (a failed on-chain check)."""
-    cls = _error_classes().get(str(error.get("code")), Conflict)
-    message = str(error.get("message", "the transaction failed"))
-    try:
-        return cls(message)
-    except TypeError:  # an error class with extra constructor arguments
-        return Conflict(message, code=error.get("code"))
-
-
 def open_answer(
     suite: CryptoSuite, reader_private: bytes, owner_public: bytes, answer: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -174,6 +158,9 @@ class SharingService:
         self._keks: dict[tuple[DeptId, DeptId, bytes], bytes] = {}
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._reads = ReadLogBatcher(
+            self._submit_logs, lambda tx: port.receipts([tx], [None])[0], port.max_tx_bytes
+        )
 
     # --- transactions of the node -----------------------------------------------------------
 
@@ -225,6 +212,20 @@ class SharingService:
             txs = [self._sign(c) for c in calls]
             admitted = self.port.submit(txs)
         return list(zip(txs, self.port.receipts(txs, admitted), strict=True))
+
+    def _submit_logs(
+        self, groups: Sequence[tuple[DeptId, list[dict[str, Any]]]]
+    ) -> list[tuple[Transaction, GovchainError | None]]:
+        calls = [
+            self._call(
+                owner, "sharing.reads", "log", {"entries": entries}, actor=self._local(owner).member
+            )
+            for owner, entries in groups
+        ]
+        with self._submit_lock:
+            txs = [self._sign(c) for c in calls]
+            admitted = self.port.submit(txs)
+        return list(zip(txs, admitted, strict=True))
 
     def _commit_one(self, call: _Call) -> tuple[Transaction, Any]:
         ((tx, receipt),) = self._commit([call])
@@ -502,17 +503,8 @@ class SharingService:
             data = self._verified_open(resource, rid, ref)
             records.append({"record": rid, "data": {f: data[f] for f in fields}})
         # The read is on the ledger, durably, before anything is returned.
-        tx, _ = self._commit_one(
-            self._call(
-                owner,
-                "sharing.reads",
-                "log",
-                {"request": request.envelope(), "records": ids},
-                actor=request.actor,
-                case=request.case,
-                purpose=request.purpose,
-            )
-        )
+        logged = self._reads.log(owner, {"request": request.envelope(), "records": ids})
+        assert logged["request_id"] == request_id
         plain = canonical_unchecked(
             {
                 "request_id": request_id,
@@ -521,14 +513,14 @@ class SharingService:
                 "fields": list(fields),
                 "records": records,
                 "erased": erased,
-                "read_tx": tx.tx_id.hex(),
+                "read_tx": logged["tx_id"],
             }
         )
         aad = envelope.answer_aad(owner, member.dept, request_id)
         data_key = envelope.new_data_key(self.suite)
         return {
             "request_id": request_id,
-            "tx_id": tx.tx_id.hex(),
+            "tx_id": logged["tx_id"],
             "resource": resource.id,
             "owner": owner,
             "reader": member.dept,
