@@ -272,3 +272,29 @@ def test_publish_checks_the_schema_and_the_owner(world: World) -> None:
     assert (
         world.service.vault.records_of("tax.arrears", world.service.subject_ref(ENTERPRISE)) == []
     )
+
+
+def test_a_refused_entry_fails_alone_in_a_group_transaction(world: World) -> None:
+    _publish_arrears(world)
+    predicate = {"filter": [], "count": ["ge", 1]}
+    req = world.request("tax/admin", "attest", {
+        "resource": "tax.arrears", "subject": ENTERPRISE, "predicate": predicate,
+        "statement": "有欠税记录"})  # fmt: skip
+    other = world.request("tax/admin", "attest", {
+        "resource": "tax.arrears", "subject": "nobody", "predicate": predicate,
+        "statement": "有欠税记录"})  # fmt: skip
+    first, again, second = world.service.attest([req, req, other])
+    assert first["answer"] is True and second["answer"] is False
+    assert again["error"]["code"] == "replayed_request"
+    assert first["tx_id"] == again["tx_id"] == second["tx_id"]
+    # Concurrent identical reads: one is logged and answered, the replay is refused.
+    from concurrent.futures import ThreadPoolExecutor
+
+    read = world.request("tax/admin", "read", {
+        "resource": "tax.arrears", "subject": ENTERPRISE, "fields": ["settled"]})  # fmt: skip
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(world.service.read, read) for _ in range(4)]
+    outcomes = [f.exception() or f.result() for f in futures]
+    assert sum(isinstance(o, dict) for o in outcomes) == 1
+    assert all(isinstance(o, errors.ReplayedRequest) for o in outcomes if not isinstance(o, dict))
+    assert len(world.service.access_receipts(ENTERPRISE)["reads"]) == 1

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from govchain.contracts.errors import BadArguments, UnknownMethod
-from govchain.errors import Conflict, Forbidden, NotFound
+from govchain.errors import Conflict, Forbidden, GovchainError, NotFound
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import CallContext, decode_member, member_key
 from govchain.sharing import layout
@@ -302,9 +302,67 @@ class GrantsContract:
         return grant.to_json()
 
 
+MAX_ATTESTATIONS = 512
+"""Most attestations one transaction may issue."""
+ATTESTATION_FIELDS = {
+    "resource",
+    "subject_ref",
+    "predicate",
+    "statement",
+    "answer",
+    "request_id",
+    "requester",
+    "actor",
+    "case",
+    "purpose",
+}
+"""Fields of one attestation to issue."""
+
+
+def issue_attestation(ctx: CallContext, args: Any) -> dict[str, Any]:
+    """Check and store one attestation; raise why it cannot be issued."""
+    args = only_fields(args, ATTESTATION_FIELDS, "attestation")
+    resource = load_resource(ctx, resource_id(args.get("resource")))
+    owner_only(ctx, resource)
+    predicate = parse_predicate(args.get("predicate"), resource)
+    answer = args.get("answer")
+    if type(answer) is not bool:
+        raise BadArguments("answer must be true or false")
+    request_id = _hex64(args, "request_id")
+    subject = _hex64(args, "subject_ref")
+    who = {}
+    for name in ("requester", "actor", "case", "purpose"):
+        value = args.get(name, "")
+        if type(value) is not str or len(value) > 256:
+            raise BadArguments(f"{name} must be a string of at most 256 characters")
+        who[name] = value
+    if not who["requester"] or not who["actor"]:
+        raise BadArguments("requester and actor name who asked")
+    key = layout.attestation_key(request_id)
+    if ctx.get(key) is not None:
+        raise ReplayedRequest(f"attestation {request_id} already exists")
+    entry = {
+        "id": request_id,
+        "issuer": resource.owner,
+        "resource": resource.id,
+        "subject_ref": subject,
+        "predicate": predicate.to_json(),
+        "statement": _text(args, "statement", 300),
+        "answer": answer,
+        **who,
+        "issued_ms": ctx.block_time_ms,
+        "tx_id": ctx.tx.tx_id.hex(),
+    }
+    store(ctx, key, entry)
+    ctx.put(layout.subject_attestation_key(subject, request_id), b"1")
+    ctx.emit("sharing.attested", {"id": request_id, "answer": answer})
+    return {"id": request_id, "answer": answer}
+
+
 class AttestationsContract:
-    """``issue``: the owner department records a signed yes/no answer to a predicate about a
-    subject, instead of handing over the records."""
+    """``issue(entries)``: the owner department records signed yes/no answers to predicates
+    about subjects, instead of handing over the records. The result holds, per entry,
+    ``{id, answer}`` or ``{error: {code, message}}`` (a refused entry writes nothing)."""
 
     name = "sharing.attestations"
 
@@ -312,41 +370,17 @@ class AttestationsContract:
         """Dispatch one call."""
         if method != "issue":
             raise UnknownMethod(f"contract {self.name} has no method {method!r}")
-        allowed = {"resource", "subject_ref", "predicate", "statement", "answer", "request_id"}
-        only_fields(args, allowed | {"requester"}, "args")
-        resource = load_resource(ctx, resource_id(args.get("resource")))
-        owner_only(ctx, resource)
-        predicate = parse_predicate(args.get("predicate"), resource)
-        answer = args.get("answer")
-        if type(answer) is not bool:
-            raise BadArguments("answer must be true or false")
-        request_id = _hex64(args, "request_id")
-        subject = _hex64(args, "subject_ref")
-        requester = args.get("requester", ctx.tx.signer)
-        if type(requester) is not str or len(requester) > 128:
-            raise BadArguments("requester must be a member id")
-        key = layout.attestation_key(request_id)
-        if ctx.get(key) is not None:
-            raise ReplayedRequest(f"attestation {request_id} already exists")
-        entry = {
-            "id": request_id,
-            "issuer": resource.owner,
-            "resource": resource.id,
-            "subject_ref": subject,
-            "predicate": predicate.to_json(),
-            "statement": _text(args, "statement", 300),
-            "answer": answer,
-            "requester": requester,
-            "actor": ctx.tx.actor,
-            "case": ctx.tx.case,
-            "purpose": ctx.tx.purpose,
-            "issued_ms": ctx.block_time_ms,
-            "tx_id": ctx.tx.tx_id.hex(),
-        }
-        store(ctx, key, entry)
-        ctx.put(layout.subject_attestation_key(subject, request_id), b"1")
-        ctx.emit("sharing.attested", {"id": request_id, "answer": answer})
-        return {"id": request_id, "answer": answer}
+        only_fields(args, {"entries"}, "args")
+        entries = args.get("entries")
+        if type(entries) is not list or not 1 <= len(entries) <= MAX_ATTESTATIONS:
+            raise BadArguments(f"entries must be a list of 1 to {MAX_ATTESTATIONS} attestations")
+        results: list[dict[str, Any]] = []
+        for entry in entries:
+            try:
+                results.append(issue_attestation(ctx, entry))
+            except GovchainError as exc:
+                results.append({"error": {"code": exc.code, "message": exc.message}})
+        return {"results": results}
 
 
 def read_attestation(ctx: CallContext, att_id: str, subject_ref: str) -> dict[str, Any]:

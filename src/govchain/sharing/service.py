@@ -54,6 +54,9 @@ from govchain.sharing.vault import Vault
 from govchain.storage.base import KVStore
 from govchain.types import DeptId, MemberId
 
+ATTESTATIONS_PER_TX = 100
+"""Attestations issued per transaction (each entry is about 700 bytes)."""
+
 
 class LedgerPort(Protocol):
     """What the service needs of a node."""
@@ -575,11 +578,12 @@ class SharingService:
 
     def attest(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         """Answer attestation requests (one or many): each predicate is evaluated over the
-        subject's records in the owner's vault and the yes/no is committed on-chain. Every
-        request is checked before anything is committed."""
+        subject's records in the owner's vault and the yes/no answers are committed on-chain,
+        many per transaction. Every request is checked before anything is committed; the
+        result is, per request, ``{id, answer, tx_id}`` or ``{error, tx_id}``."""
         self._ensure_ready()
-        calls: list[_Call] = []
-        for request, _member, request_id in self._authenticate_many(objs, "attest"):
+        by_owner: dict[DeptId, list[tuple[int, dict[str, Any]]]] = {}
+        for n, (request, _member, request_id) in enumerate(self._authenticate_many(objs, "attest")):
             args = only_fields(
                 request.args, {"resource", "subject", "predicate", "statement"}, "args"
             )
@@ -589,32 +593,50 @@ class SharingService:
             subject = args.get("subject")
             if type(subject) is not str or not 1 <= len(subject) <= 128:
                 raise BadArguments("subject must be an id string of 1 to 128 characters")
+            statement = args.get("statement")
+            if type(statement) is not str or not statement.strip() or len(statement) > 300:
+                raise BadArguments("statement must be a non-empty string of at most 300")
             ref = self.subject_ref(subject)
             live, _ = self._subject_records(resource, ref)
             answer = predicate.answer(self._verified_open(resource, rid, ref) for rid in live)
-            calls.append(
-                self._call(
-                    resource.owner,
-                    "sharing.attestations",
-                    "issue",
+            by_owner.setdefault(resource.owner, []).append(
+                (
+                    n,
                     {
                         "resource": resource.id,
                         "subject_ref": ref,
                         "predicate": predicate.to_json(),
-                        "statement": args.get("statement"),
+                        "statement": statement,
                         "answer": answer,
                         "request_id": request_id,
                         "requester": request.signer,
+                        "actor": request.actor,
+                        "case": request.case,
+                        "purpose": request.purpose,
                     },
-                    actor=request.actor,
-                    case=request.case,
-                    purpose=request.purpose,
                 )
             )
-        out: list[dict[str, Any]] = []
-        for tx, receipt in self._commit(calls):
-            if receipt["status"] == "ok":
-                out.append({**receipt["result"], "tx_id": tx.tx_id.hex()})
-            else:
-                out.append({"error": receipt["error"], "tx_id": tx.tx_id.hex()})
+        chunks = [
+            (owner, items[i : i + ATTESTATIONS_PER_TX])
+            for owner, items in by_owner.items()
+            for i in range(0, len(items), ATTESTATIONS_PER_TX)
+        ]
+        calls = [
+            self._call(
+                owner,
+                "sharing.attestations",
+                "issue",
+                {"entries": [e for _, e in items]},
+                actor=self._local(owner).member,
+            )
+            for owner, items in chunks
+        ]
+        out: list[dict[str, Any]] = [{} for _ in objs]
+        for (_, items), (tx, receipt) in zip(chunks, self._commit(calls), strict=True):
+            tx_id = tx.tx_id.hex()
+            for i, (n, _) in enumerate(items):
+                if receipt["status"] != "ok":
+                    out[n] = {"error": receipt["error"], "tx_id": tx_id}
+                else:
+                    out[n] = {**receipt["result"]["results"][i], "tx_id": tx_id}
         return out
