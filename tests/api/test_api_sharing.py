@@ -260,3 +260,32 @@ def test_catalogue_grants_and_attestations(
     assert other.status_code == 404
     entry = client.get("/v1/sharing/catalogue/tax.arrears/records/a-1").json()
     assert entry["erased"] is None and len(entry["hash"]) == 64
+
+
+def test_attestation_batches_are_split_within_the_transaction_size_limit(
+    client: ApiClient, network: NetworkDir, clock: Clock, granted: str
+) -> None:
+    predicate = {"filter": [["amount_fen", "gt", 0]], "count": ["ge", 1]}
+    bodies = [
+        orjson.loads(
+            _signed(
+                network,
+                clock,
+                "market/admin",
+                "attest",
+                {
+                    "resource": "tax.arrears",
+                    "subject": subject,
+                    "statement": "有欠税",
+                    "predicate": predicate,
+                },
+            )  # fmt: skip
+        )
+        for subject in [SUBJECT] + [f"9133010000000000{i:02d}" for i in range(11)]
+    ]
+    r = client.post("/v1/sharing/attestations", content=orjson.dumps(bodies))
+    assert r.status_code == 200, r.text
+    results = r.json()
+    assert [a["answer"] for a in results] == [True] + [False] * 11
+    # This network's transactions are at most 4 KiB: the twelve went in several transactions.
+    assert len({a["tx_id"] for a in results}) > 1

@@ -26,8 +26,8 @@ from govchain.ledger.execution import MemberRecord
 from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.sharing import envelope, layout
 from govchain.sharing.access import check_read
-from govchain.sharing.batching import ReadLogBatcher
-from govchain.sharing.contracts import DATA_ROLES
+from govchain.sharing.batching import TX_OVERHEAD, ReadLogBatcher
+from govchain.sharing.contracts import DATA_ROLES, MAX_ATTESTATIONS
 from govchain.sharing.errors import NotOwner, RecordErased, error_of
 from govchain.sharing.model import (
     Grant,
@@ -53,9 +53,6 @@ from govchain.sharing.search import MAX_QUERY, search
 from govchain.sharing.vault import Vault
 from govchain.storage.base import KVStore
 from govchain.types import DeptId, MemberId
-
-ATTESTATIONS_PER_TX = 100
-"""Attestations issued per transaction (each entry is about 700 bytes)."""
 
 
 class LedgerPort(Protocol):
@@ -229,6 +226,25 @@ class SharingService:
             txs = [self._sign(c) for c in calls]
             admitted = self.port.submit(txs)
         return list(zip(txs, admitted, strict=True))
+
+    def _chunks(
+        self, by_owner: Mapping[DeptId, list[tuple[int, dict[str, Any]]]]
+    ) -> list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]]:
+        """Split entries into transactions within the size limit and ``MAX_ATTESTATIONS``."""
+        budget = self.port.max_tx_bytes - TX_OVERHEAD
+        out: list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]] = []
+        for owner, items in by_owner.items():
+            chunk: list[tuple[int, dict[str, Any]]] = []
+            size = 0
+            for item in items:
+                n = len(canonical_unchecked(item[1]))
+                if chunk and (size + n > budget or len(chunk) >= MAX_ATTESTATIONS):
+                    out.append((owner, chunk))
+                    chunk, size = [], 0
+                chunk.append(item)
+                size += n
+            out.append((owner, chunk))
+        return out
 
     def _commit_one(self, call: _Call) -> tuple[Transaction, Any]:
         ((tx, receipt),) = self._commit([call])
@@ -616,11 +632,7 @@ class SharingService:
                     },
                 )
             )
-        chunks = [
-            (owner, items[i : i + ATTESTATIONS_PER_TX])
-            for owner, items in by_owner.items()
-            for i in range(0, len(items), ATTESTATIONS_PER_TX)
-        ]
+        chunks = self._chunks(by_owner)
         calls = [
             self._call(
                 owner,
