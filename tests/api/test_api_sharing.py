@@ -279,7 +279,7 @@ def test_attestation_batches_are_split_within_the_transaction_size_limit(
                     "statement": "有欠税",
                     "predicate": predicate,
                 },
-            )  # fmt: skip
+            )
         )
         for subject in [SUBJECT] + [f"9133010000000000{i:02d}" for i in range(11)]
     ]
