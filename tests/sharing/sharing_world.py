@@ -129,12 +129,19 @@ class World:
     def close(self) -> None:
         self.node.stop(drain=True)
 
-    def tx(self, member: str, contract: str, method: str, args: dict[str, Any]) -> Transaction:
+    def tx(
+        self,
+        member: str,
+        contract: str,
+        method: str,
+        args: dict[str, Any],
+        nonce: int | None = None,
+    ) -> Transaction:
         private = self.net.member_key(member).keypair.private
         return build_transaction(
             chain=CHAIN,
             signer=member,
-            nonce=next(self._nonces),
+            nonce=next(self._nonces) if nonce is None else nonce,
             contract=contract,
             method=method,
             args=args,
@@ -143,13 +150,13 @@ class World:
             hash_fn=self.suite.hash,
         )
 
-    def call(self, member: str, contract: str, method: str, args: dict[str, Any]) -> Any:
+    def call(self, member: str, contract: str, method: str, args: dict[str, Any], **kw: Any) -> Any:
         """Commit one transaction; return its receipt JSON."""
-        return self.service.port.commit([self.tx(member, contract, method, args)])[0]
+        return self.service.port.commit([self.tx(member, contract, method, args, **kw)])[0]
 
-    def ok(self, member: str, contract: str, method: str, args: dict[str, Any]) -> Any:
+    def ok(self, member: str, contract: str, method: str, args: dict[str, Any], **kw: Any) -> Any:
         """Commit one transaction that must succeed; return its result."""
-        receipt = self.call(member, contract, method, args)
+        receipt = self.call(member, contract, method, args, **kw)
         assert receipt["status"] == "ok", receipt
         return receipt["result"]
 

@@ -3,6 +3,8 @@ the real contracts and ledger (in-memory store), asserting what each party can o
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sharing_world import HOMES, INTERNAL, World
 
@@ -298,3 +300,40 @@ def test_a_refused_entry_fails_alone_in_a_group_transaction(world: World) -> Non
     assert sum(isinstance(o, dict) for o in outcomes) == 1
     assert all(isinstance(o, errors.ReplayedRequest) for o in outcomes if not isinstance(o, dict))
     assert len(world.service.access_receipts(ENTERPRISE)["reads"]) == 1
+
+
+def _next_nonce(world: World, member: str) -> int:
+    raw = world.service.port.read_state(b"sys/nonce/" + member.encode())
+    return 0 if raw is None else int(json.loads(raw)["high"]) + 1
+
+
+def test_an_interrupted_erasure_is_finished_at_start(world: World) -> None:
+    """The erasure committed on-chain but the node stopped before destroying the data key:
+    the next start (``shred_erased``) destroys it."""
+    _publish_arrears(world)
+    ref = world.service.subject_ref(ENTERPRISE)
+    world.ok("tax/sharing", "sharing.records", "erase", {
+        "resource": "tax.arrears", "record": "a-2", "reason": "依法删除",
+        "request_id": "ab" * 32, "requester": "tax/admin",
+    }, nonce=_next_nonce(world, "tax/sharing"))  # fmt: skip
+    sealed = world.service.vault.sealed("tax.arrears", "a-2")
+    assert world.service.vault.open("tax", "tax.arrears", "a-2", sealed)["settled"] is True
+    assert world.service.shred_erased() == 1
+    with pytest.raises(errors.RecordErased):
+        world.service.vault.open("tax", "tax.arrears", "a-2", sealed)
+    assert world.service.shred_erased() == 0
+    assert world.service.vault.records_of("tax.arrears", ref) == ["a-1", "a-2"]
+
+
+def test_agreement_keys_are_published_once_and_never_replaced(world: World) -> None:
+    world.service.publish_keys()
+    published = world.service.agreement_public("tax")
+    assert published == world.service.credentials["tax"].agreement.public
+    again = world.call("tax/admin", "sharing.keys", "publish", {"public": published.hex()})
+    assert again["status"] == "ok"  # the same key: nothing changes
+    other = world.suite.agreement_keypair().public.hex()
+    refused = world.call("tax/admin", "sharing.keys", "publish", {"public": other})
+    assert refused["error"]["code"] == "conflict"
+    short = world.call("tax/admin", "sharing.keys", "publish", {"public": "00"})
+    assert short["error"]["code"] == "bad_arguments"
+    assert world.service.agreement_public("tax") == published

@@ -1,7 +1,8 @@
 """Classified cross-department data sharing: catalogue, records, grants, reads, attestations.
 
 The business rules are plain functions over typed records (``model``, ``access``,
-``predicates``); the on-chain part is a set of native system contracts (``contracts``); the
-owner node's part (encrypted record vault, signed requests, reads) is ``vault``, ``requests`` and
+``predicates``); the on-chain part is a set of native system contracts (``contracts``,
+``readlog``); the owner node's part is ``vault`` (encrypted records), ``requests`` (signed data
+requests), ``envelope`` (the suite's encryption), ``batching`` (group commit of read logs) and
 ``service``. See docs/data-sharing.md.
 """
