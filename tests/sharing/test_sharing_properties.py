@@ -1,11 +1,11 @@
 """Hypothesis state machine: random sequences of publish / grant / approve / revoke / expire /
-read by random departments against the real contracts, ledger and vault, compared with a
-reference model written from the rules in docs/data-sharing.md.
+erase / read by random departments against the real contracts, ledger and vault, compared with
+a reference model written from the rules in docs/data-sharing.md.
 
-Properties: a read returns data if and only if the model has a live grant covering exactly
-that department, resource, purpose and fields (or the reader owns the resource); it then
-returns exactly the requested fields of the subject's records; every successful read has its
-log entry on-chain, and failed reads leave none."""
+Properties: a read returns data if and only if the model has a live grant covering exactly that
+department, resource, purpose and fields (or the reader owns the resource); it then returns
+exactly the requested fields of the subject's unerased records and names the erased ones; every
+successful read has its log entry on-chain, and failed reads leave none."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ class ModelGrant:
 class Model:
     grants: dict[str, ModelGrant] = field(default_factory=dict)
     records: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    erased: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     reads: int = 0
 
     def allowed(
@@ -106,6 +107,22 @@ class SharingMachine(RuleBasedStateMachine):
         data = {name: _value(t, self.counter) for name, t in types.items()}
         self.world.publish(OWNER[resource], resource, rid, subject, data)
         self.model.records.setdefault((resource, subject), {})[rid] = data
+
+    @precondition(lambda self: any(self.model.records.values()))
+    @rule(data=st.data())
+    def erase(self, data: st.DataObject) -> None:
+        """The owner erases a record: later reads list it as erased and return nothing of it."""
+        key = data.draw(st.sampled_from(sorted(k for k, v in self.model.records.items() if v)))
+        rid = data.draw(st.sampled_from(sorted(self.model.records[key])), "record")
+        resource, _ = key
+        request = self.world.request(
+            f"{OWNER[resource]}/admin",
+            "erase",
+            {"resource": resource, "record": rid, "reason": "依法删除"},
+        )
+        self.world.service.erase(request)
+        del self.model.records[key][rid]
+        self.model.erased.setdefault(key, set()).add(rid)
 
     @rule(
         target=grants,
@@ -222,6 +239,7 @@ class SharingMachine(RuleBasedStateMachine):
         assert allowed, "data was returned without a live grant covering the fields"
         expected = self.model.records.get((resource, subject), {})
         assert [r["record"] for r in answer["records"]] == sorted(expected)
+        assert answer["erased"] == sorted(self.model.erased.get((resource, subject), set()))
         for r in answer["records"]:
             assert r["data"] == {f: expected[r["record"]][f] for f in fields}
         receipts = self.world.service.access_receipts(subject)["reads"]
