@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import ApiClient, Signer
 
 from govchain.contracts.registry import builtin_registry
 from govchain.ledger.transactions import Transaction
@@ -22,6 +21,9 @@ from govchain.sharing.service import open_answer
 from govchain.sharing.vault import CIPHERTEXT, TABLE
 from govchain.storage.base import WriteBatch
 from govchain.storage.memory import MemoryStore
+
+Client = Any  # conftest.ApiClient (the fixtures of tests/api)
+TxSigner = Any  # conftest.Signer
 
 PROBLEM = "application/problem+json"
 SUBJECT = "91330100MA27XL0X3U"
@@ -79,7 +81,7 @@ def node(network: NetworkDir, clock: Clock) -> Iterator[Node]:
         n.stop(drain=True)
 
 
-def _commit(client: ApiClient, tx: Transaction) -> dict[str, Any]:
+def _commit(client: Client, tx: Transaction) -> dict[str, Any]:
     r = client.post("/v1/transactions", content=tx.encode())
     assert r.status_code == 200, r.text
     receipt: dict[str, Any] = r.json()["receipt"]
@@ -106,7 +108,7 @@ def _signed(
 
 
 @pytest.fixture
-def granted(client: ApiClient, signer: Signer, network: NetworkDir, clock: Clock) -> str:
+def granted(client: Client, signer: TxSigner, network: NetworkDir, clock: Clock) -> str:
     """tax registers and publishes; market holds an approved grant for one field."""
     assert _commit(client, signer.tx("sharing.catalogue", "register", ARREARS))["status"] == "ok"
     r = client.post(
@@ -128,7 +130,7 @@ def granted(client: ApiClient, signer: Signer, network: NetworkDir, clock: Clock
 
 
 def _read(
-    client: ApiClient, network: NetworkDir, clock: Clock, reader: str, grant: str, **kw: Any
+    client: Client, network: NetworkDir, clock: Clock, reader: str, grant: str, **kw: Any
 ) -> Any:
     args = {"resource": "tax.arrears", "subject": SUBJECT, "fields": ["amount_fen"], "grant": grant}
     args.update(kw.pop("args", {}))
@@ -141,7 +143,7 @@ def _read(
 
 
 def test_read_is_logged_and_sealed_for_the_reader(
-    client: ApiClient, network: NetworkDir, clock: Clock, granted: str
+    client: Client, network: NetworkDir, clock: Clock, granted: str
 ) -> None:
     r = _read(client, network, clock, "market", granted)
     assert r.status_code == 200, r.text
@@ -173,8 +175,8 @@ def test_read_is_logged_and_sealed_for_the_reader(
     ],
 )
 def test_denied_reads_are_403_with_the_reason(
-    client: ApiClient,
-    signer: Signer,
+    client: Client,
+    signer: TxSigner,
     network: NetworkDir,
     clock: Clock,
     granted: str,
@@ -206,7 +208,7 @@ def test_denied_reads_are_403_with_the_reason(
 
 
 def test_tampered_record_is_an_integrity_error_and_returns_nothing(
-    client: ApiClient, node: Node, network: NetworkDir, clock: Clock, granted: str
+    client: Client, node: Node, network: NetworkDir, clock: Clock, granted: str
 ) -> None:
     store = node.ledger.store
     key = CIPHERTEXT + b"tax.arrears\x00a-1"
@@ -223,7 +225,7 @@ def test_tampered_record_is_an_integrity_error_and_returns_nothing(
 
 
 def test_bad_requests_are_4xx_problems(
-    client: ApiClient, network: NetworkDir, clock: Clock, granted: str
+    client: Client, network: NetworkDir, clock: Clock, granted: str
 ) -> None:
     r = client.post("/v1/sharing/reads", content=b"{not json")
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
@@ -238,7 +240,7 @@ def test_bad_requests_are_4xx_problems(
 
 
 def test_catalogue_grants_and_attestations(
-    client: ApiClient, network: NetworkDir, clock: Clock, granted: str
+    client: Client, network: NetworkDir, clock: Clock, granted: str
 ) -> None:
     hits = client.get("/v1/sharing/catalogue", params={"q": "欠税"}).json()["resources"]
     assert [h["id"] for h in hits] == ["tax.arrears"] and hits[0]["score"] > 0
@@ -263,7 +265,7 @@ def test_catalogue_grants_and_attestations(
 
 
 def test_attestation_batches_are_split_within_the_transaction_size_limit(
-    client: ApiClient, network: NetworkDir, clock: Clock, granted: str
+    client: Client, network: NetworkDir, clock: Clock, granted: str
 ) -> None:
     predicate = {"filter": [["amount_fen", "gt", 0]], "count": ["ge", 1]}
     bodies = [

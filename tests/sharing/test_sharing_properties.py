@@ -263,7 +263,7 @@ def test_no_read_without_a_live_grant(tmp_path: Path, suite: str) -> None:
     run_state_machine_as_test(
         SharingMachine,
         settings=settings(
-            max_examples=75 if suite == "intl" else 15,
+            max_examples=50 if suite == "intl" else 10,
             stateful_step_count=40,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
