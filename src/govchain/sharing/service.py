@@ -468,8 +468,13 @@ class SharingService:
             self._keks[key] = kek
         return kek
 
-    def _verified_open(self, resource: Resource, rid: str, ref: str) -> dict[str, Any]:
-        entry = self.record_entry(resource.id, rid)
+    def _verified_open(
+        self, resource: Resource, rid: str, ref: str, entry: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Open a record after checking its ledger entry (read here unless given) and that the
+        stored ciphertext is the one whose hash the ledger holds."""
+        if entry is None:
+            entry = self.record_entry(resource.id, rid)
         if entry["subject_ref"] != ref:
             raise NotFound(f"no record {rid!r} of this subject in {resource.id!r}")
         if entry["erased"] is not None:
@@ -482,15 +487,21 @@ class SharingService:
             )
         return self.vault.open(resource.owner, resource.id, rid, sealed)
 
-    def _subject_records(self, resource: Resource, ref: str) -> tuple[list[str], list[str]]:
-        """Return (readable, erased) ids of a subject's records that are on-chain."""
-        live: list[str] = []
+    def _subject_records(
+        self, resource: Resource, ref: str
+    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """Return the ledger entries of a subject's readable records, by id, and the ids of
+        its erased ones (records stored here whose publication never committed are left out)."""
+        live: dict[str, dict[str, Any]] = {}
         erased: list[str] = []
         for rid in self.vault.records_of(resource.id, ref):
             entry = self._json(layout.record_key(resource.id, rid))
             if entry is None or entry["subject_ref"] != ref:
                 continue  # stored but never committed (its publish failed)
-            (erased if entry["erased"] is not None else live).append(rid)
+            if entry["erased"] is not None:
+                erased.append(rid)
+            else:
+                live[rid] = entry
         return live, erased
 
     def read(self, obj: Any) -> dict[str, Any]:
@@ -513,13 +524,16 @@ class SharingService:
         )
         kek = self._kek_for(owner, member.dept)
         ref = self.subject_ref(ra["subject"])
+        entries: dict[str, dict[str, Any]] = {}
+        erased: list[str] = []
         if ra["records"] is not None:
-            ids, erased = list(ra["records"]), list[str]()
+            ids = list(ra["records"])
         else:
-            ids, erased = self._subject_records(resource, ref)
+            entries, erased = self._subject_records(resource, ref)
+            ids = list(entries)
         records = []
         for rid in ids:
-            data = self._verified_open(resource, rid, ref)
+            data = self._verified_open(resource, rid, ref, entries.get(rid))
             records.append({"record": rid, "data": {f: data[f] for f in fields}})
         # The read is on the ledger, durably, before anything is returned.
         logged = self._reads.log(owner, {"request": request.envelope(), "records": ids})
@@ -614,7 +628,9 @@ class SharingService:
                 raise BadArguments("statement must be a non-empty string of at most 300")
             ref = self.subject_ref(subject)
             live, _ = self._subject_records(resource, ref)
-            answer = predicate.answer(self._verified_open(resource, rid, ref) for rid in live)
+            answer = predicate.answer(
+                self._verified_open(resource, rid, ref, entry) for rid, entry in live.items()
+            )
             by_owner.setdefault(resource.owner, []).append(
                 (
                     n,
