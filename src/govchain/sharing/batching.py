@@ -85,7 +85,12 @@ class ReadLogBatcher:
             lead = not self._draining
             self._draining = True
         if lead:
-            self._drain()
+            try:
+                self._drain()
+            except BaseException:
+                with self._lock:  # let the next reader lead (and fail queued ones itself)
+                    self._draining = False
+                raise
         pending.submitted.wait()
         if pending.error is not None:
             raise pending.error
