@@ -337,3 +337,26 @@ def test_agreement_keys_are_published_once_and_never_replaced(world: World) -> N
     short = world.call("tax/admin", "sharing.keys", "publish", {"public": "00"})
     assert short["error"]["code"] == "bad_arguments"
     assert world.service.agreement_public("tax") == published
+
+
+def test_a_stricter_share_level_takes_effect_at_once(world: World) -> None:
+    from sharing_world import ARREARS
+
+    _publish_arrears(world)
+    grant = world.grant("market", "tax.arrears", ["amount_fen"], PURPOSE)
+    world.ok("tax/admin", "sharing.grants", "approve", {"grant": grant["id"]})
+    assert world.read("market", "tax.arrears", ENTERPRISE, ["amount_fen"], grant=grant["id"],
+                      purpose=PURPOSE)["records"]  # fmt: skip
+    refused = world.call("market/admin", "sharing.catalogue", "update",
+                         {**ARREARS, "share_level": "not_shared"})  # fmt: skip
+    assert refused["error"]["code"] == "not_owner"
+    changed_fields = world.call("tax/admin", "sharing.catalogue", "update",
+                                {**ARREARS, "fields": ARREARS["fields"][:1]})  # fmt: skip
+    assert changed_fields["error"]["code"] == "bad_arguments"
+    paused = {**ARREARS, "share_level": "not_shared", "description": "暂停共享"}
+    updated = world.ok("tax/admin", "sharing.catalogue", "update", paused)
+    assert updated["share_level"] == "not_shared" and updated["registered_ms"] > 0
+    with pytest.raises(errors.NotShared):
+        world.read("market", "tax.arrears", ENTERPRISE, ["amount_fen"], grant=grant["id"],
+                   purpose=PURPOSE)  # fmt: skip
+    assert world.service.resource("tax.arrears").description == "暂停共享"

@@ -100,6 +100,16 @@ def _tx(
     )
 
 
+def _spec(spec_file: Path) -> dict[str, Any]:
+    try:
+        spec = parse_json(spec_file.read_text(encoding="utf-8"), str(spec_file))
+    except OSError as exc:
+        raise CliError(f"cannot read {spec_file}: {exc.strerror}") from None
+    if type(spec) is not dict:
+        raise CliError(f"{spec_file} must hold a JSON object")
+    return spec
+
+
 @app.command("register")
 @reports_errors
 def register(
@@ -110,13 +120,20 @@ def register(
     actor: ActorOpt = None,
 ) -> None:
     """Register a data resource of your department in the catalogue (目录链)."""
-    try:
-        spec = parse_json(spec_file.read_text(encoding="utf-8"), str(spec_file))
-    except OSError as exc:
-        raise CliError(f"cannot read {spec_file}: {exc.strerror}") from None
-    if type(spec) is not dict:
-        raise CliError(f"{spec_file} must hold a JSON object")
-    _tx(network, url, member, "sharing.catalogue", "register", spec, actor=actor)
+    _tx(network, url, member, "sharing.catalogue", "register", _spec(spec_file), actor=actor)
+
+
+@app.command("update")
+@reports_errors
+def update(
+    spec_file: Annotated[Path, typer.Argument(help="The resource's new description (JSON).")],
+    member: MemberOpt,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    url: UrlOpt = DEFAULT_URL,
+    actor: ActorOpt = None,
+) -> None:
+    """Change a resource's description, share level, sensitivity, frequency or legal basis."""
+    _tx(network, url, member, "sharing.catalogue", "update", _spec(spec_file), actor=actor)
 
 
 @app.command("catalogue")

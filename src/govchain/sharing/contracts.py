@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -152,22 +153,39 @@ class KeysContract:
 
 
 class CatalogueContract:
-    """``register(resource)``: a department adds a data resource to the catalogue (目录链)."""
+    """``register(resource)``: a department adds a data resource to the catalogue (目录链);
+    ``update(resource)``: its owner changes the description, share level, sensitivity, update
+    frequency or legal basis (the fields stay: a new schema is a new resource). A stricter
+    level takes effect at once: every read checks the resource as it is now."""
 
     name = "sharing.catalogue"
 
     def call(self, ctx: CallContext, method: str, args: Mapping[str, Any]) -> Any:
         """Dispatch one call."""
-        if method != "register":
+        if method not in ("register", "update"):
             raise UnknownMethod(f"contract {self.name} has no method {method!r}")
         _data_role(ctx)
         resource = parse_resource(dict(args), ctx.signer_dept, ctx.block_time_ms)
         key = layout.resource_key(resource.id)
-        if ctx.get(key) is not None:
-            raise Conflict(f"resource {resource.id!r} is already registered", resource=resource.id)
-        store(ctx, key, resource.to_json())
-        ctx.emit("sharing.registered", {"resource": resource.id, "owner": resource.owner})
-        return resource.to_json()
+        raw = ctx.get(key)
+        if method == "register":
+            if raw is not None:
+                raise Conflict(
+                    f"resource {resource.id!r} is already registered", resource=resource.id
+                )
+            store(ctx, key, resource.to_json())
+            ctx.emit("sharing.registered", {"resource": resource.id, "owner": resource.owner})
+            return resource.to_json()
+        if raw is None:
+            raise NotFound(f"no resource {resource.id!r} in the catalogue", resource=resource.id)
+        old = resource_from_bytes(raw)
+        owner_only(ctx, old)
+        if resource.fields != old.fields:
+            raise BadArguments("the fields of a resource cannot change; register a new resource")
+        updated = replace(resource, registered_ms=old.registered_ms)
+        store(ctx, key, updated.to_json())
+        ctx.emit("sharing.updated", {"resource": resource.id, "owner": resource.owner})
+        return updated.to_json()
 
 
 class RecordsContract:
