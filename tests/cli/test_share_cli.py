@@ -99,6 +99,11 @@ def test_share_flow(node: tuple[Path, str, subprocess.Popen[bytes]]) -> None:
     spec.write_text(json.dumps(ARREARS, ensure_ascii=False), encoding="utf-8")
     r = share("register", spec, "--as", "tax/admin")
     assert r.returncode == 0 and "committed, ok" in r.stdout, r.stdout + r.stderr
+    spec.write_text(json.dumps({**ARREARS, "description": "欠税信息 (每日更新)"}), encoding="utf-8")
+    r = share("update", spec, "--as", "tax/admin")
+    assert r.returncode == 0 and "sharing.updated" in r.stdout, r.stdout + r.stderr
+    r = share("update", spec, "--as", "market/admin")
+    assert r.returncode == 1 and "committed, failed" in r.stdout and "not_owner" in r.stdout
     data = '{"amount_fen": 1200000, "settled": false}'
     r = share("publish", "tax.arrears", "a-1", "--subject", SUBJECT, "--data", data,
               "--as", "tax/admin")  # fmt: skip
