@@ -407,13 +407,11 @@ def attest(
 @reports_errors
 def attestation(
     att_id: Annotated[str, typer.Argument(metavar="ID", help="Attestation id.")],
-    subject: Annotated[
-        str | None, typer.Option("--subject", help="Check it is about this subject.")
-    ] = None,
+    subject: SubjectOpt,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Verify an attestation recorded on-chain."""
-    params = {"subject": subject} if subject else {}
+    """Verify an attestation about a subject recorded on-chain."""
+    params = {"subject": subject}
     with NodeClient(url) as client:
         a = client.get(f"/v1/sharing/attestations/{path_segment(att_id)}", **params)
     grid = Table.grid(padding=(0, 2))

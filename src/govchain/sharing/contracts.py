@@ -356,7 +356,7 @@ def issue_attestation(ctx: CallContext, args: Any) -> dict[str, Any]:
         who[name] = value
     if not who["requester"] or not who["actor"]:
         raise BadArguments("requester and actor name who asked")
-    key = layout.attestation_key(request_id)
+    key = layout.attestation_key(subject, request_id)
     if ctx.get(key) is not None:
         raise ReplayedRequest(f"attestation {request_id} already exists")
     entry = {
@@ -372,7 +372,6 @@ def issue_attestation(ctx: CallContext, args: Any) -> dict[str, Any]:
         "tx_id": ctx.tx.tx_id.hex(),
     }
     store(ctx, key, entry)
-    ctx.put(layout.subject_attestation_key(subject, request_id), b"1")
     ctx.emit("sharing.attested", {"id": request_id, "answer": answer})
     return {"id": request_id, "answer": answer}
 
@@ -404,8 +403,8 @@ class AttestationsContract:
 def read_attestation(ctx: CallContext, att_id: str, subject_ref: str) -> dict[str, Any]:
     """For other contracts: return an attestation about ``subject_ref`` (``NotFound`` if there
     is none, or if it is about someone else)."""
-    obj = load(ctx, layout.attestation_key(att_id))
-    if obj is None or obj["subject_ref"] != subject_ref:
+    obj = load(ctx, layout.attestation_key(subject_ref, att_id))
+    if obj is None:
         raise NotFound(f"no attestation {att_id!r} about this subject")
     result: dict[str, Any] = obj
     return result

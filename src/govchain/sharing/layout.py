@@ -7,8 +7,7 @@
                                                        reference and erasure proof
 ``c/sharing/grant/<grant>``                            a grant
 ``c/sharing/read/<subject ref>/<request id>``          a read log entry (access receipt)
-``c/sharing/att/<attestation>``                        an attestation
-``c/sharing/subject-att/<subject ref>/<attestation>``  index of a subject's attestations
+``c/sharing/att/<subject ref>/<attestation>``          an attestation about a subject
 =====================================================  =========================================
 
 Subjects (citizens, enterprises) never appear in clear on-chain: a **subject reference** is
@@ -71,16 +70,12 @@ def reads_of(subject: str) -> bytes:
     return PREFIX + b"read/" + subject.encode() + b"/"
 
 
-def attestation_key(att: str) -> bytes:
-    """State key of an attestation."""
-    return PREFIX + b"att/" + att.encode()
-
-
-def subject_attestation_key(subject: str, att: str) -> bytes:
-    """State key of a subject's attestation index entry."""
-    return PREFIX + b"subject-att/" + subject.encode() + b"/" + att.encode()
+def attestation_key(subject: str, att: str) -> bytes:
+    """State key of an attestation about a subject (``subject`` is a subject reference): one
+    key serves both the lookup (which needs the subject) and the subject's listing."""
+    return PREFIX + b"att/" + subject.encode() + b"/" + att.encode()
 
 
 def attestations_of(subject: str) -> bytes:
-    """Prefix of a subject's attestation index."""
-    return PREFIX + b"subject-att/" + subject.encode() + b"/"
+    """Prefix of a subject's attestations."""
+    return PREFIX + b"att/" + subject.encode() + b"/"

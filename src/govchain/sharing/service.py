@@ -360,19 +360,16 @@ class SharingService:
         ref = self.subject_ref(subject)
         reads = [orjson.loads(v) for _, v in self.port.scan_state(layout.reads_of(ref))]
         reads.sort(key=lambda r: (r["read_ms"], r["request_id"]))
-        atts = []
-        for k, _ in self.port.scan_state(layout.attestations_of(ref)):
-            atts.append(self.attestation(k.decode().rsplit("/", 1)[1]))
+        atts = [orjson.loads(v) for _, v in self.port.scan_state(layout.attestations_of(ref))]
         atts.sort(key=lambda a: (a["issued_ms"], a["id"]))
         return {"subject_ref": ref, "reads": reads, "attestations": atts}
 
-    def attestation(self, att_id: str, subject: str | None = None) -> dict[str, Any]:
-        """Return an attestation; with ``subject``, also check it is about that subject."""
-        obj = self._json(layout.attestation_key(att_id)) if att_id else None
-        if obj is None or (subject is not None and obj["subject_ref"] != self.subject_ref(subject)):
-            raise NotFound(
-                f"no attestation {att_id!r}" + (" about this subject" if subject else "")
-            )
+    def attestation(self, att_id: str, subject: str) -> dict[str, Any]:
+        """Return an attestation about ``subject`` (``NotFound`` if there is none about them):
+        verifying one needs the subject it is about."""
+        obj = self._json(layout.attestation_key(self.subject_ref(subject), att_id))
+        if obj is None:
+            raise NotFound(f"no attestation {att_id!r} about this subject", attestation=att_id)
         result: dict[str, Any] = obj
         return result
 

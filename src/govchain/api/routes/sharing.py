@@ -225,8 +225,8 @@ def attestation(
     attestation: str,
     sharing: SharingDep,
     subject: Annotated[
-        str | None, Query(description="Check that it is about this subject.")
-    ] = None,
+        str, Query(description="The subject it is about.", min_length=1, max_length=128)
+    ],
 ) -> dict[str, Any]:
     """Return an attestation as recorded on-chain (issuer, predicate, answer, transaction);
     the transaction's receipt (``/v1/transactions/{tx_id}/receipt``) proves it offline."""
