@@ -16,7 +16,8 @@ from govchain.ledger.transactions import Transaction
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
 from govchain.sharing.keyfiles import SHARING_MEMBER, ensure_agreement_key
-from govchain.sharing.service import DeptCredentials, SharingService
+from govchain.sharing.service import SharingService
+from govchain.sharing.signer import DeptCredentials
 
 FALLBACK_MEMBER = "admin"
 """Member that signs for a department whose network directory predates the ``sharing``

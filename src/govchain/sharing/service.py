@@ -11,24 +11,21 @@ of the owner department (``DeptCredentials``).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from govchain.contracts.errors import BadArguments
-from govchain.crypto.suite import CryptoSuite, KeyPair
-from govchain.errors import Conflict, Forbidden, GovchainError, IntegrityError, NotFound
+from govchain.crypto.suite import CryptoSuite
+from govchain.errors import Conflict, Forbidden, IntegrityError, NotFound
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import MemberRecord
-from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.sharing import envelope, layout
 from govchain.sharing.access import check_read
 from govchain.sharing.batching import TX_OVERHEAD, ReadLogBatcher
 from govchain.sharing.contracts import DATA_ROLES, MAX_ATTESTATIONS
-from govchain.sharing.errors import NotOwner, RecordErased, error_of
+from govchain.sharing.errors import NotOwner, RecordErased
 from govchain.sharing.model import (
     Resource,
     check_record_data,
@@ -46,37 +43,11 @@ from govchain.sharing.requests import (
     parse_request,
     verify_request,
 )
+from govchain.sharing.signer import DeptCredentials, NodeCall, NodeSigner
 from govchain.sharing.vault import Vault
 from govchain.sharing.view import LedgerPort, LedgerView
 from govchain.storage.base import KVStore
-from govchain.types import DeptId, MemberId
-
-
-@dataclass(frozen=True, slots=True)
-class DeptCredentials:
-    """The keys a node holds for one department it serves."""
-
-    dept: DeptId
-    """Department."""
-    member: MemberId
-    """Member whose key signs the node's sharing transactions."""
-    member_private: bytes
-    """Its private signing key."""
-    agreement: KeyPair
-    """The department's agreement key pair."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """A transaction the node will sign for a department it serves."""
-
-    cred: DeptCredentials
-    contract: str
-    method: str
-    args: Mapping[str, Any]
-    actor: str
-    case: str
-    purpose: str
+from govchain.types import DeptId
 
 
 def open_answer(
@@ -106,83 +77,15 @@ class SharingService(LedgerView):
         self, port: LedgerPort, store: KVStore, credentials: Mapping[DeptId, DeptCredentials]
     ) -> None:
         super().__init__(port)
-        self.credentials = dict(credentials)
+        self.signer = NodeSigner(port, credentials)
+        self.credentials = self.signer.credentials
         self.vault = Vault(store, self.suite, {d: c.agreement for d, c in credentials.items()})
-        self._nonce_lock = threading.Lock()
-        self._submit_lock = threading.Lock()
-        self._last_nonce: dict[str, int] = {}
-        self._started_us = time.time_ns() // 1000
         self._keks: dict[tuple[DeptId, DeptId, bytes], bytes] = {}
         self._ready = False
         self._ready_lock = threading.Lock()
         self._reads = ReadLogBatcher(
-            self._submit_logs, lambda tx: port.receipts([tx], [None])[0], port.max_tx_bytes
+            self.signer.submit_logs, lambda tx: port.receipts([tx], [None])[0], port.max_tx_bytes
         )
-
-    # --- transactions of the node -----------------------------------------------------------
-
-    def _nonce(self, member: str) -> int:
-        # Consecutive numbers from the start-up time in microseconds: above every nonce of an
-        # earlier run (which could not sign one transaction per microsecond), and dense, so
-        # transactions of concurrent requests that reach ordering out of order stay within
-        # the replay window.
-        with self._nonce_lock:
-            n = self._last_nonce.get(member, self._started_us) + 1
-            self._last_nonce[member] = n
-            return n
-
-    def _call(
-        self,
-        dept: DeptId,
-        contract: str,
-        method: str,
-        args: Mapping[str, Any],
-        *,
-        actor: str,
-        case: str = "",
-        purpose: str = "",
-    ) -> _Call:
-        return _Call(self._local(dept), contract, method, args, actor, case, purpose)
-
-    def _sign(self, call: _Call) -> Transaction:
-        cred = call.cred
-        suite = self.suite
-        return build_transaction(
-            chain=self.port.chain_id,
-            signer=cred.member,
-            nonce=self._nonce(cred.member),
-            contract=call.contract,
-            method=call.method,
-            args=call.args,
-            actor=call.actor,
-            case=call.case,
-            purpose=call.purpose,
-            sign=lambda m: suite.sign(cred.member_private, m),
-            hash_fn=suite.hash,
-        )
-
-    def _commit(self, calls: Sequence[_Call]) -> list[tuple[Transaction, dict[str, Any]]]:
-        """Sign, submit and wait for the node's transactions. Nonces are drawn and the
-        transactions admitted under one lock, so they reach ordering in nonce order however
-        many requests run at once (the replay window only tolerates a little disorder)."""
-        with self._submit_lock:
-            txs = [self._sign(c) for c in calls]
-            admitted = self.port.submit(txs)
-        return list(zip(txs, self.port.receipts(txs, admitted), strict=True))
-
-    def _submit_logs(
-        self, groups: Sequence[tuple[DeptId, list[dict[str, Any]]]]
-    ) -> list[tuple[Transaction, GovchainError | None]]:
-        calls = [
-            self._call(
-                owner, "sharing.reads", "log", {"entries": entries}, actor=self._local(owner).member
-            )
-            for owner, entries in groups
-        ]
-        with self._submit_lock:
-            txs = [self._sign(c) for c in calls]
-            admitted = self.port.submit(txs)
-        return list(zip(txs, admitted, strict=True))
 
     def _chunks(
         self, by_owner: Mapping[DeptId, list[tuple[int, dict[str, Any]]]]
@@ -203,30 +106,15 @@ class SharingService(LedgerView):
             out.append((owner, chunk))
         return out
 
-    def _commit_one(self, call: _Call) -> tuple[Transaction, Any]:
-        ((tx, receipt),) = self._commit([call])
-        if receipt["status"] != "ok":
-            raise error_of(receipt["error"] or {})
-        return tx, receipt["result"]
-
-    def _local(self, dept: DeptId) -> DeptCredentials:
-        cred = self.credentials.get(dept)
-        if cred is None:
-            raise NotFound(
-                f"department {dept!r} is not served by this node; send the request to its node",
-                dept=dept,
-            )
-        return cred
-
     def publish_keys(self) -> list[DeptId]:
         """Publish the agreement keys of served departments that are not on-chain yet;
         return those published. ``Conflict`` if the chain holds another key for one of them."""
-        todo: list[_Call] = []
+        todo: list[NodeCall] = []
         for dept, cred in sorted(self.credentials.items()):
             on_chain = self._json(layout.agreement_key(dept))
             if on_chain is None:
                 todo.append(
-                    self._call(
+                    self.signer.call(
                         dept,
                         "sharing.keys",
                         "publish",
@@ -239,7 +127,7 @@ class SharingService(LedgerView):
                     f"the agreement key of {dept!r} on-chain differs from this node's key file"
                 )
         for call in todo:
-            self._commit_one(call)
+            self.signer.commit_one(call)
         return [call.cred.dept for call in todo]
 
     def _ensure_ready(self) -> None:
@@ -293,7 +181,7 @@ class SharingService(LedgerView):
         resource = self.resource(resource_id(rid))
         if member.dept != resource.owner:
             raise NotOwner(f"only {resource.owner!r} may do this to {resource.id!r}")
-        self._local(resource.owner)
+        self.signer.local(resource.owner)
         return resource
 
     def publish(self, obj: Any) -> dict[str, Any]:
@@ -312,8 +200,8 @@ class SharingService(LedgerView):
         ref = self.subject_ref(subject)
         sealed = self.vault.put(resource.owner, resource.id, rid, ref, data)
         digest = self.suite.hash(sealed).hex()
-        tx, _ = self._commit_one(
-            self._call(
+        tx, _ = self.signer.commit_one(
+            self.signer.call(
                 resource.owner,
                 "sharing.records",
                 "publish",
@@ -337,7 +225,7 @@ class SharingService(LedgerView):
         key = (owner, reader, public)
         kek = self._keks.get(key)
         if kek is None:
-            private = self._local(owner).agreement.private
+            private = self.signer.local(owner).agreement.private
             kek = envelope.kek(self.suite, private, public, owner, reader)
             self._keks[key] = kek
         return kek
@@ -385,7 +273,7 @@ class SharingService(LedgerView):
         request, member, request_id = self._authenticate(obj, "read")
         ra = read_args(request.args)
         resource = self.resource(ra["resource"])
-        owner = self._local(resource.owner).dept
+        owner = self.signer.local(resource.owner).dept
         grant = self.grant(ra["grant"]) if ra["grant"] else None
         fields: tuple[str, ...] = ra["fields"]
         check_read(
@@ -450,8 +338,8 @@ class SharingService(LedgerView):
         if entry["erased"] is not None:
             self.vault.shred(resource.id, rid)  # finish an erasure interrupted by a crash
             raise RecordErased(f"record {rid!r} was already erased", record=rid)
-        tx, result = self._commit_one(
-            self._call(
+        tx, result = self.signer.commit_one(
+            self.signer.call(
                 resource.owner,
                 "sharing.records",
                 "erase",
@@ -492,7 +380,7 @@ class SharingService(LedgerView):
                 request.args, {"resource", "subject", "predicate", "statement"}, "args"
             )
             resource = self.resource(resource_id(args.get("resource")))
-            self._local(resource.owner)
+            self.signer.local(resource.owner)
             predicate = parse_predicate(args.get("predicate"), resource)
             subject = args.get("subject")
             if type(subject) is not str or not 1 <= len(subject) <= 128:
@@ -524,17 +412,17 @@ class SharingService(LedgerView):
             )
         chunks = self._chunks(by_owner)
         calls = [
-            self._call(
+            self.signer.call(
                 owner,
                 "sharing.attestations",
                 "issue",
                 {"entries": [e for _, e in items]},
-                actor=self._local(owner).member,
+                actor=self.signer.local(owner).member,
             )
             for owner, items in chunks
         ]
         out: list[dict[str, Any]] = [{} for _ in objs]
-        for (_, items), (tx, receipt) in zip(chunks, self._commit(calls), strict=True):
+        for (_, items), (tx, receipt) in zip(chunks, self.signer.commit(calls), strict=True):
             tx_id = tx.tx_id.hex()
             for i, (n, _) in enumerate(items):
                 if receipt["status"] != "ok":
