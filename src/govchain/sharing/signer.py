@@ -36,12 +36,19 @@ class NodeCall:
     """A transaction the node will sign for a department it serves."""
 
     cred: DeptCredentials
+    """Department (and member key) it is signed for."""
     contract: str
+    """Contract called."""
     method: str
+    """Entry point."""
     args: Mapping[str, Any]
+    """Arguments."""
     actor: str
+    """Person acting (the transaction's ``actor``)."""
     case: str
+    """Case id."""
     purpose: str
+    """Declared purpose."""
 
 
 class NodeSigner:
@@ -77,9 +84,11 @@ class NodeSigner:
         case: str = "",
         purpose: str = "",
     ) -> NodeCall:
+        """Describe a transaction to sign for ``dept`` (``NotFound`` if not served here)."""
         return NodeCall(self.local(dept), contract, method, args, actor, case, purpose)
 
     def sign(self, call: NodeCall) -> Transaction:
+        """Sign a call with its department's member key and the next nonce."""
         cred = call.cred
         suite = self.suite
         return build_transaction(
@@ -106,6 +115,7 @@ class NodeSigner:
         return list(zip(txs, self.port.receipts(txs, admitted), strict=True))
 
     def commit_one(self, call: NodeCall) -> tuple[Transaction, Any]:
+        """Commit one call; return the transaction and its result, or raise its error."""
         ((tx, receipt),) = self.commit([call])
         if receipt["status"] != "ok":
             raise error_of(receipt["error"] or {})
@@ -114,6 +124,7 @@ class NodeSigner:
     def submit_logs(
         self, groups: Sequence[tuple[DeptId, list[dict[str, Any]]]]
     ) -> list[tuple[Transaction, GovchainError | None]]:
+        """Sign one read-log transaction per ``(owner, entries)`` and admit them in order."""
         calls = [
             self.call(
                 owner, "sharing.reads", "log", {"entries": entries}, actor=self.local(owner).member
@@ -126,6 +137,7 @@ class NodeSigner:
         return list(zip(txs, admitted, strict=True))
 
     def local(self, dept: DeptId) -> DeptCredentials:
+        """Return the credentials of a served department (``NotFound`` for any other)."""
         cred = self.credentials.get(dept)
         if cred is None:
             raise NotFound(
