@@ -19,12 +19,8 @@ from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import member_key
 from govchain.sharing import keyfiles
 from govchain.sharing.errors import StaleRequest
-from govchain.sharing.model import (
-    MAX_GRANT_MS,
-    check_record_data,
-    parse_grant_request,
-    parse_resource,
-)
+from govchain.sharing.grants import MAX_GRANT_MS, parse_grant_request
+from govchain.sharing.model import check_record_data, parse_resource
 from govchain.sharing.predicates import parse_predicate
 from govchain.sharing.requests import build_request, parse_request, verify_request
 

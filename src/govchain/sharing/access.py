@@ -19,7 +19,8 @@ from govchain.sharing.errors import (
     WrongDepartment,
     WrongPurpose,
 )
-from govchain.sharing.model import Grant, GrantStatus, Resource, Sensitivity, ShareLevel
+from govchain.sharing.grants import Grant, GrantStatus
+from govchain.sharing.model import Resource, Sensitivity, ShareLevel
 from govchain.types import DeptId
 
 

@@ -27,15 +27,12 @@ from govchain.sharing.errors import (
     ReplayedRequest,
     SecretResource,
 )
+from govchain.sharing.grants import Grant, GrantStatus, grant_from_bytes, parse_grant_request
 from govchain.sharing.model import (
-    Grant,
-    GrantStatus,
     Resource,
     Sensitivity,
     ShareLevel,
-    grant_from_bytes,
     only_fields,
-    parse_grant_request,
     parse_resource,
     record_id,
     resource_from_bytes,

@@ -22,8 +22,6 @@ ResourceId = str
 """Identifier of a catalogue resource, e.g. ``"tax.arrears"``."""
 RecordId = str
 """Identifier of a record within its resource, chosen by the owner."""
-GrantId = str
-"""Identifier of a grant (``g-`` + the request transaction id)."""
 
 RESOURCE_ID = re.compile(r"[a-z][a-z0-9_.\-]{1,63}\Z")
 RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
@@ -81,16 +79,9 @@ class UpdateFrequency(StrEnum):
     on_change = "on_change"
 
 
-class GrantStatus(StrEnum):
-    """Life cycle of a grant (expiry is computed from ``expires_ms``, never stored)."""
-
-    pending = "pending"
-    active = "active"
-    rejected = "rejected"
-    revoked = "revoked"
-
-
-def _str(obj: Mapping[str, Any], name: str, max_len: int, *, empty: bool = False) -> str:
+def string_field(obj: Mapping[str, Any], name: str, max_len: int, *, empty: bool = False) -> str:
+    """Return ``obj[name]`` checked to be a string of at most ``max_len`` (non-empty unless
+    ``empty``)."""
     value = obj.get(name)
     if type(value) is not str:
         raise SchemaViolation(f"{name} must be a string", field=name)
@@ -115,7 +106,8 @@ def _enum(obj: Mapping[str, Any], name: str, enum: type[StrEnum]) -> Any:
         ) from None
 
 
-def _int(obj: Mapping[str, Any], name: str) -> int:
+def int_field(obj: Mapping[str, Any], name: str) -> int:
+    """Return ``obj[name]`` checked to be a non-negative integer."""
     value = obj.get(name)
     if type(value) is not int or value < 0:
         raise SchemaViolation(f"{name} must be a non-negative integer", field=name)
@@ -267,7 +259,9 @@ def parse_resource(spec: Any, owner: DeptId, registered_ms: int) -> Resource:
         name = f.get("name")
         if type(name) is not str or not FIELD_NAME.match(name):
             raise SchemaViolation("a field name must match [a-z][a-z0-9_]{0,39}", field="fields")
-        fields.append(Field(name, _enum(f, "type", FieldType), _str(f, "description", MAX_NAME)))
+        fields.append(
+            Field(name, _enum(f, "type", FieldType), string_field(f, "description", MAX_NAME))
+        )
     if len({f.name for f in fields}) != len(fields):
         raise SchemaViolation("fields names a field twice", field="fields")
     level = _enum(spec, "share_level", ShareLevel)
@@ -284,13 +278,13 @@ def parse_resource(spec: Any, owner: DeptId, registered_ms: int) -> Resource:
     return Resource(
         id=rid,
         owner=owner,
-        name=_str(spec, "name", MAX_NAME),
-        description=_str(spec, "description", MAX_TEXT, empty=True),
+        name=string_field(spec, "name", MAX_NAME),
+        description=string_field(spec, "description", MAX_TEXT, empty=True),
         fields=tuple(fields),
         share_level=level,
         sensitivity=sensitivity,
         update_frequency=_enum(spec, "update_frequency", UpdateFrequency),
-        legal_basis=_str(spec, "legal_basis", MAX_TEXT),
+        legal_basis=string_field(spec, "legal_basis", MAX_TEXT),
         registered_ms=registered_ms,
     )
 
@@ -318,132 +312,7 @@ def check_record_data(resource: Resource, data: Any) -> dict[str, Any]:
     return dict(data)
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """Access of one department to some fields of one resource, for one purpose."""
-
-    id: GrantId
-    """Grant id."""
-    resource: ResourceId
-    """Resource granted."""
-    owner: DeptId
-    """Owner department of the resource."""
-    grantee: DeptId
-    """Department granted."""
-    fields: tuple[str, ...]
-    """Fields the purpose needs (field-level grant)."""
-    purpose: str
-    """Purpose the data may be used for; each read must declare exactly this purpose."""
-    legal_basis: str
-    """Legal basis the grantee cites."""
-    case: str
-    """Case id the request was made for (may be empty)."""
-    expires_ms: int
-    """End of validity (block time, milliseconds since the epoch)."""
-    status: GrantStatus
-    """Life-cycle state."""
-    requested_by: str
-    """Member and person who asked: ``member (actor)``."""
-    requested_ms: int
-    """Block time of the request."""
-    decided_by: str = ""
-    """Who approved, rejected or revoked it."""
-    decided_ms: int = 0
-    """When."""
-    reason: str = ""
-    """Why it was rejected or revoked."""
-
-    def to_json(self) -> dict[str, Any]:
-        """Return the JSON form stored on-chain."""
-        return {
-            "id": self.id,
-            "resource": self.resource,
-            "owner": self.owner,
-            "grantee": self.grantee,
-            "fields": list(self.fields),
-            "purpose": self.purpose,
-            "legal_basis": self.legal_basis,
-            "case": self.case,
-            "expires_ms": self.expires_ms,
-            "status": self.status.value,
-            "requested_by": self.requested_by,
-            "requested_ms": self.requested_ms,
-            "decided_by": self.decided_by,
-            "decided_ms": self.decided_ms,
-            "reason": self.reason,
-        }
-
-    @staticmethod
-    def from_json(obj: Mapping[str, Any]) -> Grant:
-        """Rebuild a stored grant."""
-        return Grant(
-            id=obj["id"],
-            resource=obj["resource"],
-            owner=obj["owner"],
-            grantee=obj["grantee"],
-            fields=tuple(obj["fields"]),
-            purpose=obj["purpose"],
-            legal_basis=obj["legal_basis"],
-            case=obj["case"],
-            expires_ms=obj["expires_ms"],
-            status=GrantStatus(obj["status"]),
-            requested_by=obj["requested_by"],
-            requested_ms=obj["requested_ms"],
-            decided_by=obj["decided_by"],
-            decided_ms=obj["decided_ms"],
-            reason=obj["reason"],
-        )
-
-
-MAX_GRANT_MS = 366 * 24 * 3600 * 1000
-"""Longest validity of a grant: about a year; renew by asking again."""
-GRANT_REQUEST_FIELDS = {"resource", "fields", "purpose", "legal_basis", "case", "expires_ms"}
-"""Fields of a grant request."""
-
-
-@dataclass(frozen=True, slots=True)
-class GrantRequest:
-    """A validated grant request (the contract turns it into a ``Grant``)."""
-
-    resource: ResourceId
-    """Resource asked for."""
-    fields: tuple[str, ...]
-    """Fields asked for."""
-    purpose: str
-    """Purpose."""
-    legal_basis: str
-    """Legal basis."""
-    case: str
-    """Case id (may be empty)."""
-    expires_ms: int
-    """Requested end of validity."""
-
-
-def parse_grant_request(args: Any, now_ms: int) -> GrantRequest:
-    """Validate a grant request at block time ``now_ms``."""
-    args = only_fields(args, GRANT_REQUEST_FIELDS, "grant request")
-    expires = _int(args, "expires_ms")
-    if expires <= now_ms:
-        raise SchemaViolation("expires_ms must be in the future", field="expires_ms")
-    if expires - now_ms > MAX_GRANT_MS:
-        raise SchemaViolation("a grant may last at most 366 days", field="expires_ms")
-    return GrantRequest(
-        resource=resource_id(args.get("resource")),
-        fields=field_list(args.get("fields")),
-        purpose=_str(args, "purpose", 256),
-        legal_basis=_str(args, "legal_basis", MAX_TEXT),
-        case=_str(args, "case", 128, empty=True),
-        expires_ms=expires,
-    )
-
-
 @lru_cache(maxsize=4096)
 def resource_from_bytes(raw: bytes) -> Resource:
     """Parse a stored resource (cached by its bytes: a changed resource is other bytes)."""
     return Resource.from_json(orjson.loads(raw))
-
-
-@lru_cache(maxsize=65_536)
-def grant_from_bytes(raw: bytes) -> Grant:
-    """Parse a stored grant (cached by its bytes: a changed grant is other bytes)."""
-    return Grant.from_json(orjson.loads(raw))

@@ -13,14 +13,8 @@ from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, NotFound
 from govchain.ledger.transactions import Transaction
 from govchain.sharing import layout
-from govchain.sharing.model import (
-    Grant,
-    Resource,
-    grant_from_bytes,
-    record_id,
-    resource_from_bytes,
-    resource_id,
-)
+from govchain.sharing.grants import Grant, grant_from_bytes
+from govchain.sharing.model import Resource, record_id, resource_from_bytes, resource_id
 from govchain.sharing.search import MAX_QUERY, search
 from govchain.types import DeptId
 
