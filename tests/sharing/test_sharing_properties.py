@@ -1,6 +1,6 @@
 """Hypothesis state machine: random sequences of publish / grant / approve / revoke / expire /
-erase / read by random departments against the real contracts, ledger and vault, compared with
-a reference model written from the rules in docs/data-sharing.md.
+erase / pause sharing / read by random departments against the real contracts, ledger and
+vault, compared with a reference model written from the rules in docs/data-sharing.md.
 
 Properties: a read returns data if and only if the model has a live grant covering exactly that
 department, resource, purpose and fields (or the reader owns the resource); it then returns
@@ -58,6 +58,9 @@ class Model:
     grants: dict[str, ModelGrant] = field(default_factory=dict)
     records: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
     erased: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    levels: dict[str, str] = field(
+        default_factory=lambda: {r: spec["share_level"] for r, spec in RESOURCES.items()}
+    )
     reads: int = 0
 
     def allowed(
@@ -67,7 +70,8 @@ class Model:
             return True
         g = self.grants.get(grant)
         return (
-            g is not None
+            self.levels[resource] != "not_shared"
+            and g is not None
             and g.resource == resource
             and g.grantee == reader
             and g.status == "active"
@@ -107,6 +111,15 @@ class SharingMachine(RuleBasedStateMachine):
         data = {name: _value(t, self.counter) for name, t in types.items()}
         self.world.publish(OWNER[resource], resource, rid, subject, data)
         self.model.records.setdefault((resource, subject), {})[rid] = data
+
+    @rule(resource=st.sampled_from(["tax.arrears", "market.licence"]), pause=st.booleans())
+    def set_share_level(self, resource: str, pause: bool) -> None:
+        """The owner pauses sharing (not_shared) or restores the registered level; it takes
+        effect for the next read, grants or not."""
+        level = "not_shared" if pause else RESOURCES[resource]["share_level"]
+        spec = {**RESOURCES[resource], "share_level": level}
+        self.world.ok(f"{OWNER[resource]}/admin", "sharing.catalogue", "update", spec)
+        self.model.levels[resource] = level
 
     @precondition(lambda self: any(self.model.records.values()))
     @rule(data=st.data())
@@ -151,14 +164,14 @@ class SharingMachine(RuleBasedStateMachine):
                 "expires_ms": self.world.clock.now + ttl,
             },
         )
-        shareable = RESOURCES[resource]["share_level"] != "not_shared"
+        shareable = self.model.levels[resource] != "not_shared"
         if grantee == OWNER[resource] or not shareable:
             assert receipt["status"] == "failed", receipt
             return "g-none"
         assert receipt["status"] == "ok", receipt
         g = receipt["result"]
         assert g["status"] == (
-            "active" if RESOURCES[resource]["share_level"] == "unconditional" else "pending"
+            "active" if self.model.levels[resource] == "unconditional" else "pending"
         )
         self.model.grants[g["id"]] = ModelGrant(
             g["id"], resource, grantee, frozenset(fields), purpose, g["expires_ms"], g["status"]
