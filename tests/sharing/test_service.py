@@ -4,6 +4,7 @@ the real contracts and ledger (in-memory store), asserting what each party can o
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from sharing_world import HOMES, INTERNAL, World
@@ -360,3 +361,26 @@ def test_a_stricter_share_level_takes_effect_at_once(world: World) -> None:
         world.read("market", "tax.arrears", ENTERPRISE, ["amount_fen"], grant=grant["id"],
                    purpose=PURPOSE)  # fmt: skip
     assert world.service.resource("tax.arrears").description == "暂停共享"
+
+
+def test_contracts_verify_attestations_through_state(world: World) -> None:
+    """``read_attestation`` is what another contract calls (e.g. a deregistration procedure
+    checking "no tax arrears"); here its context reads the committed state."""
+    from types import SimpleNamespace
+
+    from govchain.errors import NotFound
+    from govchain.sharing.contracts import read_attestation
+
+    _publish_arrears(world)
+    (issued,) = world.service.attest([world.request("market/admin", "attest", {
+        "resource": "tax.arrears", "subject": ENTERPRISE, "statement": "无未缴欠税",
+        "predicate": {"filter": [["settled", "eq", False]], "count": ["eq", 0]}},
+        purpose=PURPOSE)])  # fmt: skip
+    ctx: Any = SimpleNamespace(get=world.service.port.read_state)
+    ref = world.service.subject_ref(ENTERPRISE)
+    att = read_attestation(ctx, issued["id"], ref)
+    assert (att["answer"], att["issuer"], att["statement"]) == (False, "tax", "无未缴欠税")
+    with pytest.raises(NotFound):
+        read_attestation(ctx, issued["id"], world.service.subject_ref("someone else"))
+    with pytest.raises(NotFound):
+        read_attestation(ctx, "0" * 64, ref)
