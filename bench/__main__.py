@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import http_bench, ledger_bench, memory_bench, proofs_bench, sharing_bench
+from bench import (
+    http_bench,
+    ledger_bench,
+    memory_bench,
+    proofs_bench,
+    sharing_bench,
+    sharing_http_bench,
+)
 
 
 def main(argv: list[str]) -> None:
@@ -21,12 +28,14 @@ def main(argv: list[str]) -> None:
         proofs_bench.main(["--log-size", "100000", "--receipts", "200"])
         memory_bench.main(["--count", "20000"])
         sharing_bench.main(["--reads", "1000", "--attestations", "2000"])
+        sharing_http_bench.main(["--reads", "1000"])
     else:
         ledger_bench.main([])
         http_bench.main([])
         proofs_bench.main([])
         memory_bench.main([])
         sharing_bench.main([])
+        sharing_http_bench.main([])
 
 
 if __name__ == "__main__":
