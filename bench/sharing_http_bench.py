@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +29,12 @@ from govchain.crypto.limits import measure_limits
 from govchain.ledger.transactions import build_transaction
 from govchain.node.network import NetworkDir
 from govchain.sharing.requests import build_request
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
@@ -115,10 +123,12 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
             finally:
                 conn.close()
 
+        cpu0 = _process_cpu_s(proc.pid)
         start = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             ok = sum(pool.map(lambda _: client(), range(clients)))
         elapsed = time.perf_counter() - start
+        server_cpu = _process_cpu_s(proc.pid) - cpu0
     finally:
         api.close()
         proc.send_signal(signal.SIGTERM)
@@ -129,6 +139,7 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
         "clients": clients,
         "seconds": round(elapsed, 3),
         "reads_per_s": round(ok / elapsed),
+        "server_cpu_us_per_read": round(server_cpu / ok * 1e6),
         "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 1),
         "latency_ms_p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "machine_limit": measure_limits("intl", 1.0),
@@ -148,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  authorised reads   {r['reads_per_s']:>8,}/s  ({r['reads']:,} reads by {r['clients']} "
         f"clients in {r['seconds']} s; p50 {r['latency_ms_p50']} ms, p99 "
-        f"{r['latency_ms_p99']} ms; target >= 1,000/s)"
+        f"{r['latency_ms_p99']} ms; server {r['server_cpu_us_per_read']} µs CPU each; "
+        "target >= 1,000/s)"
     )
     print(
         f"  machine limit      sign {lim['sign_per_s']:,.0f}/s, verify "
