@@ -384,3 +384,22 @@ def test_contracts_verify_attestations_through_state(world: World) -> None:
         read_attestation(ctx, issued["id"], world.service.subject_ref("someone else"))
     with pytest.raises(NotFound):
         read_attestation(ctx, "0" * 64, ref)
+
+
+def test_the_read_log_contract_checks_every_request_itself(world: World) -> None:
+    """A node cannot log a read nobody asked for: the contract verifies each entry's request
+    signature (in one batch) and refuses a forged entry alone."""
+    _publish_arrears(world)
+    world.service.publish_keys()
+    args = {"resource": "tax.arrears", "subject": ENTERPRISE, "fields": ["amount_fen"]}
+    good = world.request("tax/admin", "read", args)
+    forged = world.request("tax/admin", "read", args)
+    forged["body"] = {**forged["body"], "actor": "someone else"}  # signature no longer matches
+    stale = world.request("tax/admin", "read", args, time_ms=world.clock.now - 10**7)
+    result = world.ok("tax/sharing", "sharing.reads", "log", {"entries": [
+        {"request": forged, "records": []}, {"request": good, "records": ["a-1"]},
+        {"request": stale, "records": []}]}, nonce=_next_nonce(world, "tax/sharing"))  # fmt: skip
+    codes = [r.get("error", {}).get("code") for r in result["results"]]
+    assert codes == ["bad_signature", None, "stale_request"]
+    (logged,) = world.service.access_receipts(ENTERPRISE)["reads"]
+    assert logged["records"] == ["a-1"] and logged["actor"] == "王小明"
