@@ -89,6 +89,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "httpx": frozenset({"ordering", "cli"}),
     # X.509 for node-to-node TLS certificates (node/transport.py) besides the crypto suites.
     "cryptography": frozenset({"crypto", "node", "identity"}),
+    "rjieba": frozenset({"sharing"}),
 }
 
 # --- checker ----------------------------------------------------------------------------------

@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import stat
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from oidc_login import login, register_client
 from test_cli import ENV, GOVCHAIN, free_port, govchain
-
-from govchain.identity.tokens import b64u
 
 REDIRECT = "http://127.0.0.1/portal/callback"
 NEW_PASSWORD = "Officer-pass-2026"
@@ -138,34 +134,10 @@ def test_member_keys_through_the_node(net: Path, url: str) -> None:
 
 
 def test_admin_logs_in_over_http(net: Path, url: str) -> None:
-    r = run("client", "add", "portal", "--name", "统一门户", "--redirect-uri", REDIRECT, "-n", net)
-    assert r.returncode == 0, r.stderr
+    register_client(net)
     password = (net / "departments" / "tax" / "admin.password").read_text().strip()
-    verifier = secrets.token_urlsafe(48)
-    params = {
-        "response_type": "code",
-        "client_id": "portal",
-        "redirect_uri": REDIRECT,
-        "scope": "openid profile",
-        "code_challenge": b64u(hashlib.sha256(verifier.encode()).digest()),
-        "code_challenge_method": "S256",
-    }
+    tokens = login(url, "tax/admin", password)
     with httpx.Client(base_url=url) as ua:
-        back = ua.post(
-            "/oidc/authorize", data={**params, "login": "tax/admin", "password": password}
-        )
-        assert back.status_code == 302, back.text
-        code = parse_qs(urlsplit(back.headers["location"]).query)["code"][0]
-        tokens = ua.post(
-            "/oidc/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": REDIRECT,
-                "code_verifier": verifier,
-                "client_id": "portal",
-            },
-        ).json()
         auth = {"Authorization": f"Bearer {tokens['access_token']}"}
         me = ua.get("/v1/identity/me", headers=auth).json()
         assert (me["id"], me["role"]) == ("tax/admin", "admin")

@@ -15,6 +15,7 @@ from govchain.api.routes import (
     log,
     members,
     oidc,
+    sharing,
     state,
     transactions,
 )
@@ -27,6 +28,7 @@ from govchain.identity.service import (
 )
 from govchain.identity.tokens import TokenKey
 from govchain.node.node import Node
+from govchain.node.sharing import open_sharing
 from govchain.sdk import discover_apps
 from govchain.storage.factory import open_store
 
@@ -67,6 +69,7 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.settings = settings
     app.state.commit_watch = CommitWatch(node)
     app.state.identity = identity or open_identity(node, settings)
+    app.state.sharing = open_sharing(node, settings.network_dir)
     problems.install(app)
     docs.install(app)
     for module in (transactions, blocks, state, log, health, identity_routes, members, oidc):
@@ -74,6 +77,8 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.include_router(contracts.router)
     app.include_router(apps.router)
     mount_apps(app)
+    for sharing_router in sharing.ROUTERS:
+        app.include_router(sharing_router)
     return app
 
 

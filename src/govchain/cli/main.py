@@ -14,6 +14,7 @@ from govchain.cli import (
     notary,
     queries,
     server,
+    sharing,
     transactions,
 )
 
@@ -28,6 +29,7 @@ app.command("init")(network.init)
 app.command("up")(server.up)
 app.command("demo")(server.demo)
 app.add_typer(transactions.app, name="tx")
+app.add_typer(sharing.app, name="share")
 app.command("query")(queries.query)
 app.command("status")(queries.status)
 app.command("verify")(audit.verify)

@@ -65,6 +65,10 @@ def print_network(net: NetworkDir, genesis: Genesis) -> None:
             f"staff        <id>/admin can log in; initial password in "
             f"{escape(str(root))}/departments/<id>/admin.password (0600): change it"
         )
+    console.print(
+        "data sharing members/sharing.key signs the node's sharing transactions, "
+        "agreement.key wraps data keys (docs/data-sharing.md)"
+    )
     console.print(f"genesis      {escape(str(net.genesis_path))}")
     console.print(f"genesis hash {suite.hash(genesis.canonical()).hex()} ({suite.hash_name})")
     n = len(genesis.departments)

@@ -14,6 +14,8 @@ from govchain.contracts.members import members_contract
 from govchain.contracts.network import NetworkContract
 from govchain.ledger.execution import CallContext
 from govchain.ledger.genesis import Genesis
+from govchain.sharing.contracts import sharing_contracts
+from govchain.sharing.readlog import ReadsContract
 
 
 class Contract(Protocol):
@@ -79,7 +81,12 @@ def builtin_registry(
     membership governance) system contracts and
     runs the contracts committed through the lifecycle (code hashes with ``hash_fn``, the
     network's hash)."""
-    contracts: list[Contract] = [KvContract(), members_contract()]
+    contracts: list[Contract] = [
+        KvContract(),
+        members_contract(),
+        *sharing_contracts(),
+        ReadsContract(),
+    ]
     if genesis is None:
         return ContractRegistry(contracts)
     installed = InstalledContracts(hash_fn or (lambda b: hashlib.sha256(b).digest()))

@@ -163,7 +163,12 @@ class NonceWindow:
         """``check`` then ``use`` in one call (raises ``ReplayedNonce``, changing nothing)."""
         high = self.high
         if nonce > high:
-            self.mask = ((self.mask << (nonce - high)) | 1) & ((1 << self.size) - 1)
+            # A jump past the whole window leaves only this nonce; shifting the old bits out
+            # instead would build an integer of (nonce - high) bits first.
+            shift = nonce - high
+            self.mask = (
+                1 if shift >= self.size else ((self.mask << shift) | 1) & ((1 << self.size) - 1)
+            )
             self.high = nonce
             return
         offset = high - nonce
@@ -175,7 +180,9 @@ class NonceWindow:
         """Mark ``nonce`` used (after ``check``)."""
         if nonce > self.high:
             shift = nonce - self.high
-            self.mask = ((self.mask << shift) | 1) & ((1 << self.size) - 1)
+            self.mask = (
+                1 if shift >= self.size else ((self.mask << shift) | 1) & ((1 << self.size) - 1)
+            )
             self.high = nonce
         else:
             self.mask |= 1 << (self.high - nonce)

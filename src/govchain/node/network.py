@@ -8,6 +8,7 @@
     <network>/departments/<dept>/root.key           the department's PKI root key (0600)
     <network>/departments/<dept>/admin.password     initial password of staff <dept>/admin (0600)
     <network>/identity/                             users, access log, token key (node-local)
+    <network>/departments/<dept>/agreement.key      key-agreement key of data sharing (0600)
     <network>/data/<node>/                          node data directories (created by nodes)
 
 Key files are JSON ``{"suite": ..., "id": ..., "private": hex, "public": hex}``.
@@ -31,6 +32,7 @@ from govchain.identity.service import (
 )
 from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.genesis import Genesis, Member, Params, make_genesis, parse_genesis
+from govchain.sharing.keyfiles import SHARING_MEMBER, agreement_key_path, write_agreement_key
 from govchain.storage.factory import open_store
 from govchain.types import DeptId
 
@@ -163,9 +165,10 @@ def init_network(
     params: Params | None = None,
     staff_admins: bool = False,
 ) -> Genesis:
-    """Create a network directory: keys for every department (node key, PKI root key and an
-    ``admin`` member key) and the genesis document naming them; with ``staff_admins`` also the
-    staff account ``<dept>/admin`` of each department. Refuses to overwrite an existing one."""
+    """Create a network directory: keys for every department (node key, PKI root key, an
+    ``admin`` member key, the ``sharing`` service member key and the agreement key of data
+    sharing) and the genesis document naming them; with ``staff_admins`` also the staff account
+    ``<dept>/admin`` of each department. Refuses to overwrite an existing one."""
     net = NetworkDir(root)
     if net.exists():
         raise SchemaViolation(f"{net.genesis_path} already exists; refusing to overwrite it")
@@ -181,6 +184,15 @@ def init_network(
         write_key(net.member_key_path(admin_id), admin_id, suite_name, admin_kp)
         members.append(Member(admin_id, dept, "admin", admin_kp.public))
         write_key(net.root_key_path(dept), f"{dept}/root", suite_name, suite.generate_keypair())
+        # Data sharing: the member key the department's node signs sharing transactions with
+        # (its own nonce sequence, apart from people's keys) and the key-agreement key.
+        service_id = f"{dept}/{SHARING_MEMBER}"
+        service_kp = suite.generate_keypair()
+        write_key(net.member_key_path(service_id), service_id, suite_name, service_kp)
+        members.append(Member(service_id, dept, "service", service_kp.public))
+        write_agreement_key(
+            agreement_key_path(net.root, dept), dept, suite_name, suite.agreement_keypair()
+        )
     genesis = make_genesis(
         chain_id=chain_id,
         suite=suite_name,

@@ -1,0 +1,278 @@
+"""Data sharing: the catalogue, grants, signed data requests (publish, read, erase, attest),
+attestations and access receipts. Control-plane changes (register a resource, request,
+approve or revoke a grant) are ordinary signed transactions: ``POST /v1/transactions``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from govchain.api.auth import PUBLIC, SIGNED, USER, get_identity, requires
+from govchain.api.deps import read_body
+from govchain.api.problems import PROBLEM_JSON
+from govchain.api.responses import json_response
+from govchain.api.schemas import ProblemPublic, request_body
+from govchain.api.sharing_schemas import (
+    AccessReceiptsPublic,
+    AttestationPublic,
+    CataloguePublic,
+    ErasurePublic,
+    GrantListPublic,
+    GrantPublic,
+    KeyPublic,
+    PublishedPublic,
+    ReadAnswerPublic,
+    RecordEntryPublic,
+    ResourcePublic,
+    signed_request_schema,
+)
+from govchain.errors import Forbidden, SchemaViolation
+from govchain.ledger.encoding import decode
+from govchain.sharing.service import SharingService
+
+router = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(PUBLIC)])
+"""Reads of what the ledger holds anyway: catalogue, record hashes, grants, keys, attestations."""
+signed = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(SIGNED)])
+"""Data requests: each body is a request signed by a member of the requesting department."""
+personal = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(USER)])
+"""A person's own access receipts (citizens and enterprises see only their own)."""
+ROUTERS = (router, signed, personal)
+
+
+def get_sharing(request: Request) -> SharingService:
+    """Return the node's data-sharing service (``app.state.sharing``, set by ``create_app``)."""
+    sharing: SharingService = request.app.state.sharing
+    return sharing
+
+
+SharingDep = Annotated[SharingService, Depends(get_sharing)]
+
+_PROBLEM = {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {**_PROBLEM, "description": "Unknown resource, grant, record or department."},
+}
+_REQUEST_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {**_PROBLEM, "description": text}
+    for status, text in (
+        (400, "Malformed JSON, bad signature, unknown signer, stale request."),
+        (
+            403,
+            "Access denied; `code` (= `reason`) says why: not_shared, secret_resource, no_grant, "
+            "grant_pending, grant_rejected, grant_revoked, grant_expired, wrong_department, "
+            "wrong_purpose, fields_not_granted, not_owner.",
+        ),
+        (404, "Unknown resource, grant or record; record_erased."),
+        (409, "Replayed request, record exists."),
+        (422, "The request does not match the schema."),
+        (500, "integrity_error: a stored ciphertext fails its check; nothing is returned."),
+        (503, "The node cannot commit the log transaction now."),
+    )
+}
+MAX_REQUEST_BYTES = 256 * 1024
+"""Largest signed request body."""
+MAX_ATTESTATIONS = 1000
+"""Most attestation requests in one call."""
+READ_THREADS = 256
+"""Reads served at once. A read mostly waits for its log entry's block, so it gets a thread
+of its own, beyond the default pool of 40 (which would cap a node at ~40 reads per block)."""
+
+
+def _read_limiter(request: Request) -> anyio.CapacityLimiter:
+    # One per application, made on its event loop (the limiter belongs to that loop).
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "sharing_reads", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(READ_THREADS)
+        request.app.state.sharing_reads = limiter
+    return limiter
+
+
+async def _signed(request: Request, limit: int) -> Any:
+    return decode(await read_body(request, limit))
+
+
+RECEIPT_STAFF_ROLES = ("admin", "auditor")
+"""Staff roles that may list any subject's access receipts (answering a citizen's query)."""
+
+
+def authorize_subject(subject: str, request: Request) -> str:
+    """Return the subject whose access receipts the caller may list: a citizen or enterprise
+    only their own (their resident identity number or unified social credit code), department
+    admins and auditors any subject."""
+    if not 1 <= len(subject) <= 128:
+        raise SchemaViolation("subject must be an id of 1 to 128 characters")
+    principal = request.state.principal
+    if principal.kind == "staff":
+        if principal.role not in RECEIPT_STAFF_ROLES:
+            raise Forbidden(
+                "only department admins and auditors may list other people's access receipts"
+            )
+        return subject
+    own = get_identity(request).users.get(principal.user).login
+    if own.upper() != subject.upper():
+        raise Forbidden("you may list only your own access receipts", subject=subject)
+    return subject
+
+
+SubjectDep = Annotated[str, Depends(authorize_subject)]
+
+
+@router.get(
+    "/catalogue", summary="List or search the data catalogue", response_model=CataloguePublic
+)
+def catalogue(
+    sharing: SharingDep,
+    q: Annotated[str | None, Query(description="Words in Chinese or English.")] = None,
+    owner: Annotated[str | None, Query(description="Only this department's resources.")] = None,
+) -> dict[str, Any]:
+    """Return resources, best match first when ``q`` is given."""
+    hits = sharing.search(q) if q is not None else [(0, r) for r in sharing.resources()]
+    return {
+        "resources": [
+            {**r.to_json(), "score": s} for s, r in hits if owner is None or r.owner == owner
+        ]
+    }
+
+
+@router.get(
+    "/catalogue/{resource}",
+    summary="One catalogue resource",
+    response_model=ResourcePublic,
+    responses=_READ_ERRORS,
+)
+def resource(resource: str, sharing: SharingDep) -> dict[str, Any]:
+    """Return a resource's schema, owner, share level and classification."""
+    return sharing.resource(resource).to_json()
+
+
+@router.get(
+    "/catalogue/{resource}/records/{record}",
+    summary="A record's ledger entry: ciphertext hash, erasure proof",
+    response_model=RecordEntryPublic,
+    responses=_READ_ERRORS,
+)
+def record_entry(resource: str, record: str, sharing: SharingDep) -> dict[str, Any]:
+    """Return what the ledger holds about a record (never its data)."""
+    return sharing.record_entry(resource, record)
+
+
+@router.get("/grants", summary="Grants", response_model=GrantListPublic)
+def grants(
+    sharing: SharingDep,
+    dept: Annotated[str | None, Query(description="Owner or grantee department.")] = None,
+    resource: Annotated[str | None, Query(description="Resource id.")] = None,
+) -> dict[str, Any]:
+    """Return grants, filtered by department and/or resource."""
+    return {"grants": [g.to_json() for g in sharing.grants(dept=dept, resource=resource)]}
+
+
+@router.get(
+    "/grants/{grant}", summary="One grant", response_model=GrantPublic, responses=_READ_ERRORS
+)
+def grant(grant: str, sharing: SharingDep) -> dict[str, Any]:
+    """Return a grant (its expiry is ``expires_ms``; it is live while ``status`` is active)."""
+    return sharing.grant(grant).to_json()
+
+
+@router.get(
+    "/keys/{dept}",
+    summary="A department's published agreement key",
+    response_model=KeyPublic,
+    responses=_READ_ERRORS,
+)
+def agreement_key(dept: str, sharing: SharingDep) -> dict[str, Any]:
+    """Return the key read answers for ``dept`` are wrapped to."""
+    return {"dept": dept, "public": sharing.agreement_public(dept).hex()}
+
+
+@signed.post(
+    "/records",
+    summary="Publish a record (signed publish request of the owner department)",
+    response_model=PublishedPublic,
+    responses=_REQUEST_ERRORS,
+    openapi_extra=request_body(signed_request_schema("publish"), "A signed publish request."),
+)
+async def publish(request: Request, sharing: SharingDep) -> Any:
+    """Encrypt and store the record on this (the owner's) node; commit its hash on-chain."""
+    obj = await _signed(request, MAX_REQUEST_BYTES)
+    return await run_in_threadpool(sharing.publish, obj)
+
+
+@signed.post(
+    "/reads",
+    summary="Read records (signed read request of the reading department)",
+    response_model=ReadAnswerPublic,
+    responses=_REQUEST_ERRORS,
+    openapi_extra=request_body(signed_request_schema("read"), "A signed read request."),
+)
+async def read(request: Request, sharing: SharingDep) -> Any:
+    """Check the live grant, log the read on-chain (durable before answering), and return
+    only the granted fields, sealed for the reading department's agreement key."""
+    obj = await _signed(request, MAX_REQUEST_BYTES)
+    limiter = _read_limiter(request)
+    # A ready response skips the response model's validation: this is the hot path.
+    return json_response(await anyio.to_thread.run_sync(sharing.read, obj, limiter=limiter))
+
+
+@signed.post(
+    "/erasures",
+    summary="Erase a record by crypto-shredding (signed erase request of the owner)",
+    response_model=ErasurePublic,
+    responses=_REQUEST_ERRORS,
+    openapi_extra=request_body(signed_request_schema("erase"), "A signed erase request."),
+)
+async def erase(request: Request, sharing: SharingDep) -> Any:
+    """Commit the erasure (who, why) on-chain, then destroy the record's data key."""
+    obj = await _signed(request, MAX_REQUEST_BYTES)
+    return await run_in_threadpool(sharing.erase, obj)
+
+
+@signed.post(
+    "/attestations",
+    summary="Ask the owner department for attestations (one signed request or an array)",
+    response_model=list[AttestationPublic],
+    responses=_REQUEST_ERRORS,
+    openapi_extra=request_body(
+        {"oneOf": [signed_request_schema("attest"), {"type": "array"}]},
+        "A signed attest request, or an array of them.",
+    ),
+)
+async def attest(request: Request, sharing: SharingDep) -> Any:
+    """Evaluate each predicate over the subject's records on this node and commit the signed
+    yes/no answers on-chain; each item is ``{id, answer, tx_id}`` or ``{error, tx_id}``."""
+    obj = await _signed(request, MAX_REQUEST_BYTES * 16)
+    items = obj if type(obj) is list else [obj]
+    if not 1 <= len(items) <= MAX_ATTESTATIONS:
+        raise SchemaViolation(f"send 1 to {MAX_ATTESTATIONS} attestation requests")
+    return json_response(await run_in_threadpool(sharing.attest, items))
+
+
+@router.get(
+    "/attestations/{attestation}",
+    summary="Verify an attestation",
+    response_model=AttestationPublic,
+    responses=_READ_ERRORS,
+)
+def attestation(
+    attestation: str,
+    sharing: SharingDep,
+    subject: Annotated[
+        str, Query(description="The subject it is about.", min_length=1, max_length=128)
+    ],
+) -> dict[str, Any]:
+    """Return an attestation as recorded on-chain (issuer, predicate, answer, transaction);
+    the transaction's receipt (``/v1/transactions/{tx_id}/receipt``) proves it offline."""
+    return sharing.attestation(attestation, subject)
+
+
+@personal.get(
+    "/subjects/{subject}/receipts",
+    summary="Access receipts: who read a subject's data, when and why",
+    response_model=AccessReceiptsPublic,
+)
+def access_receipts(subject: SubjectDep, sharing: SharingDep) -> dict[str, Any]:
+    """Return every logged read of the subject's records and every attestation about them."""
+    return sharing.access_receipts(subject)
