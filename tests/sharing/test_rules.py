@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sharing_world import ARREARS
 
 from govchain.crypto import get_suite
-from govchain.errors import BadSignature, SchemaViolation
+from govchain.errors import BadSignature, SchemaViolation, UnknownSigner
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import member_key
 from govchain.sharing import keyfiles
@@ -171,6 +171,20 @@ def test_request_signature_round_trip_and_tampering(suite_name: str) -> None:
     with pytest.raises(SchemaViolation):
         verify_request(req, chain="c", read_state=state.get, now_ms=10_000_000, kind="erase")
     assert _request(suite_name, kp.private).request_id(suite) != req.request_id(suite)
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked", "expired"])
+def test_requests_of_members_no_longer_valid_are_refused(status: str) -> None:
+    kp = get_suite("intl").generate_keypair()
+    record = {"id": "tax/admin", "dept": "tax", "role": "admin", "public_key": kp.public.hex()}
+    if status == "expired":
+        record.update(status="active", not_after_ms=9_999_999)  # credential ran out
+    else:
+        record["status"] = status
+    state = {member_key("tax/admin"): canonical_unchecked(record)}
+    with pytest.raises(UnknownSigner):
+        verify_request(_request("intl", kp.private, purpose="p"), chain="c",
+                       read_state=state.get, now_ms=10_000_000, kind="read")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -204,6 +204,8 @@ def check_request(
     member = decode_member(raw) if raw is not None else None
     if member is None or not member.active:
         raise UnknownSigner(f"request signer {request.signer!r} is not an active member")
+    if member.not_after_ms and now_ms > member.not_after_ms:
+        raise UnknownSigner(f"the credential of request signer {request.signer!r} has expired")
     return member
 
 
