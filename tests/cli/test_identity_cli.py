@@ -147,6 +147,13 @@ def test_admin_logs_in_over_http(net: Path, url: str) -> None:
             json={"current": password, "new": "Changed-pass-2026"},
         )
         assert changed.status_code == 200, changed.text
+        # Logging out by GET carries the ID token in the query: the server's access log
+        # must not keep it (nor the authorization code of the redirect above).
+        ua.get("/oidc/logout", params={"id_token_hint": tokens["id_token"]})
+    server_log = (net.parent / "up.log").read_text()
+    assert "GET /oidc/logout?…" in server_log
+    for secret in (tokens["id_token"], tokens["access_token"], password):
+        assert secret not in server_log
     r = run("access-log", "verify", "-n", net)
     assert r.returncode == 0 and "access log verified" in r.stdout
     r = run("access-log", "show", "--user", "tax/admin", "-n", net)

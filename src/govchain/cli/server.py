@@ -77,6 +77,18 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def without_query(record: logging.LogRecord) -> bool:
+    """Logging filter of the HTTP access log: keep request paths, drop query strings.
+
+    A query can carry secrets (an OpenID Connect logout's ``id_token_hint``, a code in a
+    redirect), and the access log is read by operators. uvicorn logs ``(client, method,
+    path with query, HTTP version, status)``; the path keeps a ``?…`` marker."""
+    args = record.args
+    if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+        record.args = (args[0], args[1], args[2].split("?", 1)[0] + "?…", args[3], args[4])
+    return True
+
+
 def serve(
     node: Node,
     settings: ApiSettings,
@@ -97,6 +109,7 @@ def serve(
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("uvicorn.access").addFilter(without_query)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(node, settings),
