@@ -165,6 +165,7 @@ class StateMachine(RuleBasedStateMachine):
         for key in KEY_POOL:
             versions = self.history.get(key, [])
             assert self.ws.get(key) == (versions[-1] if versions else None)
+            assert self.ws.get_value(key) == live.get(key)
             assert self.ws.history(key) == versions[::-1]
             assert self.ws.history(key, limit=2) == versions[::-1][:2]
         for prefix in PREFIXES:

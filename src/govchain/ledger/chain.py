@@ -76,8 +76,7 @@ class _Reader:
         self._state = state
 
     def get_value(self, key: bytes) -> bytes | None:
-        v = self._state.get(key)
-        return None if v is None else v.value
+        return self._state.get_value(key)
 
     def scan_values(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         for key, v in self._state.iter_range(prefix):

@@ -41,6 +41,7 @@ from govchain.errors import (
     TooLarge,
     Unavailable,
 )
+from govchain.ledger.keyfilter import KeyFilter
 from govchain.ledger.merkle import LEAF_PREFIX, NODE_PREFIX, HashFn, leaf_hash, node_hash
 from govchain.ledger.state_proof import (
     ENTRY_SIZE,
@@ -182,6 +183,8 @@ class _Staged:
     """The whole tree after the block (a copy; the committed one is untouched)."""
     live_delta: int
     """Change in the number of live keys."""
+    added: list[bytes]
+    """Hashes of the keys the block wrote a value to (for the key filter)."""
 
 
 class WorldState:
@@ -215,6 +218,7 @@ class WorldState:
         )
         self._staged: _Staged | None = None
         self._tree, self._live = self._build_tree()
+        self._filter = self._build_filter()
 
     def _build_tree(self) -> tuple[list[bytes], int]:
         n, h = self._n, self._h
@@ -236,6 +240,14 @@ class WorldState:
                 tree[i] = up if left is zero and right is zero else node_hash(h, left, right)
             zero, lo = up, lo // 2
         return tree, live
+
+    def _build_filter(self) -> KeyFilter:
+        """The key filter of every live key, from the stored buckets (see ``keyfilter.py``)."""
+        f = KeyFilter(2 * self._live)
+        for _, blob in self._store.scan("buckets"):
+            for i in range(0, len(blob), ENTRY_SIZE):
+                f.add(blob[i : i + ENTRY_SIZE // 2])  # the key hash half of an entry
+        return f
 
     @property
     def root(self) -> bytes:
@@ -267,6 +279,15 @@ class WorldState:
         if full_key is not None and full_key != key:
             raise IntegrityError("state record holds another key")
         return vv
+
+    def get_value(self, key: bytes) -> bytes | None:
+        """Return the committed current value of ``key``, or ``None`` if it has none (never
+        written, or deleted). A key the filter has never seen live is answered without a read."""
+        _check_key(key)
+        if self._h(key) not in self._filter:
+            return None
+        vv = self.get(key)
+        return None if vv is None else vv.value
 
     def history(self, key: bytes, limit: int = 100) -> list[VersionedValue]:
         """Return up to ``limit`` versions of ``key``, newest first."""
@@ -375,6 +396,7 @@ class WorldState:
         state = batch.ops.setdefault("state", {})
         changes: dict[int, list[tuple[bytes, bytes | None, bool]]] = {}
         mask, live_delta = self._n - 1, 0
+        added: list[bytes] = []
         for key, skey, record, value, key_hash, current, hkey in zip(
             keys, skeys, records, values, hashes, currents, prevs, strict=True
         ):
@@ -390,6 +412,7 @@ class WorldState:
                 live_delta -= 1
             else:
                 entry = key_hash + h(value)
+                added.append(key_hash)
                 if not live:
                     live_delta += 1
             b = int.from_bytes(key_hash[:4], "big") & mask
@@ -404,7 +427,7 @@ class WorldState:
         if not self._n_recorded:
             batch.put("meta", _N_BUCKETS_META, self._n.to_bytes(8, "big"))
             batch.put("meta", _FORMAT_META, _FORMAT)
-        self._staged = _Staged(tree, live_delta)
+        self._staged = _Staged(tree, live_delta, added)
         return tree[1]
 
     def _stage_buckets(
@@ -444,6 +467,11 @@ class WorldState:
         self._live += staged.live_delta
         self._n_recorded = True
         self._staged = None
+        add = self._filter.add
+        for key_hash in staged.added:
+            add(key_hash)
+        if self._filter.full():
+            self._filter = self._build_filter()  # grown state: a bigger filter, from the store
 
     def discard_staged(self) -> None:
         """Forget the staged block (its batch must not be committed); no-op if none."""
