@@ -160,12 +160,19 @@ class SharingService(LedgerView):
         """``_authenticate`` for many requests, their signatures checked on every core."""
         now = self.port.now_ms()
         checked = []
+        # A batch comes from a few members: read each member record once per batch.
+        members: dict[bytes, bytes | None] = {}
+
+        def read_member(key: bytes) -> bytes | None:
+            if key not in members:
+                members[key] = self.port.read_state(key)
+            return members[key]
+
         for obj in objs:
             request = parse_request(obj)
             member = check_request(
-                request, chain=self.port.chain_id, read_state=self.port.read_state,
-                now_ms=now, kind=kind,
-            )  # fmt: skip
+                request, chain=self.port.chain_id, read_state=read_member, now_ms=now, kind=kind
+            )
             if member.role not in DATA_ROLES:
                 raise Forbidden(f"role {member.role!r} may not act on shared data")
             checked.append((request, member))
@@ -375,11 +382,13 @@ class SharingService(LedgerView):
         result is, per request, ``{id, answer, tx_id}`` or ``{error, tx_id}``."""
         self._ensure_ready()
         by_owner: dict[DeptId, list[tuple[int, dict[str, Any]]]] = {}
+        resources: dict[str, Resource] = {}  # a batch asks about a few resources: read once
         for n, (request, _member, request_id) in enumerate(self._authenticate_many(objs, "attest")):
             args = only_fields(
                 request.args, {"resource", "subject", "predicate", "statement"}, "args"
             )
-            resource = self.resource(resource_id(args.get("resource")))
+            rid = resource_id(args.get("resource"))
+            resource = resources.get(rid) or resources.setdefault(rid, self.resource(rid))
             self.signer.local(resource.owner)
             predicate = parse_predicate(args.get("predicate"), resource)
             subject = args.get("subject")
