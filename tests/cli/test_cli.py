@@ -79,29 +79,41 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
     return Network(root, r.stdout)
 
 
-@pytest.fixture(scope="module")
-def server(network: Network) -> Iterator[Server]:
+def start_node(network: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``govchain up`` for ``network`` on a free loopback port, its output in ``log``;
+    return the process and its URL once ``/v1/health`` answers (the caller stops it)."""
     port = free_port()
-    log = network.root.parent / "up.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(GOVCHAIN), "up", "--network", str(network.root), "--port", str(port)],
+            [str(GOVCHAIN), "up", "--network", str(network), "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=ENV,
         )
-    srv = Server(network.root, f"http://127.0.0.1:{port}", proc, log)
+    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, log.read_text()
             try:
-                if httpx.get(srv.url + "/v1/health", timeout=2).status_code == 200:
-                    break
+                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
+                    return proc, url
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "node did not come up:\n" + log.read_text()
             time.sleep(0.2)
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
+
+
+@pytest.fixture(scope="module")
+def server(network: Network) -> Iterator[Server]:
+    log = network.root.parent / "up.log"
+    proc, url = start_node(network.root, log)
+    srv = Server(network.root, url, proc, log)
+    try:
         yield srv
     finally:
         srv.stop()

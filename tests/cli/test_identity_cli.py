@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from oidc_login import login, register_client
-from test_cli import ENV, GOVCHAIN, free_port, govchain
+from test_cli import ENV, GOVCHAIN, govchain, start_node
 
 REDIRECT = "http://127.0.0.1/portal/callback"
 NEW_PASSWORD = "Officer-pass-2026"
@@ -30,27 +29,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def url(net: Path) -> Iterator[str]:
-    port = free_port()
-    log = net.parent / "up.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(GOVCHAIN), "up", "--network", str(net), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=ENV,
-        )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_node(net, net.parent / "up.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(base + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
         yield base
     finally:
         proc.terminate()

@@ -5,21 +5,16 @@ an attestation, access receipts and erasure."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from oidc_login import login, register_client
+from test_cli import ENV, GOVCHAIN, start_node
 
-GOVCHAIN = Path(sys.executable).with_name("govchain")
-ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
 SUBJECT = "91330100MA27XL0X33"
 ARREARS = {
     "id": "tax.arrears",
@@ -53,29 +48,8 @@ def node(
 ) -> Iterator[tuple[Path, str, subprocess.Popen[bytes]]]:
     root = tmp_path_factory.mktemp("share") / "net"
     assert run("init", root, "--demo").returncode == 0
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = root.parent / "up.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(GOVCHAIN), "up", "--network", str(root), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=ENV,
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_node(root, root.parent / "up.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
         yield root, url, proc
     finally:
         if proc.poll() is None:
