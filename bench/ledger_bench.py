@@ -50,7 +50,13 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
     if prof is not None:
         prof.enable()
     workers = parallel.worker_pids()
-    cpu_before = [_cpu_seconds(os.getpid()), sum(_cpu_seconds(p) for p in workers)]
+    writer = getattr(node.ledger.store, "writer_pid", None)
+    writers = [] if writer is None else [writer]
+    cpu_before = [
+        _cpu_seconds(os.getpid()),
+        sum(_cpu_seconds(p) for p in workers),
+        sum(_cpu_seconds(p) for p in writers),
+    ]
     start = time.perf_counter()
     for i in range(0, count, batch):
         submit_all(node, txs[i : i + batch])
@@ -59,6 +65,7 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
     elapsed = time.perf_counter() - start
     cpu_node = _cpu_seconds(os.getpid()) - cpu_before[0]
     cpu_workers = sum(_cpu_seconds(p) for p in workers) - cpu_before[1]
+    cpu_writer = sum(_cpu_seconds(p) for p in writers) - cpu_before[2]
     if prof is not None:
         prof.disable()
     height = node.ledger.height
@@ -73,9 +80,11 @@ def run(suite: str, count: int, batch: int, profile: bool = False) -> dict[str, 
         "admission_seconds": round(submitted_at - start, 3),
         "presign_seconds": round(sign_s, 2),
         # CPU per transaction, independent of what else the machine runs: the node process
-        # (admission, execution, state, log, storage) and the signature-verifying workers.
+        # (admission, execution, state, log), the signature-verifying workers and the LMDB
+        # writer process (sorting and writing each block's batch durably).
         "cpu_us_per_tx_node": round(cpu_node / count * 1e6, 1),
         "cpu_us_per_tx_verifiers": round(cpu_workers / count * 1e6, 1),
+        "cpu_us_per_tx_writer": round(cpu_writer / count * 1e6, 1),
     }
     if prof is not None:
         out = io.StringIO()
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{limits['verify_per_s_all_cores']:,.0f}/s on {limits['cores']} cores "
             f"-> {row['share_of_verify_limit']:.0%} of the verify limit; CPU per tx: "
             f"node {row['cpu_us_per_tx_node']} µs, verifier workers "
-            f"{row['cpu_us_per_tx_verifiers']} µs"
+            f"{row['cpu_us_per_tx_verifiers']} µs, LMDB writer {row['cpu_us_per_tx_writer']} µs"
         )
         if args.profile:
             print(row["profile_top"])

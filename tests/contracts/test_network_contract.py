@@ -4,6 +4,7 @@ departments, through the ``network`` system contract on an (in-memory) embedded 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from govchain.crypto import get_suite
+from govchain.errors import UnknownSigner
 from govchain.ledger.genesis import Params
 from govchain.ledger.membership import majority_of, quorum_of
 from govchain.ledger.transactions import Transaction, build_transaction
@@ -48,8 +50,16 @@ _nonce = itertools.count(1)
 
 def call(net: NetworkDir, node: Node, member: str, method: str, args: dict[str, Any]) -> Any:
     """Submit one ``network`` call, wait for its block, return its receipt JSON."""
+    tx = network_tx(net, member, method, args)
+    out = node.submit([tx.encode()], wait=True, timeout=20)
+    assert isinstance(out[0], Transaction) and out[0].tx_id == tx.tx_id
+    return node.receipt_bundle(tx.tx_id)["entry"]["receipt"]
+
+
+def network_tx(net: NetworkDir, member: str, method: str, args: dict[str, Any]) -> Transaction:
+    """A signed ``network`` call by ``member``."""
     priv = net.member_key(member).keypair.private
-    tx: Transaction = build_transaction(
+    return build_transaction(
         chain="gov-test",
         signer=member,
         nonce=next(_nonce),
@@ -60,9 +70,6 @@ def call(net: NetworkDir, node: Node, member: str, method: str, args: dict[str, 
         sign=lambda m: SUITE.sign(priv, m),
         hash_fn=SUITE.hash,
     )
-    out = node.submit([tx.encode()], wait=True, timeout=20)
-    assert isinstance(out[0], Transaction) and out[0].tx_id == tx.tx_id
-    return node.receipt_bundle(tx.tx_id)["entry"]["receipt"]
 
 
 def add_args() -> dict[str, Any]:
@@ -112,6 +119,23 @@ def test_department_leaves_after_a_majority_approves(net: NetworkDir, node: Node
     assert r["result"]["status"] == "done"
     assert node.ledger.membership().ids() == ["market", "tax", "hrss"]
     assert node.ledger.membership().quorum() == 3
+    # Every member key of the department that left is revoked, with the reason on record,
+    # and its admin can no longer sign anything (not even a proposal to come back).
+    events = [e["type"] for e in r["events"]]
+    assert "network.members_revoked" in events
+    revoked = [
+        (k, v)
+        for k, v in node.ledger.state.iter_range(b"sys/member/customs/")
+        if v.value is not None
+    ]
+    assert revoked
+    for _, v in revoked:
+        record = json.loads(v.value or b"")
+        assert record["status"] == "revoked"
+        assert "customs left the network" in record["reason"]
+    assert node.ledger.state.get(b"sys/member/tax/admin") is not None
+    out = node.submit([network_tx(net, "customs/admin", "propose", add_args()).encode()])
+    assert isinstance(out[0], UnknownSigner) and "revoked" in out[0].message
 
 
 @pytest.mark.parametrize(

@@ -100,4 +100,4 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
         node.submit([tx.encode()], wait=True, timeout=10)
         assert node.ledger.height == height + 1
     finally:
-        node.stop()
+        node.close()

@@ -7,18 +7,21 @@ survived and no batch is half applied.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from govchain.errors import Forbidden, NotFound, TooLarge, Unavailable
+from govchain.storage import lmdb as lmdb_store
 from govchain.storage.base import TABLES, KVStore, WriteBatch
 from govchain.storage.factory import open_store
 from govchain.storage.lmdb import LmdbStore
@@ -27,14 +30,17 @@ from govchain.storage.memory import MemoryStore
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-@pytest.fixture(params=["memory", "lmdb", "lmdb-chunk2"])
+@pytest.fixture(params=["memory", "lmdb", "lmdb-chunk2", "lmdb-writer"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KVStore]:
-    """Each backend; ``lmdb-chunk2`` makes every scan cross read-transaction chunks."""
+    """Each backend; ``lmdb-chunk2`` makes every scan cross read-transaction chunks,
+    ``lmdb-writer`` has every commit written by the writer process."""
     s: KVStore
     if request.param == "memory":
         s = MemoryStore()
     elif request.param == "lmdb":
         s = LmdbStore(tmp_path / "db")
+    elif request.param == "lmdb-writer":
+        s = LmdbStore(tmp_path / "db", writer_process=True)
     else:
         s = LmdbStore(tmp_path / "db", scan_chunk=2)
     yield s
@@ -194,12 +200,17 @@ def test_lmdb_is_opened_for_durability(tmp_path: Path) -> None:
     s.close()
 
 
-def test_lmdb_map_grows_instead_of_failing(tmp_path: Path) -> None:
-    s = LmdbStore(tmp_path, map_size=64 * 1024)
+@pytest.mark.parametrize("writer_process", [False, True])
+def test_lmdb_map_grows_instead_of_failing(tmp_path: Path, writer_process: bool) -> None:
+    s = LmdbStore(tmp_path, map_size=64 * 1024, writer_process=writer_process)
     value = os.urandom(1000)
     for n in range(20):
         _commit(s, "extra", {b"%04d/%04d" % (n, i): value for i in range(200)})
-    assert s._env.info()["map_size"] >= 4 * 1024 * 1024  # grew from 64 KiB
+        assert s.get("extra", b"%04d/0000" % n) == value  # reads adopt the writer's map
+    assert len(list(s.scan("extra"))) == 4000
+    s.close()
+    s = LmdbStore(tmp_path, map_size=64 * 1024)
+    assert s._env.info()["map_size"] >= 4_000_000  # the file grew from 64 KiB
     s.close()
     s = LmdbStore(tmp_path, map_size=64 * 1024)  # the file's size wins over a smaller request
     assert len(list(s.scan("extra"))) == 4000
@@ -241,7 +252,7 @@ def test_lmdb_map_full_fallback_under_readers(
 ) -> None:
     # Without the pre-commit headroom check every growth goes through MapFullError and the
     # abort of a write transaction while other threads keep reading.
-    monkeypatch.setattr(LmdbStore, "_ensure_headroom", lambda self, n_ops, n_bytes: None)
+    monkeypatch.setattr(lmdb_store, "grow_for", lambda env, page, n_ops, n_bytes: None)
     test_lmdb_readers_survive_map_growth(tmp_path)
 
 
@@ -305,6 +316,96 @@ def test_lmdb_readonly_follows_a_writer_in_another_process(tmp_path: Path) -> No
     ro.close()
 
 
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return  # exited; its parent (killed) cannot reap it
+        except FileNotFoundError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"writer process {pid} outlived its node")
+
+
+FORKING_NODE = """
+import os, sys, time
+from govchain.storage.base import WriteBatch
+from govchain.storage.lmdb import LmdbStore
+
+store = LmdbStore(sys.argv[1], writer_process=True)
+if os.fork() == 0:  # like a verifier worker: lives on, must not hold the writer's pipe
+    time.sleep(30)
+    os._exit(0)
+batch = WriteBatch()
+batch.put("meta", b"k", b"v")
+store.commit(batch)
+print(store.writer_pid, flush=True)
+time.sleep(30)
+"""
+
+
+def test_lmdb_writer_exits_with_its_node_despite_forked_children(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    node = subprocess.Popen(
+        [sys.executable, "-c", FORKING_NODE, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    assert node.stdout is not None
+    try:
+        writer_pid = int(node.stdout.readline())
+        os.kill(node.pid, signal.SIGKILL)
+        node.wait()
+        _wait_gone(writer_pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)
+        node.stdout.close()
+    s = LmdbStore(tmp_path)
+    assert s.get("meta", b"k") == b"v"
+    s.close()
+
+
+def test_lmdb_writer_reads_bulk_lookups_consistently(tmp_path: Path) -> None:
+    s = LmdbStore(tmp_path, writer_process=True)
+    keys = [b"k%05d" % i for i in range(lmdb_store.BULK_READ_MIN * 2)]
+    _commit(s, "state", {k: k[::-1] for k in keys[::2]})
+    # Through the writer (many keys) and in this process (few) the answers are the same,
+    # including absent, empty and over-long keys.
+    probe = [*keys, b"", b"x" * 600]
+    bulk = s.get_many("state", probe)
+    assert bulk == [k[::-1] if i % 2 == 0 else None for i, k in enumerate(keys)] + [None, None]
+    assert s.get_many("state", probe[:10]) == bulk[:10]
+    with pytest.raises(KeyError):
+        s.get_many("nope", keys)
+    s.close()
+
+
+def test_lmdb_writer_refuses_bad_batches_and_reports_a_dead_writer(tmp_path: Path) -> None:
+    s = LmdbStore(tmp_path, writer_process=True)
+    with pytest.raises(TooLarge):
+        _commit(s, "extra", {b"ok": b"v", b"x" * 600: b"v"})
+    with pytest.raises(KeyError):
+        _commit(s, "nope", {b"k": b"v"})
+    assert s.get("extra", b"ok") is None
+    _commit(s, "extra", {b"ok": b"v"})
+    pid = s.writer_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    _wait_gone(pid)
+    with pytest.raises(Unavailable):
+        _commit(s, "extra", {b"later": b"v"})
+    s.close()
+    s = LmdbStore(tmp_path)
+    assert s.get("extra", b"ok") == b"v" and s.get("extra", b"later") is None
+    s.close()
+
+
 def test_open_store(tmp_path: Path) -> None:
     assert isinstance(open_store(None), MemoryStore)
     s = open_store(str(tmp_path))
@@ -319,7 +420,8 @@ import sys
 from govchain.storage.base import WriteBatch
 from govchain.storage.lmdb import LmdbStore
 
-store = LmdbStore(sys.argv[1])
+store = LmdbStore(sys.argv[1], writer_process=sys.argv[2] == "1")
+print(store.writer_pid, flush=True)
 i = 0
 while True:
     batch = WriteBatch()
@@ -336,16 +438,23 @@ while True:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [1, 37, 150])
-def test_lmdb_kill9_loses_no_acknowledged_batch(tmp_path: Path, kill_after: int) -> None:
+@pytest.mark.parametrize(
+    ("kill_after", "writer_process"), [(1, False), (37, False), (150, False), (1, True), (80, True)]
+)
+def test_lmdb_kill9_loses_no_acknowledged_batch(
+    tmp_path: Path, kill_after: int, writer_process: bool
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path)],
+        [sys.executable, "-c", CHILD, str(tmp_path), "1" if writer_process else "0"],
         stdout=subprocess.PIPE,
         env=env,
         text=True,
     )
     assert child.stdout is not None
+    first = child.stdout.readline().strip()
+    writer_pid = None if first == "None" else int(first)
+    assert (writer_pid is not None) == writer_process
     acked = -1
     try:
         for line in child.stdout:
@@ -360,6 +469,9 @@ def test_lmdb_kill9_loses_no_acknowledged_batch(tmp_path: Path, kill_after: int)
         acked = max(acked, int(line))
     child.stdout.close()
     assert acked >= kill_after, "child died before it was killed"
+    if writer_pid is not None:
+        # The writer finishes the batch in hand, reads end-of-file and exits.
+        _wait_gone(writer_pid)
 
     s = LmdbStore(tmp_path)
     batches: dict[int, set[bytes]] = {}

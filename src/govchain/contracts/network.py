@@ -2,8 +2,9 @@
 
 A department's admin proposes a change (``propose``), admins of other current departments
 ``approve`` it, and once more than half of the current departments approved, the change takes
-effect in the same transaction: the department list (``sys/departments``) is rewritten, and a
-joining department's ``admin`` member key is recorded. Quorum sizes follow from the new list
+effect in the same transaction: the department list (``sys/departments``) is rewritten, a
+joining department's ``admin`` member key is recorded, and a leaving department's member keys
+are all revoked (none of them signs again). Quorum sizes follow from the new list
 from the next checkpoint on.
 
 State: ``sys/proposal/<id>`` -> proposal JSON (id = first 16 bytes of the proposing tx id, hex).
@@ -24,6 +25,9 @@ from govchain.ledger.membership import DEPARTMENTS_KEY, Membership, majority_of
 
 PROPOSAL_PREFIX = b"sys/proposal/"
 """State keys of membership proposals."""
+MAX_DEPARTMENT_MEMBERS = 1_000_000
+"""Most member records of one department that its removal revokes (far above any real
+department's signing keys)."""
 _ID = re.compile(r"[a-z][a-z0-9_\-]{0,31}\Z")
 
 
@@ -54,6 +58,21 @@ class NetworkContract:
     def _membership(self, ctx: CallContext) -> Membership:
         raw = ctx.get(DEPARTMENTS_KEY)
         return Membership(self._genesis_departments) if raw is None else Membership.decode(raw)
+
+    @staticmethod
+    def _revoke_members(ctx: CallContext, dept: str, pid: str) -> int:
+        """Revoke every member key of a department that leaves: none of them may sign from
+        the next transaction on. Returns how many were revoked (revoked ones stay as they are)."""
+        revoked = 0
+        for key, raw in ctx.scan(member_key(f"{dept}/"), MAX_DEPARTMENT_MEMBERS):
+            record = decode(raw)
+            if record.get("status", "active") == "revoked":
+                continue
+            record["status"] = "revoked"
+            record["reason"] = f"department {dept} left the network (proposal {pid})"
+            ctx.put(key, canonical_unchecked(record))
+            revoked += 1
+        return revoked
 
     def _check_admin(self, ctx: CallContext, members: Membership) -> None:
         if ctx.signer_role != "admin":
@@ -149,6 +168,8 @@ class NetworkContract:
                 )
             else:
                 after = Membership(tuple(d for d in members.departments if d.id != dept))
+                revoked = self._revoke_members(ctx, dept, pid)
+                ctx.emit("network.members_revoked", {"dept": dept, "members": revoked})
             ctx.put(DEPARTMENTS_KEY, after.encode())
             prop["status"] = "done"
             prop["done_at"] = ctx.height

@@ -50,7 +50,7 @@ def open_embedded(
         if path is not None:
             lock = DataDirLock(path).acquire()
         try:
-            store = open_store(None if path is None else str(path))
+            store = open_store(None if path is None else str(path), node=True)
         except BaseException:
             if lock is not None:
                 lock.release()

@@ -89,7 +89,7 @@ class NetworkNode:
         path = Path(data_dir or net.data_dir(dept))
         self._lock = DataDirLock(path).acquire()
         try:
-            store = open_store(str(path))
+            store = open_store(str(path), node=True)
         except BaseException:
             self._lock.release()
             raise

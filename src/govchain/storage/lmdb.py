@@ -21,20 +21,32 @@ guard that resizes and write aborts take exclusively.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import cast
 
 import lmdb
 
-from govchain.errors import Forbidden, IntegrityError, NotFound, TooLarge, Unavailable
-from govchain.storage.base import TABLES, WriteBatch
+from govchain.errors import Forbidden, IntegrityError, NotFound, Unavailable
+from govchain.storage.base import WriteBatch
+from govchain.storage.lmdb_env import (
+    MAX_KEY_SIZE,
+    apply_sorted,
+    check_keys,
+    grow_for,
+    open_environment,
+    open_tables,
+    sorted_plan,
+)
+from govchain.storage.lmdb_writer import WriterProcess
 
-MAX_KEY_SIZE = 511
-"""Longest key LMDB accepts (its default ``MDB_MAXKEYSIZE``)."""
+__all__ = ["DEFAULT_MAP_SIZE", "MAX_KEY_SIZE", "LmdbStore"]
+
+BULK_READ_MIN = 256
+"""With a writer process, ``get_many`` of at least this many keys is read by the writer: this
+process would wait for the GIL after every single lookup while other threads run Python (see
+``lmdb_writer.py``); the writer pays one round trip instead."""
 
 DEFAULT_MAP_SIZE = 1 << 30
 """Initial map size in bytes; it only reserves address space, the file grows as used."""
@@ -95,11 +107,14 @@ class LmdbStore:
         readonly: bool = False,
         map_size: int = DEFAULT_MAP_SIZE,
         scan_chunk: int = 1024,
+        writer_process: bool = False,
     ) -> None:
         """Open (or, unless ``readonly``, create) the store in directory ``path``.
 
         ``readonly`` is for offline tools: it may run beside a live node and never writes.
         ``scan_chunk`` is how many items one read transaction of ``scan`` materialises.
+        ``writer_process`` has commits written by a process of their own (``lmdb_writer.py``:
+        a node, whose other threads would otherwise slow every put of a commit down).
         """
         if scan_chunk < 1:
             raise ValueError("scan_chunk must be positive")
@@ -111,37 +126,23 @@ class LmdbStore:
         self._closed = False
         if readonly and not os.path.isdir(self._path):
             raise NotFound(f"no store at {self._path}", path=self._path)
-        self._env = lmdb.Environment(
-            self._path,
-            map_size=map_size,
-            subdir=True,
-            readonly=readonly,
-            create=not readonly,
-            sync=True,
-            metasync=True,
-            # writemap would expose the file to stray writes through the map (LMDB's own
-            # caveat) and its msync ordering is not what the kill -9 test exercises: off.
-            writemap=False,
-            max_dbs=len(TABLES) + 8,
-            max_readers=512,
-            lock=True,
-            # The node reads state and buckets at random: readahead would pull neighbouring
-            # pages into the map (and into RSS) that are never used.
-            readahead=False,
-        )
+        self._env = open_environment(self._path, readonly=readonly, map_size=map_size)
         self._max_key = self._env.max_key_size()
         self._page_size = self._env.stat()["psize"]
         try:
-            if readonly:
-                self._dbs = {t: self._env.open_db(t.encode(), create=False) for t in TABLES}
-            else:
-                with self._env.begin(write=True) as txn:
-                    self._dbs = {t: self._env.open_db(t.encode(), txn=txn) for t in TABLES}
+            self._dbs = open_tables(self._env, readonly=readonly)
         except lmdb.NotFoundError:
             self._env.close()
             raise IntegrityError(
                 f"{self._path} is not a govchain store (a table is missing)", path=self._path
             ) from None
+        self._writer: WriterProcess | None = None
+        if writer_process and not readonly:
+            try:
+                self._writer = WriterProcess(self._path, map_size)
+            except BaseException:
+                self._env.close()
+                raise
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -204,6 +205,8 @@ class LmdbStore:
         """Return the committed values of ``keys`` in ``table`` (``None`` where absent), read
         in one transaction: a consistent snapshot, and much cheaper per key than ``get``."""
         db = self._db(table)
+        if self._writer is not None and len(keys) >= BULK_READ_MIN:
+            return self._writer.get_many(table, keys)
         mx = self._max_key
         with self._reading() as txn:
             get = txn.get
@@ -289,33 +292,25 @@ class LmdbStore:
         """
         if self._readonly:
             raise Forbidden("store was opened read-only", path=self._path)
-        plan = []
-        n_bytes = 0
-        for table, ops in batch.ops.items():
-            db = self._db(table)
-            if not ops:
-                continue
-            key_lengths = list(map(len, ops))
-            if min(key_lengths) == 0 or max(key_lengths) > self._max_key:
-                raise TooLarge(
-                    f"keys must be 1 to {self._max_key} bytes (table {table!r})",
-                    limit=self._max_key,
-                    table=table,
-                )
-            items = sorted(ops.items())
-            if None in ops.values():
-                puts = [(k, v) for k, v in items if v is not None]
-                deletes = [k for k, v in items if v is None]
-            else:  # the common case: one pass fewer over every op of the block
-                puts, deletes = cast(list[tuple[bytes, bytes]], items), []
-            plan.append((db, puts, deletes))
-            n_bytes += sum(key_lengths) + sum([len(v) for _, v in puts])
-        n_ops = len(batch)
+        if self._writer is not None:
+            for table, ops in batch.ops.items():
+                self._db(table)
+                if ops:
+                    check_keys(table, ops, self._max_key)
+            with self._write_lock:
+                if self._closed:
+                    raise Unavailable("store is closed")
+                self._writer.commit(batch.ops)
+            return
+        sorted_ops, n_ops, n_bytes = sorted_plan(batch.ops, self._max_key)
+        plan = [(self._db(table), puts, deletes) for table, puts, deletes in sorted_ops]
         with self._write_lock:
             while True:
                 if self._closed:
                     raise Unavailable("store is closed")
-                self._ensure_headroom(n_ops, n_bytes)
+                size = grow_for(self._env, self._page_size, n_ops, n_bytes)
+                if size is not None:
+                    self._adopt_map_size(size)
                 try:
                     txn = self._env.begin(write=True)
                 except lmdb.MapResizedError:
@@ -323,7 +318,7 @@ class LmdbStore:
                     continue
                 try:
                     for db, puts, deletes in plan:
-                        self._apply(txn, db, puts, deletes)
+                        apply_sorted(txn, db, puts, deletes)
                 except BaseException as e:
                     self._abort_write(txn, grow=isinstance(e, lmdb.MapFullError))
                     if isinstance(e, lmdb.MapFullError):
@@ -351,44 +346,17 @@ class LmdbStore:
         finally:
             self._guard.release_exclusive()
 
-    def _ensure_headroom(self, n_ops: int, n_bytes: int) -> None:
-        """Grow the map before a commit that might not fit, so ``MapFullError`` (and its
-        costly abort) stays rare. Copy-on-write can dirty a page per op, plus the data."""
-        info = self._env.info()
-        need = (info["last_pgno"] + 1 + 2 * n_ops) * self._page_size + 2 * n_bytes
-        size = info["map_size"]
-        if need > size:
-            while need > size:
-                size *= 2
-            self._adopt_map_size(size)
-
-    @staticmethod
-    def _apply(
-        txn: lmdb.Transaction[bytes],
-        db: lmdb._Database,
-        puts: list[tuple[bytes, bytes]],
-        deletes: list[bytes],
-    ) -> None:
-        """Apply one table's sorted puts and deletes inside ``txn``."""
-        cur = txn.cursor(db)
-        for k in deletes:
-            txn.delete(k, db=db)
-        if not puts:
-            return
-        # Keys beyond the table's current last key can be appended without a tree search.
-        split = bisect.bisect_right(puts, cur.key(), key=lambda kv: kv[0]) if cur.last() else 0
-        if split:
-            consumed, _ = cur.putmulti(puts[:split])
-            if consumed != split:
-                raise IntegrityError("LMDB did not take every put of a batch")
-        if split < len(puts):
-            tail = puts[split:]
-            consumed, added = cur.putmulti(tail, append=True)
-            if consumed != len(tail) or added != len(tail):
-                raise IntegrityError("LMDB refused an append of a batch")
+    @property
+    def writer_pid(self) -> int | None:
+        """Process id of the writer process, if commits go through one."""
+        return None if self._writer is None else self._writer.pid
 
     def close(self) -> None:
-        """Close the environment; further calls raise ``Unavailable``."""
+        """Close the environment (after the writer process, if any, finished and exited);
+        further calls raise ``Unavailable``."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
         self._guard.acquire_exclusive()
         try:
             if not self._closed:
