@@ -3,6 +3,7 @@ departments, through the ``network`` system contract on an (in-memory) embedded 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from govchain.crypto import get_suite
-from govchain.errors import UnknownSigner
+from govchain.errors import ProofError, UnknownSigner
+from govchain.ledger.bundles import verify_bundle
 from govchain.ledger.genesis import Params
 from govchain.ledger.membership import majority_of, quorum_of
 from govchain.ledger.transactions import Transaction, build_transaction
@@ -21,6 +23,8 @@ from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.node import Node
 
 SUITE = get_suite("intl")
+LINK = ("log_index", "entry", "inclusion_proof", "checkpoint")
+"""The fields of a proved membership change in a receipt."""
 
 
 @pytest.fixture
@@ -166,3 +170,54 @@ def test_bad_proposals_fail_and_change_nothing(
 def test_unknown_proposal_is_not_found(net: NetworkDir, node: Node) -> None:
     r = call(net, node, "tax/admin", "approve", {"proposal": "0" * 32})
     assert r["status"] == "failed" and r["error"]["code"] == "not_found"
+
+
+def test_receipts_prove_membership_changes_offline(net: NetworkDir, node: Node) -> None:
+    genesis = net.genesis()
+    # housing joins, then customs leaves: two membership changes.
+    pid = call(net, node, "market/admin", "propose", add_args())["result"]["proposal"]
+    for dept in ("tax", "customs"):
+        call(net, node, f"{dept}/admin", "approve", {"proposal": pid})
+    pid = call(net, node, "tax/admin", "propose", {"action": "remove", "dept": "customs"})[
+        "result"
+    ]["proposal"]
+    for dept in ("market", "hrss"):
+        call(net, node, f"{dept}/admin", "approve", {"proposal": pid})
+    tx = network_tx(net, "hrss/admin", "propose", {"action": "remove", "dept": "market"})
+    node.submit([tx.encode()], wait=True, timeout=20)
+    bundle = node.receipt_bundle(tx.tx_id)
+    # The receipt carries both changes, each proved against the checkpoint of its own block,
+    # and verifies with nothing but genesis.
+    links = bundle["membership"]
+    assert [link["entry"]["receipt"]["events"][-1]["data"]["departments"] for link in links] == [
+        ["market", "tax", "hrss", "customs", "housing"],
+        ["market", "tax", "hrss", "housing"],
+    ]
+    verified = verify_bundle(bundle, genesis, SUITE)
+    assert [d.id for d in verified.departments] == ["market", "tax", "hrss", "housing"]
+    # Tampering with a proved change (a different node key for the new department), reordering
+    # the changes or stripping a change's checkpoint signatures is refused.
+    forged = copy.deepcopy(bundle)
+    event = forged["membership"][0]["entry"]["receipt"]["events"][-1]
+    event["data"]["membership"][-1]["node_key"] = SUITE.generate_keypair().public.hex()
+    with pytest.raises(ProofError, match=r"inclusion|root"):
+        verify_bundle(forged, genesis, SUITE)
+    with pytest.raises(ProofError, match="in order"):
+        verify_bundle(dict(bundle, membership=links[::-1]), genesis, SUITE)
+    stripped = copy.deepcopy(bundle)
+    stripped["membership"][0]["checkpoint"]["signatures"] = stripped["membership"][0]["checkpoint"][
+        "signatures"
+    ][:1]
+    with pytest.raises(ProofError, match="valid department signature"):
+        verify_bundle(stripped, genesis, SUITE)
+    # A proved transaction of the network contract that changed nothing is no proof of a change.
+    extra = network_tx(net, "tax/admin", "propose", {"action": "remove", "dept": "hrss"})
+    node.submit([extra.encode()], wait=True, timeout=20)
+    height = node.ledger.locate(extra.tx_id).height
+    last = network_tx(net, "tax/admin", "propose", {"action": "remove", "dept": "housing"})
+    node.submit([last.encode()], wait=True, timeout=20)
+    later = node.receipt_bundle(last.tx_id)
+    unchanged = node.ledger.receipt_bundle(extra.tx_id, checkpoint_height=height)
+    fake = dict(later, membership=[*later["membership"], {k: unchanged[k] for k in LINK}])
+    with pytest.raises(ProofError, match="changed no membership"):
+        verify_bundle(fake, genesis, SUITE)

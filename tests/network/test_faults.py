@@ -292,6 +292,16 @@ def test_new_department_joins_by_majority_and_its_node_catches_up(net: Net) -> N
     assert len(net.live()) == 5
     assert head["certified_height"] == head["height"]
     assert "from peer" in housing.log_text()
+    # A receipt from now on proves the change: verified offline with genesis alone, its
+    # checkpoint counts the new department's signature and needs 4 of the 5.
+    tx = net.tx("housing", "housing/second", 2)
+    assert net.submit(housing, [tx]).status_code == 200
+    net.wait_converged()
+    bundle = httpx.get(f"{market.url}/v1/transactions/{tx.tx_id.hex()}/receipt").json()
+    assert len(bundle["membership"]) == 1
+    verified = verify_bundle(bundle, net.genesis, net.suite)
+    assert [d.id for d in verified.departments][-1] == "housing"
+    assert len(verified.checkpoint_signers) >= 4
 
 
 def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:

@@ -25,6 +25,7 @@ from govchain.ledger.chain import META_GENESIS_HASH, Ledger
 from govchain.ledger.checkpoints import SignedCheckpoint, valid_signers
 from govchain.ledger.encoding import decode
 from govchain.ledger.genesis import Genesis, parse_genesis
+from govchain.ledger.membership import quorum_of
 from govchain.node.embedded import EMBEDDED_NODE
 from govchain.node.network import NetworkDir
 from govchain.storage.factory import open_store
@@ -102,7 +103,8 @@ def print_verified(v: VerifiedReceipt, genesis: Genesis, bundle: dict[str, Any])
     """Print what a verified receipt proves."""
     signed = SignedCheckpoint.from_json(bundle["checkpoint"])
     # verify_bundle stops checking signatures at a quorum; report every valid one.
-    signers = valid_signers(get_suite(genesis.suite), genesis, signed)
+    departments = v.departments or genesis.departments
+    signers = valid_signers(get_suite(genesis.suite), genesis, signed, departments=departments)
     log_size = signed.checkpoint.log_size
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -122,11 +124,18 @@ def print_verified(v: VerifiedReceipt, genesis: Genesis, bundle: dict[str, Any])
     if v.case:
         grid.add_row("case", escape(v.case))
     grid.add_row("included", f"in the transaction log of {log_size} entries (inclusion proof)")
-    n = len(genesis.departments)
+    changes = len(bundle.get("membership", []))
+    if changes:
+        grid.add_row(
+            "departments",
+            f"{escape(', '.join(d.id for d in departments))} (genesis's, after {changes} "
+            "proved membership change(s))",
+        )
+    n = len(departments)
     grid.add_row(
         "checkpoint",
         f"height {v.checkpoint_height}, signed by {len(signers)}/{n} departments "
-        f"({escape(', '.join(signers))}; quorum {genesis.quorum()})",
+        f"({escape(', '.join(signers))}; quorum {quorum_of(n)})",
     )
     console.print(grid)
 

@@ -143,9 +143,11 @@ def save_receipt(network: Path, raw: bytes, path: Path) -> None:
     suite = get_suite(genesis.suite)
     bundle = orjson.loads(raw)
     verified = verify_bundle(bundle, genesis, suite)
-    signers = valid_signers(suite, genesis, SignedCheckpoint.from_json(bundle["checkpoint"]))
+    departments = verified.departments or genesis.departments
+    signed = SignedCheckpoint.from_json(bundle["checkpoint"])
+    signers = valid_signers(suite, genesis, signed, departments=departments)
     path.write_bytes(raw)
-    n = len(genesis.departments)
+    n = len(departments)
     console.print(
         f"receipt saved to {escape(str(path))} (verified: checkpoint at height "
         f"{verified.checkpoint_height} signed by {len(signers)}/{n} departments)"

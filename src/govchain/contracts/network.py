@@ -21,7 +21,12 @@ from govchain.errors import Conflict, Forbidden, NotFound
 from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.execution import CallContext, member_key
 from govchain.ledger.genesis import Department, Genesis
-from govchain.ledger.membership import DEPARTMENTS_KEY, Membership, majority_of
+from govchain.ledger.membership import (
+    DEPARTMENTS_KEY,
+    MEMBERSHIP_CHANGED_EVENT,
+    Membership,
+    majority_of,
+)
 
 PROPOSAL_PREFIX = b"sys/proposal/"
 """State keys of membership proposals."""
@@ -174,12 +179,14 @@ class NetworkContract:
             prop["status"] = "done"
             prop["done_at"] = ctx.height
             ctx.emit(
-                "network.membership_changed",
+                MEMBERSHIP_CHANGED_EVENT,
                 {
                     "proposal": pid,
                     "action": prop["action"],
                     "dept": dept,
                     "departments": after.ids(),
+                    # With node keys: what an offline verifier learns the new quorum from.
+                    "membership": after.to_json(),
                 },
             )
         ctx.put(PROPOSAL_PREFIX + pid.encode(), canonical_unchecked(prop))

@@ -4,7 +4,12 @@ A bundle (``govchain-receipt/1``) holds a log entry (the transaction and its rec
 index in the transaction log, the inclusion proof, and a signed checkpoint. It is valid when:
 
 1. the checkpoint is for this chain and carries a quorum of department signatures (> 2/3),
-   checked against the node keys in genesis;
+   checked against the node keys of the departments in force at its height: genesis's, changed
+   by each membership change the bundle proves (``membership``, oldest first). A change made by
+   block ``h`` is proved by its transaction's log entry (status ok, a
+   ``network.membership_changed`` event from the ``network`` system contract listing the new
+   departments with their node keys), included in the log of the checkpoint at ``h``, which a
+   quorum of the departments in force *before* the change signed;
 2. the entry's leaf hash is included at ``log_index`` in the log of ``checkpoint.log_size``
    entries whose root is ``checkpoint.log_root``;
 3. the transaction inside is well-formed, for this chain, has the stated id, and — when its
@@ -19,9 +24,14 @@ from typing import Any
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, ProofError
 from govchain.ledger import merkle
-from govchain.ledger.checkpoints import SignedCheckpoint, verify_checkpoint_along
+from govchain.ledger.checkpoints import (
+    SignedCheckpoint,
+    verify_checkpoint,
+    verify_checkpoint_along,
+)
 from govchain.ledger.encoding import canonical_bytes
-from govchain.ledger.genesis import Genesis
+from govchain.ledger.genesis import Department, Genesis
+from govchain.ledger.membership import MEMBERSHIP_CHANGED_EVENT, NETWORK_CONTRACT, Membership
 from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, unhex_list
 from govchain.ledger.transactions import parse_envelope
 from govchain.types import DeptId, Height
@@ -55,6 +65,9 @@ class VerifiedReceipt:
     """Whether the transaction signature was checked (signer key known from genesis)."""
     entry: LogEntry
     """The verified log entry."""
+    departments: tuple[Department, ...] = ()
+    """The departments in force at the checkpoint (genesis's unless the bundle proved
+    membership changes)."""
 
 
 def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> VerifiedReceipt:
@@ -95,7 +108,8 @@ def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> Verified
     # core: with SM2 (~250 µs a signature) that is what keeps a receipt under a millisecond.
     key = next((m.public_key for m in genesis.members if m.id == tx.signer), None)
     others = [] if key is None else [(key, tx.signing_message(), tx.signature)]
-    signers, tx_ok = verify_checkpoint_along(suite, genesis, signed, others)
+    departments = follow_membership(bundle.get("membership", []), genesis, suite, cp.height)
+    signers, tx_ok = verify_checkpoint_along(suite, genesis, signed, others, departments)
     if others and not tx_ok[0]:
         raise ProofError(f"transaction signature does not verify under {tx.signer!r}")
     checked = bool(others)
@@ -122,4 +136,77 @@ def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> Verified
         checkpoint_signers=tuple(signers),
         signature_checked=checked,
         entry=entry,
+        departments=tuple(departments),
     )
+
+
+def _proved_entry(link: Any, what: str, suite: CryptoSuite) -> tuple[LogEntry, int, list[bytes]]:
+    """Parse the entry, log index and inclusion proof of a bundle or membership link."""
+    log_index = link.get("log_index")
+    if type(log_index) is not int:
+        raise ProofError(f"{what} log_index must be an integer")
+    try:
+        entry = LogEntry.decode(canonical_bytes(link.get("entry")))
+    except GovchainError as exc:
+        raise ProofError(f"{what} entry is malformed: {exc.message}") from None
+    return entry, log_index, unhex_list(link.get("inclusion_proof"), "inclusion_proof")
+
+
+def follow_membership(
+    links: Any, genesis: Genesis, suite: CryptoSuite, below: Height
+) -> tuple[Department, ...]:
+    """Verify the membership changes a bundle proves (all below height ``below``) from genesis
+    on; return the departments in force after the last one. ``ProofError`` names the defect."""
+    if type(links) is not list:
+        raise ProofError("receipt membership must be a list of proved changes")
+    departments = genesis.departments
+    last = 0
+    for n, link in enumerate(links):
+        what = f"membership change {n + 1}"
+        if type(link) is not dict:
+            raise ProofError(f"{what} must be a JSON object")
+        try:
+            signed = SignedCheckpoint.from_json(link.get("checkpoint"))
+        except GovchainError as exc:
+            raise ProofError(f"{what} checkpoint is malformed: {exc.message}") from None
+        cp = signed.checkpoint
+        if not last < cp.height < below:
+            raise ProofError(
+                f"{what} is at height {cp.height}; changes must be in order, below the "
+                f"receipt's checkpoint at {below}"
+            )
+        verify_checkpoint(suite, genesis, signed, departments=departments)
+        entry, log_index, proof = _proved_entry(link, what, suite)
+        entry_data = canonical_bytes(link.get("entry"))
+        merkle.verify_inclusion(
+            suite.hash,
+            log_index,
+            cp.log_size,
+            merkle.leaf_hash(suite.hash, entry_data),
+            proof,
+            cp.log_root,
+        )
+        if entry.height != cp.height:
+            raise ProofError(f"{what}: its entry is of block {entry.height}, not {cp.height}")
+        try:
+            tx = parse_envelope(entry.tx, suite.hash)
+        except GovchainError as exc:
+            raise ProofError(f"{what}: its transaction is malformed: {exc.message}") from None
+        if tx.chain != genesis.chain_id or tx.contract != NETWORK_CONTRACT:
+            raise ProofError(f"{what}: not a call of this chain's network contract")
+        events = [
+            e
+            for e in entry.receipt.events
+            if entry.receipt.status == "ok" and e.get("type") == MEMBERSHIP_CHANGED_EVENT
+        ]
+        if len(events) != 1:
+            raise ProofError(f"{what}: the transaction changed no membership")
+        data = events[0].get("data")
+        try:
+            departments = Membership.from_json(
+                data.get("membership") if type(data) is dict else None
+            ).departments
+        except GovchainError as exc:
+            raise ProofError(f"{what}: {exc.message}") from None
+        last = cp.height
+    return departments

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govchain.crypto.suite import CryptoSuite
-from govchain.errors import IntegrityError, NotFound, SchemaViolation
+from govchain.errors import IntegrityError, NotFound, SchemaViolation, Unavailable
 from govchain.ledger import merkle
 from govchain.ledger.blocks import BlockHeader, SignedHeader, height_key, tx_root
 from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
@@ -27,7 +27,7 @@ from govchain.ledger.execution import (
 )
 from govchain.ledger.genesis import Genesis
 from govchain.ledger.log import LogHead, MerkleLog
-from govchain.ledger.membership import Membership, current_membership
+from govchain.ledger.membership import DEPARTMENTS_KEY, Membership, current_membership
 from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, hex_list
 from govchain.ledger.state import StateWrite, WorldState
 from govchain.ledger.transactions import Transaction
@@ -35,6 +35,10 @@ from govchain.storage.base import KVStore, WriteBatch
 from govchain.types import DeptId, Hash32, Height, TxId
 
 _LOC = struct.Struct(">QIQ")  # height, index in block, log index
+
+MAX_MEMBERSHIP_CHANGES = 10_000
+"""Most membership changes a receipt proves its way through (departments join and leave
+rarely)."""
 
 META_GENESIS_HASH = b"genesis_hash"
 META_CHAIN_ID = b"chain_id"
@@ -222,13 +226,23 @@ class Ledger:
                 f"checkpoint {cp.checkpoint.height} is below the transaction's block {loc.height}",
                 height=loc.height,
             )
-        entry = LogEntry.decode(self.entry_bytes(loc.log_index))
-        proof = self.log.inclusion_proof(loc.log_index, cp.checkpoint.log_size)
-        return {
+        bundle: dict[str, Any] = {
             "format": BUNDLE_FORMAT,
             "chain_id": self.genesis.chain_id,
             "tx_id": tx_id.hex(),
-            "log_index": loc.log_index,
+            **self._proved_entry(loc.log_index, cp),
+        }
+        links = self.membership_links(cp.checkpoint.height)
+        if links:
+            bundle["membership"] = links
+        return bundle
+
+    def _proved_entry(self, log_index: int, cp: SignedCheckpoint) -> dict[str, Any]:
+        """A log entry with its inclusion proof against ``cp`` (the fields of a receipt)."""
+        entry = LogEntry.decode(self.entry_bytes(log_index))
+        proof = self.log.inclusion_proof(log_index, cp.checkpoint.log_size)
+        return {
+            "log_index": log_index,
             "entry": {
                 "height": entry.height,
                 "index": entry.index,
@@ -238,6 +252,31 @@ class Ledger:
             "inclusion_proof": hex_list(proof),
             "checkpoint": cp.to_json(),
         }
+
+    def membership_links(self, below: Height) -> list[dict[str, Any]]:
+        """Return the proof of every membership change at a height below ``below``, oldest
+        first: the changing transaction's log entry, proved against the checkpoint of its own
+        block, which the departments in force before the change signed (see ``bundles.py``).
+        ``Unavailable`` if this node holds no quorum of signatures for such a checkpoint."""
+        versions = self.state.history(DEPARTMENTS_KEY, limit=MAX_MEMBERSHIP_CHANGES)
+        links: list[dict[str, Any]] = []
+        departments = self.genesis.departments
+        for v in reversed(versions):
+            if v.height >= below:
+                break
+            cp = self.checkpoint(v.height)
+            signers = {d for d, _ in cp.signatures}
+            present = sum(1 for d in departments if d.id in signers)
+            if present < len(departments) * 2 // 3 + 1:
+                raise Unavailable(
+                    f"this node holds no quorum certificate for block {v.height}, where the "
+                    "membership changed; ask another department's node for the receipt",
+                    height=v.height,
+                )
+            links.append(self._proved_entry(self.locate(v.tx_id).log_index, cp))
+            if v.value is not None:
+                departments = Membership.decode(v.value).departments
+        return links
 
     # --- writes -----------------------------------------------------------------------------
 

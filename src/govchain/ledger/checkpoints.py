@@ -14,7 +14,7 @@ from govchain.crypto.parallel import verify_few
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import ProofError, SchemaViolation
 from govchain.ledger.encoding import canonical_unchecked
-from govchain.ledger.genesis import Genesis
+from govchain.ledger.genesis import Department, Genesis
 from govchain.types import DeptId, Hash32, Height
 
 CHECKPOINT_DOMAIN = b"govchain/checkpoint/v1\x00"
@@ -121,10 +121,21 @@ def sign_checkpoint(
     return SignedCheckpoint(checkpoint, sigs)
 
 
-def _candidates(genesis: Genesis, signed: SignedCheckpoint) -> list[tuple[DeptId, bytes, bytes]]:
+Departments = Sequence[Department]
+"""The departments whose node keys sign a checkpoint (default: genesis's)."""
+
+
+def _quorum(genesis: Genesis, departments: Departments | None) -> int:
+    n = len(genesis.departments if departments is None else departments)
+    return n * 2 // 3 + 1
+
+
+def _candidates(
+    genesis: Genesis, signed: SignedCheckpoint, departments: Departments | None = None
+) -> list[tuple[DeptId, bytes, bytes]]:
     """``(department, node key, signature)`` for each signature by a known department, first
     signature per department only."""
-    keys = {d.id: d.node_key for d in genesis.departments}
+    keys = {d.id: d.node_key for d in (genesis.departments if departments is None else departments)}
     seen: set[DeptId] = set()
     out: list[tuple[DeptId, bytes, bytes]] = []
     for dept, sig in signed.signatures:
@@ -136,13 +147,17 @@ def _candidates(genesis: Genesis, signed: SignedCheckpoint) -> list[tuple[DeptId
 
 
 def valid_signers(
-    suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint, enough: int | None = None
+    suite: CryptoSuite,
+    genesis: Genesis,
+    signed: SignedCheckpoint,
+    enough: int | None = None,
+    departments: Departments | None = None,
 ) -> list[DeptId]:
     """Return the departments whose signature on the checkpoint verifies (one per department);
     with ``enough``, stop once that many are found (a verifier needs a quorum, not all)."""
     msg = signed.checkpoint.signing_message()
     ok: list[DeptId] = []
-    for dept, key, sig in _candidates(genesis, signed):
+    for dept, key, sig in _candidates(genesis, signed, departments):
         if suite.verify(key, msg, sig):
             ok.append(dept)
             if enough is not None and len(ok) >= enough:
@@ -158,18 +173,23 @@ def _check_chain(genesis: Genesis, signed: SignedCheckpoint) -> None:
 
 
 def verify_checkpoint(
-    suite: CryptoSuite, genesis: Genesis, signed: SignedCheckpoint, required: int | None = None
+    suite: CryptoSuite,
+    genesis: Genesis,
+    signed: SignedCheckpoint,
+    required: int | None = None,
+    departments: Departments | None = None,
 ) -> list[DeptId]:
-    """Check a checkpoint carries at least ``required`` valid department signatures (default:
-    a quorum, more than two thirds) for this chain; return the signers checked (the first
-    ``required`` valid ones) or raise ``ProofError``."""
+    """Check a checkpoint carries at least ``required`` valid signatures of ``departments``
+    (default: genesis's; ``required`` default: a quorum, more than two thirds) for this chain;
+    return the signers checked (the first ``required`` valid ones) or raise ``ProofError``."""
     _check_chain(genesis, signed)
-    need = genesis.quorum() if required is None else required
-    ok = valid_signers(suite, genesis, signed, enough=need)
+    need = _quorum(genesis, departments) if required is None else required
+    ok = valid_signers(suite, genesis, signed, need, departments)
     if len(ok) < need:
+        total = len(genesis.departments if departments is None else departments)
         raise ProofError(
             f"checkpoint at height {signed.checkpoint.height} has {len(ok)} valid department "
-            f"signature(s) {ok}; {need} of {len(genesis.departments)} are required",
+            f"signature(s) {ok}; {need} of {total} are required",
             valid=ok,
             required=need,
         )
@@ -181,6 +201,7 @@ def verify_checkpoint_along(
     genesis: Genesis,
     signed: SignedCheckpoint,
     others: Sequence[tuple[bytes, bytes, bytes]],
+    departments: Departments | None = None,
 ) -> tuple[list[DeptId], list[bool]]:
     """``verify_checkpoint`` (quorum by default) together with more ``(public, message,
     signature)`` checks, all verified at once on every core (``parallel.verify_few``).
@@ -190,11 +211,11 @@ def verify_checkpoint_along(
     remaining signatures tried, one by one, as ``verify_checkpoint`` does.
     """
     _check_chain(genesis, signed)
-    need = genesis.quorum()
+    need = _quorum(genesis, departments)
     msg = signed.checkpoint.signing_message()
-    first = _candidates(genesis, signed)[:need]
+    first = _candidates(genesis, signed, departments)[:need]
     results = verify_few(suite.verify, [(key, msg, sig) for _, key, sig in first] + list(others))
     ok = [dept for (dept, _, _), good in zip(first, results, strict=False) if good]
     if len(ok) < need:
-        ok = verify_checkpoint(suite, genesis, signed)
+        ok = verify_checkpoint(suite, genesis, signed, departments=departments)
     return ok, results[len(first) :]

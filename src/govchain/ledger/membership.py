@@ -13,12 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from govchain.errors import SchemaViolation
 from govchain.ledger.encoding import canonical_unchecked, decode
 from govchain.ledger.genesis import Department, Genesis
 from govchain.types import DeptId
 
 DEPARTMENTS_KEY = b"sys/departments"
 """State key of the current department list (absent: the genesis departments)."""
+
+NETWORK_CONTRACT = "network"
+"""Name of the system contract that changes membership."""
+
+MEMBERSHIP_CHANGED_EVENT = "network.membership_changed"
+"""Event of a membership change; its ``membership`` lists the new departments and node keys."""
 
 
 def quorum_of(n: int) -> int:
@@ -50,19 +57,35 @@ class Membership:
         """Signatures that make a quorum checkpoint."""
         return quorum_of(len(self.departments))
 
+    def to_json(self) -> list[dict[str, str]]:
+        """Return the JSON form (also the stored form, canonically encoded)."""
+        return [
+            {"id": d.id, "name": d.name, "node_key": d.node_key.hex()} for d in self.departments
+        ]
+
     def encode(self) -> bytes:
         """Return the stored form."""
-        return canonical_unchecked(
-            [{"id": d.id, "name": d.name, "node_key": d.node_key.hex()} for d in self.departments]
-        )
+        return canonical_unchecked(self.to_json())
+
+    @staticmethod
+    def from_json(items: Any) -> Membership:
+        """Parse the JSON form; ``SchemaViolation`` if it is not a list of departments."""
+        if type(items) is not list or not items:
+            raise SchemaViolation("a membership is a non-empty list of departments")
+        try:
+            return Membership(
+                tuple(
+                    Department(str(i["id"]), str(i["name"]), bytes.fromhex(i["node_key"]))
+                    for i in items
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            raise SchemaViolation("malformed department in a membership") from None
 
     @staticmethod
     def decode(raw: bytes) -> Membership:
         """Parse the stored form."""
-        items: Any = decode(raw)
-        return Membership(
-            tuple(Department(i["id"], i["name"], bytes.fromhex(i["node_key"])) for i in items)
-        )
+        return Membership.from_json(decode(raw))
 
 
 def current_membership(genesis: Genesis, read: Callable[[bytes], bytes | None]) -> Membership:

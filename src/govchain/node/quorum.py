@@ -26,7 +26,7 @@ class MembershipHistory:
         self._entries: list[tuple[int, Membership]] = [(height, membership)]
 
     def record(self, height: int, membership: Membership) -> None:
-        """Note the membership written by the block at ``height``."""
+        """Note the membership in force from ``height`` on (the block after the change)."""
         self._entries.append((height, membership))
 
     def at(self, height: int) -> Membership:

@@ -161,9 +161,13 @@ class NetworkNode:
 
     def _on_block(self, block: CommittedBlock) -> None:
         if any(w.key == DEPARTMENTS_KEY for w in block.result.writes):
+            # The departments in force before the change sign the checkpoint of the block that
+            # made it (what offline verifiers follow, see ledger/bundles.py); the new ones sign
+            # from the next block on.
             m = self.node.ledger.membership()
-            self.members.record(block.header.header.height, m)
-            log.info("membership from height %d: %s", block.header.header.height, m.ids())
+            start = block.header.header.height + 1
+            self.members.record(start, m)
+            log.info("membership from height %d: %s", start, m.ids())
         self._wake.set()
 
     @property
