@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from govchain.api.settings import DEFAULT_HOST, ApiSettings
+from govchain.cli import join
 from govchain.cli.options import DataOpt, NetworkOpt
 from govchain.cli.output import CliError, console, err_console, reports_errors
 from govchain.cli.server import listen, serve
@@ -353,3 +354,6 @@ def up(
         for s, old in previous.items():
             signal.signal(s, old)
         console.print("stopped")
+
+
+join.register(app)
