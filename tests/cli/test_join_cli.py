@@ -65,6 +65,18 @@ def test_join_creates_keys_proposes_and_the_majority_admits(tmp_path: Path) -> N
         )  # fmt: skip
         assert r.returncode == 0, r.stderr
         assert admin_key.id == "housing/admin"
+        # Proofs after the change verify with genesis alone: the answer proves the change and
+        # its checkpoint is counted against the five departments now in force.
+        r = govchain("query", "housing/hello", "-n", root, "--url", url)
+        assert r.returncode == 0, r.stderr
+        assert "proof verified against checkpoint" in r.stdout
+        assert "/5 departments" in r.stdout, r.stdout
+        tx_id = httpx.get(f"{url}/v1/kv/housing/hello").json()["tx_id"]
+        saved = tmp_path / "r.json"
+        saved.write_bytes(httpx.get(f"{url}/v1/transactions/{tx_id}/receipt").content)
+        r = govchain("verify-receipt", saved, "--genesis", root / "genesis.json")
+        assert r.returncode == 0, r.stderr
+        assert "after 1 proved membership change" in r.stdout, r.stdout
     finally:
         proc.terminate()
         proc.wait(60)

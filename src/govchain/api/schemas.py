@@ -172,6 +172,22 @@ class BatchResultPublic(BaseModel):
     results: list[BatchAcceptedPublic | BatchRejectedPublic]
 
 
+MEMBERSHIP_DOC = (
+    "Proved membership changes below the checkpoint, oldest first (absent: genesis's "
+    "departments signed it); each is checked against the departments before it."
+)
+
+
+class MembershipChangePublic(BaseModel):
+    """A membership change: the ``network`` transaction's log entry, proved against the
+    checkpoint of its block (signed by the departments in force before the change)."""
+
+    log_index: int
+    entry: dict[str, Any]
+    inclusion_proof: list[str]
+    checkpoint: SignedCheckpointPublic
+
+
 class ReceiptBundlePublic(BaseModel):
     """A receipt verifiable offline with only the genesis file (``govchain verify-receipt``)."""
 
@@ -184,6 +200,9 @@ class ReceiptBundlePublic(BaseModel):
     entry: dict[str, Any]
     inclusion_proof: list[str]
     checkpoint: SignedCheckpointPublic
+    membership: list[MembershipChangePublic] = Field(
+        default_factory=list, description=MEMBERSHIP_DOC
+    )
 
 
 # --- blocks -----------------------------------------------------------------------------------
@@ -263,6 +282,9 @@ class StatePublic(BaseModel):
     proof: StateProofPublic
     checkpoint: SignedCheckpointPublic | None = Field(
         None, description="Checkpoint whose state_root the proof leads to (None before block 1)."
+    )
+    membership: list[MembershipChangePublic] = Field(
+        default_factory=list, description=MEMBERSHIP_DOC
     )
 
 

@@ -172,6 +172,7 @@ def state(node: Node, key: bytes, key_text: str) -> dict[str, Any]:
         "tx_id": None if current is None else current.tx_id.hex(),
         "proof": proof.to_json(),
         "checkpoint": None if cp is None else cp.to_json(),
+        "membership": [] if cp is None else node.membership_links(cp.checkpoint.height),
     }
 
 

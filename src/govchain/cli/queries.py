@@ -16,9 +16,10 @@ from govchain.cli.output import CliError, ProblemError, console, json_text, repo
 from govchain.contracts.kv import state_key
 from govchain.crypto import get_suite
 from govchain.errors import GovchainError, ProofError
+from govchain.ledger.bundles import follow_membership
 from govchain.ledger.checkpoints import SignedCheckpoint, valid_signers, verify_checkpoint
 from govchain.ledger.encoding import canonical_bytes
-from govchain.ledger.genesis import Genesis
+from govchain.ledger.genesis import Department, Genesis
 from govchain.ledger.state_proof import StateProof, verify_state_proof
 from govchain.node.network import NetworkDir
 from govchain.types import DeptId
@@ -34,11 +35,14 @@ class VerifiedState:
     """The checkpoint the proof leads to."""
     signers: list[DeptId]
     """Every department whose checkpoint signature verified (at least a quorum)."""
+    departments: tuple[Department, ...]
+    """The departments in force at the checkpoint."""
 
 
 def verify_state_answer(doc: Any, key: bytes, genesis: Genesis) -> VerifiedState:
-    """Check a ``/v1/state`` answer for ``key``: the checkpoint has a quorum of department
-    signatures under genesis, and the proof leads from the key's value to its state root.
+    """Check a ``/v1/state`` answer for ``key``: the checkpoint has a quorum of the signatures
+    of the departments in force (genesis's, followed through the membership changes the answer
+    proves), and the proof leads from the key's value to its state root.
     Raises ``ProofError`` naming what does not hold."""
     suite = get_suite(genesis.suite)
     if type(doc) is not dict or doc.get("key_hex") != key.hex():
@@ -54,7 +58,10 @@ def verify_state_answer(doc: Any, key: bytes, genesis: Genesis) -> VerifiedState
             value = canonical_bytes(v) if doc["value_encoding"] == "json" else bytes.fromhex(v)
     except (GovchainError, KeyError, TypeError, ValueError) as exc:
         raise ProofError(f"the answer is malformed: {exc}") from None
-    verify_checkpoint(suite, genesis, signed)
+    departments = follow_membership(
+        doc.get("membership", []), genesis, suite, signed.checkpoint.height
+    )
+    verify_checkpoint(suite, genesis, signed, departments=departments)
     verify_state_proof(
         suite.hash,
         signed.checkpoint.state_root,
@@ -64,7 +71,9 @@ def verify_state_answer(doc: Any, key: bytes, genesis: Genesis) -> VerifiedState
         genesis.params.state_buckets,
     )
     # verify_checkpoint stops at a quorum; count every valid signature for the report.
-    return VerifiedState(value, signed, valid_signers(suite, genesis, signed))
+    return VerifiedState(
+        value, signed, valid_signers(suite, genesis, signed, departments=departments), departments
+    )
 
 
 @reports_errors
@@ -99,7 +108,7 @@ def query(
     cp = verified.checkpoint.checkpoint
     console.print(
         f"[green]proof verified[/] against checkpoint at height {cp.height} signed by "
-        f"{len(verified.signers)}/{len(genesis.departments)} departments"
+        f"{len(verified.signers)}/{len(verified.departments)} departments"
     )
 
 

@@ -411,6 +411,11 @@ class Node:
                 )
             return self.ledger.receipt_bundle(tx_id, checkpoint_height=certified)
 
+    def membership_links(self, below: int) -> list[dict[str, Any]]:
+        """Return the proved membership changes below height ``below`` (see
+        ``Ledger.membership_links``; committed records only, read without the commit lock)."""
+        return self.ledger.membership_links(below)
+
     def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
         """Return a consistency proof between two log sizes."""
         with self._commit_lock:
