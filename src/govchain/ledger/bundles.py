@@ -86,14 +86,7 @@ def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> Verified
         raise ProofError(f"receipt checkpoint is malformed: {exc.message}") from None
     cp = signed.checkpoint
 
-    log_index = bundle.get("log_index")
-    if type(log_index) is not int:
-        raise ProofError("receipt log_index must be an integer")
-    try:
-        entry_data = canonical_bytes(bundle.get("entry"))
-        entry = LogEntry.decode(entry_data)
-    except GovchainError as exc:
-        raise ProofError(f"receipt entry is malformed: {exc.message}") from None
+    entry_data, entry, log_index = _entry(bundle, "receipt")
     try:
         tx = parse_envelope(entry.tx, suite.hash)
     except GovchainError as exc:
@@ -113,15 +106,7 @@ def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> Verified
     if others and not tx_ok[0]:
         raise ProofError(f"transaction signature does not verify under {tx.signer!r}")
     checked = bool(others)
-    proof = unhex_list(bundle.get("inclusion_proof"), "inclusion_proof")
-    merkle.verify_inclusion(
-        suite.hash,
-        log_index,
-        cp.log_size,
-        merkle.leaf_hash(suite.hash, entry_data),
-        proof,
-        cp.log_root,
-    )
+    _check_included(suite, bundle, entry_data, log_index, signed)
 
     return VerifiedReceipt(
         tx_id=tx.tx_id.hex(),
@@ -140,16 +125,35 @@ def verify_bundle(bundle: Any, genesis: Genesis, suite: CryptoSuite) -> Verified
     )
 
 
-def _proved_entry(link: Any, what: str, suite: CryptoSuite) -> tuple[LogEntry, int, list[bytes]]:
-    """Parse the entry, log index and inclusion proof of a bundle or membership link."""
-    log_index = link.get("log_index")
+def _entry(part: dict[str, Any], what: str) -> tuple[bytes, LogEntry, int]:
+    """Parse the log entry and log index of a receipt or of a proved membership change."""
+    log_index = part.get("log_index")
     if type(log_index) is not int:
         raise ProofError(f"{what} log_index must be an integer")
     try:
-        entry = LogEntry.decode(canonical_bytes(link.get("entry")))
+        entry_data = canonical_bytes(part.get("entry"))
+        return entry_data, LogEntry.decode(entry_data), log_index
     except GovchainError as exc:
         raise ProofError(f"{what} entry is malformed: {exc.message}") from None
-    return entry, log_index, unhex_list(link.get("inclusion_proof"), "inclusion_proof")
+
+
+def _check_included(
+    suite: CryptoSuite,
+    part: dict[str, Any],
+    entry_data: bytes,
+    log_index: int,
+    signed: SignedCheckpoint,
+) -> None:
+    """Check the part's inclusion proof of the entry in the checkpoint's log."""
+    cp = signed.checkpoint
+    merkle.verify_inclusion(
+        suite.hash,
+        log_index,
+        cp.log_size,
+        merkle.leaf_hash(suite.hash, entry_data),
+        unhex_list(part.get("inclusion_proof"), "inclusion_proof"),
+        cp.log_root,
+    )
 
 
 def follow_membership(
@@ -176,16 +180,8 @@ def follow_membership(
                 f"receipt's checkpoint at {below}"
             )
         verify_checkpoint(suite, genesis, signed, departments=departments)
-        entry, log_index, proof = _proved_entry(link, what, suite)
-        entry_data = canonical_bytes(link.get("entry"))
-        merkle.verify_inclusion(
-            suite.hash,
-            log_index,
-            cp.log_size,
-            merkle.leaf_hash(suite.hash, entry_data),
-            proof,
-            cp.log_root,
-        )
+        entry_data, entry, log_index = _entry(link, what)
+        _check_included(suite, link, entry_data, log_index, signed)
         if entry.height != cp.height:
             raise ProofError(f"{what}: its entry is of block {entry.height}, not {cp.height}")
         try:
