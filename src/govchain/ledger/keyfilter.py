@@ -13,10 +13,17 @@ process and never stored: the node rebuilds it from the buckets when it opens th
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterable
+
 BITS_PER_KEY = 16
 """Filter bits per key it is sized for (three probes: ~0.3 % false "present")."""
 MIN_BITS = 1 << 20
 """Smallest filter (128 KiB): small states never need to grow."""
+
+_PROBES = struct.Struct("<QQQ").unpack_from
+"""The three probes: the hash's first three little-endian 64-bit words."""
+_PROBE_BYTES = 24
 
 
 class KeyFilter:
@@ -35,22 +42,37 @@ class KeyFilter:
 
     def add(self, key_hash: bytes) -> None:
         """Add a key hash (at least 24 bytes, uniformly distributed)."""
-        bits, mask = self._bits, self._mask
-        for start in (0, 8, 16):
-            p = int.from_bytes(key_hash[start : start + 8], "little") & mask
-            bits[p >> 3] |= 1 << (p & 7)
-        self.count += 1
+        self.add_many((key_hash,))
+
+    def add_many(self, key_hashes: Iterable[bytes]) -> None:
+        """Add key hashes (each at least 24 bytes, uniformly distributed)."""
+        bits, mask, probes = self._bits, self._mask, _PROBES
+        n = 0
+        for key_hash in key_hashes:
+            a, b, c = probes(key_hash)
+            a &= mask
+            b &= mask
+            c &= mask
+            bits[a >> 3] |= 1 << (a & 7)
+            bits[b >> 3] |= 1 << (b & 7)
+            bits[c >> 3] |= 1 << (c & 7)
+            n += 1
+        self.count += n
 
     def __contains__(self, key_hash: object) -> bool:
         """Return False only if ``key_hash`` was certainly never added."""
-        if not isinstance(key_hash, bytes):
+        if not isinstance(key_hash, bytes) or len(key_hash) < _PROBE_BYTES:
             return False
         bits, mask = self._bits, self._mask
-        for start in (0, 8, 16):
-            p = int.from_bytes(key_hash[start : start + 8], "little") & mask
-            if not bits[p >> 3] & (1 << (p & 7)):
-                return False
-        return True
+        a, b, c = _PROBES(key_hash)
+        a &= mask
+        b &= mask
+        c &= mask
+        return bool(
+            bits[a >> 3] & (1 << (a & 7))
+            and bits[b >> 3] & (1 << (b & 7))
+            and bits[c >> 3] & (1 << (c & 7))
+        )
 
     def full(self) -> bool:
         """Return whether more keys were added than the filter is sized for."""

@@ -245,8 +245,8 @@ class WorldState:
         """The key filter of every live key, from the stored buckets (see ``keyfilter.py``)."""
         f = KeyFilter(2 * self._live)
         for _, blob in self._store.scan("buckets"):
-            for i in range(0, len(blob), ENTRY_SIZE):
-                f.add(blob[i : i + ENTRY_SIZE // 2])  # the key hash half of an entry
+            # the key hash half of each entry
+            f.add_many(blob[i : i + ENTRY_SIZE // 2] for i in range(0, len(blob), ENTRY_SIZE))
         return f
 
     @property
@@ -467,9 +467,7 @@ class WorldState:
         self._live += staged.live_delta
         self._n_recorded = True
         self._staged = None
-        add = self._filter.add
-        for key_hash in staged.added:
-            add(key_hash)
+        self._filter.add_many(staged.added)
         if self._filter.full():
             self._filter = self._build_filter()  # grown state: a bigger filter, from the store
 
