@@ -371,6 +371,48 @@ def test_lmdb_writer_exits_with_its_node_despite_forked_children(tmp_path: Path)
     s.close()
 
 
+CTRL_C_NODE = """
+import sys, time
+from govchain.storage.base import WriteBatch
+from govchain.storage.lmdb import LmdbStore
+
+store = LmdbStore(sys.argv[1], writer_process=True)
+print("ready", flush=True)
+try:
+    time.sleep(30)
+except KeyboardInterrupt:  # like a node draining its queue on Ctrl-C
+    batch = WriteBatch()
+    batch.put("meta", b"drained", b"yes")
+    store.commit(batch)
+store.close()
+"""
+
+
+def test_lmdb_writer_outlives_ctrl_c_until_its_node_drained(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    node = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_NODE, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    assert node.stdout is not None and node.stderr is not None
+    try:
+        assert node.stdout.readline().strip() == "ready"
+        os.killpg(node.pid, signal.SIGINT)  # Ctrl-C reaches the writer too
+        assert node.wait(30) == 0, node.stderr.read()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(node.pid, signal.SIGKILL)
+        node.stdout.close()
+        node.stderr.close()
+    s = LmdbStore(tmp_path)
+    assert s.get("meta", b"drained") == b"yes"
+    s.close()
+
+
 def test_lmdb_writer_reads_bulk_lookups_consistently(tmp_path: Path) -> None:
     s = LmdbStore(tmp_path, writer_process=True)
     keys = [b"k%05d" % i for i in range(lmdb_store.BULK_READ_MIN * 2)]

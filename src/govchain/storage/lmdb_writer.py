@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -197,6 +198,11 @@ def _commit(
 
 
 def _serve(path: str, map_size: int) -> None:
+    # Ctrl-C and a supervisor's SIGTERM reach the whole process group: the node then drains
+    # its queue through this process, which therefore lives on until the node closes the pipe
+    # (or dies). SIGKILL still ends it at once.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     env = open_environment(path, readonly=False, map_size=map_size)
     dbs = open_tables(env, readonly=False)
