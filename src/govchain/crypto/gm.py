@@ -231,12 +231,6 @@ class GmSuite:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""
         return parallel.verify_many(self.name, self.verify, items)
 
-    def start_verify_many(
-        self, items: Sequence[tuple[bytes, bytes, bytes]]
-    ) -> parallel.PendingVerdicts:
-        """Start ``verify_many`` on the other cores; collect the verdicts with ``result()``."""
-        return parallel.start_verify_many(self.name, self.verify, items)
-
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """SM4-GCM encrypt; returns ciphertext || 16-byte tag."""
         _require_length("aead key", key, AEAD_KEY_SIZE)

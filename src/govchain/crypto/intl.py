@@ -153,12 +153,6 @@ class IntlSuite:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""
         return parallel.verify_many(self.name, self.verify, items)
 
-    def start_verify_many(
-        self, items: Sequence[tuple[bytes, bytes, bytes]]
-    ) -> parallel.PendingVerdicts:
-        """Start ``verify_many`` on the other cores; collect the verdicts with ``result()``."""
-        return parallel.start_verify_many(self.name, self.verify, items)
-
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM encrypt; returns ciphertext || 16-byte tag."""
         _require_length("aead key", key, AEAD_KEY_SIZE)

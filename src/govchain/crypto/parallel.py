@@ -131,57 +131,26 @@ def _verify_chunk_in_worker(
     return _verify_chunk(suite.verify, chunk)
 
 
-class PendingVerdicts:
-    """Verdicts of a batch handed to the worker processes; ``result`` waits for them.
-
-    Starting a verification and collecting it later lets the caller overlap its own work (such
-    as parsing the next part of a submitted batch) with the verification on the other cores.
-    """
-
-    __slots__ = ("_done", "_futures")
-
-    def __init__(self, done: list[bool], futures: Sequence[Future[list[bool]]] = ()) -> None:
-        self._done = done
-        self._futures = futures
-
-    def result(self) -> list[bool]:
-        """Return one verdict per triple, in order (waits for the workers)."""
-        if not self._futures:
-            return self._done
-        results = self._done
-        for future in self._futures:
-            results.extend(future.result())
-        self._futures = ()
-        return results
-
-
-def start_verify_many(
-    suite_name: str, verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]
-) -> PendingVerdicts:
-    """Start verifying ``items`` like ``verify_many`` and return at once; small batches (or a
-    one-core machine) are verified on the calling thread before returning."""
-    workers = worker_count()
-    if len(items) < INLINE_LIMIT or workers == 1:
-        return PendingVerdicts(_verify_chunk(verify, items))
-    parts = workers * CHUNKS_PER_WORKER
-    size = -(-len(items) // parts)
-    executor = _get_executor()
-    return PendingVerdicts(
-        [],
-        [
-            executor.submit(_verify_chunk_in_worker, suite_name, items[start : start + size])
-            for start in range(0, len(items), size)
-        ],
-    )
-
-
 def verify_many(
     suite_name: str, verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]
 ) -> list[bool]:
     """Apply ``verify`` (the suite ``suite_name``'s own) to every ``(public, message,
     signature)`` triple, in order, on all cores; equal to ``[verify(*item) for item in items]``.
     """
-    return start_verify_many(suite_name, verify, items).result()
+    workers = worker_count()
+    if len(items) < INLINE_LIMIT or workers == 1:
+        return _verify_chunk(verify, items)
+    parts = workers * CHUNKS_PER_WORKER
+    size = -(-len(items) // parts)
+    executor = _get_executor()
+    futures: list[Future[list[bool]]] = [
+        executor.submit(_verify_chunk_in_worker, suite_name, items[start : start + size])
+        for start in range(0, len(items), size)
+    ]
+    results: list[bool] = []
+    for future in futures:
+        results.extend(future.result())
+    return results
 
 
 def _get_threads() -> ThreadPoolExecutor:

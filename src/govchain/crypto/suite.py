@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from govchain.crypto.parallel import PendingVerdicts
-
 
 @dataclass(frozen=True, slots=True)
 class KeyPair:
@@ -56,11 +54,6 @@ class CryptoSuite(Protocol):
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples, using every core; same results as
         calling ``verify`` on each."""
-        ...
-
-    def start_verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> PendingVerdicts:
-        """Start ``verify_many`` and return at once; ``result()`` waits for the verdicts, so the
-        caller can work while the other cores verify."""
         ...
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:

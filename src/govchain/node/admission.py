@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from govchain.crypto.parallel import PendingVerdicts
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import (
     BadSignature,
@@ -37,11 +36,6 @@ from govchain.ledger.transactions import (
 
 Outcome = Transaction | GovchainError
 """Per submitted item: the admitted transaction, or why it was rejected."""
-
-VERIFY_CHUNK = 500
-"""Parsed transactions handed to the signature verifiers at a time. A batch's first part is
-being verified on the other cores while the rest is still parsed here, instead of the verifiers
-waiting for the whole batch to be parsed (measured in ``bench/ledger_bench.py``)."""
 
 
 class Admission:
@@ -119,12 +113,8 @@ class Admission:
         out: list[Outcome] = []
         to_verify: list[int] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
-        started: list[tuple[list[int], PendingVerdicts]] = []
         parse = parse_transaction if raw else parse_transaction_object
         for item in items:
-            if len(triples) >= VERIFY_CHUNK:
-                started.append((to_verify, self.suite.start_verify_many(triples)))
-                to_verify, triples = [], []
             try:
                 tx = parse(item, h, limit)
                 if tx.chain != chain_id:
@@ -146,9 +136,8 @@ class Admission:
             triples.append((member.public_key, SIGNING_DOMAIN + tx.body_bytes, tx.signature))
             out.append(tx)
         if triples:
-            started.append((to_verify, self.suite.start_verify_many(triples)))
-        for positions, pending_verdicts in started:
-            for pos, ok in zip(positions, pending_verdicts.result(), strict=True):
+            results = self.suite.verify_many(triples)
+            for pos, ok in zip(to_verify, results, strict=True):
                 if not ok:
                     bad = out[pos]
                     assert isinstance(bad, Transaction)
