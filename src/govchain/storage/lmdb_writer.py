@@ -68,10 +68,15 @@ os.register_at_fork(after_in_child=_close_pipes_in_child)
 
 
 def _read_exactly(stream: IO[bytes], n: int) -> bytes | None:
-    data = stream.read(n)
-    if data is None or len(data) < n:
-        return None
-    return data
+    """Read ``n`` bytes (``None`` at end of file); a raw pipe may return fewer per read."""
+    parts: list[bytes] = []
+    while n:
+        data = stream.read(n)
+        if not data:
+            return None
+        parts.append(data)
+        n -= len(data)
+    return b"".join(parts)
 
 
 def _read_frame(stream: IO[bytes]) -> bytes | None:
@@ -83,8 +88,11 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
 
 
 def _write_frame(stream: IO[bytes], data: bytes) -> None:
-    stream.write(_FRAME.pack(len(data)))
-    stream.write(data)
+    """Write a length-prefixed frame; a raw pipe may take fewer bytes per write."""
+    for part in (_FRAME.pack(len(data)), data):
+        view = memoryview(part)
+        while view:
+            view = view[stream.write(view) or 0 :]
     stream.flush()
 
 
@@ -98,6 +106,8 @@ class WriterProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
+            # Unbuffered: a forked child closes its copies without flushing anything of ours.
+            bufsize=0,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._in: IO[bytes] = self._proc.stdin
@@ -122,7 +132,9 @@ class WriterProcess:
             except (BrokenPipeError, OSError):
                 reply = None
         if reply is None:
-            raise Unavailable("the store's writer process stopped; the batch may not be durable")
+            raise Unavailable(
+                "the store's writer process stopped (a batch it was given may not be durable)"
+            )
         if reply.startswith(_ERROR):
             message = reply.removeprefix(_ERROR).decode("utf-8", "replace")
             raise IntegrityError(f"the store refused the request: {message}")
@@ -161,11 +173,11 @@ class WriterProcess:
             proc.wait()
 
     def forget_in_child(self) -> None:
-        """In a forked child: drop the pipes without touching the writer."""
+        """In a forked child: close its copies of the pipes without touching the writer."""
         self._proc = None
         for stream in (self._in, self._out):
-            with contextlib.suppress(OSError, ValueError):
-                os.close(stream.fileno())
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _commit(
