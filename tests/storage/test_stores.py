@@ -377,8 +377,8 @@ from govchain.storage.base import WriteBatch
 from govchain.storage.lmdb import LmdbStore
 
 store = LmdbStore(sys.argv[1], writer_process=True)
-print("ready", flush=True)
 try:
+    print("ready", flush=True)
     time.sleep(30)
 except KeyboardInterrupt:  # like a node draining its queue on Ctrl-C
     batch = WriteBatch()
