@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from govchain.errors import Forbidden, NotFound, TooLarge, Unavailable
+from govchain.errors import Forbidden, NotFound, SchemaViolation, TooLarge, Unavailable
 from govchain.storage import lmdb as lmdb_store
 from govchain.storage.base import TABLES, KVStore, WriteBatch
 from govchain.storage.factory import open_store
@@ -529,3 +529,18 @@ def test_lmdb_kill9_loses_no_acknowledged_batch(
     assert s.get("meta", b"last") == b"%d" % last
     assert [k for k, _ in s.scan("meta", b"pending/", b"pending0")] == [b"pending/%08d" % last]
     s.close()
+
+
+def test_a_node_store_writes_through_a_writer_process_unless_inline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = open_store(str(tmp_path / "a"), node=True)
+    assert isinstance(s, LmdbStore) and s.writer_pid is not None
+    s.close()
+    monkeypatch.setenv("GOVCHAIN_LMDB_WRITER", "inline")
+    s = open_store(str(tmp_path / "b"), node=True)
+    assert isinstance(s, LmdbStore) and s.writer_pid is None
+    s.close()
+    monkeypatch.setenv("GOVCHAIN_LMDB_WRITER", "thread")
+    with pytest.raises(SchemaViolation, match="GOVCHAIN_LMDB_WRITER"):
+        open_store(str(tmp_path / "c"), node=True)

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
+from govchain.errors import SchemaViolation
 from govchain.storage.base import KVStore
 from govchain.storage.lmdb import LmdbStore
 from govchain.storage.memory import MemoryStore
+
+WRITER_ENV = "GOVCHAIN_LMDB_WRITER"
+"""Where a node's commits are written: ``process`` (default, ``storage/lmdb_writer.py``) or
+``inline`` (by the committing thread itself)."""
+
+
+def node_writer_process() -> bool:
+    """Return whether a node's store writes through a writer process (``WRITER_ENV``)."""
+    mode = os.environ.get(WRITER_ENV, "process")
+    if mode not in ("process", "inline"):
+        raise SchemaViolation(
+            f"{WRITER_ENV} must be 'process' or 'inline', not {mode!r}", setting=WRITER_ENV
+        )
+    return mode == "process"
 
 
 def open_store(path: str | None, *, readonly: bool = False, node: bool = False) -> KVStore:
@@ -12,10 +29,11 @@ def open_store(path: str | None, *, readonly: bool = False, node: bool = False) 
 
     ``readonly`` opens an existing LMDB store for offline tools; it has no meaning in memory.
     ``node`` is for a node's ledger: its commits are written by a writer process of their own
-    (``storage/lmdb_writer.py``).
+    (``storage/lmdb_writer.py``) unless ``GOVCHAIN_LMDB_WRITER=inline``.
     """
     if path is None:
         if readonly:
             raise ValueError("a read-only store needs a path")
         return MemoryStore()
-    return LmdbStore(path, readonly=readonly, writer_process=node and not readonly)
+    writer = node and not readonly and node_writer_process()
+    return LmdbStore(path, readonly=readonly, writer_process=writer)
