@@ -19,6 +19,7 @@ from bench import (
     proofs_bench,
     sharing_bench,
     sharing_http_bench,
+    store_bench,
 )
 
 
@@ -35,6 +36,7 @@ def main(argv: list[str]) -> None:
         network_bench.main(["--count", "5000", "--catch-up", "2000", "--seconds", "3"])
         sharing_bench.main(["--reads", "1000", "--attestations", "2000"])
         sharing_http_bench.main(["--reads", "1000"])
+        store_bench.main(["--commits", "5"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -45,6 +47,7 @@ def main(argv: list[str]) -> None:
         network_bench.main([])
         sharing_bench.main([])
         sharing_http_bench.main([])
+        store_bench.main([])
 
 
 if __name__ == "__main__":
