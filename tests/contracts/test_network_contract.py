@@ -221,3 +221,26 @@ def test_receipts_prove_membership_changes_offline(net: NetworkDir, node: Node) 
     fake = dict(later, membership=[*later["membership"], {k: unchanged[k] for k in LINK}])
     with pytest.raises(ProofError, match="changed no membership"):
         verify_bundle(fake, genesis, SUITE)
+
+
+def test_two_membership_changes_in_one_block_are_proved_by_its_last(
+    net: NetworkDir, node: Node
+) -> None:
+    # housing joins and customs leaves in the same block (four departments before and after,
+    # so this embedded node's four genesis keys keep making quorum checkpoints).
+    pids = [
+        call(net, node, "market/admin", "propose", args)["result"]["proposal"]
+        for args in (add_args(), {"action": "remove", "dept": "customs"})
+    ]
+    for pid in pids:
+        call(net, node, "tax/admin", "approve", {"proposal": pid})
+    # The deciding approvals of both proposals, in one batch: one block, two changes.
+    deciding = [network_tx(net, "hrss/admin", "approve", {"proposal": pid}) for pid in pids]
+    node.submit([t.encode() for t in deciding], wait=True, timeout=20)
+    assert len({node.ledger.locate(t.tx_id).height for t in deciding}) == 1
+    tx = network_tx(net, "tax/admin", "propose", {"action": "remove", "dept": "market"})
+    node.submit([tx.encode()], wait=True, timeout=20)
+    bundle = node.receipt_bundle(tx.tx_id)
+    assert len(bundle["membership"]) == 1  # the block's last change states the membership
+    verified = verify_bundle(bundle, net.genesis(), SUITE)
+    assert [d.id for d in verified.departments] == ["market", "tax", "hrss", "housing"]

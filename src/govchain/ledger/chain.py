@@ -259,9 +259,11 @@ class Ledger:
         block, which the departments in force before the change signed (see ``bundles.py``).
         ``Unavailable`` if this node holds no quorum of signatures for such a checkpoint."""
         versions = self.state.history(DEPARTMENTS_KEY, limit=MAX_MEMBERSHIP_CHANGES)
+        # Several changes in one block: its last one states the membership after the block.
+        last_of_block = {v.height: v for v in reversed(versions)}
         links: list[dict[str, Any]] = []
         departments = self.genesis.departments
-        for v in reversed(versions):
+        for v in last_of_block.values():
             if v.height >= below:
                 break
             cp = self.checkpoint(v.height)
