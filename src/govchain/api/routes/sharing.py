@@ -4,10 +4,9 @@ approve or revoke a grant) are ordinary signed transactions: ``POST /v1/transact
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -30,9 +29,9 @@ from govchain.api.sharing_schemas import (
     ResourcePublic,
     signed_request_schema,
 )
-from govchain.errors import Forbidden, SchemaViolation
+from govchain.errors import Forbidden, GovchainError, SchemaViolation
 from govchain.ledger.encoding import decode
-from govchain.sharing.service import SharingService
+from govchain.sharing.service import ReadOutcome, SharingService
 
 router = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(PUBLIC)])
 """Reads of what the ledger holds anyway: catalogue, record hashes, grants, keys, attestations."""
@@ -76,18 +75,26 @@ MAX_REQUEST_BYTES = 256 * 1024
 """Largest signed request body."""
 MAX_ATTESTATIONS = 1000
 """Most attestation requests in one call."""
-READ_THREADS = 256
-"""Reads served at once. A read mostly waits for its log entry's block, so it gets a thread
-of its own, beyond the default pool of 40 (which would cap a node at ~40 reads per block)."""
 
 
-def _read_limiter(request: Request) -> anyio.CapacityLimiter:
-    # One per application, made on its event loop (the limiter belongs to that loop).
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "sharing_reads", None)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(READ_THREADS)
-        request.app.state.sharing_reads = limiter
-    return limiter
+async def served_read(sharing: SharingService, obj: Any) -> dict[str, Any]:
+    """Queue a read with the node's read workers and await its answer on the event loop: no
+    thread waits for the read's block (a thread per read cost more CPU than the read)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[ReadOutcome] = loop.create_future()
+
+    def settle(outcome: ReadOutcome) -> None:
+        if not future.done():  # the client may have gone away
+            future.set_result(outcome)
+
+    def done(outcome: ReadOutcome) -> None:  # on a read worker
+        loop.call_soon_threadsafe(settle, outcome)
+
+    sharing.submit_read(obj, done)
+    outcome = await future
+    if isinstance(outcome, GovchainError):
+        raise outcome
+    return outcome
 
 
 async def _signed(request: Request, limit: int) -> Any:
@@ -212,9 +219,8 @@ async def read(request: Request, sharing: SharingDep) -> Any:
     """Check the live grant, log the read on-chain (durable before answering), and return
     only the granted fields, sealed for the reading department's agreement key."""
     obj = await _signed(request, MAX_REQUEST_BYTES)
-    limiter = _read_limiter(request)
     # A ready response skips the response model's validation: this is the hot path.
-    return json_response(await anyio.to_thread.run_sync(sharing.read, obj, limiter=limiter))
+    return json_response(await served_read(sharing, obj))
 
 
 @signed.post(
