@@ -42,8 +42,10 @@ personal = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[
 ROUTERS = (router, signed, personal)
 
 
-def get_sharing(request: Request) -> SharingService:
-    """Return the node's data-sharing service (``app.state.sharing``, set by ``create_app``)."""
+async def get_sharing(request: Request) -> SharingService:
+    """Return the node's data-sharing service (``app.state.sharing``, set by ``create_app``).
+    ``async``: FastAPI runs a plain function dependency on a worker thread, a hand-off that
+    cost more than this lookup on every request."""
     sharing: SharingService = request.app.state.sharing
     return sharing
 
