@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 TX_OVERHEAD = 1024
 """Bytes kept free in a log transaction for its envelope around the entries."""
-WORKERS = 4
-"""Batches in flight at once."""
+WORKERS = 2
+"""Batches in flight at once: one is prepared while the other waits for its block. More
+workers make smaller batches (more log transactions to sign, admit and verify per read)."""
 MAX_BATCH = 1024
 """Most requests one worker takes at a time."""
 MAX_PENDING = 8192

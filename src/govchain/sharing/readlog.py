@@ -27,7 +27,8 @@ from govchain.sharing.contracts import (
     store,
 )
 from govchain.sharing.errors import RecordErased, ReplayedRequest
-from govchain.sharing.model import field_list, only_fields, record_id, resource_id
+from govchain.sharing.grants import Grant
+from govchain.sharing.model import Resource, field_list, only_fields, record_id, resource_id
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
     SignedRequest,
@@ -68,17 +69,68 @@ def read_args(args: Any) -> dict[str, Any]:
     }
 
 
+class Lookups:
+    """What the entries of one log call share — member records, resources, grants — read and
+    parsed once per call. Exact: the call writes only read-log keys, which it never reads
+    through here."""
+
+    __slots__ = ("_ctx", "_grants", "_raw", "_resources")
+
+    def __init__(self, ctx: CallContext) -> None:
+        self._ctx = ctx
+        self._raw: dict[bytes, bytes | None] = {}
+        self._resources: dict[str, Resource | GovchainError] = {}
+        self._grants: dict[str, Grant | GovchainError] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return a state value (a member record)."""
+        if key not in self._raw:
+            self._raw[key] = self._ctx.get(key)
+        return self._raw[key]
+
+    def resource(self, rid: str) -> Resource:
+        """``load_resource``, once per resource."""
+        found = self._resources.get(rid)
+        if found is None:
+            try:
+                found = load_resource(self._ctx, rid)
+            except GovchainError as exc:
+                found = exc
+            self._resources[rid] = found
+        if isinstance(found, GovchainError):
+            raise found
+        return found
+
+    def grant(self, gid: str) -> Grant:
+        """``load_grant``, once per grant."""
+        found = self._grants.get(gid)
+        if found is None:
+            try:
+                found = load_grant(self._ctx, gid)
+            except GovchainError as exc:
+                found = exc
+            self._grants[gid] = found
+        if isinstance(found, GovchainError):
+            raise found
+        return found
+
+
 def log_read(
-    ctx: CallContext, args: Mapping[str, Any], request: SignedRequest, member: MemberRecord
+    ctx: CallContext,
+    args: Mapping[str, Any],
+    request: SignedRequest,
+    member: MemberRecord,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """Check and store one read log entry whose request signature verified; raise the reason
     if it may not be logged."""
     if member.role not in DATA_ROLES:
         raise Forbidden(f"role {member.role!r} may not read shared data")
+    shared = lookups or Lookups(ctx)
     ra = read_args(request.args)
-    resource = load_resource(ctx, ra["resource"])
+    resource = shared.resource(ra["resource"])
     owner_only(ctx, resource)
-    grant = load_grant(ctx, ra["grant"]) if ra["grant"] else None
+    grant = shared.grant(ra["grant"]) if ra["grant"] else None
     check_read(
         resource,
         grant,
@@ -142,6 +194,7 @@ class ReadsContract:
         # Every entry's request is parsed and its member looked up first, so that all the
         # signatures are verified in one batch (on every core when the group is large).
         prepared: list[tuple[Mapping[str, Any], SignedRequest, MemberRecord] | GovchainError] = []
+        lookups = Lookups(ctx)
         for entry in entries:
             try:
                 e = only_fields(entry, {"request", "records"}, "read log entry")
@@ -149,7 +202,7 @@ class ReadsContract:
                 member = check_request(
                     request,
                     chain=ctx.tx.chain,
-                    read_state=ctx.get,
+                    read_state=lookups.get,
                     now_ms=ctx.block_time_ms,
                     kind="read",
                 )
@@ -171,7 +224,7 @@ class ReadsContract:
                     raise p
                 if not next(valid):
                     raise bad_signature(p[1])
-                results.append(log_read(ctx, *p))
+                results.append(log_read(ctx, *p, lookups))
             except GovchainError as exc:  # refused alone: it wrote nothing
                 results.append({"error": {"code": exc.code, "message": exc.message}})
         return {"results": results}
