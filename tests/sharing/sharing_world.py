@@ -128,6 +128,7 @@ class World:
 
     def close(self) -> None:
         self.node.stop(drain=True)
+        self.service.close()
 
     def tx(
         self,

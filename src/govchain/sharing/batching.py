@@ -98,6 +98,11 @@ class BatchQueue(Generic[T, R]):
             self._queue.append((item, done))
             self._cond.notify()
 
+    @property
+    def pending(self) -> int:
+        """Requests queued and not yet taken by a worker."""
+        return len(self._queue)
+
     def call(self, item: T) -> R:
         """Serve one request and return its result, or raise its error."""
         slot: _Call[R] = _Call()
