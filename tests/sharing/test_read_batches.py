@@ -96,7 +96,7 @@ def test_a_new_record_is_read_at_once(world: World) -> None:
 
 def test_a_suspended_reader_is_refused_at_once(world: World) -> None:
     gid = _setup(world)
-    args = {"resource": "tax.arrears", "subject": ENTERPRISE, "fields": ["amount_fen"], "grant": gid}
+    args = _request(world, gid)["body"]["args"]
 
     def read() -> dict[str, Any]:
         return world.service.read(world.request("market/sharing", "read", args, purpose=PURPOSE))
