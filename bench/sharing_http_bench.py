@@ -15,13 +15,12 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from bench.common import make_network, write_result
+from bench.common import children_cpu_s, make_network, process_cpu_s, write_result
 from bench.http_bench import free_port, start_node
 from bench.sharing_bench import PURPOSE, RESOURCE
 from govchain.crypto import get_suite
@@ -29,19 +28,6 @@ from govchain.crypto.limits import measure_limits
 from govchain.ledger.transactions import build_transaction
 from govchain.node.network import NetworkDir
 from govchain.sharing.requests import build_request
-
-
-def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its child processes that are still running (the node's
-    signature-verifier processes)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return _process_cpu_s(pid) + sum(_process_cpu_s(int(c)) for c in children)
 
 
 def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
@@ -130,15 +116,15 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
             finally:
                 conn.close()
 
-        cpu0 = _process_cpu_s(proc.pid)
-        tree0 = _tree_cpu_s(proc.pid)
+        cpu0 = process_cpu_s(proc.pid)
+        verifiers0 = children_cpu_s(proc.pid)
         client0 = time.process_time()
         start = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             ok = sum(pool.map(lambda _: client(), range(clients)))
         elapsed = time.perf_counter() - start
-        server_cpu = _process_cpu_s(proc.pid) - cpu0
-        verifier_cpu = _tree_cpu_s(proc.pid) - tree0 - server_cpu
+        server_cpu = process_cpu_s(proc.pid) - cpu0
+        verifier_cpu = children_cpu_s(proc.pid) - verifiers0
         client_cpu = time.process_time() - client0
     finally:
         api.close()

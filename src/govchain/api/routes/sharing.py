@@ -5,6 +5,7 @@ approve or revoke a grant) are ordinary signed transactions: ``POST /v1/transact
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -79,20 +80,45 @@ MAX_ATTESTATIONS = 1000
 """Most attestation requests in one call."""
 
 
-async def served_read(sharing: SharingService, obj: Any) -> dict[str, Any]:
+class _Answers:
+    """Hands read outcomes from the read workers to one event loop, as many as are ready per
+    wake-up of the loop (a worker finishes a whole batch at once)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._ready: list[tuple[asyncio.Future[ReadOutcome], ReadOutcome]] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, future: asyncio.Future[ReadOutcome], outcome: ReadOutcome) -> None:
+        """Called on a read worker."""
+        with self._lock:
+            self._ready.append((future, outcome))
+            if len(self._ready) > 1:  # a wake-up is already on its way
+                return
+        self.loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for future, outcome in ready:
+            if not future.done():  # the client may have gone away
+                future.set_result(outcome)
+
+
+def _answers(request: Request) -> _Answers:
+    loop = asyncio.get_running_loop()
+    answers: _Answers | None = getattr(request.app.state, "sharing_answers", None)
+    if answers is None or answers.loop is not loop:
+        answers = request.app.state.sharing_answers = _Answers(loop)
+    return answers
+
+
+async def served_read(request: Request, sharing: SharingService, obj: Any) -> dict[str, Any]:
     """Queue a read with the node's read workers and await its answer on the event loop: no
     thread waits for the read's block (a thread per read cost more CPU than the read)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[ReadOutcome] = loop.create_future()
-
-    def settle(outcome: ReadOutcome) -> None:
-        if not future.done():  # the client may have gone away
-            future.set_result(outcome)
-
-    def done(outcome: ReadOutcome) -> None:  # on a read worker
-        loop.call_soon_threadsafe(settle, outcome)
-
-    sharing.submit_read(obj, done)
+    answers = _answers(request)
+    future: asyncio.Future[ReadOutcome] = answers.loop.create_future()
+    sharing.submit_read(obj, lambda outcome: answers.deliver(future, outcome))
     outcome = await future
     if isinstance(outcome, GovchainError):
         raise outcome
@@ -222,7 +248,7 @@ async def read(request: Request, sharing: SharingDep) -> Any:
     only the granted fields, sealed for the reading department's agreement key."""
     obj = await _signed(request, MAX_REQUEST_BYTES)
     # A ready response skips the response model's validation: this is the hot path.
-    return json_response(await served_read(sharing, obj))
+    return json_response(await served_read(request, sharing, obj))
 
 
 @signed.post(
