@@ -50,8 +50,8 @@ class NodePort:
         self._watch_lock = threading.Lock()
         state = node.ledger.state
         self._cache = StateCache(state.get_value)
-        # First among the listeners: the cache forgets what a block wrote before anyone
-        # waiting on that block (this port's own callers included) is told it committed.
+        # First among the listeners: the cache forgets what a block wrote before the other
+        # listeners (the API's commit waits, this port's own callers) hear of the block.
         node.listeners.insert(0, self._on_block)
 
     def _on_block(self, block: CommittedBlock) -> None:
