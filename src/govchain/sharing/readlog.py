@@ -31,6 +31,7 @@ from govchain.sharing.grants import Grant
 from govchain.sharing.model import Resource, field_list, only_fields, record_id, resource_id
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
+    VERIFIED,
     SignedRequest,
     bad_signature,
     check_request,
@@ -211,8 +212,9 @@ class ReadsContract:
                 prepared.append(exc)
         checked = [p for p in prepared if not isinstance(p, GovchainError)]
         valid = iter(
-            suite_of_key(checked[0][2].public_key).verify_many(
-                [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked]
+            VERIFIED.verify_many(
+                suite_of_key(checked[0][2].public_key),
+                [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked],
             )
             if checked
             else []

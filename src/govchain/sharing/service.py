@@ -39,6 +39,7 @@ from govchain.sharing.predicates import parse_predicate
 from govchain.sharing.readlog import MAX_ENTRIES, read_args
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
+    VERIFIED,
     SignedRequest,
     bad_signature,
     check_request,
@@ -203,8 +204,9 @@ class SharingService(LedgerView):
                 continue
             checked.append((len(out), request, member))
             out.append(None)
-        valid = self.suite.verify_many(
-            [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked]
+        valid = VERIFIED.verify_many(
+            self.suite,
+            [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked],
         )
         for (i, request, member), ok in zip(checked, valid, strict=True):
             out[i] = (
