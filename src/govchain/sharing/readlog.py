@@ -20,15 +20,13 @@ from govchain.sharing import layout
 from govchain.sharing.access import check_read
 from govchain.sharing.contracts import (
     DATA_ROLES,
+    Lookups,
     load,
-    load_grant,
-    load_resource,
     owner_only,
     store,
 )
 from govchain.sharing.errors import RecordErased, ReplayedRequest
-from govchain.sharing.grants import Grant
-from govchain.sharing.model import Resource, field_list, only_fields, record_id, resource_id
+from govchain.sharing.model import field_list, only_fields, record_id, resource_id
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
     VERIFIED,
@@ -68,52 +66,6 @@ def read_args(args: Any) -> dict[str, Any]:
         "grant": grant,
         "records": records,
     }
-
-
-class Lookups:
-    """What the entries of one log call share — member records, resources, grants — read and
-    parsed once per call. Exact: the call writes only read-log keys, which it never reads
-    through here."""
-
-    __slots__ = ("_ctx", "_grants", "_raw", "_resources")
-
-    def __init__(self, ctx: CallContext) -> None:
-        self._ctx = ctx
-        self._raw: dict[bytes, bytes | None] = {}
-        self._resources: dict[str, Resource | GovchainError] = {}
-        self._grants: dict[str, Grant | GovchainError] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        """Return a state value (a member record)."""
-        if key not in self._raw:
-            self._raw[key] = self._ctx.get(key)
-        return self._raw[key]
-
-    def resource(self, rid: str) -> Resource:
-        """``load_resource``, once per resource."""
-        found = self._resources.get(rid)
-        if found is None:
-            try:
-                found = load_resource(self._ctx, rid)
-            except GovchainError as exc:
-                found = exc
-            self._resources[rid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
-
-    def grant(self, gid: str) -> Grant:
-        """``load_grant``, once per grant."""
-        found = self._grants.get(gid)
-        if found is None:
-            try:
-                found = load_grant(self._ctx, gid)
-            except GovchainError as exc:
-                found = exc
-            self._grants[gid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
 
 
 def log_read(
