@@ -10,6 +10,7 @@ the read-log contract checks it again at block time, so a read log cannot be for
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import threading
@@ -203,12 +204,18 @@ def check_request(
             time_ms=request.time_ms,
         )
     raw = read_state(member_key(request.signer))
-    member = decode_member(raw) if raw is not None else None
+    member = _decoded_member(raw) if raw is not None else None
     if member is None or not member.active:
         raise UnknownSigner(f"request signer {request.signer!r} is not an active member")
     if member.not_after_ms and now_ms > member.not_after_ms:
         raise UnknownSigner(f"the credential of request signer {request.signer!r} has expired")
     return member
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_member(raw: bytes) -> MemberRecord:
+    # A pure function of the stored bytes, and a batch of requests comes from a few members.
+    return decode_member(raw)
 
 
 def bad_signature(request: SignedRequest) -> BadSignature:
