@@ -360,3 +360,15 @@ def test_revocation_takes_effect_at_the_next_read(
     assert _commit(client, revoke)["status"] == "ok"
     r = _read(client, network, clock, "market", granted)
     assert r.status_code == 403 and r.json()["code"] == "grant_revoked"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1.5]", b'"read"', b'{"body": {"v": 1.5}, "signature": "00"}',
+     b'{"body": {}, "signature": 1e400}',
+     b'{"body": {}, "signature": "00", "x": 9007199254740993}'],
+)  # fmt: skip
+def test_non_canonical_read_requests_are_4xx(client: Client, body: bytes) -> None:
+    r = client.post("/v1/sharing/reads", content=body)
+    assert r.status_code in (400, 422), r.text
+    assert r.headers["content-type"] == PROBLEM

@@ -31,7 +31,7 @@ from govchain.api.sharing_schemas import (
     signed_request_schema,
 )
 from govchain.errors import Forbidden, GovchainError, SchemaViolation
-from govchain.ledger.encoding import decode
+from govchain.ledger.encoding import decode, decode_unchecked
 from govchain.sharing.service import ReadOutcome, SharingService
 
 router = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(PUBLIC)])
@@ -246,8 +246,10 @@ async def publish(request: Request, sharing: SharingDep) -> Any:
 async def read(request: Request, sharing: SharingDep) -> Any:
     """Check the live grant, log the read on-chain (durable before answering), and return
     only the granted fields, sealed for the reading department's agreement key."""
-    obj = await _signed(request, MAX_REQUEST_BYTES)
-    # A ready response skips the response model's validation: this is the hot path.
+    # Parsed without the canonical-value walk: the request's parser checks the body (the only
+    # part that is kept and signed) and refuses anything else. This is the hot path, and a
+    # ready response skips the response model's validation for the same reason.
+    obj = decode_unchecked(await read_body(request, MAX_REQUEST_BYTES))
     return json_response(await served_read(request, sharing, obj))
 
 
