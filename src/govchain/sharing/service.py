@@ -420,7 +420,7 @@ class SharingService(LedgerView):
             }
         )
         aad = envelope.answer_aad(p.owner, p.reader, p.request_id)
-        data_key = envelope.new_data_key(self.suite)
+        wrapped, sealed = envelope.seal_under_new_key(self.suite, p.kek, plain, aad)
         return {
             "request_id": p.request_id,
             "tx_id": tx_id,
@@ -428,8 +428,8 @@ class SharingService(LedgerView):
             "owner": p.owner,
             "reader": p.reader,
             "records": len(p.records),
-            "wrapped_key": envelope.seal(self.suite, p.kek, data_key, aad).hex(),
-            "ciphertext": envelope.seal(self.suite, data_key, plain, aad).hex(),
+            "wrapped_key": wrapped.hex(),
+            "ciphertext": sealed.hex(),
         }
 
     def erase(self, obj: Any) -> dict[str, Any]:
