@@ -19,8 +19,8 @@ from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
 from govchain.ordering.solo import SoloOrderer
 from govchain.sharing.keyfiles import agreement_key_path, read_agreement_key
+from govchain.sharing.reading import open_answer
 from govchain.sharing.requests import build_request
-from govchain.sharing.service import open_answer
 from govchain.sharing.vault import CIPHERTEXT, TABLE
 from govchain.storage.base import WriteBatch
 from govchain.storage.memory import MemoryStore

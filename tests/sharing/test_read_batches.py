@@ -12,7 +12,7 @@ from sharing_world import World
 
 from govchain.errors import BadSignature, GovchainError, IntegrityError
 from govchain.sharing import errors
-from govchain.sharing.service import ReadOutcome
+from govchain.sharing.reading import ReadOutcome
 from govchain.sharing.vault import CIPHERTEXT, TABLE
 from govchain.storage.base import WriteBatch
 

@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from govchain.contracts.errors import BadArguments
-from govchain.crypto.suite import CryptoSuite
 from govchain.errors import Conflict, Forbidden, GovchainError, NotFound
-from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import MemberRecord
 from govchain.sharing import envelope, layout
 from govchain.sharing.access import check_read
 from govchain.sharing.batching import TX_OVERHEAD, BatchQueue
 from govchain.sharing.contracts import DATA_ROLES, MAX_ATTESTATIONS
-from govchain.sharing.errors import NotOwner, RecordErased, error_of
-from govchain.sharing.grants import Grant
+from govchain.sharing.errors import NotOwner, RecordErased
 from govchain.sharing.model import (
     Resource,
     check_record_data,
@@ -36,6 +32,13 @@ from govchain.sharing.model import (
     resource_id,
 )
 from govchain.sharing.predicates import parse_predicate
+from govchain.sharing.reading import (
+    PreparedRead,
+    ReadOutcome,
+    ReadScope,
+    chunk_entries,
+    log_reads,
+)
 from govchain.sharing.readlog import MAX_ENTRIES, read_args
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
@@ -51,29 +54,6 @@ from govchain.sharing.vault import Vault
 from govchain.sharing.view import LedgerPort, LedgerView
 from govchain.storage.base import KVStore
 from govchain.types import DeptId
-
-ReadOutcome = dict[str, Any] | GovchainError
-"""A read's sealed answer, or why it was refused."""
-
-
-def open_answer(
-    suite: CryptoSuite, reader_private: bytes, owner_public: bytes, answer: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Decrypt a read answer with the reading department's agreement key (client side);
-    ``IntegrityError`` if it was altered or is not for this department."""
-    owner, reader, rid = answer["owner"], answer["reader"], answer["request_id"]
-    kek = envelope.kek(suite, reader_private, owner_public, owner, reader)
-    data_key = envelope.open_sealed(
-        suite, kek, bytes.fromhex(answer["wrapped_key"]), envelope.answer_aad(owner, reader, rid)
-    )
-    plain = envelope.open_sealed(
-        suite,
-        data_key,
-        bytes.fromhex(answer["ciphertext"]),
-        envelope.answer_aad(owner, reader, rid),
-    )
-    result: dict[str, Any] = orjson.loads(plain)
-    return result
 
 
 class SharingService(LedgerView):
@@ -94,27 +74,6 @@ class SharingService(LedgerView):
     def close(self) -> None:
         """Answer the reads already queued, then stop the read workers."""
         self._reads.close()
-
-    def _chunks(
-        self,
-        by_owner: Mapping[DeptId, list[tuple[int, dict[str, Any]]]],
-        limit: int = MAX_ATTESTATIONS,
-    ) -> list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]]:
-        """Split entries into transactions within the size limit and ``limit`` entries."""
-        budget = self.port.max_tx_bytes - TX_OVERHEAD
-        out: list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]] = []
-        for owner, items in by_owner.items():
-            chunk: list[tuple[int, dict[str, Any]]] = []
-            size = 0
-            for item in items:
-                n = len(canonical_unchecked(item[1]))
-                if chunk and (size + n > budget or len(chunk) >= limit):
-                    out.append((owner, chunk))
-                    chunk, size = [], 0
-                chunk.append(item)
-                size += n
-            out.append((owner, chunk))
-        return out
 
     def publish_keys(self) -> list[DeptId]:
         """Publish the agreement keys of served departments that are not on-chain yet;
@@ -319,9 +278,9 @@ class SharingService(LedgerView):
         self._ensure_ready()
         now = self.port.now_ms()
         out: list[ReadOutcome | None] = [None] * len(objs)
-        scope = _ReadScope(self)
+        scope = ReadScope(self)
         by_owner: dict[DeptId, list[tuple[int, dict[str, Any]]]] = {}
-        prepared: dict[int, _PreparedRead] = {}
+        prepared: dict[int, PreparedRead] = {}
         for i, checked in enumerate(self._authenticate_each(objs, "read", now)):
             try:
                 if isinstance(checked, GovchainError):
@@ -335,41 +294,11 @@ class SharingService(LedgerView):
                 (i, {"request": p.request.envelope(), "records": p.ids})
             )
         if by_owner:
-            self._log_reads(self._chunks(by_owner, MAX_ENTRIES), prepared, out)
+            chunks = chunk_entries(by_owner, self.port.max_tx_bytes - TX_OVERHEAD, MAX_ENTRIES)
+            log_reads(self.signer, self.port, chunks, prepared, out)
         done = [o for o in out if o is not None]
         assert len(done) == len(objs), "every read has an answer or an error"
         return done
-
-    def _log_reads(
-        self,
-        chunks: list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]],
-        prepared: Mapping[int, _PreparedRead],
-        out: list[ReadOutcome | None],
-    ) -> None:
-        """Commit the log transactions of prepared reads; answer each logged read."""
-        try:
-            submitted = self.signer.submit_logs(
-                [(owner, [e for _, e in items]) for owner, items in chunks]
-            )
-            receipts = self.port.receipts(
-                [tx for tx, _ in submitted], [refused for _, refused in submitted]
-            )
-        except GovchainError as exc:
-            for i in prepared:
-                out[i] = exc
-            return
-        # The read is on the ledger, durably, before anything is returned.
-        for (_, items), receipt in zip(chunks, receipts, strict=True):
-            for n, (i, _) in enumerate(items):
-                if receipt["status"] != "ok":
-                    out[i] = error_of(receipt["error"] or {})
-                    continue
-                logged = receipt["result"]["results"][n]
-                if "error" in logged:
-                    out[i] = error_of(logged["error"])
-                    continue
-                assert logged["request_id"] == prepared[i].request_id
-                out[i] = self._answer(prepared[i], logged["tx_id"])
 
     def _prepare_read(
         self,
@@ -377,8 +306,8 @@ class SharingService(LedgerView):
         member: MemberRecord,
         request_id: str,
         now: int,
-        scope: _ReadScope,
-    ) -> _PreparedRead:
+        scope: ReadScope,
+    ) -> PreparedRead:
         """Check one authenticated read against the access rule and open its records."""
         ra = read_args(request.args)
         resource = scope.resource(ra["resource"])
@@ -401,36 +330,10 @@ class SharingService(LedgerView):
         for rid in ids:
             data = self._verified_open(resource, rid, ref, entries.get(rid))
             records.append({"record": rid, "data": {f: data[f] for f in fields}})
-        return _PreparedRead(
+        return PreparedRead(
             request, request_id, ra["subject"], resource.id, owner, member.dept, kek, fields,
             ids, records, erased,
         )  # fmt: skip
-
-    def _answer(self, p: _PreparedRead, tx_id: str) -> dict[str, Any]:
-        """Seal a logged read's answer for the reading department."""
-        plain = canonical_unchecked(
-            {
-                "request_id": p.request_id,
-                "resource": p.resource,
-                "subject": p.subject,
-                "fields": list(p.fields),
-                "records": p.records,
-                "erased": p.erased,
-                "read_tx": tx_id,
-            }
-        )
-        aad = envelope.answer_aad(p.owner, p.reader, p.request_id)
-        wrapped, sealed = envelope.seal_under_new_key(self.suite, p.kek, plain, aad)
-        return {
-            "request_id": p.request_id,
-            "tx_id": tx_id,
-            "resource": p.resource,
-            "owner": p.owner,
-            "reader": p.reader,
-            "records": len(p.records),
-            "wrapped_key": wrapped.hex(),
-            "ciphertext": sealed.hex(),
-        }
 
     def erase(self, obj: Any) -> dict[str, Any]:
         """Erase a record: the erasure is committed on-chain, then its data key is destroyed."""
@@ -520,7 +423,7 @@ class SharingService(LedgerView):
                     },
                 )
             )
-        chunks = self._chunks(by_owner)
+        chunks = chunk_entries(by_owner, self.port.max_tx_bytes - TX_OVERHEAD, MAX_ATTESTATIONS)
         calls = [
             self.signer.call(
                 owner,
@@ -540,55 +443,3 @@ class SharingService(LedgerView):
                 else:
                     out[n] = {**receipt["result"]["results"][i], "tx_id": tx_id}
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class _PreparedRead:
-    """A read that passed the owner's checks, its records opened, waiting for its log entry."""
-
-    request: SignedRequest
-    request_id: str
-    subject: str
-    resource: str
-    owner: DeptId
-    reader: DeptId
-    kek: bytes
-    fields: tuple[str, ...]
-    ids: list[str]
-    records: list[dict[str, Any]]
-    erased: list[str]
-
-
-class _ReadScope:
-    """What the reads of one batch share, looked up once per batch (resources, grants)."""
-
-    __slots__ = ("_grants", "_resources", "_view")
-
-    def __init__(self, view: LedgerView) -> None:
-        self._view = view
-        self._resources: dict[str, Resource | GovchainError] = {}
-        self._grants: dict[str, Grant | GovchainError] = {}
-
-    def resource(self, rid: str) -> Resource:
-        found = self._resources.get(rid)
-        if found is None:
-            try:
-                found = self._view.resource(rid)
-            except GovchainError as exc:
-                found = exc
-            self._resources[rid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
-
-    def grant(self, gid: str) -> Grant:
-        found = self._grants.get(gid)
-        if found is None:
-            try:
-                found = self._view.grant(gid)
-            except GovchainError as exc:
-                found = exc
-            self._grants[gid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found

@@ -32,7 +32,8 @@ from govchain.api.sharing_schemas import (
 )
 from govchain.errors import Forbidden, GovchainError, SchemaViolation
 from govchain.ledger.encoding import decode, decode_unchecked
-from govchain.sharing.service import ReadOutcome, SharingService
+from govchain.sharing.reading import ReadOutcome
+from govchain.sharing.service import SharingService
 
 router = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(PUBLIC)])
 """Reads of what the ledger holds anyway: catalogue, record hashes, grants, keys, attestations."""
