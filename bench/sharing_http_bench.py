@@ -15,13 +15,12 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from bench.common import make_network, write_result
+from bench.common import children_cpu_s, make_network, process_cpu_s, write_result
 from bench.http_bench import free_port, start_node
 from bench.sharing_bench import PURPOSE, RESOURCE
 from govchain.crypto import get_suite
@@ -29,12 +28,6 @@ from govchain.crypto.limits import measure_limits
 from govchain.ledger.transactions import build_transaction
 from govchain.node.network import NetworkDir
 from govchain.sharing.requests import build_request
-
-
-def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
@@ -123,12 +116,16 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
             finally:
                 conn.close()
 
-        cpu0 = _process_cpu_s(proc.pid)
+        cpu0 = process_cpu_s(proc.pid)
+        verifiers0 = children_cpu_s(proc.pid)
+        client0 = time.process_time()
         start = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
             ok = sum(pool.map(lambda _: client(), range(clients)))
         elapsed = time.perf_counter() - start
-        server_cpu = _process_cpu_s(proc.pid) - cpu0
+        server_cpu = process_cpu_s(proc.pid) - cpu0
+        verifier_cpu = children_cpu_s(proc.pid) - verifiers0
+        client_cpu = time.process_time() - client0
     finally:
         api.close()
         proc.send_signal(signal.SIGTERM)
@@ -140,6 +137,9 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
         "seconds": round(elapsed, 3),
         "reads_per_s": round(ok / elapsed),
         "server_cpu_us_per_read": round(server_cpu / ok * 1e6),
+        "verifier_cpu_us_per_read": round(verifier_cpu / ok * 1e6),
+        "client_cpu_us_per_read": round(client_cpu / ok * 1e6),
+        "loadavg_1m_after": round(os.getloadavg()[0], 2),
         "latency_ms_p50": round(latencies[len(latencies) // 2] * 1000, 1),
         "latency_ms_p99": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
         "machine_limit": measure_limits("intl", 1.0),
@@ -161,6 +161,12 @@ def main(argv: list[str] | None = None) -> None:
         f"clients in {r['seconds']} s; p50 {r['latency_ms_p50']} ms, p99 "
         f"{r['latency_ms_p99']} ms; server {r['server_cpu_us_per_read']} µs CPU each; "
         "target >= 1,000/s)"
+    )
+    print(
+        f"  CPU per read       server {r['server_cpu_us_per_read']} µs + its verifier processes "
+        f"{r['verifier_cpu_us_per_read']} µs; the {r['clients']} client threads "
+        f"{r['client_cpu_us_per_read']} µs (same two cores; load average "
+        f"{r['loadavg_1m_after']} after)"
     )
     print(
         f"  machine limit      sign {lim['sign_per_s']:,.0f}/s, verify "

@@ -5,6 +5,7 @@ integrity error (with nothing returned) for a tampered stored record."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -18,8 +19,8 @@ from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
 from govchain.ordering.solo import SoloOrderer
 from govchain.sharing.keyfiles import agreement_key_path, read_agreement_key
+from govchain.sharing.reading import open_answer
 from govchain.sharing.requests import build_request
-from govchain.sharing.service import open_answer
 from govchain.sharing.vault import CIPHERTEXT, TABLE
 from govchain.storage.base import WriteBatch
 from govchain.storage.memory import MemoryStore
@@ -329,3 +330,45 @@ def test_access_receipts_are_the_subjects_own(
     for login in (CITIZEN_ID, "tax/officer9"):
         r = client.get(url, headers=bearer(tokens_for(app.state.identity, login)))
         assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+
+
+def test_concurrent_reads_each_get_their_own_answer(
+    client: Client, network: NetworkDir, clock: Clock, granted: str, auditor: dict[str, str]
+) -> None:
+    def one(i: int) -> Any:
+        return _read(client, network, clock, "market", granted,
+                     purpose=PURPOSE if i % 4 else "信用评价")  # fmt: skip
+
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(one, range(32)))
+    ok = [r for i, r in enumerate(responses) if i % 4]
+    denied = [r for i, r in enumerate(responses) if not i % 4]
+    assert all(r.status_code == 200 for r in ok), [r.text for r in ok if r.status_code != 200]
+    assert all(r.status_code == 403 and r.json()["code"] == "wrong_purpose" for r in denied)
+    assert len({r.json()["request_id"] for r in ok}) == len(ok)
+    receipts = client.get(f"/v1/sharing/subjects/{SUBJECT}/receipts", headers=auditor).json()
+    assert sorted(e["request_id"] for e in receipts["reads"]) == sorted(
+        r.json()["request_id"] for r in ok
+    )
+
+
+def test_revocation_takes_effect_at_the_next_read(
+    client: Client, signer: TxSigner, network: NetworkDir, clock: Clock, granted: str
+) -> None:
+    assert _read(client, network, clock, "market", granted).status_code == 200
+    revoke = signer.tx("sharing.grants", "revoke", {"grant": granted, "reason": "案件已办结"})
+    assert _commit(client, revoke)["status"] == "ok"
+    r = _read(client, network, clock, "market", granted)
+    assert r.status_code == 403 and r.json()["code"] == "grant_revoked"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[1.5]", b'"read"', b'{"body": {"v": 1.5}, "signature": "00"}',
+     b'{"body": {}, "signature": 1e400}',
+     b'{"body": {}, "signature": "00", "x": 9007199254740993}'],
+)  # fmt: skip
+def test_non_canonical_read_requests_are_4xx(client: Client, body: bytes) -> None:
+    r = client.post("/v1/sharing/reads", content=body)
+    assert r.status_code in (400, 422), r.text
+    assert r.headers["content-type"] == PROBLEM

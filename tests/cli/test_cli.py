@@ -79,13 +79,14 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Network:
     return Network(root, r.stdout)
 
 
-def start_node(network: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``govchain up`` for ``network`` on a free loopback port, its output in ``log``;
-    return the process and its URL once ``/v1/health`` answers (the caller stops it)."""
+def start_node(network: Path, log: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``govchain up`` (with ``options``) for ``network`` on a free loopback port, its
+    output in ``log``; return the process and its URL once ``/v1/health`` answers (the caller
+    stops it)."""
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(GOVCHAIN), "up", "--network", str(network), "--port", str(port)],
+            [str(GOVCHAIN), "up", "--network", str(network), "--port", str(port), *options],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=ENV,
@@ -362,3 +363,19 @@ def test_verify_the_stopped_nodes_data(server: Server, receipt: Path, tmp_path: 
     )
     assert up.returncode == 2
     assert "integrity check" in up.stderr and "block 2" in up.stderr
+
+
+@pytest.mark.parametrize("option", ["--access-log", "--no-access-log"])
+def test_access_log_can_be_turned_off(tmp_path: Path, option: str) -> None:
+    root = tmp_path / "net"
+    assert govchain("init", root, "--demo").returncode == 0
+    log = tmp_path / "up.log"
+    proc, url = start_node(root, log, option)
+    server = Server(root, url, proc, log)
+    try:
+        assert httpx.get(url + "/v1/sharing/catalogue", timeout=10).status_code == 200
+    finally:
+        assert server.stop() == 0
+    text = log.read_text()
+    assert "stopped at height" in text  # the graceful stop ran either way
+    assert ('"GET /v1/sharing/catalogue HTTP/1.1" 200' in text) is (option == "--access-log")

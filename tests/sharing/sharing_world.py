@@ -16,8 +16,9 @@ from govchain.node.node import Node, NodeIdentity
 from govchain.node.sharing import open_sharing
 from govchain.ordering.solo import SoloOrderer
 from govchain.sharing.keyfiles import agreement_key_path, read_agreement_key
+from govchain.sharing.reading import open_answer
 from govchain.sharing.requests import build_request
-from govchain.sharing.service import SharingService, open_answer
+from govchain.sharing.service import SharingService
 from govchain.storage.memory import MemoryStore
 
 CHAIN = "sharing-test"
@@ -128,6 +129,7 @@ class World:
 
     def close(self) -> None:
         self.node.stop(drain=True)
+        self.service.close()
 
     def tx(
         self,

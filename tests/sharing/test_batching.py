@@ -1,99 +1,133 @@
-"""Group commit of read logs with a fake ledger: reads that arrive together share a transaction
-(per owner, within the size limit), each gets its own entry's result, an entry's error reaches
-only its reader, and a refused submission reaches every reader in it."""
+"""Serving single requests in batches: requests that arrive together are handled together,
+each caller gets its own outcome, a failing batch fails only its own callers, nobody is left
+waiting, and a full or closed queue refuses at once."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from govchain.errors import GovchainError, Unavailable
-from govchain.ledger.encoding import canonical_unchecked
-from govchain.ledger.transactions import Transaction
-from govchain.sharing.batching import TX_OVERHEAD, ReadLogBatcher
+from govchain.sharing.batching import BatchQueue
 from govchain.sharing.errors import GrantRevoked
 
 
-class FakeLedger:
-    """Records each submitted group; answers each entry with its request id, or an error for
-    requests named ``revoked``; can refuse whole submissions."""
+class Handler:
+    """Answers ``n`` with ``n * 10``, and ``-1`` with a per-request error; can be held."""
 
-    def __init__(self, refuse: bool = False) -> None:
-        self.groups: list[tuple[str, list[dict[str, Any]]]] = []
-        self.refuse = refuse
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
         self.gate = threading.Event()
         self.gate.set()
-        self._lock = threading.Lock()
+        self.started = threading.Event()
 
-    def submit(
-        self, groups: Sequence[tuple[str, list[dict[str, Any]]]]
-    ) -> list[tuple[Transaction, GovchainError | None]]:
+    def __call__(self, items: Sequence[int]) -> list[int | GovchainError]:
+        self.started.set()
         self.gate.wait()
-        if self.refuse:
-            raise Unavailable("the node is at capacity")
-        out: list[tuple[Transaction, GovchainError | None]] = []
-        with self._lock:
-            for owner, entries in groups:
-                self.groups.append((owner, entries))
-                tx = object.__new__(Transaction)
-                object.__setattr__(tx, "tx_id", len(self.groups).to_bytes(32, "big"))
-                out.append((tx, None))
-        return out
-
-    def receipt(self, tx: Transaction) -> dict[str, Any]:
-        owner, entries = self.groups[int.from_bytes(tx.tx_id, "big") - 1]
-        results = [
-            {"error": {"code": "grant_revoked", "message": "revoked"}}
-            if e["request"] == "revoked"
-            else {"request_id": e["request"], "owner": owner}
-            for e in entries
-        ]
-        return {"status": "ok", "result": {"results": results}, "error": None}
+        self.batches.append(list(items))
+        return [GrantRevoked("revoked") if n == -1 else n * 10 for n in items]
 
 
-def test_reads_that_arrive_together_share_transactions() -> None:
-    ledger = FakeLedger()
-    batcher = ReadLogBatcher(ledger.submit, ledger.receipt, max_tx_bytes=TX_OVERHEAD + 400)
-    ledger.gate.clear()  # the first reader holds the lead while the others queue up
-    names = [(("tax", "market")[i % 2], f"r{i:03d}") for i in range(60)]
-    with ThreadPoolExecutor(60) as pool:
-        futures = [
-            pool.submit(batcher.log, owner, {"request": name, "records": []})
-            for owner, name in names
-        ]
-        threading.Timer(0.2, ledger.gate.set).start()
-        results = [f.result(timeout=10) for f in futures]
-    assert [r["request_id"] for r in results] == [n for _, n in names]
-    assert all(r["owner"] == owner for r, (owner, _) in zip(results, names, strict=True))
-    assert len(ledger.groups) < len(names)  # grouped
-    for owner, entries in ledger.groups:
-        assert {e["request"] for e in entries} <= {n for o, n in names if o == owner}
-        size = sum(len(canonical_unchecked(e)) for e in entries)
-        assert size <= 400 or len(entries) == 1  # within the size budget
+def test_requests_that_arrive_together_are_served_together() -> None:
+    handler = Handler()
+    queue: BatchQueue[int, int] = BatchQueue(handler, name="test", workers=1)
+    handler.gate.clear()
+    try:
+        with ThreadPoolExecutor(50) as pool:
+            first = pool.submit(queue.call, 0)
+            assert handler.started.wait(5)  # the worker holds the first request ...
+            rest = [pool.submit(queue.call, n) for n in range(1, 50)]
+            deadline = time.monotonic() + 10
+            while queue.pending < 49 and time.monotonic() < deadline:
+                time.sleep(0.01)  # ... while the other 49 queue up
+            handler.gate.set()
+            assert first.result(10) == 0
+            assert [f.result(10) for f in rest] == [n * 10 for n in range(1, 50)]
+    finally:
+        queue.close()
+    assert handler.batches[0] == [0]
+    assert sorted(handler.batches[1]) == list(range(1, 50))  # one batch for all that waited
 
 
-def test_an_entry_error_reaches_only_its_reader() -> None:
-    ledger = FakeLedger()
-    batcher = ReadLogBatcher(ledger.submit, ledger.receipt, max_tx_bytes=64 * 1024)
-    assert batcher.log("tax", {"request": "ok-1", "records": []})["request_id"] == "ok-1"
-    with pytest.raises(GrantRevoked):
-        batcher.log("tax", {"request": "revoked", "records": []})
-    assert batcher.log("tax", {"request": "ok-2", "records": []})["request_id"] == "ok-2"
+def test_a_request_error_reaches_only_its_caller() -> None:
+    queue: BatchQueue[int, int] = BatchQueue(Handler(), name="test")
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            futures = {n: pool.submit(queue.call, n) for n in [*range(10), -1, *range(10, 19)]}
+            for n, f in futures.items():
+                if n == -1:
+                    with pytest.raises(GrantRevoked):
+                        f.result(10)
+                else:
+                    assert f.result(10) == n * 10
+    finally:
+        queue.close()
 
 
-def test_a_refused_submission_reaches_every_reader_and_the_next_can_lead() -> None:
-    ledger = FakeLedger(refuse=True)
-    batcher = ReadLogBatcher(ledger.submit, ledger.receipt, max_tx_bytes=64 * 1024)
-    with ThreadPoolExecutor(8) as pool:
-        futures = [
-            pool.submit(batcher.log, "tax", {"request": f"r{i}", "records": []}) for i in range(8)
-        ]
-        for f in futures:
-            with pytest.raises(Unavailable):
-                f.result(timeout=10)
-    ledger.refuse = False
-    assert batcher.log("tax", {"request": "later", "records": []})["request_id"] == "later"
+@pytest.mark.parametrize("failure", [Unavailable("the node is at capacity"), RuntimeError("bug")])
+def test_a_failing_batch_fails_each_of_its_callers_and_nobody_waits(failure: Exception) -> None:
+    def handle(items: Sequence[int]) -> list[int | GovchainError]:
+        raise failure
+
+    queue: BatchQueue[int, int] = BatchQueue(handle, name="test")
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(queue.call, n) for n in range(8)]
+            for f in futures:
+                with pytest.raises(Unavailable) as info:
+                    f.result(10)
+                if isinstance(failure, Unavailable):
+                    assert info.value is failure
+                else:
+                    assert "bug" in info.value.message
+    finally:
+        queue.close()
+
+
+def test_callbacks_receive_outcomes() -> None:
+    queue: BatchQueue[int, int] = BatchQueue(Handler(), name="test")
+    got: dict[int, object] = {}
+    done = threading.Semaphore(0)
+
+    def callback(n: int):  # type: ignore[no-untyped-def]
+        def record(outcome: object) -> None:
+            got[n] = outcome
+            done.release()
+
+        return record
+
+    try:
+        for n in (3, -1, 4):
+            queue.submit(n, callback(n))
+        for _ in range(3):
+            assert done.acquire(timeout=10)
+    finally:
+        queue.close()
+    assert got[3] == 30 and got[4] == 40 and isinstance(got[-1], GrantRevoked)
+
+
+def test_a_full_queue_refuses_at_once_and_close_serves_what_is_queued() -> None:
+    handler = Handler()
+    handler.gate.clear()
+    queue: BatchQueue[int, int] = BatchQueue(handler, name="test", workers=1, max_pending=3)
+    results: list[object] = []
+    queue.submit(0, results.append)
+    assert handler.started.wait(5)  # the worker holds request 0; three more fill the queue
+    for n in (1, 2, 3):
+        queue.submit(n, results.append)
+    with pytest.raises(Unavailable):
+        queue.submit(4, results.append)
+    handler.gate.set()
+    queue.close()
+    assert sorted(results) == [0, 10, 20, 30]  # type: ignore[type-var]
+    with pytest.raises(Unavailable):
+        queue.submit(5, results.append)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError):
+        BatchQueue(Handler(), name="test", workers=0)

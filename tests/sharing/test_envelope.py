@@ -91,3 +91,29 @@ def test_wrapped_data_key_opens_only_for_its_pair_and_place(name: str) -> None:
         envelope.open_sealed(
             suite, mine, wrapped, envelope.data_key_aad("tax", "market", "tax.arrears", "r2")
         )
+
+
+@pytest.mark.parametrize("name", SUITES)
+@settings(max_examples=25, deadline=None)
+@given(plaintext=st.binary(max_size=300), data=st.data())
+def test_sealed_under_new_key_opens_with_the_kek_and_any_tampering_fails(
+    name: str, plaintext: bytes, data: st.DataObject
+) -> None:
+    suite = get_suite(name)
+    kek = envelope.new_data_key(suite)
+    aad = envelope.answer_aad("tax", "market", "ab" * 32)
+    wrapped, sealed = envelope.seal_under_new_key(suite, kek, plaintext, aad)
+    data_key = envelope.open_sealed(suite, kek, wrapped, aad)
+    assert len(data_key) == envelope.key_size(suite)
+    assert envelope.open_sealed(suite, data_key, sealed, aad) == plaintext
+    assert wrapped[: envelope.NONCE_SIZE] != sealed[: envelope.NONCE_SIZE]  # distinct nonces
+    again = envelope.seal_under_new_key(suite, kek, plaintext, aad)
+    assert envelope.open_sealed(suite, kek, again[0], aad) != data_key  # a fresh key each time
+    which = data.draw(st.sampled_from(["wrapped", "sealed"]), "which")
+    blob = bytearray(wrapped if which == "wrapped" else sealed)
+    blob[data.draw(st.integers(0, len(blob) - 1), "byte")] ^= 1 << data.draw(st.integers(0, 7))
+    with pytest.raises(IntegrityError):
+        if which == "wrapped":
+            envelope.open_sealed(suite, kek, bytes(blob), aad)
+        else:
+            envelope.open_sealed(suite, data_key, bytes(blob), aad)

@@ -72,13 +72,14 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.sharing = open_sharing(node, settings.network_dir)
     problems.install(app)
     docs.install(app)
+    # First: routes are matched in order, and data-sharing reads are the busiest route.
+    for sharing_router in sharing.ROUTERS:
+        app.include_router(sharing_router)
     for module in (transactions, blocks, state, log, health, identity_routes, members, oidc):
         app.include_router(module.router)
     app.include_router(contracts.router)
     app.include_router(apps.router)
     mount_apps(app)
-    for sharing_router in sharing.ROUTERS:
-        app.include_router(sharing_router)
     return app
 
 

@@ -29,8 +29,8 @@ from govchain.cli.transactions import (
 from govchain.crypto import get_suite
 from govchain.node.network import NetworkDir
 from govchain.sharing.keyfiles import agreement_key_path, read_agreement_key
+from govchain.sharing.reading import open_answer
 from govchain.sharing.requests import build_request
-from govchain.sharing.service import open_answer
 
 app = typer.Typer(
     name="share",

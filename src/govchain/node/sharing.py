@@ -15,6 +15,7 @@ from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
+from govchain.sharing.cache import StateCache
 from govchain.sharing.keyfiles import SHARING_MEMBER, ensure_agreement_key
 from govchain.sharing.service import SharingService
 from govchain.sharing.signer import DeptCredentials
@@ -47,9 +48,14 @@ class NodePort:
         # as it is committed (cheaper than decoding the stored log entry afterwards).
         self._watched: dict[bytes, _Slot] = {}
         self._watch_lock = threading.Lock()
-        node.listeners.append(self._on_block)
+        state = node.ledger.state
+        self._cache = StateCache(state.get_value)
+        # First among the listeners: the cache forgets what a block wrote before the other
+        # listeners (the API's commit waits, this port's own callers) hear of the block.
+        node.listeners.insert(0, self._on_block)
 
     def _on_block(self, block: CommittedBlock) -> None:
+        self._cache.committed(w.key for w in block.result.writes)
         watched = self._watched
         if not watched:
             return
@@ -61,9 +67,8 @@ class NodePort:
                     slot.done.set()
 
     def read_state(self, key: bytes) -> bytes | None:
-        """Return the committed value of a state key."""
-        vv = self._node.ledger.state.get(key)
-        return None if vv is None else vv.value
+        """Return the committed value of a state key (cached until a block writes it)."""
+        return self._cache.get(key)
 
     def scan_state(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Iterate committed ``(key, value)`` pairs under ``prefix``."""
@@ -158,4 +163,5 @@ def open_sharing(node: Node, network: Path | str) -> SharingService:
         )
     service = SharingService(NodePort(node), node.ledger.store, creds)
     service.shred_erased()
+    node.on_close.append(service.close)
     return service

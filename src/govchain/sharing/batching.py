@@ -1,144 +1,161 @@
-"""Group commit of read logs.
+"""Serving single requests in batches: many callers, a few worker threads.
 
-Every read is logged on-chain before it is answered. Reads that arrive while the node is
-signing and admitting one log transaction are gathered into the next one (per owner
-department, within the transaction size limit): no read waits for a timer, and under load one
-transaction — one signature, one admission, one ledger entry — carries many reads. Each read
-then waits for its own transaction to be durable and takes its own entry's result from the
-receipt.
+Every read is logged on-chain before it is answered, so a read waits for a block anyway. The
+reads that arrive while a worker is busy are taken together by the next free worker and served
+as one batch: their signatures verified at once (on every core when the batch is large), the
+catalogue entries, grants and keys they share looked up once, their log entries carried by one
+transaction per owner — one signature, one admission, one ledger entry for the whole group.
+No read waits for a timer: under light load a batch is a single read.
+
+A handful of workers keep the pipeline full (one prepares its batch while the others wait for
+their blocks) without the cost of a thread per request: hundreds of threads fighting for the
+GIL spent more CPU switching than serving (docs/performance.md). Callers wait on an event
+(``call``) or are called back (``submit``), e.g. by an asyncio event loop.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Generic, TypeVar
 
 from govchain.errors import GovchainError, Unavailable
-from govchain.ledger.encoding import canonical_unchecked
-from govchain.ledger.transactions import Transaction
-from govchain.sharing.errors import error_of
-from govchain.sharing.readlog import MAX_ENTRIES
-from govchain.types import DeptId
+
+log = logging.getLogger(__name__)
 
 TX_OVERHEAD = 1024
 """Bytes kept free in a log transaction for its envelope around the entries."""
+WORKERS = 4
+"""Batches in flight at once: while some wait for their blocks, another prepares. Measured
+with 256 concurrent readers (docs/performance.md): 2 workers made fewer, larger batches but
+left the node waiting for blocks (1,160-1,521 reads/s); 4 gave 1,370-1,699/s for ~15 µs more
+CPU per read; 8 little more rate for ~40 µs more CPU."""
+MAX_BATCH = 1024
+"""Most requests one worker takes at a time."""
+MAX_PENDING = 8192
+"""Requests queued beyond which new ones are refused with ``Unavailable`` (the client retries)."""
 
-SubmitLogs = Callable[
-    [Sequence[tuple[DeptId, list[dict[str, Any]]]]],
-    list[tuple[Transaction, GovchainError | None]],
-]
-"""Signs one log transaction per ``(owner, entries)`` and admits them in order; per
-transaction, ``None`` or why admission refused it."""
-AwaitReceipt = Callable[[Transaction], dict[str, Any]]
-"""Waits until a transaction is durable and returns its receipt JSON."""
+T = TypeVar("T")
+R = TypeVar("R")
 
-
-class _TxWait:
-    """The receipt of one submitted transaction, fetched once for all its reads."""
-
-    __slots__ = ("_await", "_lock", "_receipt", "tx")
-
-    def __init__(self, tx: Transaction, await_receipt: AwaitReceipt) -> None:
-        self.tx = tx
-        self._await = await_receipt
-        self._lock = threading.Lock()
-        self._receipt: dict[str, Any] | None = None
-
-    def receipt(self) -> dict[str, Any]:
-        with self._lock:
-            if self._receipt is None:
-                self._receipt = self._await(self.tx)
-            return self._receipt
+Done = Callable[[R | GovchainError], None]
+"""Receives one request's result, or the error it failed with."""
+Handle = Callable[[Sequence[T]], list[R | GovchainError]]
+"""Serves a batch: per request, its result or its error, in order."""
 
 
-class _Pending:
-    __slots__ = ("entry", "error", "index", "owner", "size", "submitted", "wait")
+class _Call(Generic[R]):
+    """A blocking caller's slot."""
 
-    def __init__(self, owner: DeptId, entry: dict[str, Any]) -> None:
-        self.owner = owner
-        self.entry = entry
-        self.size = len(canonical_unchecked(entry))
-        self.submitted = threading.Event()
-        self.wait: _TxWait | None = None
-        self.index = 0
-        self.error: GovchainError | None = None
+    __slots__ = ("event", "outcome")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.outcome: R | GovchainError | None = None
+
+    def done(self, outcome: R | GovchainError) -> None:
+        self.outcome = outcome
+        self.event.set()
 
 
-class ReadLogBatcher:
-    """Logs reads on-chain in groups; ``log`` returns once the read's entry is durable."""
+class BatchQueue(Generic[T, R]):
+    """Gathers requests from any number of callers into batches served by ``handle`` on
+    ``workers`` threads (started with the first request, stopped by ``close``)."""
 
-    def __init__(self, submit: SubmitLogs, await_receipt: AwaitReceipt, max_tx_bytes: int) -> None:
-        self._submit = submit
-        self._await = await_receipt
-        self._budget = max(max_tx_bytes - TX_OVERHEAD, 1)
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._draining = False
+    def __init__(
+        self,
+        handle: Handle[T, R],
+        *,
+        name: str,
+        workers: int = WORKERS,
+        max_batch: int = MAX_BATCH,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
+        if workers < 1 or max_batch < 1 or max_pending < 1:
+            raise ValueError("workers, max_batch and max_pending must be >= 1")
+        self._handle = handle
+        self._name = name
+        self._workers = workers
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._queue: list[tuple[T, Done[R]]] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._threads: list[threading.Thread] = []
+        self._closed = False
 
-    def log(self, owner: DeptId, entry: dict[str, Any]) -> dict[str, Any]:
-        """Log one read (``{"request": ..., "records": [...]}``); return its entry result
-        ``{"request_id", "records"}``, or raise the error the ledger refused it with."""
-        pending = _Pending(owner, entry)
-        with self._lock:
-            self._queue.append(pending)
-            lead = not self._draining
-            self._draining = True
-        if lead:
-            try:
-                self._drain()
-            except BaseException:
-                with self._lock:  # let the next reader lead (and fail queued ones itself)
-                    self._draining = False
-                raise
-        pending.submitted.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.wait is not None
-        receipt = pending.wait.receipt()
-        if receipt["status"] != "ok":
-            raise error_of(receipt["error"] or {})
-        result: dict[str, Any] = receipt["result"]["results"][pending.index]
-        if "error" in result:
-            raise error_of(result["error"])
-        return result
+    def submit(self, item: T, done: Done[R]) -> None:
+        """Queue one request; ``done`` is called (on a worker thread) with its outcome.
+        ``Unavailable`` at once if the queue is full or closed."""
+        with self._cond:
+            if self._closed:
+                raise Unavailable(f"the {self._name} service is stopping")
+            if len(self._queue) >= self._max_pending:
+                raise Unavailable(
+                    f"{len(self._queue)} {self._name} requests are waiting; try again shortly",
+                    pending=len(self._queue),
+                )
+            if not self._threads:
+                self._start()
+            self._queue.append((item, done))
+            self._cond.notify()
 
-    def _drain(self) -> None:
-        # The reader that found nobody draining submits everything queued, including what
-        # arrives meanwhile, then goes back to waiting for its own transaction.
+    @property
+    def pending(self) -> int:
+        """Requests queued and not yet taken by a worker."""
+        return len(self._queue)
+
+    def call(self, item: T) -> R:
+        """Serve one request and return its result, or raise its error."""
+        slot: _Call[R] = _Call()
+        self.submit(item, slot.done)
+        slot.event.wait()
+        outcome = slot.outcome
+        if isinstance(outcome, GovchainError):
+            raise outcome
+        assert outcome is not None
+        return outcome
+
+    def close(self) -> None:
+        """Serve what is queued, then stop the workers."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            threads = list(self._threads)
+        for t in threads:
+            if t is not threading.current_thread():
+                t.join()
+
+    def _start(self) -> None:
+        for i in range(self._workers):
+            t = threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _work(self) -> None:
         while True:
-            with self._lock:
-                batch, self._queue = self._queue, []
-                if not batch:
-                    self._draining = False
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
                     return
-            chunks = self._chunks(batch)
-            try:
-                submitted = self._submit([(c[0].owner, [p.entry for p in c]) for c in chunks])
-                for chunk, (tx, refused) in zip(chunks, submitted, strict=True):
-                    wait = _TxWait(tx, self._await)
-                    for i, p in enumerate(chunk):
-                        p.wait, p.index, p.error = wait, i, refused
-            except GovchainError as exc:
-                for p in batch:
-                    p.error = exc
-            except Exception as exc:  # never leave a reader waiting forever
-                for p in batch:
-                    p.error = Unavailable(f"the read could not be logged: {exc}")
-            finally:
-                for p in batch:
-                    p.submitted.set()
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+            self._serve(batch)
 
-    def _chunks(self, batch: list[_Pending]) -> list[list[_Pending]]:
-        by_owner: dict[DeptId, list[list[_Pending]]] = {}
-        sizes: dict[DeptId, int] = {}
-        for p in batch:
-            chunks = by_owner.setdefault(p.owner, [[]])
-            if chunks[-1] and (
-                sizes[p.owner] + p.size > self._budget or len(chunks[-1]) >= MAX_ENTRIES
-            ):
-                chunks.append([])
-                sizes[p.owner] = 0
-            chunks[-1].append(p)
-            sizes[p.owner] = sizes.get(p.owner, 0) + p.size
-        return [c for chunks in by_owner.values() for c in chunks]
+    def _serve(self, batch: list[tuple[T, Done[R]]]) -> None:
+        outcomes: Sequence[R | GovchainError]
+        try:
+            outcomes = self._handle([item for item, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(batch)} requests")
+        except GovchainError as exc:
+            outcomes = [exc] * len(batch)
+        except Exception as exc:  # never leave a caller waiting forever
+            log.exception("%s batch failed", self._name)
+            outcomes = [Unavailable(f"the {self._name} request failed: {exc}")] * len(batch)
+        for (_, done), outcome in zip(batch, outcomes, strict=True):
+            try:
+                done(outcome)
+            except Exception:
+                log.exception("%s completion callback failed", self._name)

@@ -74,6 +74,52 @@ def load_grant(ctx: CallContext, gid: str) -> Grant:
     return grant_from_bytes(raw)
 
 
+class Lookups:
+    """What the entries of one call share — member records, resources, grants — read and
+    parsed once per call. Exact for calls that write none of these (the read log, attestation
+    issuing: they write only their own entries, which they never read through here)."""
+
+    __slots__ = ("_ctx", "_grants", "_raw", "_resources")
+
+    def __init__(self, ctx: CallContext) -> None:
+        self._ctx = ctx
+        self._raw: dict[bytes, bytes | None] = {}
+        self._resources: dict[str, Resource | GovchainError] = {}
+        self._grants: dict[str, Grant | GovchainError] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        """Return a state value (a member record)."""
+        if key not in self._raw:
+            self._raw[key] = self._ctx.get(key)
+        return self._raw[key]
+
+    def resource(self, rid: str) -> Resource:
+        """``load_resource``, once per resource."""
+        found = self._resources.get(rid)
+        if found is None:
+            try:
+                found = load_resource(self._ctx, rid)
+            except GovchainError as exc:
+                found = exc
+            self._resources[rid] = found
+        if isinstance(found, GovchainError):
+            raise found
+        return found
+
+    def grant(self, gid: str) -> Grant:
+        """``load_grant``, once per grant."""
+        found = self._grants.get(gid)
+        if found is None:
+            try:
+                found = load_grant(self._ctx, gid)
+            except GovchainError as exc:
+                found = exc
+            self._grants[gid] = found
+        if isinstance(found, GovchainError):
+            raise found
+        return found
+
+
 def _data_role(ctx: CallContext) -> None:
     if ctx.signer_role not in DATA_ROLES:
         raise Forbidden(f"role {ctx.signer_role!r} may not act on shared data")
@@ -334,10 +380,12 @@ ATTESTATION_FIELDS = {
 """Fields of one attestation to issue."""
 
 
-def issue_attestation(ctx: CallContext, args: Any) -> dict[str, Any]:
+def issue_attestation(
+    ctx: CallContext, args: Any, lookups: Lookups | None = None
+) -> dict[str, Any]:
     """Check and store one attestation; raise why it cannot be issued."""
     args = only_fields(args, ATTESTATION_FIELDS, "attestation")
-    resource = load_resource(ctx, resource_id(args.get("resource")))
+    resource = (lookups or Lookups(ctx)).resource(resource_id(args.get("resource")))
     owner_only(ctx, resource)
     predicate = parse_predicate(args.get("predicate"), resource)
     answer = args.get("answer")
@@ -389,9 +437,10 @@ class AttestationsContract:
         if type(entries) is not list or not 1 <= len(entries) <= MAX_ATTESTATIONS:
             raise BadArguments(f"entries must be a list of 1 to {MAX_ATTESTATIONS} attestations")
         results: list[dict[str, Any]] = []
+        lookups = Lookups(ctx)
         for entry in entries:
             try:
-                results.append(issue_attestation(ctx, entry))
+                results.append(issue_attestation(ctx, entry, lookups))
             except GovchainError as exc:
                 results.append({"error": {"code": exc.code, "message": exc.message}})
         return {"results": results}

@@ -50,6 +50,19 @@ def seal(suite: CryptoSuite, key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     return nonce + suite.aead_encrypt(key, nonce, plaintext, aad)
 
 
+def seal_under_new_key(
+    suite: CryptoSuite, kek: bytes, plaintext: bytes, aad: bytes
+) -> tuple[bytes, bytes]:
+    """Seal ``plaintext`` under a fresh data key and wrap that key under ``kek``, both with
+    ``aad``; return ``(wrapped key, sealed plaintext)``. The key and both nonces come from one
+    read of the system's random source (one system call instead of three)."""
+    size = key_size(suite)
+    fresh = os.urandom(size + 2 * NONCE_SIZE)
+    data_key, n1, n2 = fresh[:size], fresh[size : size + NONCE_SIZE], fresh[size + NONCE_SIZE :]
+    wrapped = n1 + suite.aead_encrypt(kek, n1, data_key, aad)
+    return wrapped, n2 + suite.aead_encrypt(data_key, n2, plaintext, aad)
+
+
 def open_sealed(suite: CryptoSuite, key: bytes, sealed: bytes, aad: bytes) -> bytes:
     """Decrypt ``seal``'s output; ``IntegrityError`` if anything differs."""
     if len(sealed) < NONCE_SIZE:

@@ -20,9 +20,8 @@ from govchain.sharing import layout
 from govchain.sharing.access import check_read
 from govchain.sharing.contracts import (
     DATA_ROLES,
+    Lookups,
     load,
-    load_grant,
-    load_resource,
     owner_only,
     store,
 )
@@ -30,6 +29,7 @@ from govchain.sharing.errors import RecordErased, ReplayedRequest
 from govchain.sharing.model import field_list, only_fields, record_id, resource_id
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
+    VERIFIED,
     SignedRequest,
     bad_signature,
     check_request,
@@ -69,16 +69,21 @@ def read_args(args: Any) -> dict[str, Any]:
 
 
 def log_read(
-    ctx: CallContext, args: Mapping[str, Any], request: SignedRequest, member: MemberRecord
+    ctx: CallContext,
+    args: Mapping[str, Any],
+    request: SignedRequest,
+    member: MemberRecord,
+    lookups: Lookups | None = None,
 ) -> dict[str, Any]:
     """Check and store one read log entry whose request signature verified; raise the reason
     if it may not be logged."""
     if member.role not in DATA_ROLES:
         raise Forbidden(f"role {member.role!r} may not read shared data")
+    shared = lookups or Lookups(ctx)
     ra = read_args(request.args)
-    resource = load_resource(ctx, ra["resource"])
+    resource = shared.resource(ra["resource"])
     owner_only(ctx, resource)
-    grant = load_grant(ctx, ra["grant"]) if ra["grant"] else None
+    grant = shared.grant(ra["grant"]) if ra["grant"] else None
     check_read(
         resource,
         grant,
@@ -142,6 +147,7 @@ class ReadsContract:
         # Every entry's request is parsed and its member looked up first, so that all the
         # signatures are verified in one batch (on every core when the group is large).
         prepared: list[tuple[Mapping[str, Any], SignedRequest, MemberRecord] | GovchainError] = []
+        lookups = Lookups(ctx)
         for entry in entries:
             try:
                 e = only_fields(entry, {"request", "records"}, "read log entry")
@@ -149,7 +155,7 @@ class ReadsContract:
                 member = check_request(
                     request,
                     chain=ctx.tx.chain,
-                    read_state=ctx.get,
+                    read_state=lookups.get,
                     now_ms=ctx.block_time_ms,
                     kind="read",
                 )
@@ -158,8 +164,9 @@ class ReadsContract:
                 prepared.append(exc)
         checked = [p for p in prepared if not isinstance(p, GovchainError)]
         valid = iter(
-            suite_of_key(checked[0][2].public_key).verify_many(
-                [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked]
+            VERIFIED.verify_many(
+                suite_of_key(checked[0][2].public_key),
+                [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked],
             )
             if checked
             else []
@@ -171,7 +178,7 @@ class ReadsContract:
                     raise p
                 if not next(valid):
                     raise bad_signature(p[1])
-                results.append(log_read(ctx, *p))
+                results.append(log_read(ctx, *p, lookups))
             except GovchainError as exc:  # refused alone: it wrote nothing
                 results.append({"error": {"code": exc.code, "message": exc.message}})
         return {"results": results}

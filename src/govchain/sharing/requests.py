@@ -10,8 +10,11 @@ the read-log contract checks it again at block time, so a read log cannot be for
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import secrets
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,12 +204,18 @@ def check_request(
             time_ms=request.time_ms,
         )
     raw = read_state(member_key(request.signer))
-    member = decode_member(raw) if raw is not None else None
+    member = _decoded_member(raw) if raw is not None else None
     if member is None or not member.active:
         raise UnknownSigner(f"request signer {request.signer!r} is not an active member")
     if member.not_after_ms and now_ms > member.not_after_ms:
         raise UnknownSigner(f"the credential of request signer {request.signer!r} has expired")
     return member
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded_member(raw: bytes) -> MemberRecord:
+    # A pure function of the stored bytes, and a batch of requests comes from a few members.
+    return decode_member(raw)
 
 
 def bad_signature(request: SignedRequest) -> BadSignature:
@@ -229,3 +238,59 @@ def verify_request(
     if not s.verify(member.public_key, REQUEST_DOMAIN + request.body_bytes, request.signature):
         raise bad_signature(request)
     return member
+
+
+VERIFIED_CACHE_SIZE = 65_536
+"""Verified request signatures remembered per process."""
+
+
+class VerifiedSignatures:
+    """Request signatures this process has verified.
+
+    The owner's node verifies a read request's signature before it decrypts anything, and its
+    read-log contract verifies the same signature again when it executes the log entry,
+    moments later. The second check finds the first here instead of verifying again. Only
+    signatures that verified are remembered, keyed by a hash of public key, message and
+    signature: a hit is exactly what verifying would answer. Every other node executing the
+    entry has not seen the request and verifies it itself.
+    """
+
+    def __init__(self, size: int = VERIFIED_CACHE_SIZE) -> None:
+        self._size = size
+        self._seen: dict[bytes, None] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(public: bytes, message: bytes, signature: bytes) -> bytes:
+        h = hashlib.sha256()
+        for part in (public, message, signature):
+            h.update(len(part).to_bytes(4, "big"))
+            h.update(part)
+        return h.digest()
+
+    def verify_many(
+        self, suite: CryptoSuite, items: Sequence[tuple[bytes, bytes, bytes]]
+    ) -> list[bool]:
+        """``suite.verify_many(items)``, verifying only the signatures not verified before."""
+        keys = [self._key(*item) for item in items]
+        seen = self._seen
+        todo = [i for i, k in enumerate(keys) if k not in seen]
+        valid = [True] * len(items)
+        if not todo:
+            return valid
+        for i, ok in zip(todo, suite.verify_many([items[i] for i in todo]), strict=True):
+            valid[i] = ok
+        with self._lock:
+            for i in todo:
+                if valid[i]:
+                    seen[keys[i]] = None
+            while len(seen) > self._size:
+                del seen[next(iter(seen))]
+        return valid
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+VERIFIED = VerifiedSignatures()
+"""This process's verified request signatures (the owner's service and the read-log contract)."""

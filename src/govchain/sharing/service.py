@@ -11,19 +11,17 @@ of the owner department (``DeptCredentials``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from govchain.contracts.errors import BadArguments
-from govchain.crypto.suite import CryptoSuite
-from govchain.errors import Conflict, Forbidden, IntegrityError, NotFound
-from govchain.ledger.encoding import canonical_unchecked
+from govchain.errors import Conflict, Forbidden, GovchainError, NotFound
 from govchain.ledger.execution import MemberRecord
 from govchain.sharing import envelope, layout
 from govchain.sharing.access import check_read
-from govchain.sharing.batching import TX_OVERHEAD, ReadLogBatcher
+from govchain.sharing.batching import TX_OVERHEAD, BatchQueue
 from govchain.sharing.contracts import DATA_ROLES, MAX_ATTESTATIONS
 from govchain.sharing.errors import NotOwner, RecordErased
 from govchain.sharing.model import (
@@ -34,9 +32,17 @@ from govchain.sharing.model import (
     resource_id,
 )
 from govchain.sharing.predicates import parse_predicate
-from govchain.sharing.readlog import read_args
+from govchain.sharing.reading import (
+    PreparedRead,
+    ReadOutcome,
+    ReadScope,
+    chunk_entries,
+    log_reads,
+)
+from govchain.sharing.readlog import MAX_ENTRIES, read_args
 from govchain.sharing.requests import (
     REQUEST_DOMAIN,
+    VERIFIED,
     SignedRequest,
     bad_signature,
     check_request,
@@ -48,26 +54,6 @@ from govchain.sharing.vault import Vault
 from govchain.sharing.view import LedgerPort, LedgerView
 from govchain.storage.base import KVStore
 from govchain.types import DeptId
-
-
-def open_answer(
-    suite: CryptoSuite, reader_private: bytes, owner_public: bytes, answer: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Decrypt a read answer with the reading department's agreement key (client side);
-    ``IntegrityError`` if it was altered or is not for this department."""
-    owner, reader, rid = answer["owner"], answer["reader"], answer["request_id"]
-    kek = envelope.kek(suite, reader_private, owner_public, owner, reader)
-    data_key = envelope.open_sealed(
-        suite, kek, bytes.fromhex(answer["wrapped_key"]), envelope.answer_aad(owner, reader, rid)
-    )
-    plain = envelope.open_sealed(
-        suite,
-        data_key,
-        bytes.fromhex(answer["ciphertext"]),
-        envelope.answer_aad(owner, reader, rid),
-    )
-    result: dict[str, Any] = orjson.loads(plain)
-    return result
 
 
 class SharingService(LedgerView):
@@ -83,28 +69,11 @@ class SharingService(LedgerView):
         self._keks: dict[tuple[DeptId, DeptId, bytes], bytes] = {}
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._reads = ReadLogBatcher(
-            self.signer.submit_logs, lambda tx: port.receipts([tx], [None])[0], port.max_tx_bytes
-        )
+        self._reads: BatchQueue[Any, dict[str, Any]] = BatchQueue(self.read_many, name="read")
 
-    def _chunks(
-        self, by_owner: Mapping[DeptId, list[tuple[int, dict[str, Any]]]]
-    ) -> list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]]:
-        """Split entries into transactions within the size limit and ``MAX_ATTESTATIONS``."""
-        budget = self.port.max_tx_bytes - TX_OVERHEAD
-        out: list[tuple[DeptId, list[tuple[int, dict[str, Any]]]]] = []
-        for owner, items in by_owner.items():
-            chunk: list[tuple[int, dict[str, Any]]] = []
-            size = 0
-            for item in items:
-                n = len(canonical_unchecked(item[1]))
-                if chunk and (size + n > budget or len(chunk) >= MAX_ATTESTATIONS):
-                    out.append((owner, chunk))
-                    chunk, size = [], 0
-                chunk.append(item)
-                size += n
-            out.append((owner, chunk))
-        return out
+    def close(self) -> None:
+        """Answer the reads already queued, then stop the read workers."""
+        self._reads.close()
 
     def publish_keys(self) -> list[DeptId]:
         """Publish the agreement keys of served departments that are not on-chain yet;
@@ -157,10 +126,23 @@ class SharingService(LedgerView):
     def _authenticate_many(
         self, objs: Sequence[Any], kind: str
     ) -> list[tuple[SignedRequest, MemberRecord, str]]:
-        """``_authenticate`` for many requests, their signatures checked on every core."""
-        now = self.port.now_ms()
-        checked = []
-        # A batch comes from a few members: read each member record once per batch.
+        """``_authenticate`` for many requests, their signatures checked on every core; the
+        first request that fails fails them all."""
+        out = []
+        for checked in self._authenticate_each(objs, kind, self.port.now_ms()):
+            if isinstance(checked, GovchainError):
+                raise checked
+            out.append(checked)
+        return out
+
+    def _authenticate_each(
+        self, objs: Sequence[Any], kind: str, now: int
+    ) -> list[tuple[SignedRequest, MemberRecord, str] | GovchainError]:
+        """``_authenticate`` for many requests, each alone (per request its error), their
+        signatures checked together (on every core when there are many)."""
+        out: list[tuple[SignedRequest, MemberRecord, str] | GovchainError | None] = []
+        checked: list[tuple[int, SignedRequest, MemberRecord]] = []
+        # A batch comes from a few members: read and decode each member record once.
         members: dict[bytes, bytes | None] = {}
 
         def read_member(key: bytes) -> bytes | None:
@@ -169,20 +151,27 @@ class SharingService(LedgerView):
             return members[key]
 
         for obj in objs:
-            request = parse_request(obj)
-            member = check_request(
-                request, chain=self.port.chain_id, read_state=read_member, now_ms=now, kind=kind
-            )
-            if member.role not in DATA_ROLES:
-                raise Forbidden(f"role {member.role!r} may not act on shared data")
-            checked.append((request, member))
-        valid = self.suite.verify_many(
-            [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for r, m in checked]
+            try:
+                request = parse_request(obj)
+                member = check_request(
+                    request, chain=self.port.chain_id, read_state=read_member, now_ms=now, kind=kind
+                )
+                if member.role not in DATA_ROLES:
+                    raise Forbidden(f"role {member.role!r} may not act on shared data")
+            except GovchainError as exc:
+                out.append(exc)
+                continue
+            checked.append((len(out), request, member))
+            out.append(None)
+        valid = VERIFIED.verify_many(
+            self.suite,
+            [(m.public_key, REQUEST_DOMAIN + r.body_bytes, r.signature) for _, r, m in checked],
         )
-        for (request, _), ok in zip(checked, valid, strict=True):
-            if not ok:
-                raise bad_signature(request)
-        return [(r, m, r.request_id(self.suite)) for r, m in checked]
+        for (i, request, member), ok in zip(checked, valid, strict=True):
+            out[i] = (
+                (request, member, request.request_id(self.suite)) if ok else bad_signature(request)
+            )
+        return [o for o in out if o is not None]
 
     def _owned(self, rid: Any, member: MemberRecord) -> Resource:
         resource = self.resource(resource_id(rid))
@@ -248,13 +237,11 @@ class SharingService(LedgerView):
             raise NotFound(f"no record {rid!r} of this subject in {resource.id!r}")
         if entry["erased"] is not None:
             raise RecordErased(f"record {rid!r} was erased", record=rid)
-        sealed = self.vault.sealed(resource.id, rid)
-        if self.suite.hash(sealed).hex() != entry["hash"]:
-            raise IntegrityError(
-                f"stored ciphertext of record {rid!r} differs from its hash on the ledger",
-                record=rid,
-            )
+        sealed = self.vault.verified(resource.id, rid, entry["hash"], self._hash_hex)
         return self.vault.open(resource.owner, resource.id, rid, sealed)
+
+    def _hash_hex(self, data: bytes) -> str:
+        return self.suite.hash(data).hex()
 
     def _subject_records(
         self, resource: Resource, ref: str
@@ -275,21 +262,60 @@ class SharingService(LedgerView):
 
     def read(self, obj: Any) -> dict[str, Any]:
         """Serve a read: access rule, decryption, read log committed, granted fields sealed
-        for the reading department."""
+        for the reading department. Reads that arrive together are served as one batch
+        (``read_many``); each is checked, logged and answered on its own."""
+        return self._reads.call(obj)
+
+    def submit_read(self, obj: Any, done: Callable[[ReadOutcome], None]) -> None:
+        """Queue a read; ``done`` receives its answer or error, on a worker thread, once its
+        log entry is durable. ``Unavailable`` at once if too many reads are waiting."""
+        self._reads.submit(obj, done)
+
+    def read_many(self, objs: Sequence[Any]) -> list[ReadOutcome]:
+        """Serve many reads at once: per read its sealed answer or its error, in order. The
+        signatures are verified together, the entries logged in one transaction per owner
+        (within the size limit), and no answer is made before its entry is durable."""
         self._ensure_ready()
-        request, member, request_id = self._authenticate(obj, "read")
+        now = self.port.now_ms()
+        out: list[ReadOutcome | None] = [None] * len(objs)
+        scope = ReadScope(self)
+        by_owner: dict[DeptId, list[tuple[int, dict[str, Any]]]] = {}
+        prepared: dict[int, PreparedRead] = {}
+        for i, checked in enumerate(self._authenticate_each(objs, "read", now)):
+            try:
+                if isinstance(checked, GovchainError):
+                    raise checked
+                p = self._prepare_read(*checked, now, scope)
+            except GovchainError as exc:
+                out[i] = exc
+                continue
+            prepared[i] = p
+            by_owner.setdefault(p.owner, []).append(
+                (i, {"request": p.request.envelope(), "records": p.ids})
+            )
+        if by_owner:
+            chunks = chunk_entries(by_owner, self.port.max_tx_bytes - TX_OVERHEAD, MAX_ENTRIES)
+            log_reads(self.signer, self.port, chunks, prepared, out)
+        done = [o for o in out if o is not None]
+        assert len(done) == len(objs), "every read has an answer or an error"
+        return done
+
+    def _prepare_read(
+        self,
+        request: SignedRequest,
+        member: MemberRecord,
+        request_id: str,
+        now: int,
+        scope: ReadScope,
+    ) -> PreparedRead:
+        """Check one authenticated read against the access rule and open its records."""
         ra = read_args(request.args)
-        resource = self.resource(ra["resource"])
+        resource = scope.resource(ra["resource"])
         owner = self.signer.local(resource.owner).dept
-        grant = self.grant(ra["grant"]) if ra["grant"] else None
+        grant = scope.grant(ra["grant"]) if ra["grant"] else None
         fields: tuple[str, ...] = ra["fields"]
         check_read(
-            resource,
-            grant,
-            reader=member.dept,
-            purpose=request.purpose,
-            fields=fields,
-            now_ms=self.port.now_ms(),
+            resource, grant, reader=member.dept, purpose=request.purpose, fields=fields, now_ms=now
         )
         kek = self._kek_for(owner, member.dept)
         ref = self.subject_ref(ra["subject"])
@@ -304,32 +330,10 @@ class SharingService(LedgerView):
         for rid in ids:
             data = self._verified_open(resource, rid, ref, entries.get(rid))
             records.append({"record": rid, "data": {f: data[f] for f in fields}})
-        # The read is on the ledger, durably, before anything is returned.
-        logged = self._reads.log(owner, {"request": request.envelope(), "records": ids})
-        assert logged["request_id"] == request_id
-        plain = canonical_unchecked(
-            {
-                "request_id": request_id,
-                "resource": resource.id,
-                "subject": ra["subject"],
-                "fields": list(fields),
-                "records": records,
-                "erased": erased,
-                "read_tx": logged["tx_id"],
-            }
-        )
-        aad = envelope.answer_aad(owner, member.dept, request_id)
-        data_key = envelope.new_data_key(self.suite)
-        return {
-            "request_id": request_id,
-            "tx_id": logged["tx_id"],
-            "resource": resource.id,
-            "owner": owner,
-            "reader": member.dept,
-            "records": len(records),
-            "wrapped_key": envelope.seal(self.suite, kek, data_key, aad).hex(),
-            "ciphertext": envelope.seal(self.suite, data_key, plain, aad).hex(),
-        }
+        return PreparedRead(
+            request, request_id, ra["subject"], resource.id, owner, member.dept, kek, fields,
+            ids, records, erased,
+        )  # fmt: skip
 
     def erase(self, obj: Any) -> dict[str, Any]:
         """Erase a record: the erasure is committed on-chain, then its data key is destroyed."""
@@ -419,7 +423,7 @@ class SharingService(LedgerView):
                     },
                 )
             )
-        chunks = self._chunks(by_owner)
+        chunks = chunk_entries(by_owner, self.port.max_tx_bytes - TX_OVERHEAD, MAX_ATTESTATIONS)
         calls = [
             self.signer.call(
                 owner,

@@ -4,10 +4,10 @@ approve or revoke a grant) are ordinary signed transactions: ``POST /v1/transact
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -30,8 +30,9 @@ from govchain.api.sharing_schemas import (
     ResourcePublic,
     signed_request_schema,
 )
-from govchain.errors import Forbidden, SchemaViolation
-from govchain.ledger.encoding import decode
+from govchain.errors import Forbidden, GovchainError, SchemaViolation
+from govchain.ledger.encoding import decode, decode_unchecked
+from govchain.sharing.reading import ReadOutcome
 from govchain.sharing.service import SharingService
 
 router = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(PUBLIC)])
@@ -43,8 +44,10 @@ personal = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[
 ROUTERS = (router, signed, personal)
 
 
-def get_sharing(request: Request) -> SharingService:
-    """Return the node's data-sharing service (``app.state.sharing``, set by ``create_app``)."""
+async def get_sharing(request: Request) -> SharingService:
+    """Return the node's data-sharing service (``app.state.sharing``, set by ``create_app``).
+    ``async``: FastAPI runs a plain function dependency on a worker thread, a hand-off that
+    cost more than this lookup on every request."""
     sharing: SharingService = request.app.state.sharing
     return sharing
 
@@ -76,18 +79,51 @@ MAX_REQUEST_BYTES = 256 * 1024
 """Largest signed request body."""
 MAX_ATTESTATIONS = 1000
 """Most attestation requests in one call."""
-READ_THREADS = 256
-"""Reads served at once. A read mostly waits for its log entry's block, so it gets a thread
-of its own, beyond the default pool of 40 (which would cap a node at ~40 reads per block)."""
 
 
-def _read_limiter(request: Request) -> anyio.CapacityLimiter:
-    # One per application, made on its event loop (the limiter belongs to that loop).
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "sharing_reads", None)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(READ_THREADS)
-        request.app.state.sharing_reads = limiter
-    return limiter
+class _Answers:
+    """Hands read outcomes from the read workers to one event loop, as many as are ready per
+    wake-up of the loop (a worker finishes a whole batch at once)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._ready: list[tuple[asyncio.Future[ReadOutcome], ReadOutcome]] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, future: asyncio.Future[ReadOutcome], outcome: ReadOutcome) -> None:
+        """Called on a read worker."""
+        with self._lock:
+            self._ready.append((future, outcome))
+            if len(self._ready) > 1:  # a wake-up is already on its way
+                return
+        self.loop.call_soon_threadsafe(self._settle)
+
+    def _settle(self) -> None:
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for future, outcome in ready:
+            if not future.done():  # the client may have gone away
+                future.set_result(outcome)
+
+
+def _answers(request: Request) -> _Answers:
+    loop = asyncio.get_running_loop()
+    answers: _Answers | None = getattr(request.app.state, "sharing_answers", None)
+    if answers is None or answers.loop is not loop:
+        answers = request.app.state.sharing_answers = _Answers(loop)
+    return answers
+
+
+async def served_read(request: Request, sharing: SharingService, obj: Any) -> dict[str, Any]:
+    """Queue a read with the node's read workers and await its answer on the event loop: no
+    thread waits for the read's block (a thread per read cost more CPU than the read)."""
+    answers = _answers(request)
+    future: asyncio.Future[ReadOutcome] = answers.loop.create_future()
+    sharing.submit_read(obj, lambda outcome: answers.deliver(future, outcome))
+    outcome = await future
+    if isinstance(outcome, GovchainError):
+        raise outcome
+    return outcome
 
 
 async def _signed(request: Request, limit: int) -> Any:
@@ -211,10 +247,11 @@ async def publish(request: Request, sharing: SharingDep) -> Any:
 async def read(request: Request, sharing: SharingDep) -> Any:
     """Check the live grant, log the read on-chain (durable before answering), and return
     only the granted fields, sealed for the reading department's agreement key."""
-    obj = await _signed(request, MAX_REQUEST_BYTES)
-    limiter = _read_limiter(request)
-    # A ready response skips the response model's validation: this is the hot path.
-    return json_response(await anyio.to_thread.run_sync(sharing.read, obj, limiter=limiter))
+    # Parsed without the canonical-value walk: the request's parser checks the body (the only
+    # part that is kept and signed) and refuses anything else. This is the hot path, and a
+    # ready response skips the response model's validation for the same reason.
+    obj = decode_unchecked(await read_body(request, MAX_REQUEST_BYTES))
+    return json_response(await served_read(request, sharing, obj))
 
 
 @signed.post(
