@@ -35,17 +35,29 @@ class MemorySampler:
     really uses) and file-backed pages (LMDB's memory map of the data file, which the kernel
     reclaims like page cache)."""
 
-    def __init__(self) -> None:
+    def __init__(self, writer_pid: int | None = None) -> None:
         self.peak = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}
+        self.writer_peak = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}
+        """The same fields of the node's LMDB writer process (``storage/lmdb_writer.py``)."""
+        self._writer = writer_pid
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    @staticmethod
+    def _read(path: str, peak: dict[str, int]) -> None:
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, rest = line.partition(":")
+                    if name in peak:
+                        peak[name] = max(peak[name], int(rest.split()[0]))
+        except FileNotFoundError:
+            pass  # the writer has exited
+
     def _sample(self) -> None:
-        with open("/proc/self/status") as f:
-            for line in f:
-                name, _, rest = line.partition(":")
-                if name in self.peak:
-                    self.peak[name] = max(self.peak[name], int(rest.split()[0]))
+        self._read("/proc/self/status", self.peak)
+        if self._writer is not None:
+            self._read(f"/proc/{self._writer}/status", self.writer_peak)
 
     def _run(self) -> None:
         while not self._stop.wait(0.05):
@@ -60,9 +72,9 @@ class MemorySampler:
         self._thread.join()
         self._sample()
 
-    def mib(self, name: str) -> float:
-        """Peak of one field in MiB."""
-        return round(self.peak[name] / 1024, 1)
+    def mib(self, name: str, writer: bool = False) -> float:
+        """Peak of one field in MiB (of the node process, or of its writer)."""
+        return round((self.writer_peak if writer else self.peak)[name] / 1024, 1)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -83,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     total = len(jobs) * per_signer
     start = time.perf_counter()
     signers = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
-    with MemorySampler() as sampler, signers:
+    writer = getattr(node.ledger.store, "writer_pid", None)
+    with MemorySampler(writer) as sampler, signers:
         pending = [signers.submit(_sign_range, *jobs[i]) for i in range(min(4, len(jobs)))]
         next_job = len(pending)
         while pending:
@@ -108,13 +121,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "node_peak_file_backed_mib": sampler.mib("RssFile"),
         "node_rss_before_load_mib": round(rss_start, 1),
         "largest_child_peak_rss_mib": round(children, 1),
+        "writer_peak_anonymous_mib": sampler.mib("RssAnon", writer=True),
+        "writer_peak_file_backed_mib": sampler.mib("RssFile", writer=True),
         "limit_mib": 1024,
     }
     print(
         f"[memory] {total:,} tx committed: node peak RSS {data['node_peak_rss_mib']} MiB "
         f"(limit 1024 MiB; {data['node_rss_before_load_mib']} MiB before the load; peak "
         f"anonymous {data['node_peak_anonymous_mib']} MiB, file-backed LMDB map "
-        f"{data['node_peak_file_backed_mib']} MiB); largest "
+        f"{data['node_peak_file_backed_mib']} MiB); LMDB writer process: peak anonymous "
+        f"{data['writer_peak_anonymous_mib']} MiB, file-backed "
+        f"{data['writer_peak_file_backed_mib']} MiB; largest "
         f"worker process {data['largest_child_peak_rss_mib']} MiB; {elapsed:.0f} s"
     )
     print(f"[memory] wrote {write_result('memory', data)}")
