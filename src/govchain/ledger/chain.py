@@ -375,9 +375,18 @@ class Ledger:
         """Return the departments in force now (genesis, changed by the ``network`` contract)."""
         return current_membership(self.genesis, self._reader.get_value)
 
-    def check_signatures(self, height: Height, txs: Sequence[Transaction]) -> None:
+    def check_signatures(
+        self,
+        height: Height,
+        txs: Sequence[Transaction],
+        verified: Sequence[bytes | None] | None = None,
+    ) -> None:
         """Verify the signature of every transaction whose signer is a member at the start of
-        the block (others are rejected by execution anyway); ``IntegrityError`` if one fails."""
+        the block (others are rejected by execution anyway); ``IntegrityError`` if one fails.
+
+        ``verified`` (catch-up, which checks signatures ahead on other cores) gives per
+        transaction the public key its signature was already found valid under, or ``None``;
+        a transaction is skipped only if that is its signer's key now."""
         keys: dict[str, bytes | None] = {}
         positions: list[int] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
@@ -388,7 +397,7 @@ class Ledger:
                     None if v is None or v.value is None else (decode_member(v.value).public_key)
                 )
             key = keys[tx.signer]
-            if key is not None:
+            if key is not None and (verified is None or verified[i] != key):
                 positions.append(i)
                 triples.append((key, tx.signing_message(), tx.signature))
         for i, ok in zip(positions, self.suite.verify_many(triples), strict=True):
@@ -406,10 +415,12 @@ class Ledger:
         *,
         expected_entries: Sequence[bytes] | None = None,
         checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
+        verified: Sequence[bytes | None] | None = None,
     ) -> CommittedBlock:
         """Re-execute a block made elsewhere (a stored or a received one), check every
         commitment of its header, and commit it. Raises ``IntegrityError`` naming the height
-        and the first mismatch; nothing is written then."""
+        and the first mismatch; nothing is written then. ``verified``: see
+        ``check_signatures``."""
         self.check_header(signed)
         hd = signed.header
         height = hd.height
@@ -426,7 +437,7 @@ class Ledger:
                 f"block {height}: header counts {hd.tx_count} transactions, {len(txs)} present",
                 height=height,
             )
-        self.check_signatures(height, txs)
+        self.check_signatures(height, txs, verified)
         batch = WriteBatch()
         try:
             result, state_root, log_head, tx_ids = self._stage(txs, height, hd.timestamp_ms, batch)

@@ -221,10 +221,16 @@ class Node:
         self._committed(block)
         return block
 
-    def apply(self, signed: SignedHeader, txs: Sequence[Transaction]) -> CommittedBlock | None:
+    def apply(
+        self,
+        signed: SignedHeader,
+        txs: Sequence[Transaction],
+        verified: Sequence[bytes | None] | None = None,
+    ) -> CommittedBlock | None:
         """Verify, re-execute and durably commit a block another node proposed (a follower,
         or catch-up); ``IntegrityError`` naming the height if any commitment differs. A block
-        this node already holds (it proposed it) is compared with the stored one: ``None``."""
+        this node already holds (it proposed it) is compared with the stored one: ``None``.
+        ``verified``: signatures already checked (``Ledger.check_signatures``)."""
         self._check_serving()
         with self._commit_lock:
             height = signed.header.height
@@ -238,7 +244,7 @@ class Node:
                     )
                 return None
             block = self.ledger.apply_block(
-                signed, txs, checkpoint_keys=self.identity.checkpoint_keys
+                signed, txs, checkpoint_keys=self.identity.checkpoint_keys, verified=verified
             )
         self._committed(block)
         return block

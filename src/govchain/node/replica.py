@@ -37,6 +37,7 @@ from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
 from govchain.ledger.transactions import Transaction, parse_transaction
+from govchain.node.catchup import CatchUp
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
@@ -46,6 +47,7 @@ from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_c
 from govchain.node.wire import blocks_from, decode_block, encode_block
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient
+from govchain.storage.buffered import BufferedStore
 from govchain.storage.factory import open_store
 from govchain.types import DeptId
 
@@ -55,6 +57,8 @@ PEER_CATCH_UP_BLOCKS = 20
 """Further behind than this many blocks, a node fetches from peers rather than etcd."""
 FETCH_BLOCKS = 32
 """Blocks per fetch (from etcd or a peer)."""
+PUBLISH_BATCH = 64
+"""Checkpoint statements published per etcd transaction (etcd allows 128 operations)."""
 COMPACT_EVERY_S = 5.0
 """How often the proposer compacts the block log."""
 COMPACT_KEEP = 16
@@ -89,7 +93,8 @@ class NetworkNode:
         path = Path(data_dir or net.data_dir(dept))
         self._lock = DataDirLock(path).acquire()
         try:
-            store = open_store(str(path))
+            # Catch-up makes many blocks durable per storage commit (``BufferedStore``).
+            self.store = store = BufferedStore(open_store(str(path)))
         except BaseException:
             self._lock.release()
             raise
@@ -155,6 +160,8 @@ class NetworkNode:
                 self.close()
                 raise
         self._published = node.ledger.height
+        self.catch_up_pipeline = CatchUp(node, self.peers.fetch_blocks, store)
+        """Fetches, verifies and applies blocks from peers (catch-up)."""
         parallel.warm_up()
 
     # --- membership --------------------------------------------------------------------------
@@ -309,14 +316,19 @@ class NetworkNode:
                 log.exception("%s: sync failed: %s", self.dept, exc)
                 self._stop.wait(0.5)
 
-    def sync_once(self, progress: Progress | None = None, prefer_peers: bool = False) -> int:
+    def sync_once(
+        self, progress: Progress | None = None, prefer_peers: bool = False, defer: bool = False
+    ) -> int:
         """Apply every block the log holds beyond this node's head (from peers if
         ``prefer_peers`` or far behind, else from etcd), publish this node's checkpoints and
-        merge the others'; return the number of blocks applied."""
+        merge the others'; return the number of blocks applied. ``defer`` (a node that serves
+        nothing yet) lets catch-up make many blocks durable per storage commit."""
         applied = 0
         target = self.etcd_height = self.log.height()
         self.etcd_ok, self.etcd_error = True, None
         ledger = self.node.ledger
+        if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
+            applied += self.catch_up_pipeline.run(target, progress, self._stop, defer)
         while ledger.height < target and not self._stop.is_set():
             first = ledger.height + 1
             blocks: list[Any] = []
@@ -359,7 +371,7 @@ class NetworkNode:
         while True:
             try:
                 # Catch-up reads from peers, sparing etcd (the ordering path of everyone).
-                n = self.sync_once(progress, prefer_peers=True)
+                n = self.sync_once(progress, prefer_peers=True, defer=True)
             except IntegrityError as exc:
                 # Diverged or received a bad block: keep the process up to say so on the
                 # health endpoint, but commit and serve nothing more.
@@ -376,21 +388,29 @@ class NetworkNode:
         ledger = self.node.ledger
         top = ledger.height
         if self._published < top:
-            for h in range(self._published + 1, top + 1):
-                cp = ledger.checkpoint(h)
-                own = tuple((d, s) for d, s in cp.signatures if d == self.dept)
-                stmt = canonical_unchecked(SignedCheckpoint(cp.checkpoint, own).to_json())
-                self.log.publish_checkpoint(h, stmt)
-            self._published = top
+            # Published in a few etcd transactions, not one per height (catch-up).
+            for lo in range(self._published + 1, top + 1, PUBLISH_BATCH):
+                mine: list[tuple[int, bytes]] = []
+                for h in range(lo, min(lo + PUBLISH_BATCH, top + 1)):
+                    cp = ledger.checkpoint(h)
+                    own = tuple((d, s) for d, s in cp.signatures if d == self.dept)
+                    stmt = canonical_unchecked(SignedCheckpoint(cp.checkpoint, own).to_json())
+                    mine.append((h, stmt))
+                self.log.publish_checkpoints(mine)
+                self._published = mine[-1][0]
         certified = self.node.certified_height or 0
         if certified >= top:
             return
         first = max(certified + 1, top - 256)
-        for h, stmts in sorted(self.log.checkpoints(first, top).items()):
-            if len(stmts) >= self.members.at(h).quorum():
-                self._certify(h, stmts)
+        # The merged signatures of all certified heights are written by one storage commit,
+        # and the certified height moves only once they are durable.
+        with self.store.deferred():
+            for h, stmts in sorted(self.log.checkpoints(first, top).items()):
+                if len(stmts) >= self.members.at(h).quorum() and self._certify(h, stmts):
+                    certified = max(certified, h)
+        self.node.certified_height = max(self.node.certified_height or 0, certified)
 
-    def _certify(self, height: int, stmts: dict[str, bytes]) -> None:
+    def _certify(self, height: int, stmts: dict[str, bytes]) -> bool:
         ledger = self.node.ledger
         mine = ledger.checkpoint(height).checkpoint
         members = self.members.at(height)
@@ -400,7 +420,8 @@ class NetworkNode:
             log.warning("block %d: departments %s signed a different checkpoint", height, depts)
         if len(result.agree) >= members.quorum():
             ledger.add_checkpoint_signatures(height, result.agree)
-            self.node.certified_height = max(self.node.certified_height or 0, height)
+            return True
+        return False
 
     def _maybe_compact(self) -> None:
         if not self.log.lease or time.monotonic() - self._last_compact < COMPACT_EVERY_S:

@@ -23,7 +23,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
@@ -215,23 +215,31 @@ class BlockLog:
     def publish_checkpoint(self, height: int, statement: bytes) -> None:
         """Publish this department's signed checkpoint at ``height``, and that its node has
         durably committed up to it."""
-        self.client.txn(
-            [],
-            [
-                {
-                    "request_put": {
-                        "key": b64(self.k_cp + _h(height) + b"/" + self.dept.encode()),
-                        "value": b64(statement),
-                    }
-                },
-                {
-                    "request_put": {
-                        "key": b64(self.k_persisted + self.dept.encode()),
-                        "value": b64(str(height).encode()),
-                    }
-                },
-            ],
+        self.publish_checkpoints([(height, statement)])
+
+    def publish_checkpoints(self, statements: Sequence[tuple[int, bytes]]) -> None:
+        """Publish this department's signed checkpoints of several heights (ascending), and
+        that its node has durably committed up to the last, in one etcd transaction."""
+        if not statements:
+            return
+        ops: list[dict[str, Any]] = [
+            {
+                "request_put": {
+                    "key": b64(self.k_cp + _h(height) + b"/" + self.dept.encode()),
+                    "value": b64(statement),
+                }
+            }
+            for height, statement in statements
+        ]
+        ops.append(
+            {
+                "request_put": {
+                    "key": b64(self.k_persisted + self.dept.encode()),
+                    "value": b64(str(statements[-1][0]).encode()),
+                }
+            }
         )
+        self.client.txn([], ops)
 
     def checkpoints(self, first: int, last: int) -> dict[int, dict[str, bytes]]:
         """Return the published statements of heights ``first..last``, by height and dept."""
