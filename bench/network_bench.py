@@ -16,6 +16,7 @@ writes ``bench/results/network.json``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import threading
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from bench.common import make_network, presign, write_result
 from govchain.cli.cluster import start_node, stop_process, wait_healthy
@@ -32,6 +34,9 @@ from govchain.node.network import NetworkDir
 from govchain.ordering.etcd_cluster import EtcdCluster, free_port
 
 BATCH = 1000
+POLL_S = 0.1
+"""How often the nodes' health is read while waiting for commits (each read costs the node
+CPU that is counted in its CPU per transaction)."""
 
 
 FAILED: list[str] = []
@@ -53,16 +58,70 @@ def _post(http: httpx.Client, url: str, batch: Sequence[bytes], wait: bool) -> b
         except httpx.HTTPError as exc:
             FAILED.append(f"{type(exc).__name__}")
             return False
-        if r.status_code == 503 and r.json().get("code") == "unavailable":
+        doc = orjson.loads(r.content)  # the results list is long: orjson, not json
+        if r.status_code == 503 and doc.get("code") == "unavailable":
             time.sleep(0.02)  # back-pressure: retry like a well-behaved client
             continue
         if r.status_code != 200:
-            FAILED.append(f"HTTP {r.status_code} {r.json().get('code')}")
+            FAILED.append(f"HTTP {r.status_code} {doc.get('code')}")
             return False
-        bad = [x for x in r.json()["results"] if "problem" in x or x.get("status") == "rejected"]
+        bad = [x for x in doc["results"] if "problem" in x or x.get("status") == "rejected"]
         if bad:
             raise SystemExit(f"{len(bad)} transactions were rejected, e.g. {bad[0]}")
         return True
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (a node and its signature-verifier workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_used(node_pids: Sequence[int], etcd_pids: Sequence[int]) -> dict[str, float]:
+    """CPU seconds so far of the node processes (with their workers), of etcd and of this
+    benchmark process (the clients)."""
+    return {
+        "nodes": sum(_cpu_seconds(p) for n in node_pids for p in _descendants(n)),
+        "etcd": sum(_cpu_seconds(p) for p in etcd_pids),
+        "clients": _cpu_seconds(os.getpid()),
+    }
+
+
+def cpu_per_tx(
+    before: dict[str, float], after: dict[str, float], count: int, nodes: int
+) -> dict[str, float]:
+    """Microseconds of CPU per committed transaction: per node (every node verifies and
+    executes every transaction), of etcd in all, and of the submitting clients."""
+    d = {k: after[k] - before[k] for k in before}
+    return {
+        "node_us_per_tx_per_node": round(d["nodes"] / nodes / count * 1e6, 1),
+        "etcd_us_per_tx": round(d["etcd"] / count * 1e6, 1),
+        "clients_us_per_tx": round(d["clients"] / count * 1e6, 1),
+    }
 
 
 def _log_sizes(urls: Sequence[str]) -> list[int]:
@@ -90,7 +149,7 @@ def _wait_log(urls: Sequence[str], size: int, timeout: float) -> float:
             last, stable_since = sizes, time.monotonic()
         elif FAILED and min(sizes) == max(sizes) and time.monotonic() - stable_since > 3:
             return stable_since
-        time.sleep(0.05)
+        time.sleep(POLL_S)
     raise SystemExit(f"not every node reached log size {size}: {_log_sizes(urls)}")
 
 
@@ -171,9 +230,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         n_lat_guess = int(args.seconds * 4000)
         all_txs = presign(network, args.count + n_lat_guess + args.catch_up)
         tput_txs = all_txs[: args.count]
+        node_pids = [p.pid for p in procs.values()]
+        etcd_pids = [m.pid for m in cluster.members if m.pid is not None]
+        cpu_before = cpu_used(node_pids, etcd_pids)
         tps = throughput(urls, tput_txs, 0)
+        cpu = cpu_per_tx(cpu_before, cpu_used(node_pids, etcd_pids), args.count, len(urls))
         print(f"throughput: {tps:,.0f} tx/s committed on every node ({args.count:,} tx, "
               f"4 nodes, 3 etcd members)")  # fmt: skip
+        print(f"CPU per transaction: {cpu['node_us_per_tx_per_node']:.0f} µs in each node "
+              f"(with its verifier workers), {cpu['etcd_us_per_tx']:.0f} µs in etcd, "
+              f"{cpu['clients_us_per_tx']:.0f} µs in the clients")  # fmt: skip
 
         half = tps / 2
         n_lat = min(n_lat_guess, int(half * args.seconds))
@@ -215,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "setup": {"nodes": len(depts), "etcd_members": 3, "suite": "intl", "batch": BATCH},
         "machine_limit": limit,
         "throughput_tx_per_s": round(tps),
+        "cpu": cpu,
         "latency": {
             "rate_tx_per_s": round(half),
             "batch": lat_batch,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from govchain.errors import NotProposer, OrderingUnavailable
@@ -100,8 +101,8 @@ def test_orderer_hands_batches_to_the_proposer_only(client: EtcdClient) -> None:
     proposing = [False]
     orderer: EtcdOrderer[str] = EtcdOrderer(
         log,
-        encode=str.encode,
-        decode=bytes.decode,
+        encode=orjson.dumps,
+        decode=str,
         keep=lambda items: [i for i in items if i != "dup"],
         may_propose=lambda: proposing[0],
         max_items=10,

@@ -27,6 +27,7 @@ from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite, parallel
 from govchain.errors import (
     IntegrityError,
+    NotProposer,
     Unavailable,
 )
 from govchain.ledger.audit import check_integrity
@@ -36,7 +37,11 @@ from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
-from govchain.ledger.transactions import Transaction, parse_transaction
+from govchain.ledger.transactions import (
+    Transaction,
+    parse_transaction,
+    parse_transaction_object,
+)
 from govchain.node.catchup import CatchUp
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
@@ -57,6 +62,9 @@ PEER_CATCH_UP_BLOCKS = 20
 """Further behind than this many blocks, a node fetches from peers rather than etcd."""
 FETCH_BLOCKS = 32
 """Blocks per fetch (from etcd or a peer)."""
+QUEUE_POLL_S = 0.25
+"""How often the proposer looks at the transaction queue without being told (a watch on the
+queue's ``queued`` key wakes it as soon as a batch is queued)."""
 PUBLISH_BATCH = 64
 """Checkpoint statements published per etcd transaction (etcd allows 128 operations)."""
 COMPACT_EVERY_S = 5.0
@@ -106,11 +114,17 @@ class NetworkNode:
         self.orderer: EtcdOrderer[Transaction] = EtcdOrderer(
             self.log,
             encode=Transaction.encode,
-            decode=lambda b: parse_transaction(b, h, limit),
+            # Batches hold envelope objects (queued by an older node: envelope strings).
+            decode=lambda obj: (
+                parse_transaction(obj, h, limit)
+                if isinstance(obj, str)
+                else parse_transaction_object(obj, h, limit)
+            ),
             keep=self._keep,
             may_propose=self._may_propose,
             max_items=params.block_max_txs,
             max_wait_ms=params.block_max_ms,
+            poll_s=QUEUE_POLL_S,
         )
         self.node = node = Node(
             store=store,
@@ -192,6 +206,7 @@ class NetworkNode:
             ("govchain-election", self._election_loop),
             ("govchain-sync", self._sync_loop),
             ("govchain-watch", self._watch_loop),
+            ("govchain-queue-watch", self._queue_watch_loop),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -215,10 +230,12 @@ class NetworkNode:
 
     def _may_propose(self) -> bool:
         # Only the lease holder, and only once it has every block the log holds: its block
-        # must extend the log's head (the CAS would refuse it otherwise).
+        # must extend the log's head (the CAS would refuse it otherwise). The log height is
+        # the one last read by the sync thread (woken by a watch) or appended by this node:
+        # asking etcd on every look at the queue cost it more than the rest of the ordering.
         if not self.log.lease or self.node.failure is not None:
             return False
-        return self.log.height() == self.node.ledger.height
+        return self.etcd_height == self.node.ledger.height
 
     def _keep(self, txs: list[Transaction]) -> list[Transaction]:
         # A transaction resubmitted through another node after a proposer change may be
@@ -267,7 +284,14 @@ class NetworkNode:
         return [t for i, t in enumerate(txs) if i not in bad]
 
     def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
-        self.log.append(signed.header.height, encode_block(signed, txs), self.orderer.taken)
+        height = signed.header.height
+        try:
+            self.log.append(height, encode_block(signed, txs), self.orderer.taken)
+        except NotProposer:
+            self.etcd_height = -1  # unknown: no block is proposed before the sync reads it
+            self._wake.set()
+            raise
+        self.etcd_height = max(self.etcd_height, height)
 
     # --- election ----------------------------------------------------------------------------
 
@@ -296,6 +320,9 @@ class NetworkNode:
 
     def _watch_loop(self) -> None:
         self.client.watch(self.log.k_height, self._wake.set, self._stop)
+
+    def _queue_watch_loop(self) -> None:
+        self.client.watch(self.log.k_queued, self.orderer.wake, self._stop)
 
     # --- replication -------------------------------------------------------------------------
 
@@ -344,7 +371,10 @@ class NetworkNode:
                 )
             for data in blocks:
                 signed, txs = decode_block(data, self.suite.hash, self.genesis.params.max_tx_bytes)
-                if self.node.apply(signed, txs) is not None:
+                # Signatures this node verified when it admitted the transactions are not
+                # verified again (unless the signer's key changed since).
+                verified = self.node.admission.verified_keys([t.tx_id for t in txs])
+                if self.node.apply(signed, txs, verified) is not None:
                     applied += 1
                 if progress is not None:
                     progress(ledger.height, target)
