@@ -306,6 +306,9 @@ class NetworkNode:
                 elif (
                     self.dept in self.membership.ids()
                     and self.node.ledger.height >= self.etcd_height
+                    # A campaign grants and revokes a lease: two Raft writes on every etcd
+                    # member, every second, from every follower. Only when nobody leads.
+                    and self.log.leader() is None
                     and self.log.campaign()
                 ):
                     log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)

@@ -342,7 +342,11 @@ class EtcdOrderer(Generic[T]):
         self._woken = threading.Event()
 
     def wake(self) -> None:
-        """Say that the queue may have changed (the proposer looks at it at once)."""
+        """Say that a batch was queued (the proposer looks at the queue at once). The first
+        call after a cut starts the block's ``max_wait``: a batch queued while the previous
+        block was being committed has waited since then, not since the proposer looked."""
+        if self._first_seen is None:
+            self._first_seen = time.monotonic()
         self._woken.set()
 
     def submit(self, items: Sequence[T]) -> None:
@@ -361,20 +365,20 @@ class EtcdOrderer(Generic[T]):
         deadline = time.monotonic() + timeout
         while not self._closed:
             self._woken.clear()
+            proposing = False
             try:
                 if self._may_propose():
+                    proposing = True
                     batch = self._cut()
                     if batch:
                         return batch
-                else:
-                    self._first_seen = None
             except Unavailable:
                 pass  # etcd has no majority: nothing can be ordered; try again
             now = time.monotonic()
             if now >= deadline:
                 return []
             pause = self.poll_s
-            if self._first_seen is not None:  # a partial batch waits: cut it when it is due
+            if proposing and self._first_seen is not None:  # cut a partial batch when due
                 pause = min(pause, max(0.0, self._first_seen + self.max_wait - now))
             self._woken.wait(min(pause, deadline - now))
         return []
