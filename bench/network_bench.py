@@ -268,8 +268,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"no catch-up line in {log_path}")
         cu_blocks, cu_n, cu_s = int(m[1]), int(m[2]), float(m[3])
         cu_rate = cu_n / cu_s
+        c = re.search(r"(\d+) µs CPU per transaction", text)
+        cu_cpu = int(c[1]) if c else None
         print(f"catch-up: {cu_n:,} tx in {cu_blocks} blocks, {cu_s:.2f} s = {cu_rate:,.0f} tx/s "
-              "verified and applied (from peers over mutual TLS)")  # fmt: skip
+              f"verified and applied (from peers over mutual TLS), {cu_cpu} µs CPU per "
+              "transaction in the catching-up node")  # fmt: skip
     finally:
         for p in procs.values():
             p.terminate()
@@ -294,6 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "blocks": cu_blocks,
             "seconds": cu_s,
             "tx_per_s": round(cu_rate),
+            "cpu_us_per_tx": cu_cpu,
         },
         "failed_batches": FAILED,
         "work_dir": str(Path(root)),
