@@ -185,3 +185,13 @@ def test_a_queued_batch_wakes_the_waiting_proposer(client: EtcdClient) -> None:
     assert got == [["x"]]
     assert time.monotonic() - started < 10.0
     orderer.close()
+
+
+def test_a_later_batch_never_overtakes_one_that_does_not_fit(client: EtcdClient) -> None:
+    # One client's batches, in order: 3, 2, 1 transactions. With room for 4, the block takes
+    # the first only; the third would fit beside it but must wait for the second.
+    a = BlockLog(client, "fifo", "a")
+    a.enqueue([(3, b'["n1","n2","n3"]'), (2, b'["n4","n5"]'), (1, b'["n6"]')])
+    keys, total = a.queued(max_items=4)
+    assert total == 6
+    assert a.read(keys) == [b'["n1","n2","n3"]']

@@ -211,19 +211,25 @@ class BlockLog:
         self.client.txn([], ops)
 
     def queued(self, max_items: int) -> tuple[list[bytes], int]:
-        """Return the oldest queued batch keys holding about ``max_items`` transactions (at
-        least one batch), and the number of transactions queued in all."""
+        """Return the oldest queued batch keys, in queue order, holding at most ``max_items``
+        transactions (at least one batch), and the number of transactions queued in all."""
         r = self.client.range(
             self.k_queue, prefix_end(self.k_queue), sort_by_create=True, keys_only=True
         )
         keys: list[bytes] = []
         taken = total = 0
+        full = False
         for kv in r.kvs:
             n = int(kv.key.rsplit(b"/", 1)[1])
             total += n
-            if not keys or taken + n <= max_items:
+            # Strictly oldest first: a later (smaller) batch that would still fit must not
+            # overtake one that does not, or one client's nonces reach a block out of order
+            # (and those more than the replay window behind are rejected).
+            if not full and (not keys or taken + n <= max_items):
                 keys.append(kv.key)
                 taken += n
+            else:
+                full = True
         return keys, total
 
     def read(self, keys: Sequence[bytes]) -> list[bytes]:
