@@ -8,7 +8,7 @@ head pointer go into one ``WriteBatch``; nothing is visible or acknowledged befo
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -474,11 +474,21 @@ class Ledger:
         self, height: Height, signatures: Iterable[tuple[DeptId, bytes]]
     ) -> SignedCheckpoint:
         """Merge more department signatures into the stored checkpoint at ``height``."""
-        merged = self.checkpoint(height).merged(signatures)
+        return self.add_checkpoints_signatures({height: signatures})[height]
+
+    def add_checkpoints_signatures(
+        self, signatures: Mapping[Height, Iterable[tuple[DeptId, bytes]]]
+    ) -> dict[Height, SignedCheckpoint]:
+        """Merge more department signatures into the stored checkpoints of several heights,
+        durably, with one storage commit (a node certifying many heights at once)."""
         batch = WriteBatch()
-        batch.put("checkpoints", height_key(height), canonical_unchecked(merged.to_json()))
-        self.store.commit(batch)
-        return merged
+        out: dict[Height, SignedCheckpoint] = {}
+        for height, sigs in signatures.items():
+            merged = out[height] = self.checkpoint(height).merged(sigs)
+            batch.put("checkpoints", height_key(height), canonical_unchecked(merged.to_json()))
+        if out:
+            self.store.commit(batch)
+        return out
 
 
 def leaf_hashes(h: Callable[[bytes], bytes], entries: Sequence[bytes]) -> list[bytes]:

@@ -148,6 +148,7 @@ class NetworkNode:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._started = False
         self._published = 0
         self.etcd_height = 0
         self.etcd_ok = True
@@ -200,6 +201,7 @@ class NetworkNode:
 
     def start(self) -> None:
         """Start committing, replicating, campaigning and exchanging checkpoints."""
+        self._started = True
         self.peer_server.start()
         self.node.start()
         for name, target in (
@@ -404,7 +406,8 @@ class NetworkNode:
         while True:
             try:
                 # Catch-up reads from peers, sparing etcd (the ordering path of everyone).
-                n = self.sync_once(progress, prefer_peers=True, defer=True)
+                # Many blocks per storage commit only while nothing else commits or serves.
+                n = self.sync_once(progress, prefer_peers=True, defer=not self._started)
             except IntegrityError as exc:
                 # Diverged or received a bad block: keep the process up to say so on the
                 # health endpoint, but commit and serve nothing more.
@@ -437,13 +440,19 @@ class NetworkNode:
         first = max(certified + 1, top - 256)
         # The merged signatures of all certified heights are written by one storage commit,
         # and the certified height moves only once they are durable.
-        with self.store.deferred():
-            for h, stmts in sorted(self.log.checkpoints(first, top).items()):
-                if len(stmts) >= self.members.at(h).quorum() and self._certify(h, stmts):
-                    certified = max(certified, h)
-        self.node.certified_height = max(self.node.certified_height or 0, certified)
+        agreed: dict[int, list[tuple[DeptId, bytes]]] = {}
+        for h, stmts in sorted(self.log.checkpoints(first, top).items()):
+            if len(stmts) >= self.members.at(h).quorum():
+                signatures = self._certify(h, stmts)
+                if signatures is not None:
+                    agreed[h] = signatures
+        if agreed:
+            self.node.ledger.add_checkpoints_signatures(agreed)
+            self.node.certified_height = max(self.node.certified_height or 0, max(agreed))
 
-    def _certify(self, height: int, stmts: dict[str, bytes]) -> bool:
+    def _certify(self, height: int, stmts: dict[str, bytes]) -> list[tuple[DeptId, bytes]] | None:
+        """Compare the statements of ``height`` with this node's checkpoint (``IntegrityError``
+        if a quorum signed another); return the agreeing signatures once they are a quorum."""
         ledger = self.node.ledger
         mine = ledger.checkpoint(height).checkpoint
         members = self.members.at(height)
@@ -452,9 +461,8 @@ class NetworkNode:
         for depts in result.others.values():
             log.warning("block %d: departments %s signed a different checkpoint", height, depts)
         if len(result.agree) >= members.quorum():
-            ledger.add_checkpoint_signatures(height, result.agree)
-            return True
-        return False
+            return list(result.agree)
+        return None
 
     def _maybe_compact(self) -> None:
         if not self.log.lease or time.monotonic() - self._last_compact < COMPACT_EVERY_S:
