@@ -300,6 +300,7 @@ class NetworkNode:
     def _election_loop(self) -> None:
         while not self._stop.is_set():
             try:
+                leader = self.log.leader()
                 if self.node.failure is not None or self.dept not in self.membership.ids():
                     self.log.resign()
                 elif self.log.lease:
@@ -310,13 +311,14 @@ class NetworkNode:
                     and self.node.ledger.height >= self.etcd_height
                     # A campaign grants and revokes a lease: two Raft writes on every etcd
                     # member, every second, from every follower. Only when nobody leads.
-                    and self.log.leader() is None
+                    and leader is None
                     and self.log.campaign()
                 ):
                     log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
+                    leader = self.dept
                 self.peers.register()
                 self.peers.trust_all()
-                self.leader = self.log.leader()
+                self.leader = leader
                 self.etcd_ok, self.etcd_error = True, None
             except Unavailable as exc:
                 self.etcd_ok, self.etcd_error = False, exc.message
