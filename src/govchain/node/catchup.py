@@ -116,7 +116,10 @@ class CatchUp:
             with self._deferred(defer):
                 since_flush = 0
                 while not stop.is_set():
-                    item = ahead.get()
+                    try:
+                        item = ahead.get(timeout=0.5)
+                    except queue.Empty:
+                        continue  # a slow peer: look at ``stop`` again
                     if item is _END:
                         break
                     if isinstance(item, BaseException):
