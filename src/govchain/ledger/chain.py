@@ -387,6 +387,17 @@ class Ledger:
         ``verified`` (catch-up, which checks signatures ahead on other cores) gives per
         transaction the public key its signature was already found valid under, or ``None``;
         a transaction is skipped only if that is its signer's key now."""
+        self.start_signature_check(height, txs, verified)()
+
+    def start_signature_check(
+        self,
+        height: Height,
+        txs: Sequence[Transaction],
+        verified: Sequence[bytes | None] | None = None,
+    ) -> Callable[[], None]:
+        """Start ``check_signatures`` on the suite's worker processes, under the signers' keys
+        now; return the function that waits for the verdicts and raises its ``IntegrityError``.
+        """
         keys: dict[str, bytes | None] = {}
         positions: list[int] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
@@ -400,13 +411,18 @@ class Ledger:
             if key is not None and (verified is None or verified[i] != key):
                 positions.append(i)
                 triples.append((key, tx.signing_message(), tx.signature))
-        for i, ok in zip(positions, self.suite.verify_many(triples), strict=True):
-            if not ok:
-                raise IntegrityError(
-                    f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an invalid "
-                    "signature",
-                    height=height,
-                )
+        verdicts = self.suite.verify_later(triples)
+
+        def finish() -> None:
+            for i, ok in zip(positions, verdicts(), strict=True):
+                if not ok:
+                    raise IntegrityError(
+                        f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an invalid "
+                        "signature",
+                        height=height,
+                    )
+
+        return finish
 
     def apply_block(
         self,
@@ -437,10 +453,13 @@ class Ledger:
                 f"block {height}: header counts {hd.tx_count} transactions, {len(txs)} present",
                 height=height,
             )
-        self.check_signatures(height, txs, verified)
+        # The signatures are checked on the worker processes while this thread executes the
+        # block; nothing is committed before every verdict is in.
+        signatures_valid = self.start_signature_check(height, txs, verified)
         batch = WriteBatch()
         try:
             result, state_root, log_head, tx_ids = self._stage(txs, height, hd.timestamp_ms, batch)
+            signatures_valid()
             troot = tx_root(self.h, tx_ids)
             if troot != hd.tx_root:
                 raise bad("transaction root", hd.tx_root, troot)
