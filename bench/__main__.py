@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    catchup_bench,
     contracts_bench,
     http_bench,
     identity_bench,
@@ -35,6 +36,7 @@ def main(argv: list[str]) -> None:
         network_bench.main(["--count", "5000", "--catch-up", "2000", "--seconds", "3"])
         sharing_bench.main(["--reads", "1000", "--attestations", "2000"])
         sharing_http_bench.main(["--reads", "1000"])
+        catchup_bench.main(["--count", "8000", "--block", "2000"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -45,6 +47,7 @@ def main(argv: list[str]) -> None:
         network_bench.main([])
         sharing_bench.main([])
         sharing_http_bench.main([])
+        catchup_bench.main([])
 
 
 if __name__ == "__main__":
