@@ -149,6 +149,14 @@ class NetworkNode:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
+        self._signature_check: tuple[list[Transaction], Callable[[], list[tuple[bytes, bytes]]]] = (
+            [],
+            list,
+        )
+        """The batch last cut (``_keep``) and the check of its queued signatures under way."""
+        self._badly_signed: set[tuple[bytes, bytes]] = set()
+        """Queued transactions found badly signed, by id and signature (never ordered; a
+        well-signed copy of the same body still is)."""
         self._published = 0
         self.etcd_height = 0
         self.etcd_ok = True
@@ -241,51 +249,68 @@ class NetworkNode:
 
     def _keep(self, txs: list[Transaction]) -> list[Transaction]:
         # A transaction resubmitted through another node after a proposer change may be
-        # queued twice: order it once (exactly-once), drop the copy.
+        # queued twice: order it once (exactly-once), drop the copy. One found badly signed
+        # when a block was about to be appended is dropped too.
         seen: set[bytes] = set()
         out = []
         committed = self.node.ledger.is_committed
+        bad = self._badly_signed
         for t in txs:
             tid = t.tx_id
-            if tid in seen or committed(tid):
+            if tid in seen or (tid, t.signature) in bad or committed(tid):
                 continue
             seen.add(tid)
             out.append(t)
-        return self._signed(out)
+        self._signature_check = (out, self._start_signature_check(out))
+        return out
 
-    def _signed(self, txs: list[Transaction]) -> list[Transaction]:
-        # Transactions another node queued were checked by that node only: a block with a bad
-        # signature would stop every follower, so the proposer verifies them too and drops
-        # the bad ones (its own admissions were verified when it admitted them).
+    def _start_signature_check(
+        self, txs: list[Transaction]
+    ) -> Callable[[], list[tuple[bytes, bytes]]]:
+        """Start verifying the transactions another node queued on the worker processes;
+        return the function that waits and returns the badly signed ones (id, signature).
+
+        Another node's admission is no guarantee: a block with a bad signature would stop
+        every follower, so the proposer verifies what it did not admit itself, while it
+        executes the block (see ``_publish``)."""
         state = self.node.ledger.state
-        admission = self.node.admission
+        admitted = self.node.admission.verified_keys([t.tx_id for t in txs])
         keys: dict[str, bytes | None] = {}
-        positions: list[int] = []
+        checked: list[Transaction] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
-        for i, t in enumerate(txs):
-            if admission.is_pending(t.tx_id):
-                continue
+        for t, admitted_key in zip(txs, admitted, strict=True):
             if t.signer not in keys:
                 v = state.get(member_key(t.signer))
                 keys[t.signer] = (
                     None if v is None or v.value is None else (decode_member(v.value).public_key)
                 )
             key = keys[t.signer]
-            if key is not None:  # an unknown signer gets a rejected receipt at execution
-                positions.append(i)
+            # An unknown signer gets a rejected receipt at execution; a transaction this node
+            # admitted was verified then, under the key its signer still has.
+            if key is not None and key != admitted_key:
+                checked.append(t)
                 triples.append((key, t.signing_message(), t.signature))
-        if not triples:
-            return txs
-        bad = {
-            i for i, ok in zip(positions, self.suite.verify_many(triples), strict=True) if not ok
-        }
+        verdicts = self.suite.verify_later(triples)
+        return lambda: [
+            (t.tx_id, t.signature) for t, ok in zip(checked, verdicts(), strict=True) if not ok
+        ]
+
+    def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
+        # Called by ``Ledger.commit_block`` after the block executed, before it is committed:
+        # the signatures were verified meanwhile. A bad one: nothing is appended or committed,
+        # the transaction is remembered as bad, and the next block is cut without it.
+        checked, bad_ids = self._signature_check
+        self._signature_check = ([], list)
+        bad = bad_ids() if checked is txs else self._start_signature_check(list(txs))()
         if bad:
+            self._badly_signed.update(bad)
             log.warning(
                 "%s: dropped %d queued transactions with bad signatures", self.dept, len(bad)
             )
-        return [t for i, t in enumerate(txs) if i not in bad]
-
-    def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
+            raise Unavailable(
+                f"block {signed.header.height} not appended: {len(bad)} queued transactions "
+                "have bad signatures; cutting it again without them"
+            )
         height = signed.header.height
         try:
             self.log.append(height, encode_block(signed, txs), self.orderer.taken)
