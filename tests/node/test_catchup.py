@@ -19,6 +19,7 @@ from govchain.crypto import get_suite
 from govchain.errors import IntegrityError
 from govchain.ledger.genesis import Params
 from govchain.ledger.transactions import Transaction, build_transaction
+from govchain.node import catchup
 from govchain.node.catchup import CatchUp
 from govchain.node.embedded import open_embedded
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
@@ -291,3 +292,13 @@ def test_catch_up_over_mutual_tls_from_a_peer_server(
         server.close()
         server_tls.close()
         client_tls.close()
+
+
+def test_the_fetch_thread_stays_within_its_budget_of_decoded_transactions(
+    network: Path, source: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A budget below one block's size: the fetch thread holds one decoded block at a time.
+    monkeypatch.setattr(catchup, "TXS_AHEAD", PER_BLOCK - 1)
+    node = follower(network)
+    assert CatchUp(node, peer(source)).run(source.ledger.height) == BLOCKS
+    assert node.ledger.state.root == source.ledger.state.root

@@ -44,7 +44,9 @@ log = logging.getLogger("govchain.network")
 RANGE_BLOCKS = 1024
 """Blocks asked for per catch-up request (a peer also cuts its answer by size)."""
 BLOCKS_AHEAD = 64
-"""Decoded blocks waiting to be applied: the fetch thread stops this far ahead."""
+"""Decoded blocks waiting to be applied: the fetch thread stops this far ahead ..."""
+TXS_AHEAD = 20_000
+"""... or this many transactions ahead (but always holds one block), which bounds memory."""
 FLUSH_TXS = 20_000
 """With ``defer``, the deferred blocks are written to storage every this many transactions."""
 
@@ -77,6 +79,26 @@ class _Decoded:
 _END = object()
 
 
+class _Budget:
+    """Transactions decoded and not yet applied, at most ``limit`` (or one block's worth)."""
+
+    def __init__(self, limit: int) -> None:
+        self._cond = threading.Condition()
+        self._used = 0
+        self._limit = limit
+
+    def take(self, n: int, halt: threading.Event) -> None:
+        with self._cond:
+            while self._used and self._used + n > self._limit and not halt.is_set():
+                self._cond.wait(0.1)
+            self._used += n
+
+    def give(self, n: int) -> None:
+        with self._cond:
+            self._used -= n
+            self._cond.notify_all()
+
+
 class CatchUp:
     """Applies blocks fetched from peers to a node, as a pipeline (see the module doc)."""
 
@@ -104,9 +126,10 @@ class CatchUp:
         stop = stop or threading.Event()
         halt = threading.Event()
         ahead: queue.Queue[object] = queue.Queue(BLOCKS_AHEAD)
+        budget = _Budget(TXS_AHEAD)
         fetcher = threading.Thread(
             target=self._fetch_loop,
-            args=(ledger.height + 1, target, ahead, halt),
+            args=(ledger.height + 1, target, ahead, budget, halt),
             name="govchain-catch-up-fetch",
             daemon=True,
         )
@@ -126,6 +149,7 @@ class CatchUp:
                         raise item
                     assert isinstance(item, _Decoded)
                     result = self.node.apply(item.signed, item.txs, item.verified())
+                    budget.give(len(item.txs))
                     if result is not None:
                         applied += 1
                         self.transactions += len(item.txs)
@@ -152,7 +176,12 @@ class CatchUp:
             yield
 
     def _fetch_loop(
-        self, first: int, target: int, ahead: queue.Queue[object], halt: threading.Event
+        self,
+        first: int,
+        target: int,
+        ahead: queue.Queue[object],
+        budget: _Budget,
+        halt: threading.Event,
     ) -> None:
         keys: dict[str, bytes | None] = {}
         try:
@@ -168,6 +197,7 @@ class CatchUp:
                             "in its place",
                             height=first,
                         )
+                    budget.take(len(block.txs), halt)
                     self._put(ahead, block, halt)
                     first += 1
                     if first > target or halt.is_set():
