@@ -346,6 +346,7 @@ class EtcdOrderer(Generic[T]):
         self._first_seen: float | None = None
         self._closed = False
         self._woken = threading.Event()
+        self._last_look = 0.0
 
     def wake(self) -> None:
         """Say that a batch was queued (the proposer looks at the queue at once). The first
@@ -367,26 +368,39 @@ class EtcdOrderer(Generic[T]):
         self.log.enqueue(batches)
 
     def next_batch(self, timeout: float) -> list[T]:
-        """Proposer only: wait up to ``timeout`` s for a cut batch of queued transactions."""
+        """Proposer only: wait up to ``timeout`` s for a cut batch of queued transactions.
+
+        The queue is read when ``wake`` was called, when a partial batch is due, or ``poll_s``
+        after the last look, however often this is called (the committer calls it with short
+        timeouts, which must not turn into reads of etcd every few milliseconds)."""
         deadline = time.monotonic() + timeout
         while not self._closed:
-            self._woken.clear()
-            proposing = False
-            try:
-                if self._may_propose():
-                    proposing = True
-                    batch = self._cut()
-                    if batch:
-                        return batch
-            except Unavailable:
-                pass  # etcd has no majority: nothing can be ordered; try again
+            now = time.monotonic()
+            first = self._first_seen
+            if (
+                self._woken.is_set()
+                or now - self._last_look >= self.poll_s
+                or (first is not None and now >= first + self.max_wait)
+            ):
+                self._woken.clear()
+                self._last_look = now
+                try:
+                    if self._may_propose():
+                        batch = self._cut()
+                        if batch:
+                            return batch
+                    else:
+                        self._first_seen = None  # timed again by whoever proposes
+                except Unavailable:
+                    pass  # etcd has no majority: nothing can be ordered; try again
             now = time.monotonic()
             if now >= deadline:
                 return []
-            pause = self.poll_s
-            if proposing and self._first_seen is not None:  # cut a partial batch when due
-                pause = min(pause, max(0.0, self._first_seen + self.max_wait - now))
-            self._woken.wait(min(pause, deadline - now))
+            pause = self._last_look + self.poll_s - now
+            first = self._first_seen
+            if first is not None:  # cut a partial batch when it is due
+                pause = min(pause, first + self.max_wait - now)
+            self._woken.wait(max(0.0, min(pause, deadline - now)))
         return []
 
     def _cut(self) -> list[T]:
