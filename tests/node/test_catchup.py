@@ -302,3 +302,25 @@ def test_the_fetch_thread_stays_within_its_budget_of_decoded_transactions(
     node = follower(network)
     assert CatchUp(node, peer(source)).run(source.ledger.height) == BLOCKS
     assert node.ledger.state.root == source.ledger.state.root
+
+
+def test_checks_still_under_way_are_awaited_before_the_block_commits(
+    network: Path, source: Node
+) -> None:
+    # Catch-up passes the checks ahead as a function: the block executes meanwhile, and a
+    # transaction they do not vouch for under its signer's key is verified before committing.
+    node = follower(network)
+    body = orjson.loads(blocks_from(source.ledger, 1, 1))["blocks"][0]
+    _signature(body)
+    signed, txs = decode_block(body, node.suite.hash, 1 << 16)
+    awaited: list[bool] = []
+    right = NetworkDir(network).member_key("tax/admin").keypair.public
+
+    def ahead() -> list[bytes | None]:
+        awaited.append(True)
+        return [right if t.signer == "tax/admin" else None for t in txs]
+
+    with pytest.raises(IntegrityError, match="block 1: transaction 3"):
+        node.apply(signed, txs, ahead)
+    assert awaited == [True]
+    assert node.ledger.height == 0

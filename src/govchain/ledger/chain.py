@@ -36,6 +36,10 @@ from govchain.types import DeptId, Hash32, Height, TxId
 
 _LOC = struct.Struct(">QIQ")  # height, index in block, log index
 
+Verified = Sequence[bytes | None] | Callable[[], Sequence[bytes | None]] | None
+"""Signatures a caller checked already: per transaction, the key it was found valid under (or
+``None``), or a function returning that list once its checks are done."""
+
 META_GENESIS_HASH = b"genesis_hash"
 META_CHAIN_ID = b"chain_id"
 META_HEAD = b"head"
@@ -379,50 +383,62 @@ class Ledger:
         self,
         height: Height,
         txs: Sequence[Transaction],
-        verified: Sequence[bytes | None] | None = None,
+        verified: Verified = None,
     ) -> None:
         """Verify the signature of every transaction whose signer is a member at the start of
         the block (others are rejected by execution anyway); ``IntegrityError`` if one fails.
 
         ``verified`` (catch-up, which checks signatures ahead on other cores) gives per
         transaction the public key its signature was already found valid under, or ``None``;
-        a transaction is skipped only if that is its signer's key now."""
+        a transaction is skipped only if that is its signer's key now. It may be a function
+        returning that list once the checks ahead are done (see ``start_signature_check``)."""
         self.start_signature_check(height, txs, verified)()
 
     def start_signature_check(
         self,
         height: Height,
         txs: Sequence[Transaction],
-        verified: Sequence[bytes | None] | None = None,
+        verified: Verified = None,
     ) -> Callable[[], None]:
         """Start ``check_signatures`` on the suite's worker processes, under the signers' keys
         now; return the function that waits for the verdicts and raises its ``IntegrityError``.
-        """
+        With ``verified`` a function (checks started ahead by the caller and still under way),
+        that function is awaited in the returned one, and only the transactions it does not
+        vouch for under their signer's key now are verified then."""
         keys: dict[str, bytes | None] = {}
-        positions: list[int] = []
-        triples: list[tuple[bytes, bytes, bytes]] = []
-        for i, tx in enumerate(txs):
+        signer_keys: list[bytes | None] = []
+        for tx in txs:
             if tx.signer not in keys:
                 v = self.state.get(member_key(tx.signer))
                 keys[tx.signer] = (
                     None if v is None or v.value is None else (decode_member(v.value).public_key)
                 )
-            key = keys[tx.signer]
-            if key is not None and (verified is None or verified[i] != key):
-                positions.append(i)
-                triples.append((key, tx.signing_message(), tx.signature))
-        verdicts = self.suite.verify_later(triples)
+            signer_keys.append(keys[tx.signer])
 
-        def finish() -> None:
-            for i, ok in zip(positions, verdicts(), strict=True):
-                if not ok:
-                    raise IntegrityError(
-                        f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an invalid "
-                        "signature",
-                        height=height,
-                    )
+        def check(vouched: Sequence[bytes | None] | None) -> Callable[[], None]:
+            positions: list[int] = []
+            triples: list[tuple[bytes, bytes, bytes]] = []
+            for i, (tx, key) in enumerate(zip(txs, signer_keys, strict=True)):
+                if key is not None and (vouched is None or vouched[i] != key):
+                    positions.append(i)
+                    triples.append((key, tx.signing_message(), tx.signature))
+            verdicts = self.suite.verify_later(triples)
 
-        return finish
+            def finish() -> None:
+                for i, ok in zip(positions, verdicts(), strict=True):
+                    if not ok:
+                        raise IntegrityError(
+                            f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an "
+                            "invalid signature",
+                            height=height,
+                        )
+
+            return finish
+
+        if callable(verified):
+            ahead = verified
+            return lambda: check(ahead())()
+        return check(verified)
 
     def apply_block(
         self,
@@ -431,7 +447,7 @@ class Ledger:
         *,
         expected_entries: Sequence[bytes] | None = None,
         checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
-        verified: Sequence[bytes | None] | None = None,
+        verified: Verified = None,
     ) -> CommittedBlock:
         """Re-execute a block made elsewhere (a stored or a received one), check every
         commitment of its header, and commit it. Raises ``IntegrityError`` naming the height

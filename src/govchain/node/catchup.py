@@ -148,7 +148,9 @@ class CatchUp:
                     if isinstance(item, BaseException):
                         raise item
                     assert isinstance(item, _Decoded)
-                    result = self.node.apply(item.signed, item.txs, item.verified())
+                    # The block executes while its signatures are still being checked
+                    # ahead; it is committed only once they are (``start_signature_check``).
+                    result = self.node.apply(item.signed, item.txs, item.verified)
                     budget.give(len(item.txs))
                     if result is not None:
                         applied += 1
@@ -184,9 +186,13 @@ class CatchUp:
         halt: threading.Event,
     ) -> None:
         keys: dict[str, bytes | None] = {}
+        start = first
         try:
             while first <= target and not halt.is_set():
-                blocks = self.fetch(first, min(RANGE_BLOCKS, target - first + 1))
+                # The first answer is one block, so that applying starts as soon as it is
+                # decoded; later ones are whole ranges, fetched while earlier blocks apply.
+                limit = 1 if first == start else RANGE_BLOCKS
+                blocks = self.fetch(first, min(limit, target - first + 1))
                 if not blocks:
                     break
                 for data in blocks:

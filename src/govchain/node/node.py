@@ -20,7 +20,7 @@ from govchain.contracts.views import ViewRunner, run_view
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.blocks import SignedHeader
-from govchain.ledger.chain import CommittedBlock, Ledger
+from govchain.ledger.chain import CommittedBlock, Ledger, Verified
 from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.execution import ContractHost
 from govchain.ledger.genesis import Genesis
@@ -225,7 +225,7 @@ class Node:
         self,
         signed: SignedHeader,
         txs: Sequence[Transaction],
-        verified: Sequence[bytes | None] | None = None,
+        verified: Verified = None,
     ) -> CommittedBlock | None:
         """Verify, re-execute and durably commit a block another node proposed (a follower,
         or catch-up); ``IntegrityError`` naming the height if any commitment differs. A block
