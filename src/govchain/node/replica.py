@@ -101,11 +101,12 @@ class NetworkNode:
         path = Path(data_dir or net.data_dir(dept))
         self._lock = DataDirLock(path).acquire()
         try:
-            # Catch-up makes many blocks durable per storage commit (``BufferedStore``).
-            self.store = store = BufferedStore(open_store(str(path)))
+            store = open_store(str(path))
         except BaseException:
             self._lock.release()
             raise
+        # Catch-up makes many blocks durable per storage commit (``BufferedStore``).
+        self.store = store = BufferedStore(store)
         self.client = EtcdClient(etcd_endpoints)
         self.log = BlockLog(self.client, genesis.chain_id, dept)
         params = genesis.params
