@@ -36,10 +36,6 @@ from govchain.types import DeptId, Hash32, Height, TxId
 
 _LOC = struct.Struct(">QIQ")  # height, index in block, log index
 
-Verified = Sequence[bytes | None] | Callable[[], Sequence[bytes | None]] | None
-"""Signatures a caller checked already: per transaction, the key it was found valid under (or
-``None``), or a function returning that list once its checks are done."""
-
 META_GENESIS_HASH = b"genesis_hash"
 META_CHAIN_ID = b"chain_id"
 META_HEAD = b"head"
@@ -69,6 +65,11 @@ class CommittedBlock:
     """Receipts, writes and log entries of the block."""
     tx_ids: tuple[TxId, ...]
     """Transaction ids in block order."""
+
+
+Verified = Sequence[bytes | None] | Callable[[], Sequence[bytes | None]] | None
+"""Signatures a caller checked already: per transaction, the key it was found valid under (or
+``None``), or a function returning that list once its checks are done."""
 
 
 class _Reader:
