@@ -5,6 +5,8 @@ receives every batch at once (the reference)."""
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from govchain.storage.base import WriteBatch
+from govchain.storage.base import KVStore, WriteBatch
 from govchain.storage.buffered import BufferedStore
 from govchain.storage.lmdb import LmdbStore
 from govchain.storage.memory import MemoryStore
@@ -66,7 +68,7 @@ class BufferedMatchesReference(RuleBasedStateMachine):
     def flush(self) -> None:
         self.store.flush()
         assert self.store.pending() == 0
-        assert dump(self.inner) == dump(self.reference)
+        assert dump(self.store.inner) == dump(self.reference)
 
     @rule(table=tables, key=keys)
     def get(self, table: str, key: bytes) -> None:
@@ -90,12 +92,31 @@ class BufferedMatchesReference(RuleBasedStateMachine):
             assert self.store.pending() == 0
 
 
-def dump(store: MemoryStore) -> dict[str, list[tuple[bytes, bytes]]]:
+def dump(store: KVStore) -> dict[str, list[tuple[bytes, bytes]]]:
     return {t: list(store.scan(t)) for t in ("state", "entries")}
+
+
+class BufferedOverLmdbMatchesReference(BufferedMatchesReference):
+    """The same over LMDB, each scan crossing read-transaction chunks of two items."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dir = tempfile.mkdtemp(prefix="buffered-")
+        self.store = BufferedStore(LmdbStore(self._dir, scan_chunk=2))
+
+    def teardown(self) -> None:
+        if self.deferral is not None:
+            self.deferral.close()
+        self.store.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 TestBufferedMatchesReference = BufferedMatchesReference.TestCase
 TestBufferedMatchesReference.settings = settings(max_examples=60, stateful_step_count=30)
+TestBufferedOverLmdbMatchesReference = BufferedOverLmdbMatchesReference.TestCase
+TestBufferedOverLmdbMatchesReference.settings = settings(
+    max_examples=25, stateful_step_count=25, deadline=None
+)
 
 
 @pytest.fixture
