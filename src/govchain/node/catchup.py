@@ -10,10 +10,13 @@ the stages overlap instead of running one after the other:
    transactions, and hands each block's signature checks to the verifier worker processes
    (``crypto.parallel.verify_later``) under the signers' keys known at that moment;
 2. the **worker processes** verify the signatures, on the other cores;
-3. the **calling thread** applies the blocks in order, passing the keys each signature was
-   found valid under: ``Ledger.check_signatures`` skips a transaction only if that key is
-   still its signer's key at the start of its block, and verifies it again otherwise (a key
-   changed by a block of the same range).
+3. the **calling thread** applies the blocks in order — executing a block while its checks
+   may still be running — and passes the keys each signature was found valid under:
+   ``Ledger.start_signature_check`` awaits them before the block is committed and skips a
+   transaction only if that key is still its signer's key at the start of its block,
+   verifying it again otherwise (a key changed by a block of the same range).
+
+The fetch thread stays at most ``BLOCKS_AHEAD`` blocks or ``TXS_AHEAD`` transactions ahead.
 
 With a ``BufferedStore`` and ``defer``, many blocks are made durable by one store commit
 (every ``FLUSH_TXS`` transactions and at the end): the node serves nothing and acknowledges
