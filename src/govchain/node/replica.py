@@ -37,11 +37,7 @@ from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
-from govchain.ledger.transactions import (
-    Transaction,
-    parse_transaction,
-    parse_transaction_object,
-)
+from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.catchup import CatchUp
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
@@ -49,7 +45,7 @@ from govchain.node.node import Node, NodeIdentity
 from govchain.node.peers import Peers
 from govchain.node.quorum import MembershipHistory, check_divergence, tally
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_certificate
-from govchain.node.wire import blocks_from, decode_block, encode_block
+from govchain.node.wire import blocks_from, decode_block, encode_block, parse_sized
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient
 from govchain.storage.buffered import BufferedStore
@@ -119,7 +115,7 @@ class NetworkNode:
             decode=lambda obj: (
                 parse_transaction(obj, h, limit)
                 if isinstance(obj, str)
-                else parse_transaction_object(obj, h, limit)
+                else parse_sized(obj, h, limit)
             ),
             keep=self._keep,
             may_propose=self._may_propose,

@@ -19,16 +19,36 @@ from typing import Any
 
 import orjson
 
-from govchain.errors import GovchainError, IntegrityError
+from govchain.errors import GovchainError, IntegrityError, TooLarge
 from govchain.ledger.blocks import BlockHeader, SignedHeader
 from govchain.ledger.chain import Ledger
-from govchain.ledger.transactions import Transaction, parse_transaction_object
+from govchain.ledger.transactions import Transaction, parse_envelope
 from govchain.types import Height
 
 
 def encode_block(signed: SignedHeader, txs: Sequence[Transaction]) -> bytes:
     """Return the wire bytes of a block."""
     return b'{"header":%b,"txs":[%b]}' % (signed.encode(), b",".join(t.encode() for t in txs))
+
+
+_ENVELOPE_OVERHEAD = len(b'{"body":,"signature":""}')
+"""Bytes of a canonical envelope besides its body and its signature's hex string."""
+
+
+def parse_sized(obj: Any, hash_fn: Any, max_tx_bytes: int) -> Transaction:
+    """``parse_transaction_object`` for the transactions of a block: the same checks and the
+    same transaction, with the size limit checked from the parts of the parsed envelope (a
+    valid envelope's canonical size is body + signature + the fixed rest) instead of by
+    encoding the whole envelope once more."""
+    tx = parse_envelope(obj, hash_fn)
+    size = len(tx.body_bytes) + len(obj["signature"]) + _ENVELOPE_OVERHEAD
+    if size > max_tx_bytes:
+        raise TooLarge(
+            f"transaction is {size} bytes; the limit is {max_tx_bytes}",
+            size=size,
+            limit=max_tx_bytes,
+        )
+    return tx
 
 
 MAX_RANGE_BYTES = 4 << 20
@@ -47,7 +67,7 @@ def decode_block(
         signed = SignedHeader(BlockHeader.from_json(hd["header"]), bytes.fromhex(hd["signature"]))
         # The catch-up form carries log entries: only their transactions are used.
         envelopes = [e["tx"] for e in obj["entries"]] if "entries" in obj else obj["txs"]
-        txs = [parse_transaction_object(t, hash_fn, max_tx_bytes) for t in envelopes]
+        txs = [parse_sized(t, hash_fn, max_tx_bytes) for t in envelopes]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, GovchainError) as exc:
         where = ""
         if isinstance(obj, dict) and isinstance(obj.get("header"), dict):
