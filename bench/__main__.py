@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    catchup_bench,
     contracts_bench,
     http_bench,
     identity_bench,
@@ -34,6 +35,7 @@ def main(argv: list[str]) -> None:
         identity_bench.main(["--tokens", "2000", "--logins", "5"])
         contracts_bench.main(["--count", "20000", "--calls", "20000"])
         network_bench.main(["--count", "5000", "--catch-up", "2000", "--seconds", "3"])
+        catchup_bench.main(["--count", "8000", "--block", "2000"])
         sharing_bench.main(["--reads", "1000", "--attestations", "2000"])
         sharing_http_bench.main(["--reads", "1000"])
         store_bench.main(["--commits", "5"])
@@ -45,6 +47,7 @@ def main(argv: list[str]) -> None:
         identity_bench.main([])
         contracts_bench.main([])
         network_bench.main([])
+        catchup_bench.main([])
         sharing_bench.main([])
         sharing_http_bench.main([])
         store_bench.main([])

@@ -16,6 +16,7 @@ writes ``bench/results/network.json``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import threading
 import time
@@ -24,14 +25,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from bench.common import make_network, presign, write_result
 from govchain.cli.cluster import start_node, stop_process, wait_healthy
+from govchain.contracts.registry import builtin_registry
+from govchain.crypto import get_suite
 from govchain.crypto.limits import measure_limits
+from govchain.ledger.chain import Ledger
 from govchain.node.network import NetworkDir
 from govchain.ordering.etcd_cluster import EtcdCluster, free_port
+from govchain.storage.factory import open_store
 
 BATCH = 1000
+POLL_S = 0.1
+"""How often the nodes' health is read while waiting for commits (each read costs the node
+CPU that is counted in its CPU per transaction)."""
 
 
 FAILED: list[str] = []
@@ -53,26 +62,93 @@ def _post(http: httpx.Client, url: str, batch: Sequence[bytes], wait: bool) -> b
         except httpx.HTTPError as exc:
             FAILED.append(f"{type(exc).__name__}")
             return False
-        if r.status_code == 503 and r.json().get("code") == "unavailable":
+        doc = orjson.loads(r.content)  # the results list is long: orjson, not json
+        if r.status_code == 503 and doc.get("code") == "unavailable":
             time.sleep(0.02)  # back-pressure: retry like a well-behaved client
             continue
         if r.status_code != 200:
-            FAILED.append(f"HTTP {r.status_code} {r.json().get('code')}")
+            FAILED.append(f"HTTP {r.status_code} {doc.get('code')}")
             return False
-        bad = [x for x in r.json()["results"] if "problem" in x or x.get("status") == "rejected"]
-        if bad:
-            raise SystemExit(f"{len(bad)} transactions were rejected, e.g. {bad[0]}")
+        bad = [x for x in doc["results"] if "problem" in x or x.get("status") == "rejected"]
+        if bad:  # reported at the end (this runs on client threads)
+            FAILED.append(f"{len(bad)} refused, e.g. {bad[0]}")
+            return False
         return True
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it (a node and its signature-verifier workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_used(node_pids: Sequence[int], etcd_pids: Sequence[int]) -> dict[str, float]:
+    """CPU seconds so far of the node processes (with their workers), of etcd and of this
+    benchmark process (the clients)."""
+    return {
+        "nodes": sum(_cpu_seconds(p) for n in node_pids for p in _descendants(n)),
+        "etcd": sum(_cpu_seconds(p) for p in etcd_pids),
+        "clients": _cpu_seconds(os.getpid()),
+    }
+
+
+def cpu_per_tx(
+    before: dict[str, float], after: dict[str, float], count: int, nodes: int
+) -> dict[str, float]:
+    """Microseconds of CPU per committed transaction: per node (every node verifies and
+    executes every transaction), of etcd in all, and of the submitting clients."""
+    d = {k: after[k] - before[k] for k in before}
+    return {
+        "node_us_per_tx_per_node": round(d["nodes"] / nodes / count * 1e6, 1),
+        "etcd_us_per_tx": round(d["etcd"] / count * 1e6, 1),
+        "clients_us_per_tx": round(d["clients"] / count * 1e6, 1),
+    }
+
+
+def _client(timeout: float, connections: int = 10) -> httpx.Client:
+    """An HTTP client for the whole run: making one costs ~20 ms of CPU (its TLS context),
+    which, made per poll or per batch, the nodes would pay for on this shared machine."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.Client(timeout=timeout, limits=limits)
+
+
+_POLLER: list[httpx.Client] = []
+
+
 def _log_sizes(urls: Sequence[str]) -> list[int]:
+    if not _POLLER:
+        _POLLER.append(_client(5.0))
+    http = _POLLER[0]
     out = []
-    with httpx.Client(timeout=5) as http:
-        for u in urls:
-            try:
-                out.append(http.get(f"{u}/v1/health").json()["log_size"])
-            except (httpx.HTTPError, KeyError, ValueError):
-                out.append(-1)
+    for u in urls:
+        try:
+            out.append(http.get(f"{u}/v1/health").json()["log_size"])
+        except (httpx.HTTPError, KeyError, ValueError):
+            out.append(-1)
     return out
 
 
@@ -90,18 +166,41 @@ def _wait_log(urls: Sequence[str], size: int, timeout: float) -> float:
             last, stable_since = sizes, time.monotonic()
         elif FAILED and min(sizes) == max(sizes) and time.monotonic() - stable_since > 3:
             return stable_since
-        time.sleep(0.05)
+        time.sleep(POLL_S)
     raise SystemExit(f"not every node reached log size {size}: {_log_sizes(urls)}")
 
 
-def throughput(urls: list[str], txs: list[bytes], base: int) -> float:
-    """Submit ``txs`` through every node at once; return tx/s committed on every node."""
-    batches = [txs[i : i + BATCH] for i in range(0, len(txs), BATCH)]
+class Supply:
+    """Pre-signed transactions per signer, handed out in nonce order. Each client submits
+    one signer's transactions: spread over clients that run at different speeds, one signer's
+    nonces would reach the ordering out of order, and those more than the replay window
+    (1024) behind would be committed as rejected, counting for nothing."""
+
+    def __init__(self, txs: Sequence[bytes], signers: int) -> None:
+        # ``presign`` interleaves the signers: transaction i is signer i % signers's.
+        self._lists = [list(txs[s::signers]) for s in range(signers)]
+        self._next = [0] * signers
+
+    def take(self, signer: int, n: int) -> list[bytes]:
+        """Return the next ``n`` transactions of ``signer``."""
+        i = self._next[signer]
+        out = self._lists[signer][i : i + n]
+        if len(out) < n:
+            raise SystemExit(f"signer {signer} has only {len(out)} pre-signed transactions left")
+        self._next[signer] = i + n
+        return out
+
+
+def throughput(urls: list[str], supply: Supply, count: int, base: int) -> float:
+    """Submit ``count`` transactions through every node at once (client k: signer k, node k);
+    return tx/s committed on every node."""
+    per = count // len(urls)
+    lists = [supply.take(k, per) for k in range(len(urls))]
 
     def client(k: int) -> None:
-        with httpx.Client(timeout=120) as http:
-            for j in range(k, len(batches), len(urls)):
-                _post(http, urls[k], batches[j], wait=False)
+        with _client(120.0) as http:
+            for i in range(0, per, BATCH):
+                _post(http, urls[k], lists[k][i : i + BATCH], wait=False)
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(len(urls))]
@@ -109,34 +208,54 @@ def throughput(urls: list[str], txs: list[bytes], base: int) -> float:
         t.start()
     for t in threads:
         t.join()
-    t1 = _wait_log(urls, base + len(txs), 600)
-    return len(txs) / (t1 - t0)
+    t1 = _wait_log(urls, base + per * len(urls), 600)
+    return per * len(urls) / (t1 - t0)
 
 
-def latency(urls: list[str], txs: list[bytes], rate: float, batch: int) -> list[float]:
-    """Submit ``txs`` in batches at ``rate`` tx/s, each waiting for its commit; return the
-    commit latency of every batch (seconds)."""
-    batches = [txs[i : i + batch] for i in range(0, len(txs), batch)]
+def latency(urls: list[str], supply: Supply, count: int, rate: float, batch: int) -> list[float]:
+    """Submit ``count`` transactions in batches at ``rate`` tx/s (batch j: signer and node
+    j % 4), each waiting for its commit; return the commit latency of every batch (s)."""
+    n = len(urls)
+    batches = [supply.take(j % n, batch) for j in range(count // batch)]
     interval = batch / rate
     lat: list[float] = []
     lock = threading.Lock()
     start = time.monotonic() + 0.5
 
-    def one(j: int) -> None:
-        due = start + j * interval
-        time.sleep(max(0.0, due - time.monotonic()))
-        with httpx.Client(timeout=60) as http:
+    with _client(60.0, connections=len(batches)) as http:
+
+        def one(j: int) -> None:
+            due = start + j * interval
+            time.sleep(max(0.0, due - time.monotonic()))
             t = time.monotonic()
-            if _post(http, urls[j % len(urls)], batches[j], wait=True):
+            if _post(http, urls[j % n], batches[j], wait=True):
                 with lock:
                     lat.append(time.monotonic() - t)
 
-    threads = [threading.Thread(target=one, args=(j,)) for j in range(len(batches))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        threads = [threading.Thread(target=one, args=(j,)) for j in range(len(batches))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     return sorted(lat)
+
+
+def receipt_statuses(network: Path, dept: str) -> dict[str, int]:
+    """Count the receipts of a stopped node's ledger by status: every figure above counts
+    committed transactions, and a rejected one (e.g. a replayed nonce) did no work."""
+    net = NetworkDir(network)
+    genesis = net.genesis()
+    suite = get_suite(genesis.suite)
+    store = open_store(str(net.data_dir(dept)), readonly=True)
+    try:
+        ledger = Ledger(store, genesis, suite, builtin_registry(genesis, suite.hash))
+        counts: dict[str, int] = {}
+        for _, raw in ledger.store.scan("entries"):
+            status = orjson.loads(raw)["receipt"]["status"]
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+    finally:
+        store.close()
 
 
 def pct(values: Sequence[float], p: float) -> float:
@@ -169,17 +288,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"({limit['verify_per_s_1core']:,.0f}/s on one)")  # fmt: skip
         print("signing transactions ...")
         n_lat_guess = int(args.seconds * 4000)
-        all_txs = presign(network, args.count + n_lat_guess + args.catch_up)
-        tput_txs = all_txs[: args.count]
-        tps = throughput(urls, tput_txs, 0)
+        per_signer = (args.count + n_lat_guess) // 4 + args.catch_up // 3 + 2000
+        supply = Supply(presign(network, 4 * per_signer), 4)
+        node_pids = [p.pid for p in procs.values()]
+        etcd_pids = [m.pid for m in cluster.members if m.pid is not None]
+        cpu_before = cpu_used(node_pids, etcd_pids)
+        tps = throughput(urls, supply, args.count, 0)
+        cpu = cpu_per_tx(cpu_before, cpu_used(node_pids, etcd_pids), args.count, len(urls))
         print(f"throughput: {tps:,.0f} tx/s committed on every node ({args.count:,} tx, "
               f"4 nodes, 3 etcd members)")  # fmt: skip
+        print(f"CPU per transaction: {cpu['node_us_per_tx_per_node']:.0f} µs in each node "
+              f"(with its verifier workers), {cpu['etcd_us_per_tx']:.0f} µs in etcd, "
+              f"{cpu['clients_us_per_tx']:.0f} µs in the clients")  # fmt: skip
 
         half = tps / 2
         n_lat = min(n_lat_guess, int(half * args.seconds))
         lat_batch = max(10, int(half / 20))  # about 20 batches a second
-        lat_txs = all_txs[args.count : args.count + n_lat]
-        lat = latency(urls, lat_txs, half, lat_batch)
+        n_lat -= n_lat % lat_batch
+        lat = latency(urls, supply, n_lat, half, lat_batch)
         p50, p99 = pct(lat, 0.50), pct(lat, 0.99)
         print(f"commit latency at {half:,.0f} tx/s (batches of {lat_batch}): "
               f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")  # fmt: skip
@@ -190,31 +316,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         late = depts[-1]
         stop_process(procs[late])
         others = urls[:-1]
-        cu_txs = all_txs[args.count + n_lat : args.count + n_lat + args.catch_up]
-        throughput(others, cu_txs, base)
+        throughput(others, supply, args.catch_up, base)
         log_path = root / "logs" / f"{late}.log"
         before = log_path.read_text(errors="replace")
         procs[late] = start_node(network, late, cluster.endpoints, ports[late], root / "logs")
-        _wait_log(urls, base + args.catch_up, 300)
+        _wait_log(urls, base + args.catch_up // len(others) * len(others), 300)
         text = log_path.read_text(errors="replace")[len(before) :]
         m = re.search(r"caught up (\d+) blocks \((\d+) transactions\) in ([\d.]+) s", text)
         if m is None:
             raise SystemExit(f"no catch-up line in {log_path}")
         cu_blocks, cu_n, cu_s = int(m[1]), int(m[2]), float(m[3])
         cu_rate = cu_n / cu_s
+        c = re.search(r"(\d+) µs CPU per transaction", text)
+        cu_cpu = int(c[1]) if c else None
         print(f"catch-up: {cu_n:,} tx in {cu_blocks} blocks, {cu_s:.2f} s = {cu_rate:,.0f} tx/s "
-              "verified and applied (from peers over mutual TLS)")  # fmt: skip
+              f"verified and applied (from peers over mutual TLS), {cu_cpu} µs CPU per "
+              "transaction in the catching-up node")  # fmt: skip
     finally:
         for p in procs.values():
             p.terminate()
         for p in procs.values():
             stop_process(p)
         cluster.stop()
-
+    statuses = receipt_statuses(network, depts[0])
+    print(f"receipts on {depts[0]}'s node: {statuses}")
     result = {
         "setup": {"nodes": len(depts), "etcd_members": 3, "suite": "intl", "batch": BATCH},
         "machine_limit": limit,
         "throughput_tx_per_s": round(tps),
+        "cpu": cpu,
         "latency": {
             "rate_tx_per_s": round(half),
             "batch": lat_batch,
@@ -227,7 +357,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "blocks": cu_blocks,
             "seconds": cu_s,
             "tx_per_s": round(cu_rate),
+            "cpu_us_per_tx": cu_cpu,
         },
+        "receipts": statuses,
         "failed_batches": FAILED,
         "work_dir": str(Path(root)),
     }

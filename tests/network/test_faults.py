@@ -229,15 +229,16 @@ def test_node_down_for_a_while_catches_up_from_peers(net: Net) -> None:
 
 
 def test_badly_signed_transaction_queued_by_a_node_is_dropped_by_the_proposer(net: Net) -> None:
-    # A member node that skipped admission (or lies) queues a forged transaction directly in
-    # etcd: the proposer verifies what others queued, so no follower ever sees a bad block.
+    # A member node that skipped admission (or lies) queues a forged transaction and an item
+    # that is no transaction at all directly in etcd: the proposer verifies what others
+    # queued and drops what does not decode, so no follower ever sees a bad block.
     good = net.tx("tax", "queued/good", 1)
     forged = dataclasses.replace(net.tx("tax", "queued/forged", 2), signature=bytes(64))
     client = EtcdClient(net.etcd.endpoints)
     try:
         log = BlockLog(client, net.genesis.chain_id, "tax")
-        body = b"[" + b",".join(orjson.dumps(t.encode().decode()) for t in (forged, good)) + b"]"
-        log.enqueue([(2, body)])
+        body = b"[" + b",".join([forged.encode(), b'{"body":7}', good.encode()]) + b"]"
+        log.enqueue([(3, body)])
     finally:
         client.close()
 

@@ -223,3 +223,21 @@ def test_the_lock_is_released_even_when_processes_were_forked_while_held(tmp_pat
 def _live_until(running: Any, stop: Any) -> None:
     running.set()
     stop.wait(30)
+
+
+def test_admission_remembers_the_key_each_pending_signature_verified_under(
+    network: Path,
+) -> None:
+    node = open_embedded(network, in_memory=True)  # not started: nothing commits yet
+    try:
+        good, forged = signed(network, 1), signed(network, 2)
+        forged_bytes = forged.encode().replace(forged.signature.hex().encode(), b"00" * 64)
+        out = node.submit([good.encode(), forged_bytes])
+        assert isinstance(out[0], Transaction) and not isinstance(out[1], Transaction)
+        key = NetworkDir(network).member_key("tax/admin").keypair.public
+        assert node.admission.verified_keys([good.tx_id, forged.tx_id]) == [key, None]
+        node.start()
+        assert node.wait_committed([good.tx_id], timeout=10)
+        assert node.admission.verified_keys([good.tx_id]) == [None]  # committed: forgotten
+    finally:
+        node.close()

@@ -3,9 +3,11 @@ election, compare-and-swap append, queue batches used exactly once, clear unavai
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from govchain.errors import NotProposer, OrderingUnavailable
@@ -100,8 +102,8 @@ def test_orderer_hands_batches_to_the_proposer_only(client: EtcdClient) -> None:
     proposing = [False]
     orderer: EtcdOrderer[str] = EtcdOrderer(
         log,
-        encode=str.encode,
-        decode=bytes.decode,
+        encode=orjson.dumps,
+        decode=str,
         keep=lambda items: [i for i in items if i != "dup"],
         may_propose=lambda: proposing[0],
         max_items=10,
@@ -125,3 +127,71 @@ def test_no_cluster_is_ordering_unavailable() -> None:
         assert err.value.code == "ordering_unavailable"
     finally:
         c.close()
+
+
+def test_blocks_and_batches_are_stored_compressed(client: EtcdClient) -> None:
+    a = BlockLog(client, "packed", "a")
+    block = b'{"header":{},"txs":[' + b",".join([b'{"body":{"k":"v"}}'] * 200) + b"]}"
+    assert a.campaign()
+    a.append(1, block, [])
+    stored = client.get(a.k_blocks + b"%020d" % 1)
+    assert stored is not None and stored[:1] == b"\x78" and len(stored) < len(block) // 4
+    assert a.blocks(1, 5) == [(1, block)]
+    # A value written uncompressed (by an older node) is read as it is.
+    client.put(a.k_blocks + b"%020d" % 2, b'{"header":{},"txs":[]}')
+    assert a.blocks(2, 1) == [(2, b'{"header":{},"txs":[]}')]
+    a.enqueue([(1, b'["t1"]')])
+    keys, _ = a.queued(10)
+    assert a.read(keys) == [b'["t1"]']
+    a.resign()
+
+
+def test_orderer_drops_queued_items_that_do_not_decode(client: EtcdClient) -> None:
+    log = BlockLog(client, "garbage", "a")
+    orderer: EtcdOrderer[int] = EtcdOrderer(
+        log,
+        encode=orjson.dumps,
+        decode=lambda v: v if type(v) is int else int("not a number"),
+        keep=lambda items: items,
+        may_propose=lambda: True,
+        max_items=10,
+        max_wait_ms=1,
+    )
+    log.enqueue([(3, b'[1,"x",2]'), (1, b"not json")])
+    assert orderer.next_batch(2.0) == [1, 2]
+    orderer.close()
+
+
+def test_a_queued_batch_wakes_the_waiting_proposer(client: EtcdClient) -> None:
+    log = BlockLog(client, "wake", "a")
+    orderer: EtcdOrderer[str] = EtcdOrderer(
+        log,
+        encode=orjson.dumps,
+        decode=str,
+        keep=lambda items: items,
+        may_propose=lambda: True,
+        max_items=1,
+        max_wait_ms=1,
+        poll_s=60.0,  # without the wake-up it would not look again before its timeout
+    )
+    got: list[list[str]] = []
+    waiter = threading.Thread(target=lambda: got.append(orderer.next_batch(20.0)))
+    waiter.start()
+    time.sleep(0.3)  # the proposer found an empty queue and waits
+    started = time.monotonic()
+    orderer.submit(["x"])
+    orderer.wake()  # what the watch on the ``queued`` key does
+    waiter.join(30)
+    assert got == [["x"]]
+    assert time.monotonic() - started < 10.0
+    orderer.close()
+
+
+def test_a_later_batch_never_overtakes_one_that_does_not_fit(client: EtcdClient) -> None:
+    # One client's batches, in order: 3, 2, 1 transactions. With room for 4, the block takes
+    # the first only; the third would fit beside it but must wait for the second.
+    a = BlockLog(client, "fifo", "a")
+    a.enqueue([(3, b'["n1","n2","n3"]'), (2, b'["n4","n5"]'), (1, b'["n6"]')])
+    keys, total = a.queued(max_items=4)
+    assert total == 6
+    assert a.read(keys) == [b'["n1","n2","n3"]']

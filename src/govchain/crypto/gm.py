@@ -37,7 +37,7 @@ verification.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -230,6 +230,10 @@ class GmSuite:
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""
         return parallel.verify_many(self.name, self.verify, items)
+
+    def verify_later(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> Callable[[], list[bool]]:
+        """Start ``verify_many`` on the worker processes; return a function awaiting it."""
+        return parallel.verify_later(self.name, self.verify, items)
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """SM4-GCM encrypt; returns ciphertext || 16-byte tag."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -152,6 +152,10 @@ class IntlSuite:
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples on all cores; same as ``verify``."""
         return parallel.verify_many(self.name, self.verify, items)
+
+    def verify_later(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> Callable[[], list[bool]]:
+        """Start ``verify_many`` on the worker processes; return a function awaiting it."""
+        return parallel.verify_later(self.name, self.verify, items)
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """AES-256-GCM encrypt; returns ciphertext || 16-byte tag."""

@@ -137,9 +137,20 @@ def verify_many(
     """Apply ``verify`` (the suite ``suite_name``'s own) to every ``(public, message,
     signature)`` triple, in order, on all cores; equal to ``[verify(*item) for item in items]``.
     """
+    return verify_later(suite_name, verify, items)()
+
+
+def verify_later(
+    suite_name: str, verify: Verifier, items: Sequence[tuple[bytes, bytes, bytes]]
+) -> Callable[[], list[bool]]:
+    """Start verifying like ``verify_many`` and return at once a function that waits for the
+    verdicts and returns them. A caller overlaps its own work with the workers' this way (a
+    catching-up node applies one block while the next blocks' signatures are checked). Small
+    batches are verified before this returns, on the calling thread."""
     workers = worker_count()
     if len(items) < INLINE_LIMIT or workers == 1:
-        return _verify_chunk(verify, items)
+        verdicts = _verify_chunk(verify, items)
+        return lambda: verdicts
     parts = workers * CHUNKS_PER_WORKER
     size = -(-len(items) // parts)
     executor = _get_executor()
@@ -147,10 +158,14 @@ def verify_many(
         executor.submit(_verify_chunk_in_worker, suite_name, items[start : start + size])
         for start in range(0, len(items), size)
     ]
-    results: list[bool] = []
-    for future in futures:
-        results.extend(future.result())
-    return results
+
+    def collect() -> list[bool]:
+        results: list[bool] = []
+        for future in futures:
+            results.extend(future.result())
+        return results
+
+    return collect
 
 
 def _get_threads() -> ThreadPoolExecutor:

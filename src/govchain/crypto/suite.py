@@ -7,7 +7,7 @@ Keys and signatures are raw bytes; their sizes are properties of the suite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,6 +54,11 @@ class CryptoSuite(Protocol):
     def verify_many(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
         """Verify ``(public, message, signature)`` triples, using every core; same results as
         calling ``verify`` on each."""
+        ...
+
+    def verify_later(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> Callable[[], list[bool]]:
+        """Start ``verify_many`` and return at once a function that waits for its results (the
+        caller works meanwhile: a node executes a block while its signatures are checked)."""
         ...
 
     def aead_encrypt(self, key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:

@@ -8,7 +8,7 @@ head pointer go into one ``WriteBatch``; nothing is visible or acknowledged befo
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,11 @@ class CommittedBlock:
     """Receipts, writes and log entries of the block."""
     tx_ids: tuple[TxId, ...]
     """Transaction ids in block order."""
+
+
+Verified = Sequence[bytes | None] | Callable[[], Sequence[bytes | None]] | None
+"""Signatures a caller checked already: per transaction, the key it was found valid under (or
+``None``), or a function returning that list once its checks are done."""
 
 
 class _Reader:
@@ -416,29 +421,66 @@ class Ledger:
         """Return the departments in force now (genesis, changed by the ``network`` contract)."""
         return current_membership(self.genesis, self._reader.get_value)
 
-    def check_signatures(self, height: Height, txs: Sequence[Transaction]) -> None:
+    def check_signatures(
+        self,
+        height: Height,
+        txs: Sequence[Transaction],
+        verified: Verified = None,
+    ) -> None:
         """Verify the signature of every transaction whose signer is a member at the start of
-        the block (others are rejected by execution anyway); ``IntegrityError`` if one fails."""
+        the block (others are rejected by execution anyway); ``IntegrityError`` if one fails.
+
+        ``verified`` (catch-up, which checks signatures ahead on other cores) gives per
+        transaction the public key its signature was already found valid under, or ``None``;
+        a transaction is skipped only if that is its signer's key now. It may be a function
+        returning that list once the checks ahead are done (see ``start_signature_check``)."""
+        self.start_signature_check(height, txs, verified)()
+
+    def start_signature_check(
+        self,
+        height: Height,
+        txs: Sequence[Transaction],
+        verified: Verified = None,
+    ) -> Callable[[], None]:
+        """Start ``check_signatures`` on the suite's worker processes, under the signers' keys
+        now; return the function that waits for the verdicts and raises its ``IntegrityError``.
+        With ``verified`` a function (checks started ahead by the caller and still under way),
+        that function is awaited in the returned one, and only the transactions it does not
+        vouch for under their signer's key now are verified then."""
         keys: dict[str, bytes | None] = {}
-        positions: list[int] = []
-        triples: list[tuple[bytes, bytes, bytes]] = []
-        for i, tx in enumerate(txs):
+        signer_keys: list[bytes | None] = []
+        for tx in txs:
             if tx.signer not in keys:
                 v = self.state.get(member_key(tx.signer))
                 keys[tx.signer] = (
                     None if v is None or v.value is None else (decode_member(v.value).public_key)
                 )
-            key = keys[tx.signer]
-            if key is not None:
-                positions.append(i)
-                triples.append((key, tx.signing_message(), tx.signature))
-        for i, ok in zip(positions, self.suite.verify_many(triples), strict=True):
-            if not ok:
-                raise IntegrityError(
-                    f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an invalid "
-                    "signature",
-                    height=height,
-                )
+            signer_keys.append(keys[tx.signer])
+
+        def check(vouched: Sequence[bytes | None] | None) -> Callable[[], None]:
+            positions: list[int] = []
+            triples: list[tuple[bytes, bytes, bytes]] = []
+            for i, (tx, key) in enumerate(zip(txs, signer_keys, strict=True)):
+                if key is not None and (vouched is None or vouched[i] != key):
+                    positions.append(i)
+                    triples.append((key, tx.signing_message(), tx.signature))
+            verdicts = self.suite.verify_later(triples)
+
+            def finish() -> None:
+                for i, ok in zip(positions, verdicts(), strict=True):
+                    if not ok:
+                        raise IntegrityError(
+                            f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an "
+                            "invalid signature",
+                            height=height,
+                        )
+
+            return finish
+
+        if callable(verified):
+            ahead = verified
+            return lambda: check(ahead())()
+        return check(verified)
 
     def apply_block(
         self,
@@ -447,10 +489,12 @@ class Ledger:
         *,
         expected_entries: Sequence[bytes] | None = None,
         checkpoint_keys: Iterable[tuple[DeptId, bytes]] = (),
+        verified: Verified = None,
     ) -> CommittedBlock:
         """Re-execute a block made elsewhere (a stored or a received one), check every
         commitment of its header, and commit it. Raises ``IntegrityError`` naming the height
-        and the first mismatch; nothing is written then."""
+        and the first mismatch; nothing is written then. ``verified``: see
+        ``check_signatures``."""
         self.check_header(signed)
         hd = signed.header
         height = hd.height
@@ -467,10 +511,13 @@ class Ledger:
                 f"block {height}: header counts {hd.tx_count} transactions, {len(txs)} present",
                 height=height,
             )
-        self.check_signatures(height, txs)
+        # The signatures are checked on the worker processes while this thread executes the
+        # block; nothing is committed before every verdict is in.
+        signatures_valid = self.start_signature_check(height, txs, verified)
         batch = WriteBatch()
         try:
             result, state_root, log_head, tx_ids = self._stage(txs, height, hd.timestamp_ms, batch)
+            signatures_valid()
             troot = tx_root(self.h, tx_ids)
             if troot != hd.tx_root:
                 raise bad("transaction root", hd.tx_root, troot)
@@ -504,11 +551,21 @@ class Ledger:
         self, height: Height, signatures: Iterable[tuple[DeptId, bytes]]
     ) -> SignedCheckpoint:
         """Merge more department signatures into the stored checkpoint at ``height``."""
-        merged = self.checkpoint(height).merged(signatures)
+        return self.add_checkpoints_signatures({height: signatures})[height]
+
+    def add_checkpoints_signatures(
+        self, signatures: Mapping[Height, Iterable[tuple[DeptId, bytes]]]
+    ) -> dict[Height, SignedCheckpoint]:
+        """Merge more department signatures into the stored checkpoints of several heights,
+        durably, with one storage commit (a node certifying many heights at once)."""
         batch = WriteBatch()
-        batch.put("checkpoints", height_key(height), canonical_unchecked(merged.to_json()))
-        self.store.commit(batch)
-        return merged
+        out: dict[Height, SignedCheckpoint] = {}
+        for height, sigs in signatures.items():
+            merged = out[height] = self.checkpoint(height).merged(sigs)
+            batch.put("checkpoints", height_key(height), canonical_unchecked(merged.to_json()))
+        if out:
+            self.store.commit(batch)
+        return out
 
 
 def leaf_hashes(h: Callable[[bytes], bytes], entries: Sequence[bytes]) -> list[bytes]:

@@ -59,7 +59,8 @@ class Admission:
         self._is_committed = is_committed
         self._members: dict[str, MemberRecord | None] = {}
         self._windows: dict[str, NonceWindow] = {}
-        self._pending: set[bytes] = set()
+        self._pending: dict[bytes, bytes] = {}
+        """Admitted, not yet committed: tx id -> the public key its signature verified under."""
         self._lock = threading.Lock()
 
     # --- called by the node when blocks commit ---------------------------------------------
@@ -70,7 +71,9 @@ class Admission:
         with self._lock:
             pending = self._pending
             before = len(pending)
-            pending.difference_update(tx_ids)
+            pop = pending.pop
+            for t in tx_ids:
+                pop(t, None)
             if members_changed:
                 self._members.clear()
             return before - len(pending)
@@ -80,11 +83,19 @@ class Admission:
         used in the pending windows until restart, so clients must resubmit with new nonces."""
         with self._lock:
             for t in tx_ids:
-                self._pending.discard(t)
+                self._pending.pop(t, None)
 
     def is_pending(self, tx_id: bytes) -> bool:
         """Return whether ``tx_id`` was admitted and is not yet committed."""
         return tx_id in self._pending
+
+    def verified_keys(self, tx_ids: Sequence[bytes]) -> list[bytes | None]:
+        """Return per id the public key the transaction's signature was verified under when
+        this node admitted it (``None``: not admitted here, or committed since). A network
+        node's block apply need not verify those again while the key is still the signer's
+        (``Ledger.check_signatures``)."""
+        get = self._pending.get
+        return [get(t) for t in tx_ids]
 
     def pending_count(self) -> int:
         """Return how many admitted transactions are not yet committed."""
@@ -113,6 +124,7 @@ class Admission:
         out: list[Outcome] = []
         to_verify: list[int] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
+        keys: dict[int, bytes] = {}
         parse = parse_transaction if raw else parse_transaction_object
         for item in items:
             try:
@@ -134,6 +146,7 @@ class Admission:
                 continue
             to_verify.append(len(out))
             triples.append((member.public_key, SIGNING_DOMAIN + tx.body_bytes, tx.signature))
+            keys[len(out)] = member.public_key
             out.append(tx)
         if triples:
             results = self.suite.verify_many(triples)
@@ -174,7 +187,7 @@ class Admission:
                                 f"transaction {tid.hex()} is already committed", tx_id=tid.hex()
                             ) from None
                         raise
-                    pending.add(tid)
+                    pending[tid] = keys[pos]
                 except GovchainError as exc:
                     out[pos] = exc
         return out

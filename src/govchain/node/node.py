@@ -20,7 +20,7 @@ from govchain.contracts.views import ViewRunner, run_view
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.blocks import SignedHeader
-from govchain.ledger.chain import CommittedBlock, Ledger
+from govchain.ledger.chain import CommittedBlock, Ledger, Verified
 from govchain.ledger.checkpoints import SignedCheckpoint
 from govchain.ledger.execution import ContractHost
 from govchain.ledger.genesis import Genesis
@@ -221,10 +221,16 @@ class Node:
         self._committed(block)
         return block
 
-    def apply(self, signed: SignedHeader, txs: Sequence[Transaction]) -> CommittedBlock | None:
+    def apply(
+        self,
+        signed: SignedHeader,
+        txs: Sequence[Transaction],
+        verified: Verified = None,
+    ) -> CommittedBlock | None:
         """Verify, re-execute and durably commit a block another node proposed (a follower,
         or catch-up); ``IntegrityError`` naming the height if any commitment differs. A block
-        this node already holds (it proposed it) is compared with the stored one: ``None``."""
+        this node already holds (it proposed it) is compared with the stored one: ``None``.
+        ``verified``: signatures already checked (``Ledger.check_signatures``)."""
         self._check_serving()
         with self._commit_lock:
             height = signed.header.height
@@ -238,7 +244,7 @@ class Node:
                     )
                 return None
             block = self.ledger.apply_block(
-                signed, txs, checkpoint_keys=self.identity.checkpoint_keys
+                signed, txs, checkpoint_keys=self.identity.checkpoint_keys, verified=verified
             )
         self._committed(block)
         return block

@@ -27,6 +27,7 @@ from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite, parallel
 from govchain.errors import (
     IntegrityError,
+    NotProposer,
     Unavailable,
 )
 from govchain.ledger.audit import check_integrity
@@ -37,15 +38,17 @@ from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import decode_member, member_key
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
 from govchain.ledger.transactions import Transaction, parse_transaction
+from govchain.node.catchup import CatchUp
 from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
 from govchain.node.peers import Peers
 from govchain.node.quorum import MembershipHistory, check_divergence, tally
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_certificate
-from govchain.node.wire import blocks_from, decode_block, encode_block
+from govchain.node.wire import blocks_from, decode_block, encode_block, parse_sized
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient
+from govchain.storage.buffered import BufferedStore
 from govchain.storage.factory import open_store
 from govchain.types import DeptId
 
@@ -55,6 +58,11 @@ PEER_CATCH_UP_BLOCKS = 20
 """Further behind than this many blocks, a node fetches from peers rather than etcd."""
 FETCH_BLOCKS = 32
 """Blocks per fetch (from etcd or a peer)."""
+QUEUE_POLL_S = 0.25
+"""How often the proposer looks at the transaction queue without being told (a watch on the
+queue's ``queued`` key wakes it as soon as a batch is queued)."""
+PUBLISH_BATCH = 64
+"""Checkpoint statements published per etcd transaction (etcd allows 128 operations)."""
 COMPACT_EVERY_S = 5.0
 """How often the proposer compacts the block log."""
 COMPACT_KEEP = 16
@@ -93,6 +101,8 @@ class NetworkNode:
         except BaseException:
             self._lock.release()
             raise
+        # Catch-up makes many blocks durable per storage commit (``BufferedStore``).
+        self.store = store = BufferedStore(store)
         self.client = EtcdClient(etcd_endpoints)
         self.log = BlockLog(self.client, genesis.chain_id, dept)
         params = genesis.params
@@ -101,11 +111,17 @@ class NetworkNode:
         self.orderer: EtcdOrderer[Transaction] = EtcdOrderer(
             self.log,
             encode=Transaction.encode,
-            decode=lambda b: parse_transaction(b, h, limit),
+            # Batches hold envelope objects (queued by an older node: envelope strings).
+            decode=lambda obj: (
+                parse_transaction(obj, h, limit)
+                if isinstance(obj, str)
+                else parse_sized(obj, h, limit)
+            ),
             keep=self._keep,
             may_propose=self._may_propose,
             max_items=params.block_max_txs,
             max_wait_ms=params.block_max_ms,
+            poll_s=QUEUE_POLL_S,
         )
         self.node = node = Node(
             store=store,
@@ -129,6 +145,15 @@ class NetworkNode:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._started = False
+        self._signature_check: tuple[list[Transaction], Callable[[], list[tuple[bytes, bytes]]]] = (
+            [],
+            list,
+        )
+        """The batch last cut (``_keep``) and the check of its queued signatures under way."""
+        self._badly_signed: set[tuple[bytes, bytes]] = set()
+        """Queued transactions found badly signed, by id and signature (never ordered; a
+        well-signed copy of the same body still is)."""
         self._published = 0
         self.etcd_height = 0
         self.etcd_ok = True
@@ -155,6 +180,8 @@ class NetworkNode:
                 self.close()
                 raise
         self._published = node.ledger.height
+        self.catch_up_pipeline = CatchUp(node, self.peers.fetch_blocks, store)
+        """Fetches, verifies and applies blocks from peers (catch-up)."""
         parallel.warm_up()
 
     # --- membership --------------------------------------------------------------------------
@@ -183,12 +210,14 @@ class NetworkNode:
 
     def start(self) -> None:
         """Start committing, replicating, campaigning and exchanging checkpoints."""
+        self._started = True
         self.peer_server.start()
         self.node.start()
         for name, target in (
             ("govchain-election", self._election_loop),
             ("govchain-sync", self._sync_loop),
             ("govchain-watch", self._watch_loop),
+            ("govchain-queue-watch", self._queue_watch_loop),
         ):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -212,65 +241,92 @@ class NetworkNode:
 
     def _may_propose(self) -> bool:
         # Only the lease holder, and only once it has every block the log holds: its block
-        # must extend the log's head (the CAS would refuse it otherwise).
+        # must extend the log's head (the CAS would refuse it otherwise). The log height is
+        # the one last read by the sync thread (woken by a watch) or appended by this node:
+        # asking etcd on every look at the queue cost it more than the rest of the ordering.
         if not self.log.lease or self.node.failure is not None:
             return False
-        return self.log.height() == self.node.ledger.height
+        return self.etcd_height == self.node.ledger.height
 
     def _keep(self, txs: list[Transaction]) -> list[Transaction]:
         # A transaction resubmitted through another node after a proposer change may be
-        # queued twice: order it once (exactly-once), drop the copy.
+        # queued twice: order it once (exactly-once), drop the copy. One found badly signed
+        # when a block was about to be appended is dropped too.
         seen: set[bytes] = set()
         out = []
         committed = self.node.ledger.is_committed
+        bad = self._badly_signed
         for t in txs:
             tid = t.tx_id
-            if tid in seen or committed(tid):
+            if tid in seen or (tid, t.signature) in bad or committed(tid):
                 continue
             seen.add(tid)
             out.append(t)
-        return self._signed(out)
+        self._signature_check = (out, self._start_signature_check(out))
+        return out
 
-    def _signed(self, txs: list[Transaction]) -> list[Transaction]:
-        # Transactions another node queued were checked by that node only: a block with a bad
-        # signature would stop every follower, so the proposer verifies them too and drops
-        # the bad ones (its own admissions were verified when it admitted them).
+    def _start_signature_check(
+        self, txs: list[Transaction]
+    ) -> Callable[[], list[tuple[bytes, bytes]]]:
+        """Start verifying the transactions another node queued on the worker processes;
+        return the function that waits and returns the badly signed ones (id, signature).
+
+        Another node's admission is no guarantee: a block with a bad signature would stop
+        every follower, so the proposer verifies what it did not admit itself, while it
+        executes the block (see ``_publish``)."""
         state = self.node.ledger.state
-        admission = self.node.admission
+        admitted = self.node.admission.verified_keys([t.tx_id for t in txs])
         keys: dict[str, bytes | None] = {}
-        positions: list[int] = []
+        checked: list[Transaction] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
-        for i, t in enumerate(txs):
-            if admission.is_pending(t.tx_id):
-                continue
+        for t, admitted_key in zip(txs, admitted, strict=True):
             if t.signer not in keys:
                 v = state.get(member_key(t.signer))
                 keys[t.signer] = (
                     None if v is None or v.value is None else (decode_member(v.value).public_key)
                 )
             key = keys[t.signer]
-            if key is not None:  # an unknown signer gets a rejected receipt at execution
-                positions.append(i)
+            # An unknown signer gets a rejected receipt at execution; a transaction this node
+            # admitted was verified then, under the key its signer still has.
+            if key is not None and key != admitted_key:
+                checked.append(t)
                 triples.append((key, t.signing_message(), t.signature))
-        if not triples:
-            return txs
-        bad = {
-            i for i, ok in zip(positions, self.suite.verify_many(triples), strict=True) if not ok
-        }
+        verdicts = self.suite.verify_later(triples)
+        return lambda: [
+            (t.tx_id, t.signature) for t, ok in zip(checked, verdicts(), strict=True) if not ok
+        ]
+
+    def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
+        # Called by ``Ledger.commit_block`` after the block executed, before it is committed:
+        # the signatures were verified meanwhile. A bad one: nothing is appended or committed,
+        # the transaction is remembered as bad, and the next block is cut without it.
+        checked, bad_ids = self._signature_check
+        self._signature_check = ([], list)
+        bad = bad_ids() if checked is txs else self._start_signature_check(list(txs))()
         if bad:
+            self._badly_signed.update(bad)
             log.warning(
                 "%s: dropped %d queued transactions with bad signatures", self.dept, len(bad)
             )
-        return [t for i, t in enumerate(txs) if i not in bad]
-
-    def _publish(self, signed: SignedHeader, txs: Sequence[Transaction]) -> None:
-        self.log.append(signed.header.height, encode_block(signed, txs), self.orderer.taken)
+            raise Unavailable(
+                f"block {signed.header.height} not appended: {len(bad)} queued transactions "
+                "have bad signatures; cutting it again without them"
+            )
+        height = signed.header.height
+        try:
+            self.log.append(height, encode_block(signed, txs), self.orderer.taken)
+        except NotProposer:
+            self.etcd_height = -1  # unknown: no block is proposed before the sync reads it
+            self._wake.set()
+            raise
+        self.etcd_height = max(self.etcd_height, height)
 
     # --- election ----------------------------------------------------------------------------
 
     def _election_loop(self) -> None:
         while not self._stop.is_set():
             try:
+                leader = self.log.leader()
                 if self.node.failure is not None or self.dept not in self.membership.ids():
                     self.log.resign()
                 elif self.log.lease:
@@ -279,12 +335,16 @@ class NetworkNode:
                 elif (
                     self.dept in self.membership.ids()
                     and self.node.ledger.height >= self.etcd_height
+                    # A campaign grants and revokes a lease: two Raft writes on every etcd
+                    # member, every second, from every follower. Only when nobody leads.
+                    and leader is None
                     and self.log.campaign()
                 ):
                     log.info("%s is the proposer from height %d", self.dept, self.etcd_height + 1)
+                    leader = self.dept
                 self.peers.register()
                 self.peers.trust_all()
-                self.leader = self.log.leader()
+                self.leader = leader
                 self.etcd_ok, self.etcd_error = True, None
             except Unavailable as exc:
                 self.etcd_ok, self.etcd_error = False, exc.message
@@ -293,6 +353,9 @@ class NetworkNode:
 
     def _watch_loop(self) -> None:
         self.client.watch(self.log.k_height, self._wake.set, self._stop)
+
+    def _queue_watch_loop(self) -> None:
+        self.client.watch(self.log.k_queued, self.orderer.wake, self._stop)
 
     # --- replication -------------------------------------------------------------------------
 
@@ -313,14 +376,19 @@ class NetworkNode:
                 log.exception("%s: sync failed: %s", self.dept, exc)
                 self._stop.wait(0.5)
 
-    def sync_once(self, progress: Progress | None = None, prefer_peers: bool = False) -> int:
+    def sync_once(
+        self, progress: Progress | None = None, prefer_peers: bool = False, defer: bool = False
+    ) -> int:
         """Apply every block the log holds beyond this node's head (from peers if
         ``prefer_peers`` or far behind, else from etcd), publish this node's checkpoints and
-        merge the others'; return the number of blocks applied."""
+        merge the others'; return the number of blocks applied. ``defer`` (a node that serves
+        nothing yet) lets catch-up make many blocks durable per storage commit."""
         applied = 0
         target = self.etcd_height = self.log.height()
         self.etcd_ok, self.etcd_error = True, None
         ledger = self.node.ledger
+        if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
+            applied += self.catch_up_pipeline.run(target, progress, self._stop, defer)
         while ledger.height < target and not self._stop.is_set():
             first = ledger.height + 1
             blocks: list[Any] = []
@@ -336,7 +404,10 @@ class NetworkNode:
                 )
             for data in blocks:
                 signed, txs = decode_block(data, self.suite.hash, self.genesis.params.max_tx_bytes)
-                if self.node.apply(signed, txs) is not None:
+                # Signatures this node verified when it admitted the transactions are not
+                # verified again (unless the signer's key changed since).
+                verified = self.node.admission.verified_keys([t.tx_id for t in txs])
+                if self.node.apply(signed, txs, verified) is not None:
                     applied += 1
                 if progress is not None:
                     progress(ledger.height, target)
@@ -363,7 +434,8 @@ class NetworkNode:
         while True:
             try:
                 # Catch-up reads from peers, sparing etcd (the ordering path of everyone).
-                n = self.sync_once(progress, prefer_peers=True)
+                # Many blocks per storage commit only while nothing else commits or serves.
+                n = self.sync_once(progress, prefer_peers=True, defer=not self._started)
             except IntegrityError as exc:
                 # Diverged or received a bad block: keep the process up to say so on the
                 # health endpoint, but commit and serve nothing more.
@@ -380,21 +452,35 @@ class NetworkNode:
         ledger = self.node.ledger
         top = ledger.height
         if self._published < top:
-            for h in range(self._published + 1, top + 1):
-                cp = ledger.checkpoint(h)
-                own = tuple((d, s) for d, s in cp.signatures if d == self.dept)
-                stmt = canonical_unchecked(SignedCheckpoint(cp.checkpoint, own).to_json())
-                self.log.publish_checkpoint(h, stmt)
-            self._published = top
+            # Published in a few etcd transactions, not one per height (catch-up).
+            for lo in range(self._published + 1, top + 1, PUBLISH_BATCH):
+                mine: list[tuple[int, bytes]] = []
+                for h in range(lo, min(lo + PUBLISH_BATCH, top + 1)):
+                    cp = ledger.checkpoint(h)
+                    own = tuple((d, s) for d, s in cp.signatures if d == self.dept)
+                    stmt = canonical_unchecked(SignedCheckpoint(cp.checkpoint, own).to_json())
+                    mine.append((h, stmt))
+                self.log.publish_checkpoints(mine)
+                self._published = mine[-1][0]
         certified = self.node.certified_height or 0
         if certified >= top:
             return
         first = max(certified + 1, top - 256)
+        # The merged signatures of all certified heights are written by one storage commit,
+        # and the certified height moves only once they are durable.
+        agreed: dict[int, list[tuple[DeptId, bytes]]] = {}
         for h, stmts in sorted(self.log.checkpoints(first, top).items()):
             if len(stmts) >= self.members.at(h).quorum():
-                self._certify(h, stmts)
+                signatures = self._certify(h, stmts)
+                if signatures is not None:
+                    agreed[h] = signatures
+        if agreed:
+            self.node.ledger.add_checkpoints_signatures(agreed)
+            self.node.certified_height = max(self.node.certified_height or 0, max(agreed))
 
-    def _certify(self, height: int, stmts: dict[str, bytes]) -> None:
+    def _certify(self, height: int, stmts: dict[str, bytes]) -> list[tuple[DeptId, bytes]] | None:
+        """Compare the statements of ``height`` with this node's checkpoint (``IntegrityError``
+        if a quorum signed another); return the agreeing signatures once they are a quorum."""
         ledger = self.node.ledger
         mine = ledger.checkpoint(height).checkpoint
         members = self.members.at(height)
@@ -403,8 +489,8 @@ class NetworkNode:
         for depts in result.others.values():
             log.warning("block %d: departments %s signed a different checkpoint", height, depts)
         if len(result.agree) >= members.quorum():
-            ledger.add_checkpoint_signatures(height, result.agree)
-            self.node.certified_height = max(self.node.certified_height or 0, height)
+            return list(result.agree)
+        return None
 
     def _maybe_compact(self) -> None:
         if not self.log.lease or time.monotonic() - self._last_compact < COMPACT_EVERY_S:

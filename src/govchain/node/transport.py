@@ -40,6 +40,8 @@ from govchain.errors import Forbidden
 
 TLS_DOMAIN = b"govchain/node-tls/v1\x00"
 """Prefix of the message a department node key signs to issue a TLS certificate."""
+MAX_RANGE_BLOCKS = 4096
+"""Most blocks one catch-up request may ask for (the answer is also cut by size)."""
 ISSUER_OID = ObjectIdentifier("1.3.6.1.4.1.55555.1.1")
 """Certificate extension holding the department node key's issuing signature (a private-use
 arc: the extension is not critical, TLS libraries ignore it)."""
@@ -205,7 +207,7 @@ class PeerServer:
                     return
                 try:
                     first = int(q.get("from", ["1"])[0])
-                    limit = min(int(q.get("limit", ["32"])[0]), 64)
+                    limit = min(int(q.get("limit", ["32"])[0]), MAX_RANGE_BLOCKS)
                 except ValueError:
                     self._reply(400, b'{"code":"schema_violation"}')
                     return

@@ -6,6 +6,8 @@ Keys, all under ``/govchain/<chain id>/``::
     height                        height of the last appended block (decimal)
     blocks/<height:020d>          one block: signed header + transactions (opaque bytes here)
     queue/<dept>/<seq:020d>/<n>   a batch of n admitted transactions waiting for a block
+    queued                        department that queued the latest batch (watched by the
+                                  proposer, so that it need not poll the queue)
     cp/<height:020d>/<dept>       a department's signed checkpoint statement for a height
     persisted/<dept>              highest height a department's node has durably committed
     nodes/<dept>                  the department node's peer address (attached to its lease)
@@ -15,22 +17,30 @@ the height key with the proposer's height **and** the leader key's lease with th
 lease, and in the same transaction deletes the queue batches it used. Two proposers can never
 both write a height, and a queued transaction is in exactly one block or still queued.
 Ordering is trusted for order and liveness only: nodes re-verify and re-execute every block.
+
+Blocks and queued batches are stored zlib-compressed (level 1): transactions are JSON with the
+same field names over and over, and every byte stored passes etcd's JSON gateway (base64) and
+its Raft log several times. Values that do not start with a zlib header are read as they are.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 
-from govchain.errors import NotProposer, OrderingUnavailable, Unavailable
+from govchain.errors import GovchainError, NotProposer, OrderingUnavailable, Unavailable
 from govchain.ordering.etcd_client import EtcdClient, b64, prefix_end, unb64
 
 T = TypeVar("T")
+
+log = logging.getLogger("govchain.network")
 
 LEASE_TTL_S = 3
 """Proposer lease: a dead proposer is replaced within about this many seconds."""
@@ -38,6 +48,26 @@ LEASE_TTL_S = 3
 
 def _h(height: int) -> bytes:
     return b"%020d" % height
+
+
+COMPRESS_LEVEL = 1
+"""zlib level of stored blocks and batches: level 1 already shrinks them about fourfold."""
+
+
+def pack(data: bytes) -> bytes:
+    """Return the stored form of a block or batch (zlib-compressed)."""
+    return zlib.compress(data, COMPRESS_LEVEL)
+
+
+def unpack(stored: bytes) -> bytes:
+    """Return the bytes of a stored block or batch (``pack``'s inverse; JSON, which starts with
+    ``{`` or ``[``, is returned as it is)."""
+    if stored[:1] == b"\x78":  # zlib header (deflate, 32 KiB window)
+        try:
+            return zlib.decompress(stored)
+        except zlib.error:
+            return stored  # not compressed after all: the decoder reports what is wrong
+    return stored
 
 
 class BlockLog:
@@ -54,6 +84,7 @@ class BlockLog:
         self.k_cp = self.prefix + b"cp/"
         self.k_persisted = self.prefix + b"persisted/"
         self.k_nodes = self.prefix + b"nodes/"
+        self.k_queued = self.prefix + b"queued"
         self.lease = 0
         """Lease held while this node is the proposer (0: not the proposer)."""
         self._seq = time.time_ns()
@@ -125,7 +156,7 @@ class BlockLog:
             h = int(kv.key[len(self.k_blocks) :])
             if h != expect:
                 break
-            out.append((h, kv.value))
+            out.append((h, unpack(kv.value)))
             expect += 1
         return out
 
@@ -153,7 +184,7 @@ class BlockLog:
             {"key": b64(self.k_leader), "target": "LEASE", "lease": str(self.lease)},
         ]
         ops = [
-            {"request_put": {"key": b64(self.k_blocks + _h(height)), "value": b64(block)}},
+            {"request_put": {"key": b64(self.k_blocks + _h(height)), "value": b64(pack(block))}},
             {"request_put": {"key": b64(self.k_height), "value": b64(str(height).encode())}},
         ]
         ops.extend({"request_delete_range": {"key": b64(k)}} for k in used)
@@ -175,23 +206,30 @@ class BlockLog:
             for count, data in batches:
                 self._seq += 1
                 key = self.k_queue + b"%s/%020d/%d" % (self.dept.encode(), self._seq, count)
-                ops.append({"request_put": {"key": b64(key), "value": b64(data)}})
+                ops.append({"request_put": {"key": b64(key), "value": b64(pack(data))}})
+        ops.append({"request_put": {"key": b64(self.k_queued), "value": b64(self.dept.encode())}})
         self.client.txn([], ops)
 
     def queued(self, max_items: int) -> tuple[list[bytes], int]:
-        """Return the oldest queued batch keys holding about ``max_items`` transactions (at
-        least one batch), and the number of transactions queued in all."""
+        """Return the oldest queued batch keys, in queue order, holding at most ``max_items``
+        transactions (at least one batch), and the number of transactions queued in all."""
         r = self.client.range(
             self.k_queue, prefix_end(self.k_queue), sort_by_create=True, keys_only=True
         )
         keys: list[bytes] = []
         taken = total = 0
+        full = False
         for kv in r.kvs:
             n = int(kv.key.rsplit(b"/", 1)[1])
             total += n
-            if not keys or taken + n <= max_items:
+            # Strictly oldest first: a later (smaller) batch that would still fit must not
+            # overtake one that does not, or one client's nonces reach a block out of order
+            # (and those more than the replay window behind are rejected).
+            if not full and (not keys or taken + n <= max_items):
                 keys.append(kv.key)
                 taken += n
+            else:
+                full = True
         return keys, total
 
     def read(self, keys: Sequence[bytes]) -> list[bytes]:
@@ -202,7 +240,7 @@ class BlockLog:
         out: list[bytes] = []
         for resp in responses:
             for kv in resp.get("response_range", {}).get("kvs", []):
-                out.append(unb64(kv.get("value")))
+                out.append(unpack(unb64(kv.get("value"))))
         return out
 
     def drop(self, keys: Sequence[bytes]) -> None:
@@ -215,23 +253,31 @@ class BlockLog:
     def publish_checkpoint(self, height: int, statement: bytes) -> None:
         """Publish this department's signed checkpoint at ``height``, and that its node has
         durably committed up to it."""
-        self.client.txn(
-            [],
-            [
-                {
-                    "request_put": {
-                        "key": b64(self.k_cp + _h(height) + b"/" + self.dept.encode()),
-                        "value": b64(statement),
-                    }
-                },
-                {
-                    "request_put": {
-                        "key": b64(self.k_persisted + self.dept.encode()),
-                        "value": b64(str(height).encode()),
-                    }
-                },
-            ],
+        self.publish_checkpoints([(height, statement)])
+
+    def publish_checkpoints(self, statements: Sequence[tuple[int, bytes]]) -> None:
+        """Publish this department's signed checkpoints of several heights (ascending), and
+        that its node has durably committed up to the last, in one etcd transaction."""
+        if not statements:
+            return
+        ops: list[dict[str, Any]] = [
+            {
+                "request_put": {
+                    "key": b64(self.k_cp + _h(height) + b"/" + self.dept.encode()),
+                    "value": b64(statement),
+                }
+            }
+            for height, statement in statements
+        ]
+        ops.append(
+            {
+                "request_put": {
+                    "key": b64(self.k_persisted + self.dept.encode()),
+                    "value": b64(str(statements[-1][0]).encode()),
+                }
+            }
         )
+        self.client.txn([], ops)
 
     def checkpoints(self, first: int, last: int) -> dict[int, dict[str, bytes]]:
         """Return the published statements of heights ``first..last``, by height and dept."""
@@ -269,14 +315,18 @@ class BlockLog:
 
 class EtcdOrderer(Generic[T]):
     """The ``Orderer`` of a network node: ``submit`` queues admitted transactions in etcd;
-    ``next_batch`` hands the proposer (only) the oldest queued ones, cut by size and time."""
+    ``next_batch`` hands the proposer (only) the oldest queued ones, cut by size and time.
+
+    A queued batch is a JSON array of the items' encodings (``encode`` returns one JSON value
+    per item; ``decode`` gets that value back, parsed). The proposer looks at the queue when
+    ``wake`` is called (a watch on the ``queued`` key) and every ``poll_s`` seconds besides."""
 
     def __init__(
         self,
         log: BlockLog,
         *,
         encode: Callable[[T], bytes],
-        decode: Callable[[bytes], T],
+        decode: Callable[[Any], T],
         keep: Callable[[list[T]], list[T]],
         may_propose: Callable[[], bool],
         max_items: int,
@@ -295,6 +345,16 @@ class EtcdOrderer(Generic[T]):
         """Queue keys of the batch last handed out (deleted when its block is appended)."""
         self._first_seen: float | None = None
         self._closed = False
+        self._woken = threading.Event()
+        self._last_look = 0.0
+
+    def wake(self) -> None:
+        """Say that a batch was queued (the proposer looks at the queue at once). The first
+        call after a cut starts the block's ``max_wait``: a batch queued while the previous
+        block was being committed has waited since then, not since the proposer looked."""
+        if self._first_seen is None:
+            self._first_seen = time.monotonic()
+        self._woken.set()
 
     def submit(self, items: Sequence[T]) -> None:
         """Queue items durably in etcd (``OrderingUnavailable`` when etcd has no majority)."""
@@ -303,26 +363,44 @@ class EtcdOrderer(Generic[T]):
         batches = []
         for i in range(0, len(items), self.max_items):
             chunk = items[i : i + self.max_items]
-            data = b"[" + b",".join(orjson.dumps(self._encode(t).decode()) for t in chunk) + b"]"
+            data = b"[" + b",".join([self._encode(t) for t in chunk]) + b"]"
             batches.append((len(chunk), data))
         self.log.enqueue(batches)
 
     def next_batch(self, timeout: float) -> list[T]:
-        """Proposer only: wait up to ``timeout`` s for a cut batch of queued transactions."""
+        """Proposer only: wait up to ``timeout`` s for a cut batch of queued transactions.
+
+        The queue is read when ``wake`` was called, when a partial batch is due, or ``poll_s``
+        after the last look, however often this is called (the committer calls it with short
+        timeouts, which must not turn into reads of etcd every few milliseconds)."""
         deadline = time.monotonic() + timeout
         while not self._closed:
-            try:
-                if self._may_propose():
-                    batch = self._cut()
-                    if batch:
-                        return batch
-                else:
-                    self._first_seen = None
-            except Unavailable:
-                pass  # etcd has no majority: nothing can be ordered; try again
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            first = self._first_seen
+            if (
+                self._woken.is_set()
+                or now - self._last_look >= self.poll_s
+                or (first is not None and now >= first + self.max_wait)
+            ):
+                self._woken.clear()
+                self._last_look = now
+                try:
+                    if self._may_propose():
+                        batch = self._cut()
+                        if batch:
+                            return batch
+                    else:
+                        self._first_seen = None  # timed again by whoever proposes
+                except Unavailable:
+                    pass  # etcd has no majority: nothing can be ordered; try again
+            now = time.monotonic()
+            if now >= deadline:
                 return []
-            time.sleep(self.poll_s)
+            pause = self._last_look + self.poll_s - now
+            first = self._first_seen
+            if first is not None:  # cut a partial batch when it is due
+                pause = min(pause, first + self.max_wait - now)
+            self._woken.wait(max(0.0, min(pause, deadline - now)))
         return []
 
     def _cut(self) -> list[T]:
@@ -336,7 +414,22 @@ class EtcdOrderer(Generic[T]):
         if total < self.max_items and now - self._first_seen < self.max_wait:
             return []
         self._first_seen = None
-        items = [self._decode(t.encode()) for v in self.log.read(keys) for t in orjson.loads(v)]
+        items: list[T] = []
+        bad = 0
+        for v in self.log.read(keys):
+            try:
+                values = orjson.loads(v)
+            except orjson.JSONDecodeError:
+                values = [v]  # counted as one bad item below
+            for t in values if type(values) is list else [values]:
+                try:
+                    items.append(self._decode(t))
+                except (GovchainError, ValueError, TypeError, KeyError):
+                    bad += 1
+        if bad:
+            # Another node queued something that is not a transaction: it is never ordered
+            # (left in the queue, it would stop this proposer on every look).
+            log.warning("dropped %d queued items that do not decode", bad)
         kept = self._keep(items)
         if not kept:
             self.log.drop(keys)
