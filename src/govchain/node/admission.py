@@ -59,8 +59,9 @@ class Admission:
         self._is_committed = is_committed
         self._members: dict[str, MemberRecord | None] = {}
         self._windows: dict[str, NonceWindow] = {}
-        self._pending: dict[bytes, bytes] = {}
-        """Admitted, not yet committed: tx id -> the public key its signature verified under."""
+        self._pending: dict[bytes, tuple[bytes, bytes]] = {}
+        """Admitted, not yet committed: tx id -> (the public key its signature verified under,
+        that signature). The id covers the body only, so the signature is kept to compare."""
         self._lock = threading.Lock()
 
     # --- called by the node when blocks commit ---------------------------------------------
@@ -89,13 +90,18 @@ class Admission:
         """Return whether ``tx_id`` was admitted and is not yet committed."""
         return tx_id in self._pending
 
-    def verified_keys(self, tx_ids: Sequence[bytes]) -> list[bytes | None]:
-        """Return per id the public key the transaction's signature was verified under when
-        this node admitted it (``None``: not admitted here, or committed since). A network
+    def verified_keys(self, txs: Sequence[Transaction]) -> list[bytes | None]:
+        """Return per transaction the public key its signature was verified under when this
+        node admitted it (``None``: not admitted here, committed since, or carrying another
+        signature than the one admitted: a transaction id covers the body only). A network
         node's block apply need not verify those again while the key is still the signer's
         (``Ledger.check_signatures``)."""
         get = self._pending.get
-        return [get(t) for t in tx_ids]
+        out: list[bytes | None] = []
+        for t in txs:
+            found = get(t.tx_id)
+            out.append(found[0] if found is not None and found[1] == t.signature else None)
+        return out
 
     def pending_count(self) -> int:
         """Return how many admitted transactions are not yet committed."""
@@ -187,7 +193,7 @@ class Admission:
                                 f"transaction {tid.hex()} is already committed", tx_id=tid.hex()
                             ) from None
                         raise
-                    pending[tid] = keys[pos]
+                    pending[tid] = (keys[pos], tx.signature)
                 except GovchainError as exc:
                     out[pos] = exc
         return out

@@ -275,7 +275,7 @@ class NetworkNode:
         every follower, so the proposer verifies what it did not admit itself, while it
         executes the block (see ``_publish``)."""
         state = self.node.ledger.state
-        admitted = self.node.admission.verified_keys([t.tx_id for t in txs])
+        admitted = self.node.admission.verified_keys(txs)
         keys: dict[str, bytes | None] = {}
         checked: list[Transaction] = []
         triples: list[tuple[bytes, bytes, bytes]] = []
@@ -406,7 +406,7 @@ class NetworkNode:
                 signed, txs = decode_block(data, self.suite.hash, self.genesis.params.max_tx_bytes)
                 # Signatures this node verified when it admitted the transactions are not
                 # verified again (unless the signer's key changed since).
-                verified = self.node.admission.verified_keys([t.tx_id for t in txs])
+                verified = self.node.admission.verified_keys(txs)
                 if self.node.apply(signed, txs, verified) is not None:
                     applied += 1
                 if progress is not None:
