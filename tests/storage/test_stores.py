@@ -549,7 +549,6 @@ def test_a_node_store_writes_through_a_writer_process_unless_inline(
 
 def test_short_gil_waits_nest_and_restore_the_switch_interval() -> None:
     before = sys.getswitchinterval()
-    short = lmdb_env.GIL_SWITCH_INTERVAL_S  # the interpreter keeps it in whole microseconds
     entered = threading.Barrier(3)
     leave = threading.Event()
     seen: list[float] = []
@@ -565,10 +564,10 @@ def test_short_gil_waits_nest_and_restore_the_switch_interval() -> None:
         t.start()
     entered.wait()
     with lmdb_env.short_gil_waits():  # nested inside the others' uses
-        assert sys.getswitchinterval() == pytest.approx(short)
-    assert sys.getswitchinterval() == pytest.approx(short)  # still in use
+        assert sys.getswitchinterval() == lmdb_env.GIL_SWITCH_INTERVAL_S
+    assert sys.getswitchinterval() == lmdb_env.GIL_SWITCH_INTERVAL_S  # still in use
     leave.set()
     for t in threads:
         t.join()
-    assert seen == [pytest.approx(short)] * 2
+    assert seen == [lmdb_env.GIL_SWITCH_INTERVAL_S] * 2
     assert sys.getswitchinterval() == before
