@@ -22,7 +22,6 @@ import pytest
 
 from govchain.errors import Forbidden, NotFound, SchemaViolation, TooLarge, Unavailable
 from govchain.storage import lmdb as lmdb_store
-from govchain.storage import lmdb_env
 from govchain.storage.base import TABLES, KVStore, WriteBatch
 from govchain.storage.factory import open_store
 from govchain.storage.lmdb import LmdbStore
@@ -545,29 +544,3 @@ def test_a_node_store_writes_through_a_writer_process_unless_inline(
     monkeypatch.setenv("GOVCHAIN_LMDB_WRITER", "thread")
     with pytest.raises(SchemaViolation, match="GOVCHAIN_LMDB_WRITER"):
         open_store(str(tmp_path / "c"), node=True)
-
-
-def test_short_gil_waits_nest_and_restore_the_switch_interval() -> None:
-    before = sys.getswitchinterval()
-    entered = threading.Barrier(3)
-    leave = threading.Event()
-    seen: list[float] = []
-
-    def user() -> None:
-        with lmdb_env.short_gil_waits():
-            entered.wait()
-            seen.append(sys.getswitchinterval())
-            leave.wait()
-
-    threads = [threading.Thread(target=user) for _ in range(2)]
-    for t in threads:
-        t.start()
-    entered.wait()
-    with lmdb_env.short_gil_waits():  # nested inside the others' uses
-        assert sys.getswitchinterval() == lmdb_env.GIL_SWITCH_INTERVAL_S
-    assert sys.getswitchinterval() == lmdb_env.GIL_SWITCH_INTERVAL_S  # still in use
-    leave.set()
-    for t in threads:
-        t.join()
-    assert seen == [lmdb_env.GIL_SWITCH_INTERVAL_S] * 2
-    assert sys.getswitchinterval() == before

@@ -37,7 +37,6 @@ from govchain.storage.lmdb_env import (
     grow_for,
     open_environment,
     open_tables,
-    short_gil_waits,
     sorted_plan,
 )
 from govchain.storage.lmdb_writer import WriterProcess
@@ -209,7 +208,7 @@ class LmdbStore:
         if self._writer is not None and len(keys) >= BULK_READ_MIN:
             return self._writer.get_many(table, keys)
         mx = self._max_key
-        with self._reading() as txn, short_gil_waits():
+        with self._reading() as txn:
             get = txn.get
             return [get(k, None, db) if 0 < len(k) <= mx else None for k in keys]
 
@@ -305,7 +304,7 @@ class LmdbStore:
             return
         sorted_ops, n_ops, n_bytes = sorted_plan(batch.ops, self._max_key)
         plan = [(self._db(table), puts, deletes) for table, puts, deletes in sorted_ops]
-        with self._write_lock, short_gil_waits():
+        with self._write_lock:
             while True:
                 if self._closed:
                     raise Unavailable("store is closed")

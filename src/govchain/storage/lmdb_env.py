@@ -4,10 +4,6 @@ batch is checked, sorted and applied inside one write transaction."""
 from __future__ import annotations
 
 import bisect
-import contextlib
-import sys
-import threading
-from collections.abc import Iterator
 from typing import cast
 
 import lmdb
@@ -17,39 +13,6 @@ from govchain.storage.base import TABLES
 
 MAX_KEY_SIZE = 511
 """Longest key LMDB accepts (its default ``MDB_MAXKEYSIZE``)."""
-
-GIL_SWITCH_INTERVAL_S = 1e-4
-"""The interpreter's switch interval while a thread runs many LMDB calls (default 5 ms)."""
-
-_switch_lock = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.0
-
-
-@contextlib.contextmanager
-def short_gil_waits() -> Iterator[None]:
-    """Shorten the interpreter's switch interval while the block runs (nested and concurrent
-    uses share one change).
-
-    python-lmdb releases the GIL around every put and get. A thread that gives the GIL up for a
-    C call and wants it back waits for the switch interval before the thread that took it is
-    asked to let go: with the default 5 ms and another thread running Python, a commit of one
-    block (~10,000 puts) took 81-115 ms instead of 25-35 ms; with 0.1 ms, 47 ms
-    (``bench/store_bench.py``)."""
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_saved, GIL_SWITCH_INTERVAL_S))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
-
 
 Puts = list[tuple[bytes, bytes]]
 SortedOps = list[tuple[str, Puts, list[bytes]]]
