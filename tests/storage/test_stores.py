@@ -531,15 +531,16 @@ def test_lmdb_kill9_loses_no_acknowledged_batch(
     s.close()
 
 
-def test_a_node_store_writes_through_a_writer_process_unless_inline(
+def test_a_node_store_writes_inline_unless_a_writer_process_is_chosen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("GOVCHAIN_LMDB_WRITER", raising=False)
     s = open_store(str(tmp_path / "a"), node=True)
-    assert isinstance(s, LmdbStore) and s.writer_pid is not None
-    s.close()
-    monkeypatch.setenv("GOVCHAIN_LMDB_WRITER", "inline")
-    s = open_store(str(tmp_path / "b"), node=True)
     assert isinstance(s, LmdbStore) and s.writer_pid is None
+    s.close()
+    monkeypatch.setenv("GOVCHAIN_LMDB_WRITER", "process")
+    s = open_store(str(tmp_path / "b"), node=True)
+    assert isinstance(s, LmdbStore) and s.writer_pid is not None
     s.close()
     monkeypatch.setenv("GOVCHAIN_LMDB_WRITER", "thread")
     with pytest.raises(SchemaViolation, match="GOVCHAIN_LMDB_WRITER"):
