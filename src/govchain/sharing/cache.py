@@ -19,6 +19,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from govchain.errors import GovchainError
+
+T = TypeVar("T")
 
 MAX_ENTRIES = 200_000
 """Values kept; when full, the cache starts again empty (simple, and cheap to refill)."""
@@ -69,3 +74,18 @@ class StateCache:
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+def once(memo: dict[str, T | GovchainError], key: str, load: Callable[[str], T]) -> T:
+    """Return ``load(key)``, calling it once per key of ``memo`` (a batch's or a transaction's
+    lookups); a ``GovchainError`` is remembered too and raised again."""
+    found = memo.get(key)
+    if found is None:
+        try:
+            found = load(key)
+        except GovchainError as exc:
+            found = exc
+        memo[key] = found
+    if isinstance(found, GovchainError):
+        raise found
+    return found

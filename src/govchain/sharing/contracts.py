@@ -20,6 +20,7 @@ from govchain.errors import Conflict, Forbidden, GovchainError, NotFound
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import CallContext, decode_member, member_key
 from govchain.sharing import layout
+from govchain.sharing.cache import once
 from govchain.sharing.errors import (
     NotOwner,
     NotShared,
@@ -95,29 +96,11 @@ class Lookups:
 
     def resource(self, rid: str) -> Resource:
         """``load_resource``, once per resource."""
-        found = self._resources.get(rid)
-        if found is None:
-            try:
-                found = load_resource(self._ctx, rid)
-            except GovchainError as exc:
-                found = exc
-            self._resources[rid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
+        return once(self._resources, rid, lambda r: load_resource(self._ctx, r))
 
     def grant(self, gid: str) -> Grant:
         """``load_grant``, once per grant."""
-        found = self._grants.get(gid)
-        if found is None:
-            try:
-                found = load_grant(self._ctx, gid)
-            except GovchainError as exc:
-                found = exc
-            self._grants[gid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
+        return once(self._grants, gid, lambda g: load_grant(self._ctx, g))
 
 
 def _data_role(ctx: CallContext) -> None:

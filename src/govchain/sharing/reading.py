@@ -18,6 +18,7 @@ from govchain.crypto.suite import CryptoSuite
 from govchain.errors import GovchainError
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.sharing import envelope
+from govchain.sharing.cache import once
 from govchain.sharing.errors import error_of
 from govchain.sharing.grants import Grant
 from govchain.sharing.model import Resource
@@ -72,29 +73,11 @@ class ReadScope:
 
     def resource(self, rid: str) -> Resource:
         """``LedgerView.resource``, once per resource."""
-        found = self._resources.get(rid)
-        if found is None:
-            try:
-                found = self._view.resource(rid)
-            except GovchainError as exc:
-                found = exc
-            self._resources[rid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
+        return once(self._resources, rid, self._view.resource)
 
     def grant(self, gid: str) -> Grant:
         """``LedgerView.grant``, once per grant."""
-        found = self._grants.get(gid)
-        if found is None:
-            try:
-                found = self._view.grant(gid)
-            except GovchainError as exc:
-                found = exc
-            self._grants[gid] = found
-        if isinstance(found, GovchainError):
-            raise found
-        return found
+        return once(self._grants, gid, self._view.grant)
 
 
 def chunk_entries(
