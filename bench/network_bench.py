@@ -267,9 +267,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--count", type=int, default=40_000, help="transactions, throughput")
     parser.add_argument("--catch-up", type=int, default=20_000, help="transactions, catch-up")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration, latency run")
+    parser.add_argument(
+        "--block-ms", type=int, default=50, help="genesis block_max_ms: the proposer's cut time"
+    )
     args = parser.parse_args(argv)
 
-    network = make_network("intl", block_max_txs=5000, block_max_ms=50)
+    network = make_network("intl", block_max_txs=5000, block_max_ms=args.block_ms)
     root = network.parent
     genesis = NetworkDir(network).genesis()
     depts = [d.id for d in genesis.departments]
