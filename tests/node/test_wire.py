@@ -18,16 +18,10 @@ from govchain.ledger.encoding import MAX_SAFE_INTEGER, canonical_unchecked
 from govchain.ledger.transactions import build_transaction, parse_transaction_object
 from govchain.node.wire import decode_block, encode_block, parse_sized
 from govchain.types import Hash32
+from json_values import text, values
 
 SUITE = get_suite("intl")
 KEY = SUITE.generate_keypair()
-text = st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]), max_size=12)
-scalars = st.none() | st.booleans() | st.integers(-MAX_SAFE_INTEGER, MAX_SAFE_INTEGER) | text
-values = st.recursive(
-    scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(text, children, max_size=4),
-    max_leaves=20,
-)
 
 
 def envelope(args: dict[str, Any], nonce: int) -> dict[str, Any]:
