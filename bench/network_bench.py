@@ -107,10 +107,11 @@ def _descendants(pid: int) -> list[int]:
 
 
 def cpu_used(node_pids: Sequence[int], etcd_pids: Sequence[int]) -> dict[str, float]:
-    """CPU seconds so far of the node processes (with their workers), of etcd and of this
-    benchmark process (the clients)."""
+    """CPU seconds so far of the node processes (with their workers; ``node_main``: the node
+    processes alone), of etcd and of this benchmark process (the clients)."""
     return {
         "nodes": sum(_cpu_seconds(p) for n in node_pids for p in _descendants(n)),
+        "node_main": sum(_cpu_seconds(n) for n in node_pids),
         "etcd": sum(_cpu_seconds(p) for p in etcd_pids),
         "clients": _cpu_seconds(os.getpid()),
     }
@@ -120,10 +121,13 @@ def cpu_per_tx(
     before: dict[str, float], after: dict[str, float], count: int, nodes: int
 ) -> dict[str, float]:
     """Microseconds of CPU per committed transaction: per node (every node verifies and
-    executes every transaction), of etcd in all, and of the submitting clients."""
+    executes every transaction), split into the node process and its verifier workers, of
+    etcd in all, and of the submitting clients."""
     d = {k: after[k] - before[k] for k in before}
     return {
         "node_us_per_tx_per_node": round(d["nodes"] / nodes / count * 1e6, 1),
+        "node_process_us_per_tx_per_node": round(d["node_main"] / nodes / count * 1e6, 1),
+        "workers_us_per_tx_per_node": round((d["nodes"] - d["node_main"]) / nodes / count * 1e6, 1),
         "etcd_us_per_tx": round(d["etcd"] / count * 1e6, 1),
         "clients_us_per_tx": round(d["clients"] / count * 1e6, 1),
     }
@@ -139,17 +143,22 @@ def _client(timeout: float, connections: int = 10) -> httpx.Client:
 _POLLER: list[httpx.Client] = []
 
 
-def _log_sizes(urls: Sequence[str]) -> list[int]:
+def _health(urls: Sequence[str], field: str) -> list[int]:
+    """One number of every node's health answer (-1 where it did not answer)."""
     if not _POLLER:
         _POLLER.append(_client(5.0))
     http = _POLLER[0]
     out = []
     for u in urls:
         try:
-            out.append(http.get(f"{u}/v1/health").json()["log_size"])
+            out.append(http.get(f"{u}/v1/health").json()[field])
         except (httpx.HTTPError, KeyError, ValueError):
             out.append(-1)
     return out
+
+
+def _log_sizes(urls: Sequence[str]) -> list[int]:
+    return _health(urls, "log_size")
 
 
 def _wait_log(urls: Sequence[str], size: int, timeout: float) -> float:
@@ -296,12 +305,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         node_pids = [p.pid for p in procs.values()]
         etcd_pids = [m.pid for m in cluster.members if m.pid is not None]
         cpu_before = cpu_used(node_pids, etcd_pids)
+        h0 = min(_health(urls, "height"))
         tps = throughput(urls, supply, args.count, 0)
         cpu = cpu_per_tx(cpu_before, cpu_used(node_pids, etcd_pids), args.count, len(urls))
+        blocks = min(_health(urls, "height")) - h0
         print(f"throughput: {tps:,.0f} tx/s committed on every node ({args.count:,} tx, "
-              f"4 nodes, 3 etcd members)")  # fmt: skip
+              f"4 nodes, 3 etcd members) in {blocks} blocks of "
+              f"{args.count / max(blocks, 1):,.0f} on average")  # fmt: skip
         print(f"CPU per transaction: {cpu['node_us_per_tx_per_node']:.0f} µs in each node "
-              f"(with its verifier workers), {cpu['etcd_us_per_tx']:.0f} µs in etcd, "
+              f"({cpu['node_process_us_per_tx_per_node']:.0f} in its process, "
+              f"{cpu['workers_us_per_tx_per_node']:.0f} in its verifier workers), "
+              f"{cpu['etcd_us_per_tx']:.0f} µs in etcd, "
               f"{cpu['clients_us_per_tx']:.0f} µs in the clients")  # fmt: skip
 
         half = tps / 2
@@ -330,11 +344,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"no catch-up line in {log_path}")
         cu_blocks, cu_n, cu_s = int(m[1]), int(m[2]), float(m[3])
         cu_rate = cu_n / cu_s
-        c = re.search(r"(\d+) µs CPU per transaction", text)
-        cu_cpu = int(c[1]) if c else None
+        c = re.search(
+            r"(\d+)\s+µs\s+CPU\s+per\s+transaction:\s+fetching\s+(\d+),\s+applying\s+(\d+)", text
+        )
+        cu_cpu, cu_fetch, cu_apply = (int(c[1]), int(c[2]), int(c[3])) if c else (None,) * 3
         print(f"catch-up: {cu_n:,} tx in {cu_blocks} blocks, {cu_s:.2f} s = {cu_rate:,.0f} tx/s "
               f"verified and applied (from peers over mutual TLS), {cu_cpu} µs CPU per "
-              "transaction in the catching-up node")  # fmt: skip
+              f"transaction in the catching-up node (fetch thread {cu_fetch}, applying thread "
+              f"{cu_apply}, the rest mostly its verifier workers)")  # fmt: skip
     finally:
         for p in procs.values():
             p.terminate()
@@ -347,6 +364,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "setup": {"nodes": len(depts), "etcd_members": 3, "suite": "intl", "batch": BATCH},
         "machine_limit": limit,
         "throughput_tx_per_s": round(tps),
+        "throughput_blocks": blocks,
         "cpu": cpu,
         "latency": {
             "rate_tx_per_s": round(half),
@@ -361,6 +379,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "seconds": cu_s,
             "tx_per_s": round(cu_rate),
             "cpu_us_per_tx": cu_cpu,
+            "fetch_thread_us_per_tx": cu_fetch,
+            "apply_thread_us_per_tx": cu_apply,
         },
         "receipts": statuses,
         "failed_batches": FAILED,

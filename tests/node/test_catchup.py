@@ -7,6 +7,7 @@ signatures go to the verifier worker processes (``crypto.parallel.INLINE_LIMIT``
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from govchain.node import catchup
 from govchain.node.catchup import CatchUp
 from govchain.node.embedded import open_embedded
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
-from govchain.node.node import Node, NodeIdentity
+from govchain.node.node import GC_GEN0_THRESHOLD, Node, NodeIdentity
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, fetch, issue_certificate
 from govchain.node.wire import blocks_from, decode_block
 from govchain.ordering.solo import SoloOrderer
@@ -124,7 +125,15 @@ def test_catch_up_reaches_the_source_state_with_one_storage_commit(
     node = follower(network, store)
     seen: list[tuple[int, int]] = []
     cu = CatchUp(node, peer(source, limit=2), store)  # 2 blocks per request: several requests
-    applied = cu.run(source.ledger.height, progress=lambda h, t: seen.append((h, t)), defer=True)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults, as in a node that has not started
+    try:
+        applied = cu.run(
+            source.ledger.height, progress=lambda h, t: seen.append((h, t)), defer=True
+        )
+        tuned = gc.get_threshold()[0]
+    finally:
+        gc.set_threshold(*thresholds)
     assert applied == BLOCKS
     assert cu.transactions == BLOCKS * PER_BLOCK
     assert seen[-1] == (BLOCKS, BLOCKS)
@@ -139,6 +148,10 @@ def test_catch_up_reaches_the_source_state_with_one_storage_commit(
     # Every block is in the inner store, and the follower signed each block's checkpoint.
     assert store.inner.get("meta", b"head") == BLOCKS.to_bytes(8, "big")
     assert [d for d, _ in mine.checkpoint(BLOCKS).signatures] == ["tax"]
+    # Both threads' CPU is accounted (the CLI prints it per transaction), and the node's
+    # garbage collector was tuned before catching up, as the committer's start would.
+    assert cu.fetch_cpu > 0 and cu.apply_cpu > 0
+    assert tuned == GC_GEN0_THRESHOLD
 
 
 def test_receipts_sent_by_a_peer_are_not_believed(network: Path, source: Node) -> None:

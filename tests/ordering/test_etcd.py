@@ -3,6 +3,7 @@ election, compare-and-swap append, queue batches used exactly once, clear unavai
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 from govchain.errors import NotProposer, OrderingUnavailable
 from govchain.ordering.etcd import BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient, prefix_end
-from govchain.ordering.etcd_cluster import EtcdCluster
+from govchain.ordering.etcd_cluster import EtcdCluster, member_environment
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +196,20 @@ def test_a_later_batch_never_overtakes_one_that_does_not_fit(client: EtcdClient)
     keys, total = a.queued(max_items=4)
     assert total == 6
     assert a.read(keys) == [b'["n1","n2","n3"]']
+
+
+def test_members_sharing_a_machine_share_its_cores(cluster: EtcdCluster) -> None:
+    # Each running member's Go runtime got its share of this machine's cores.
+    share = str(max(1, (os.cpu_count() or 1) // len(cluster.members)))
+    for m in cluster.members:
+        assert m.pid is not None
+        with open(f"/proc/{m.pid}/environ", "rb") as f:
+            env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+        assert env[b"GOMAXPROCS"] == share.encode()
+
+
+def test_a_gomaxprocs_already_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GOMAXPROCS", "7")
+    assert member_environment(3)["GOMAXPROCS"] == "7"
+    monkeypatch.delenv("GOMAXPROCS")
+    assert member_environment(10_000)["GOMAXPROCS"] == "1"

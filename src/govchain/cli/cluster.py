@@ -130,11 +130,14 @@ def run(
                 n = rep.catch_up(lambda d, t: bar.update(task, completed=d, total=t))
             if n:
                 txs, took = rep.node.ledger.log.size - log_before, time.monotonic() - started
-                cpu_us = (_cpu_seconds() - cpu_before) / max(txs, 1) * 1e6
+                per_tx = 1e6 / max(txs, 1)
+                cpu_us = (_cpu_seconds() - cpu_before) * per_tx
+                pipeline = rep.catch_up_pipeline
                 console.print(
                     f"{escape(dept)}: caught up {n} blocks ({txs} transactions) in {took:.2f} s "
                     f"({txs / took:,.0f} tx/s verified and applied, {cpu_us:.0f} µs CPU per "
-                    "transaction)"
+                    f"transaction: fetching {pipeline.fetch_cpu * per_tx:.0f}, applying "
+                    f"{pipeline.apply_cpu * per_tx:.0f})"
                 )
         except Unavailable as exc:
             err_console.print(f"[yellow]catch-up postponed: {escape(exc.message)}[/]")
