@@ -9,7 +9,7 @@ Measures, beside this machine's Ed25519 verify limit measured in the same run:
 3. **catch-up**: one node is stopped while more transactions commit, then restarted; the
    rate at which it fetches from peers, verifies and applies them (its own log line).
 
-Usage: ``python -m bench.network_bench [--count 40000] [--catch-up 20000]``;
+Usage: ``python -m bench.network_bench [--count 60000] [--catch-up 60000]``;
 writes ``bench/results/network.json``.
 """
 
@@ -273,8 +273,12 @@ def pct(values: Sequence[float], p: float) -> float:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=40_000, help="transactions, throughput")
-    parser.add_argument("--catch-up", type=int, default=20_000, help="transactions, catch-up")
+    # Long enough for steady state: 60,000 transactions are ~13 blocks of up to 5,000, so the
+    # first block's latency and the last one's tail weigh little, and a catch-up of 60,000
+    # fills its pipeline (20,000 were 4-5 blocks: the first fetched alone, the last applied
+    # alone).
+    parser.add_argument("--count", type=int, default=60_000, help="transactions, throughput")
+    parser.add_argument("--catch-up", type=int, default=60_000, help="transactions, catch-up")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration, latency run")
     parser.add_argument(
         "--block-ms", type=int, default=50, help="genesis block_max_ms: the proposer's cut time"

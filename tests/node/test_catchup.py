@@ -25,6 +25,8 @@ from govchain.node.catchup import CatchUp
 from govchain.node.embedded import open_embedded
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.node import GC_GEN0_THRESHOLD, Node, NodeIdentity
+from govchain.node.peers import Peers
+from govchain.node.quorum import MembershipHistory, peer_certificates
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, fetch, issue_certificate
 from govchain.node.wire import blocks_from, decode_block
 from govchain.ordering.solo import SoloOrderer
@@ -151,6 +153,15 @@ def test_catch_up_reaches_the_source_state_with_one_storage_commit(
     # Both threads' CPU is accounted (the CLI prints it per transaction), and the node's
     # garbage collector was tuned before catching up, as the committer's start would.
     assert cu.fetch_cpu > 0 and cu.apply_cpu > 0
+    # The peer sent its signed checkpoint of each block (here signed by every department):
+    # they certify every caught-up height against the follower's own checkpoints.
+    assert sorted(cu.checkpoints) == list(range(1, BLOCKS + 1))
+    history = MembershipHistory(0, mine.membership())
+    certified = peer_certificates(
+        node.suite, lambda h: mine.checkpoint(h).checkpoint, history, cu.checkpoints
+    )
+    assert sorted(certified) == list(range(1, BLOCKS + 1))
+    assert {d for d, _ in certified[BLOCKS]} == {d.id for d in mine.membership().departments}
     assert tuned == GC_GEN0_THRESHOLD
 
 
@@ -337,3 +348,75 @@ def test_checks_still_under_way_are_awaited_before_the_block_commits(
         node.apply(signed, txs, ahead)
     assert awaited == [True]
     assert node.ledger.height == 0
+
+
+class _Directory:
+    """The part of ``BlockLog`` that ``Peers`` reads: this node's department and the peer
+    entries the nodes published."""
+
+    def __init__(self, dept: str, entries: dict[str, str]) -> None:
+        self.dept = dept
+        self.client = None
+        self.entries = entries
+
+    def nodes(self) -> dict[str, str]:
+        return dict(self.entries)
+
+
+def test_catch_up_spreads_its_ranges_over_the_peers_and_passes_over_one_that_is_down(
+    tmp_path: Path, network: Path, source: Node
+) -> None:
+    net = NetworkDir(network)
+    suite = get_suite(net.genesis().suite)
+    members = source.ledger.membership().keys()
+
+    def authorize(cert: bytes | None) -> str:
+        return check_peer(suite, CHAIN, cert, members)
+
+    def tls(dept: str) -> TlsContexts:
+        cert = issue_certificate(suite, CHAIN, dept, net.node_key(dept).keypair.private)
+        (tmp_path / dept).mkdir(exist_ok=True)
+        return TlsContexts(cert, tmp_path / dept)
+
+    served: dict[str, list[int]] = {"market": [], "hrss": []}
+    client = tls("tax")
+    servers = {}
+    entries = {}
+    for dept in served:
+
+        def serve(first: int, n: int, dept: str = dept) -> bytes:
+            served[dept].append(first)
+            return blocks_from(source.ledger, first, min(n, 2))
+
+        contexts = tls(dept)
+        contexts.trust(client.own.cert_pem)
+        servers[dept] = PeerServer(contexts, authorize, serve)
+        servers[dept].start()
+        peer = {"api": "", "peer": servers[dept].url, "cert": contexts.own.cert_pem.decode()}
+        entries[dept] = orjson.dumps(peer).decode()
+    try:
+        directory = _Directory("tax", entries)
+        peers = Peers(
+            directory,  # type: ignore[arg-type]
+            client,
+            api_address="",
+            peer_address="",
+            authorize=authorize,
+        )
+        node = follower(network)
+        assert CatchUp(node, peers.fetch_blocks).run(source.ledger.height) == BLOCKS
+        assert node.ledger.state.root == source.ledger.state.root
+        # Ranges of at most two blocks, taken in turn from both peers.
+        assert served["market"] and served["hrss"]
+        assert sorted(served["market"] + served["hrss"]) == [1, 2, 4, 6]
+
+        # One peer down: every range comes from the other, and nothing is missed.
+        servers["market"].close()
+        again = follower(network)
+        before = len(served["hrss"])
+        assert CatchUp(again, peers.fetch_blocks).run(source.ledger.height) == BLOCKS
+        assert again.ledger.state.root == source.ledger.state.root
+        assert len(served["hrss"]) > before
+    finally:
+        for s in servers.values():
+            s.close()

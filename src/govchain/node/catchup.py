@@ -73,6 +73,8 @@ class _Decoded:
     not a member now; the check happens when the block is applied)."""
     verdicts: Callable[[], list[bool]]
     """Waits for the signature checks of the transactions with a key, in order."""
+    checkpoint: Any
+    """The peer's signed checkpoint of the block as sent (decoded JSON, unverified), if any."""
 
     def verified(self) -> list[bytes | None]:
         """Return per transaction the key its signature was found valid under, or ``None``."""
@@ -116,6 +118,10 @@ class CatchUp:
         """CPU seconds of every ``run``'s fetch thread so far (fetching, parsing, decoding)."""
         self.apply_cpu = 0.0
         """CPU seconds of every ``run``'s calling thread so far (executing, committing)."""
+        self.checkpoints: dict[int, Any] = {}
+        """The peers' signed checkpoints (decoded JSON, unverified) of the blocks applied by
+        the last ``run``, by height: the caller checks their signatures against its own
+        checkpoints (``node/quorum.py``) and keeps those of a quorum."""
 
     def run(
         self,
@@ -129,6 +135,7 @@ class CatchUp:
         that fails a check; everything before it is applied (and, with ``defer``, durable)."""
         ledger = self.node.ledger
         self.transactions = 0
+        self.checkpoints = {}
         if ledger.height >= target:
             return 0
         # A node catches up before it starts its committer, whose start tunes the garbage
@@ -170,6 +177,8 @@ class CatchUp:
                     if result is not None:
                         applied += 1
                         self.transactions += len(item.txs)
+                        if item.checkpoint is not None:
+                            self.checkpoints[item.signed.header.height] = item.checkpoint
                         since_flush += len(item.txs)
                     if progress is not None:
                         progress(ledger.height, target)
@@ -262,4 +271,5 @@ class CatchUp:
             if key is not None:
                 triples.append((key, tx.signing_message(), tx.signature))
         verdicts = parallel.verify_later(suite.name, suite.verify, triples)
-        return _Decoded(signed, txs, tx_keys, verdicts)
+        checkpoint = data.get("checkpoint") if isinstance(data, dict) else None
+        return _Decoded(signed, txs, tx_keys, verdicts, checkpoint)

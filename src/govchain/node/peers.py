@@ -40,6 +40,7 @@ class Peers:
             {"api": api_address, "peer": peer_address, "cert": tls.own.cert_pem.decode()}
         ).decode()
         self._lease = 0
+        self._turn = 0
 
     def register(self) -> None:
         """Publish (or keep alive) this node's entry; ``Unavailable`` if etcd cannot."""
@@ -67,16 +68,21 @@ class Peers:
 
     def fetch_blocks(self, first: int, limit: int) -> list[Any]:
         """Return up to ``limit`` blocks from height ``first`` (decoded JSON, unverified) from
-        the first peer that has them, or ``[]``."""
+        a peer that has them, or ``[]``. Successive calls start at successive peers, so that a
+        long catch-up spreads its ranges over every peer; a peer that fails or lacks the
+        blocks passes the request on to the next."""
         try:
             peers = self.log.nodes()
         except Unavailable:
             return []
-        for dept, raw in sorted(peers.items()):
-            if dept == self.dept:
-                continue
+        others = sorted(d for d in peers if d != self.dept)
+        if not others:
+            return []
+        start = self._turn % len(others)
+        self._turn += 1
+        for dept in others[start:] + others[:start]:
             try:
-                entry = orjson.loads(raw)
+                entry = orjson.loads(peers[dept])
                 self.tls.trust(entry["cert"].encode())
                 body = fetch(
                     self.tls,

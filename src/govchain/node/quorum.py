@@ -7,8 +7,9 @@ ordering service and acts on the verdict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -60,21 +61,42 @@ def tally(
     """Sort published statements (``dept -> signed checkpoint JSON``) of one height. A statement
     counts only if it is well formed, by a member department, and its signature verifies under
     that department's node key; everything else is ignored."""
-    keys = members.keys()
-    agree: list[tuple[DeptId, bytes]] = []
-    others: dict[Checkpoint, list[DeptId]] = {}
+    claims: list[tuple[DeptId, Checkpoint, bytes]] = []
     for dept, raw in sorted(statements.items()):
-        key = keys.get(dept)
-        if key is None:
-            continue
         try:
             sc = SignedCheckpoint.from_json(orjson.loads(raw))
         except (GovchainError, orjson.JSONDecodeError):
             continue
         sig = dict(sc.signatures).get(dept)
-        cp = sc.checkpoint
-        if sig is None or not suite.verify(key, cp.signing_message(), sig):
+        if sig is not None:
+            claims.append((dept, sc.checkpoint, sig))
+    return _count(suite, mine, claims, members)
+
+
+def tally_signed(
+    suite: CryptoSuite, mine: Checkpoint, signed: SignedCheckpoint, members: Membership
+) -> Tally:
+    """Sort the signatures of one signed checkpoint (a peer's stored one, sent with the block
+    in a catch-up answer) like ``tally``: each counts only if it is a member's and verifies."""
+    claims = [(dept, signed.checkpoint, sig) for dept, sig in signed.signatures]
+    return _count(suite, mine, claims, members)
+
+
+def _count(
+    suite: CryptoSuite,
+    mine: Checkpoint,
+    claims: list[tuple[DeptId, Checkpoint, bytes]],
+    members: Membership,
+) -> Tally:
+    keys = members.keys()
+    agree: list[tuple[DeptId, bytes]] = []
+    others: dict[Checkpoint, list[DeptId]] = {}
+    seen: set[DeptId] = set()
+    for dept, cp, sig in claims:
+        key = keys.get(dept)
+        if key is None or dept in seen or not suite.verify(key, cp.signing_message(), sig):
             continue
+        seen.add(dept)
         if cp == mine:
             agree.append((dept, sig))
         else:
@@ -97,3 +119,29 @@ def check_divergence(mine: Checkpoint, result: Tally, quorum: int) -> None:
                 local_block_hash=mine.block_hash.hex(),
                 quorum_block_hash=cp.block_hash.hex(),
             )
+
+
+def peer_certificates(
+    suite: CryptoSuite,
+    mine: Callable[[int], Checkpoint],
+    members: MembershipHistory,
+    sent: Mapping[int, Any],
+) -> dict[int, tuple[tuple[DeptId, bytes], ...]]:
+    """Check the signed checkpoints peers sent with caught-up blocks (``height -> decoded
+    JSON``) against this node's own: return, per height, the valid member signatures on this
+    node's checkpoint where they are a quorum of the departments in force there. Malformed
+    ones and signatures that do not verify are ignored; ``Divergence`` if a quorum signed
+    another checkpoint."""
+    out: dict[int, tuple[tuple[DeptId, bytes], ...]] = {}
+    for height, doc in sorted(sent.items()):
+        try:
+            signed = SignedCheckpoint.from_json(doc)
+        except GovchainError:
+            continue
+        own = mine(height)
+        in_force = members.at(height)
+        result = tally_signed(suite, own, signed, in_force)
+        check_divergence(own, result, in_force.quorum())
+        if len(result.agree) >= in_force.quorum():
+            out[height] = result.agree
+    return out

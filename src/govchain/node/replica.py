@@ -43,7 +43,7 @@ from govchain.node.lock import DataDirLock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
 from govchain.node.peers import Peers
-from govchain.node.quorum import MembershipHistory, check_divergence, tally
+from govchain.node.quorum import MembershipHistory, check_divergence, peer_certificates, tally
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_certificate
 from govchain.node.wire import blocks_from, decode_block, encode_block, parse_sized
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
@@ -389,6 +389,7 @@ class NetworkNode:
         ledger = self.node.ledger
         if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
             applied += self.catch_up_pipeline.run(target, progress, self._stop, defer)
+            self._certify_from_peers(self.catch_up_pipeline.checkpoints)
         while ledger.height < target and not self._stop.is_set():
             first = ledger.height + 1
             blocks: list[Any] = []
@@ -477,6 +478,23 @@ class NetworkNode:
         if agreed:
             self.node.ledger.add_checkpoints_signatures(agreed)
             self.node.certified_height = max(self.node.certified_height or 0, max(agreed))
+
+    def _certify_from_peers(self, sent: dict[int, Any]) -> None:
+        """Keep the quorum signatures that peers sent with caught-up blocks: a node that
+        catches up past what etcd still holds (compacted) has no other source for the
+        certificates of those heights, which receipts proving membership changes need."""
+        ledger = self.node.ledger
+        agreed = peer_certificates(
+            self.suite, lambda h: ledger.checkpoint(h).checkpoint, self.members, sent
+        )
+        if agreed:
+            # Stored, but the certified height still moves only through the statements in
+            # etcd, which ``_exchange_checkpoints`` compares with this node's checkpoints
+            # (divergence) for every height etcd still holds.
+            ledger.add_checkpoints_signatures(agreed)
+            log.info(
+                "%s: quorum certificates of %d caught-up blocks from peers", self.dept, len(agreed)
+            )
 
     def _certify(self, height: int, stmts: dict[str, bytes]) -> list[tuple[DeptId, bytes]] | None:
         """Compare the statements of ``height`` with this node's checkpoint (``IntegrityError``

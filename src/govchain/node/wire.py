@@ -2,9 +2,12 @@
 
 - In the etcd block log: ``{"header": <signed header>, "txs": [<envelope>, ...]}``, written by
   the proposer.
-- In a peer's catch-up answer: ``{"header": <signed header>, "entries": [<log entry>, ...]}``,
-  the stored log entries (transaction and receipt) as they are, so that serving a range costs
-  the peer a storage scan and no decoding or re-encoding.
+- In a peer's catch-up answer: ``{"header": <signed header>, "checkpoint": <signed
+  checkpoint>, "entries": [<log entry>, ...]}``: the stored log entries (transaction and
+  receipt) as they are, so that serving a range costs the peer a storage scan and no decoding
+  or re-encoding, and the peer's stored checkpoint of the block with the department signatures
+  it holds (a node that catches up past what etcd still holds gets its quorum certificates
+  from there).
 
 A receiver trusts nothing in them: it takes only the transactions (``entry["tx"]``) and
 ``Ledger.apply_block`` checks the proposer signature, the chain link, every transaction
@@ -22,6 +25,7 @@ import orjson
 from govchain.errors import GovchainError, IntegrityError, TooLarge
 from govchain.ledger.blocks import BlockHeader, SignedHeader
 from govchain.ledger.chain import Ledger
+from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.transactions import Transaction, parse_envelope
 from govchain.types import Height
 
@@ -79,11 +83,16 @@ def decode_block(
 
 
 def stored_block(ledger: Ledger, height: Height) -> bytes:
-    """Return the catch-up form of a committed block: its stored header and log entries as
-    they are (``NotFound`` beyond the head)."""
+    """Return the catch-up form of a committed block: its stored header, signed checkpoint and
+    log entries as they are (``NotFound`` beyond the head)."""
     signed = ledger.header(height)
     entries = ledger.entries_of(signed.header)
-    return b'{"header":%b,"entries":[%b]}' % (signed.encode(), b",".join(entries))
+    checkpoint = canonical_unchecked(ledger.checkpoint(height).to_json())
+    return b'{"header":%b,"checkpoint":%b,"entries":[%b]}' % (
+        signed.encode(),
+        checkpoint,
+        b",".join(entries),
+    )
 
 
 def blocks_from(
