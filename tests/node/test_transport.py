@@ -127,3 +127,30 @@ def test_unknown_certificate_fails_the_handshake(
             fetch(cctx, f"{srv.url}/v1/peer/blocks", lambda c: "ok")
     finally:
         cctx.close()
+
+
+def test_a_large_answer_arrives_whole(tmp_path: Path, suite: CryptoSuite) -> None:
+    # A catch-up answer is a few MiB: many TLS records, read into one buffer of its length.
+    keys = {d: suite.generate_keypair() for d in ("market", "tax")}
+    members = {d: k.public for d, k in keys.items()}
+    big = orjson.dumps({"blocks": [{"i": i, "pad": "x" * 500} for i in range(8000)]})
+    assert len(big) > 3 << 20
+    (tmp_path / "s").mkdir()
+    (tmp_path / "c").mkdir()
+    sctx = TlsContexts(
+        issue_certificate(suite, CHAIN, "market", keys["market"].private), tmp_path / "s"
+    )
+    cctx = TlsContexts(issue_certificate(suite, CHAIN, "tax", keys["tax"].private), tmp_path / "c")
+    srv = PeerServer(sctx, lambda c: check_peer(suite, CHAIN, c, members), lambda f, n: big)
+    srv.start()
+    try:
+        sctx.trust(cctx.own.cert_pem)
+        cctx.trust(sctx.own.cert_pem)
+        body = fetch(
+            cctx, f"{srv.url}/v1/peer/blocks", lambda c: check_peer(suite, CHAIN, c, members)
+        )
+        assert body == big
+    finally:
+        srv.close()
+        sctx.close()
+        cctx.close()
