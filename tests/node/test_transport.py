@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from govchain.crypto import get_suite
 from govchain.crypto.suite import CryptoSuite
 from govchain.errors import Forbidden
+from govchain.node import transport
 from govchain.node.transport import (
     PeerCertificate,
     PeerServer,
@@ -153,4 +154,25 @@ def test_a_large_answer_arrives_whole(tmp_path: Path, suite: CryptoSuite) -> Non
     finally:
         srv.close()
         sctx.close()
+        cctx.close()
+
+
+def test_an_answer_larger_than_the_limit_is_refused_before_it_is_read(
+    tmp_path: Path, suite: CryptoSuite, server: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv, sctx, info = server
+    cctx = TlsContexts(
+        issue_certificate(suite, CHAIN, "tax", info["keys"]["tax"].private), tmp_path
+    )
+    try:
+        sctx.trust(cctx.own.cert_pem)
+        cctx.trust(sctx.own.cert_pem)
+        monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 10)
+        with pytest.raises(OSError, match="at most 10 are taken"):
+            fetch(
+                cctx,
+                f"{srv.url}/v1/peer/blocks",
+                lambda c: check_peer(suite, CHAIN, c, info["members"]),
+            )
+    finally:
         cctx.close()

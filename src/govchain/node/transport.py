@@ -242,6 +242,10 @@ class PeerServer:
 
 MAX_HEAD_BYTES = 16 << 10
 """Longest status line and headers a peer may answer with."""
+MAX_ANSWER_BYTES = 1 << 30
+"""Largest answer body taken from a peer (a catch-up range is cut after 4 MiB, past one block
+of at most ``block_max_txs`` transactions): a peer announcing more is refused before anything
+is allocated for it."""
 
 
 def fetch(
@@ -285,11 +289,16 @@ def fetch(
                     length = int(value)
                 except ValueError:
                     raise OSError(f"peer sent content-length {value[:40]!r}") from None
+        if length is not None and length > MAX_ANSWER_BYTES:
+            raise OSError(f"peer announced {length} bytes; at most {MAX_ANSWER_BYTES} are taken")
         if length is None or length < len(start):
             # No (or a wrong) length: read to the end of the connection.
-            chunks = [start]
+            chunks, size = [start], len(start)
             while data := tls.recv(1 << 16):
                 chunks.append(data)
+                size += len(data)
+                if size > MAX_ANSWER_BYTES:
+                    raise OSError(f"peer sent more than {MAX_ANSWER_BYTES} bytes")
             body: bytes | bytearray = b"".join(chunks)
         else:
             buffer = bytearray(length)
