@@ -303,6 +303,13 @@ def test_new_department_joins_by_majority_and_its_node_catches_up(net: Net) -> N
     verified = verify_bundle(bundle, net.genesis, net.suite)
     assert [d.id for d in verified.departments][-1] == "housing"
     assert len(verified.checkpoint_signers) >= 4
+    # The new node got the quorum certificates of the blocks it caught up from its peers, so it
+    # serves the same proof of the change itself.
+    assert "caught-up blocks from peers" in housing.log_text()
+    own = httpx.get(f"{housing.url}/v1/transactions/{tx.tx_id.hex()}/receipt")
+    assert own.status_code == 200, own.text
+    assert len(own.json()["membership"]) == 1
+    assert verify_bundle(own.json(), net.genesis, net.suite).departments[-1].id == "housing"
 
 
 def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:
