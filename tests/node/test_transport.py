@@ -3,6 +3,7 @@ Real TLS 1.3 connections on loopback, for both suites."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,41 +79,45 @@ def server(tmp_path: Path, suite: CryptoSuite) -> Iterator[Served]:
         ctx.close()
 
 
-def test_member_peer_fetches_over_mutual_tls(
-    tmp_path: Path, suite: CryptoSuite, server: Served
-) -> None:
-    srv, sctx, info = server
-    cctx = TlsContexts(
-        issue_certificate(suite, CHAIN, "tax", info["keys"]["tax"].private), tmp_path
-    )
+@contextlib.contextmanager
+def client(
+    tmp_path: Path, suite: CryptoSuite, server: Served, dept: str = "tax"
+) -> Iterator[TlsContexts]:
+    """The TLS contexts of ``dept``'s node, trusted by the server (its certificate published)
+    and trusting it."""
+    _, sctx, info = server
+    cctx = TlsContexts(issue_certificate(suite, CHAIN, dept, info["keys"][dept].private), tmp_path)
     try:
         sctx.trust(cctx.own.cert_pem)
         cctx.trust(sctx.own.cert_pem)
+        yield cctx
+    finally:
+        cctx.close()
+
+
+def test_member_peer_fetches_over_mutual_tls(
+    tmp_path: Path, suite: CryptoSuite, server: Served
+) -> None:
+    srv, _, info = server
+    with client(tmp_path, suite, server) as cctx:
         body = fetch(
             cctx,
             f"{srv.url}/v1/peer/blocks?from=5&limit=3",
             lambda c: check_peer(suite, CHAIN, c, info["members"]),
         )
         assert orjson.loads(body) == {"blocks": [{"first": 5, "n": 3}]}
-    finally:
-        cctx.close()
 
 
 def test_non_member_is_refused_even_with_a_trusted_certificate(
     tmp_path: Path, suite: CryptoSuite, server: Served
 ) -> None:
-    srv, sctx, info = server
-    keys = info["keys"]
-    cctx = TlsContexts(
-        issue_certificate(suite, CHAIN, "outsider", keys["outsider"].private), tmp_path
-    )
-    try:
-        sctx.trust(cctx.own.cert_pem)  # published, so the handshake completes ...
-        cctx.trust(sctx.own.cert_pem)
-        with pytest.raises(OSError, match="HTTP 403"):  # ... and the member check refuses it
-            fetch(cctx, f"{srv.url}/v1/peer/blocks", lambda c: "ok")
-    finally:
-        cctx.close()
+    srv = server[0]
+    # Its certificate is published, so the handshake completes; the member check refuses it.
+    with (
+        client(tmp_path, suite, server, "outsider") as cctx,
+        pytest.raises(OSError, match="HTTP 403"),
+    ):
+        fetch(cctx, f"{srv.url}/v1/peer/blocks", lambda c: "ok")
 
 
 def test_unknown_certificate_fails_the_handshake(
@@ -160,19 +165,14 @@ def test_a_large_answer_arrives_whole(tmp_path: Path, suite: CryptoSuite) -> Non
 def test_an_answer_larger_than_the_limit_is_refused_before_it_is_read(
     tmp_path: Path, suite: CryptoSuite, server: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    srv, sctx, info = server
-    cctx = TlsContexts(
-        issue_certificate(suite, CHAIN, "tax", info["keys"]["tax"].private), tmp_path
-    )
-    try:
-        sctx.trust(cctx.own.cert_pem)
-        cctx.trust(sctx.own.cert_pem)
-        monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 10)
-        with pytest.raises(OSError, match="at most 10 are taken"):
-            fetch(
-                cctx,
-                f"{srv.url}/v1/peer/blocks",
-                lambda c: check_peer(suite, CHAIN, c, info["members"]),
-            )
-    finally:
-        cctx.close()
+    srv, _, info = server
+    monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 10)
+    with (
+        client(tmp_path, suite, server) as cctx,
+        pytest.raises(OSError, match="at most 10 are taken"),
+    ):
+        fetch(
+            cctx,
+            f"{srv.url}/v1/peer/blocks",
+            lambda c: check_peer(suite, CHAIN, c, info["members"]),
+        )
