@@ -18,6 +18,7 @@ import pytest
 from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite
 from govchain.errors import IntegrityError
+from govchain.ledger.blocks import SignedHeader
 from govchain.ledger.genesis import Params
 from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.node import catchup
@@ -193,6 +194,12 @@ def _signature(block: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
+def _first_block_badly_signed(node: Node, source: Node) -> tuple[SignedHeader, list[Any]]:
+    """Block 1 of ``source`` decoded by ``node``, its transaction 3's signature altered."""
+    body = _signature(orjson.loads(blocks_from(source.ledger, 1, 1))["blocks"][0])
+    return decode_block(body, node.suite.hash, 1 << 16)
+
+
 def _state_root(block: dict[str, Any]) -> dict[str, Any]:
     block["header"]["header"]["state_root"] = "00" * 32
     return block
@@ -267,9 +274,7 @@ def test_signature_checked_ahead_under_another_key_is_checked_again(
     # The pipeline passes the key each signature was found valid under; a key that is not
     # the signer's key at the start of the block does not exempt the transaction.
     node = follower(network)
-    body = orjson.loads(blocks_from(source.ledger, 1, 1))["blocks"][0]
-    _signature(body)
-    signed, txs = decode_block(body, node.suite.hash, 1 << 16)
+    signed, txs = _first_block_badly_signed(node, source)
     other = get_suite("intl").generate_keypair().public
     with pytest.raises(IntegrityError, match="block 1: transaction 3"):
         node.apply(signed, txs, [other] * len(txs))
@@ -334,9 +339,7 @@ def test_checks_still_under_way_are_awaited_before_the_block_commits(
     # Catch-up passes the checks ahead as a function: the block executes meanwhile, and a
     # transaction they do not vouch for under its signer's key is verified before committing.
     node = follower(network)
-    body = orjson.loads(blocks_from(source.ledger, 1, 1))["blocks"][0]
-    _signature(body)
-    signed, txs = decode_block(body, node.suite.hash, 1 << 16)
+    signed, txs = _first_block_badly_signed(node, source)
     awaited: list[bool] = []
     right = NetworkDir(network).member_key("tax/admin").keypair.public
 
