@@ -281,6 +281,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--catch-up", type=int, default=60_000, help="transactions, catch-up")
     parser.add_argument("--seconds", type=float, default=8.0, help="duration, latency run")
     parser.add_argument(
+        "--plain-etcd",
+        action="store_true",
+        help="etcd over plain HTTP instead of mutual TLS (to measure what TLS costs)",
+    )
+    parser.add_argument(
         "--block-ms", type=int, default=50, help="genesis block_max_ms: the proposer's cut time"
     )
     args = parser.parse_args(argv)
@@ -289,14 +294,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     root = network.parent
     genesis = NetworkDir(network).genesis()
     depts = [d.id for d in genesis.departments]
-    cluster = EtcdCluster(root / "etcd")
+    cluster = EtcdCluster(root / "etcd", tls=not args.plain_etcd)
     procs: dict[str, Any] = {}
     ports = {d: free_port() for d in depts}
     urls = [f"http://127.0.0.1:{ports[d]}" for d in depts]
     try:
         cluster.start()
         for d in depts:
-            procs[d] = start_node(network, d, cluster.endpoints, ports[d], root / "logs")
+            procs[d] = start_node(
+                network, d, cluster.endpoints, ports[d], root / "logs", cluster.client_tls(d)
+            )
         if not wait_healthy(urls, 180):
             raise SystemExit(f"nodes did not start; see {root}/logs")
         limit = measure_limits("intl", 1.0)
@@ -314,7 +321,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cpu = cpu_per_tx(cpu_before, cpu_used(node_pids, etcd_pids), args.count, len(urls))
         blocks = min(_health(urls, "height")) - h0
         print(f"throughput: {tps:,.0f} tx/s committed on every node ({args.count:,} tx, "
-              f"4 nodes, 3 etcd members) in {blocks} blocks of "
+              f"4 nodes, 3 etcd members over {'HTTP' if args.plain_etcd else 'mutual TLS'}) "
+              f"in {blocks} blocks of "
               f"{args.count / max(blocks, 1):,.0f} on average")  # fmt: skip
         print(f"CPU per transaction: {cpu['node_us_per_tx_per_node']:.0f} µs in each node "
               f"({cpu['node_process_us_per_tx_per_node']:.0f} in its process, "
@@ -340,7 +348,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         throughput(others, supply, args.catch_up, base)
         log_path = root / "logs" / f"{late}.log"
         before = log_path.read_text(errors="replace")
-        procs[late] = start_node(network, late, cluster.endpoints, ports[late], root / "logs")
+        procs[late] = start_node(
+            network, late, cluster.endpoints, ports[late], root / "logs", cluster.client_tls(late)
+        )
         _wait_log(urls, base + args.catch_up // len(others) * len(others), 300)
         text = log_path.read_text(errors="replace")[len(before) :]
         m = re.search(r"caught up (\d+) blocks \((\d+) transactions\) in ([\d.]+) s", text)
@@ -365,7 +375,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     statuses = receipt_statuses(network, depts[0])
     print(f"receipts on {depts[0]}'s node: {statuses}")
     result = {
-        "setup": {"nodes": len(depts), "etcd_members": 3, "suite": "intl", "batch": BATCH},
+        "setup": {
+            "nodes": len(depts),
+            "etcd_members": 3,
+            "etcd_transport": "http" if args.plain_etcd else "mutual TLS",
+            "suite": "intl",
+            "batch": BATCH,
+        },
         "machine_limit": limit,
         "throughput_tx_per_s": round(tps),
         "throughput_blocks": blocks,

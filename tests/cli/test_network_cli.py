@@ -70,6 +70,12 @@ def test_network_up_status_and_clean_stop_on_ctrl_c(tmp_path: Path) -> None:
         assert ok, "the network did not come up"
         assert "quorum 3" in st.stdout and "leader" in st.stdout
         run = json.loads(run_file.read_text())
+        # etcd speaks mutual TLS: https members, a client certificate per department.
+        assert all(e.startswith("https://127.0.0.1:") for e in run["etcd"])
+        tls_dir = root / "etcd" / "tls"
+        assert {"ca.pem", "tax.pem", "tax-key.pem", "status.pem"} <= {
+            p.name for p in tls_dir.iterdir()
+        }
         pids = [n["pid"] for n in run["nodes"].values()] + run["etcd_pids"]
         assert all(_alive(p) for p in pids)
         # A transaction through one node, committed (with a quorum receipt) on the network.
@@ -90,3 +96,35 @@ def test_network_up_status_and_clean_stop_on_ctrl_c(tmp_path: Path) -> None:
     assert "stopped" in out
     assert not run_file.exists()
     assert not any(_alive(p) for p in pids), "a process network up started is still running"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--etcd", "https://127.0.0.1:9"], "give --etcd-ca, --etcd-cert and --etcd-key"),
+        (
+            ["--etcd", "https://127.0.0.1:9", "--etcd-ca", "ca.pem"],
+            "needs --etcd-cert, --etcd-key too",
+        ),
+        (
+            [
+                "--etcd",
+                "http://127.0.0.1:9",
+                "--etcd-ca",
+                "a",
+                "--etcd-cert",
+                "b",
+                "--etcd-key",
+                "c",
+            ],
+            "every etcd endpoint must be https://",
+        ),
+    ],
+)
+def test_node_run_checks_the_etcd_tls_options(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    r = _govchain("node", "run", "--dept", "tax", "--network", str(tmp_path), *options)
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing opened or created

@@ -55,12 +55,17 @@ class NodeProc:
                     ",".join(self.net.etcd.endpoints),
                     "--port",
                     str(self.port),
+                    *self.etcd_tls_args(),
                 ],
                 stdout=out,
                 stderr=out,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    def etcd_tls_args(self) -> list[str]:
+        tls = self.net.etcd.client_tls(self.dept)
+        return tls.cli_args() if tls is not None else []
 
     def kill(self) -> None:
         """SIGKILL the node and its worker processes (its process group)."""

@@ -19,7 +19,6 @@ from govchain.ledger.checkpoints import SignedCheckpoint, sign_checkpoint
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.node.network import NetworkDir, write_key
 from govchain.ordering.etcd import BlockLog
-from govchain.ordering.etcd_client import EtcdClient
 from govchain.storage.base import WriteBatch
 from govchain.storage.lmdb import LmdbStore
 from govchain.types import Hash32
@@ -127,7 +126,7 @@ def test_one_etcd_member_killed_under_load_then_rejoins(net: Net) -> None:
         before = len(load.acked)
         net.wait(lambda: len(load.acked) > before + 100, 30, "commits with one etcd member down")
         net.etcd.start_member(member)
-        client = EtcdClient([member.client_url], timeout=1.0)
+        client = net.etcd.client([member.client_url], timeout=1.0)
         try:
             net.wait(lambda: client.member_status(member.client_url) is not None, 30, "rejoin")
             after = len(load.acked)
@@ -135,8 +134,8 @@ def test_one_etcd_member_killed_under_load_then_rejoins(net: Net) -> None:
         finally:
             client.close()
     # The restarted member serves the same log as the others.
-    c0 = EtcdClient([member.client_url])
-    c1 = EtcdClient([net.etcd.members[1].client_url])
+    c0 = net.etcd.client([member.client_url])
+    c1 = net.etcd.client([net.etcd.members[1].client_url])
     try:
         key = f"/govchain/{net.genesis.chain_id}/height".encode()
         net.wait(lambda: c0.get(key) == c1.get(key), 20, "the member to catch up")
@@ -208,7 +207,7 @@ def test_node_down_for_a_while_catches_up_from_peers(net: Net) -> None:
         r = net.submit(others[i % len(others)], [net.tx("tax", f"while-down/{i}", i)])
         assert r.status_code == 200, r.text
     # Compaction never removes a block the stopped node has not persisted.
-    client = EtcdClient(net.etcd.endpoints)
+    client = net.etcd.client()
     blog = BlockLog(client, net.genesis.chain_id, "customs")
     try:
         down_at = blog.persisted()["customs"]
@@ -234,7 +233,7 @@ def test_badly_signed_transaction_queued_by_a_node_is_dropped_by_the_proposer(ne
     # queued and drops what does not decode, so no follower ever sees a bad block.
     good = net.tx("tax", "queued/good", 1)
     forged = dataclasses.replace(net.tx("tax", "queued/forged", 2), signature=bytes(64))
-    client = EtcdClient(net.etcd.endpoints)
+    client = net.etcd.client()
     try:
         log = BlockLog(client, net.genesis.chain_id, "tax")
         body = b"[" + b",".join([forged.encode(), b'{"body":7}', good.encode()]) + b"]"
@@ -322,7 +321,7 @@ def test_node_disagreeing_with_the_quorum_stops_and_says_why(net: Net) -> None:
     assert r.status_code == 200, r.text
     head = net.wait_converged()
     height = head["height"]
-    client = EtcdClient(net.etcd.endpoints)
+    client = net.etcd.client()
     netdir = NetworkDir(net.root)
     prefix = f"/govchain/{net.genesis.chain_id}/cp/{height:020d}/".encode()
     try:

@@ -29,7 +29,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
 
 @pytest.fixture
 def client(cluster: EtcdCluster) -> Iterator[EtcdClient]:
-    c = EtcdClient(cluster.endpoints)
+    c = cluster.client()
     try:
         yield c
     finally:

@@ -38,6 +38,7 @@ from govchain.node.replica import NetworkNode
 from govchain.ordering.etcd import BlockLog
 from govchain.ordering.etcd_client import EtcdClient
 from govchain.ordering.etcd_cluster import EtcdCluster, free_port
+from govchain.ordering.etcd_tls import EtcdTls
 
 app = typer.Typer(help="Run a department network on this machine and show its status.")
 node_app = typer.Typer(help="Run one department's node of a network.")
@@ -81,6 +82,28 @@ def _cpu_seconds() -> float:
 # --- govchain node run ----------------------------------------------------------------------
 
 
+def _etcd_tls(
+    endpoints: list[str], ca: Path | None, cert: Path | None, key: Path | None
+) -> EtcdTls | None:
+    """The etcd TLS files given on the command line: all three or none, and with https
+    endpoints only (``CliError`` naming what is missing otherwise)."""
+    given = {"--etcd-ca": ca, "--etcd-cert": cert, "--etcd-key": key}
+    missing = [opt for opt, v in given.items() if v is None]
+    https = [e for e in endpoints if e.startswith("https://")]
+    if len(missing) == len(given):
+        if https:
+            raise CliError(
+                "the etcd endpoints are https: give --etcd-ca, --etcd-cert and --etcd-key"
+            )
+        return None
+    if missing:
+        raise CliError(f"etcd mutual TLS needs {', '.join(missing)} too")
+    if len(https) != len(endpoints):
+        raise CliError("with --etcd-ca/--etcd-cert/--etcd-key every etcd endpoint must be https://")
+    assert ca is not None and cert is not None and key is not None
+    return EtcdTls(ca, cert, key)
+
+
 @node_app.command("run")
 @reports_errors
 def run(
@@ -93,9 +116,28 @@ def run(
     data: DataOpt = None,
     host: Annotated[str, typer.Option("--host", help="Interface (loopback).")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535)] = 0,
+    etcd_ca: Annotated[
+        Path | None,
+        typer.Option(
+            "--etcd-ca", help="CA certificate of the etcd members (PEM).", envvar="GOVCHAIN_ETCD_CA"
+        ),
+    ] = None,
+    etcd_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--etcd-cert",
+            help="This node's etcd client certificate (PEM).",
+            envvar="GOVCHAIN_ETCD_CERT",
+        ),
+    ] = None,
+    etcd_key: Annotated[
+        Path | None,
+        typer.Option("--etcd-key", help="Its private key (PEM).", envvar="GOVCHAIN_ETCD_KEY"),
+    ] = None,
 ) -> None:
     """Run one department's node: etcd ordering, replication, checkpoints, API."""
     endpoints = [e.strip() for e in etcd.split(",") if e.strip()]
+    etcd_tls = _etcd_tls(endpoints, etcd_ca, etcd_cert, etcd_key)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -114,6 +156,7 @@ def run(
                     data_dir=data_dir,
                     address=address,
                     progress=lambda d, t: bar.update(task, completed=d, total=t),
+                    etcd_tls=etcd_tls,
                 )
         except IntegrityError as exc:
             err_console.print(
@@ -177,7 +220,9 @@ def load_run(root: Path) -> dict[str, Any]:
 
 def gather_status(run_doc: dict[str, Any]) -> dict[str, Any]:
     """Ask etcd and every node for their state."""
-    client = EtcdClient(run_doc["etcd"], timeout=1.5)
+    client = EtcdClient(
+        run_doc["etcd"], timeout=1.5, tls=EtcdTls.from_json(run_doc.get("etcd_tls"))
+    )
     out: dict[str, Any] = {"etcd": [], "nodes": {}, "proposer": None, "log_height": None}
     try:
         for url in run_doc["etcd"]:
@@ -261,7 +306,12 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 
 def start_node(
-    root: Path, dept: str, endpoints: list[str], port: int, log_dir: Path
+    root: Path,
+    dept: str,
+    endpoints: list[str],
+    port: int,
+    log_dir: Path,
+    etcd_tls: EtcdTls | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start ``govchain node run`` for ``dept`` as a child process."""
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -282,6 +332,7 @@ def start_node(
                 ",".join(endpoints),
                 "--port",
                 str(port),
+                *(etcd_tls.cli_args() if etcd_tls is not None else []),
             ],
             stdout=out,
             stderr=out,
@@ -342,11 +393,15 @@ def up(
         nodes: dict[str, dict[str, Any]] = {}
         for dept in depts:
             port = free_port()
-            procs[dept] = start_node(network, dept, cluster.endpoints, port, network / "logs")
+            procs[dept] = start_node(
+                network, dept, cluster.endpoints, port, network / "logs", cluster.client_tls(dept)
+            )
             nodes[dept] = {"url": f"http://127.0.0.1:{port}", "pid": procs[dept].pid}
+        status_tls = cluster.client_tls("status")
         run_doc = {
             "chain_id": genesis.chain_id,
             "etcd": cluster.endpoints,
+            "etcd_tls": status_tls.to_json() if status_tls is not None else None,
             "etcd_pids": [m.pid for m in cluster.members],
             "nodes": nodes,
         }

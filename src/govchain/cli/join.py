@@ -115,7 +115,11 @@ def join(
     console.print(
         "Once approved, start the department's node (it catches up from its peers):\n"
         f"  govchain node run -n {shlex.quote(str(network))} --dept {shlex.quote(dept)} "
-        "--etcd <etcd client URLs>",
+        "--etcd <etcd client URLs> --etcd-ca <CA certificate> --etcd-cert <client certificate> "
+        "--etcd-key <its key>\n"
+        "(the etcd files come from the cluster's operators: its CA, and a client certificate "
+        f"issued for {shlex.quote(dept)}; a local `network up` cluster keeps them in "
+        f"{shlex.quote(str(network / 'etcd' / 'tls'))})",
         markup=False,
         soft_wrap=True,
     )

@@ -48,6 +48,7 @@ from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_c
 from govchain.node.wire import blocks_from, decode_block, encode_block, parse_sized
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
 from govchain.ordering.etcd_client import EtcdClient
+from govchain.ordering.etcd_tls import EtcdTls
 from govchain.storage.buffered import BufferedStore
 from govchain.storage.factory import open_store
 from govchain.types import DeptId
@@ -84,6 +85,7 @@ class NetworkNode:
         address: str = "",
         check: bool = True,
         progress: Progress | None = None,
+        etcd_tls: EtcdTls | None = None,
     ) -> None:
         net = NetworkDir(network)
         self.genesis = genesis = net.genesis()
@@ -95,15 +97,21 @@ class NetworkNode:
         self.address = address
         """This node's API URL (shown in the network status)."""
         path = Path(data_dir or net.data_dir(dept))
-        self._lock = DataDirLock(path).acquire()
+        # First: unusable TLS files are reported before anything is opened.
+        self.client = EtcdClient(etcd_endpoints, tls=etcd_tls)
+        try:
+            self._lock = DataDirLock(path).acquire()
+        except BaseException:
+            self.client.close()
+            raise
         try:
             store = open_store(str(path), node=True)
         except BaseException:
             self._lock.release()
+            self.client.close()
             raise
         # Catch-up makes many blocks durable per storage commit (``BufferedStore``).
         self.store = store = BufferedStore(store)
-        self.client = EtcdClient(etcd_endpoints)
         self.log = BlockLog(self.client, genesis.chain_id, dept)
         params = genesis.params
         h = suite.hash

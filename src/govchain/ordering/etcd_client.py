@@ -19,6 +19,7 @@ import httpx
 import orjson
 
 from govchain.errors import OrderingUnavailable
+from govchain.ordering.etcd_tls import EtcdTls
 
 DEFAULT_TIMEOUT_S = 5.0
 """Deadline of one call across all endpoints: a cluster without a majority hangs writes and
@@ -82,9 +83,16 @@ def _kv(obj: dict[str, Any]) -> KeyValue:
 
 
 class EtcdClient:
-    """Blocking calls to an etcd cluster, failing over between its client URLs."""
+    """Blocking calls to an etcd cluster, failing over between its client URLs (``https``
+    ones with ``tls``: the members' authority and this client's certificate)."""
 
-    def __init__(self, endpoints: Sequence[str], timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        timeout: float = DEFAULT_TIMEOUT_S,
+        *,
+        tls: EtcdTls | None = None,
+    ) -> None:
         if not endpoints:
             raise ValueError("at least one etcd endpoint is needed")
         self.endpoints = [e.rstrip("/") for e in endpoints]
@@ -94,6 +102,7 @@ class EtcdClient:
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(1.0, timeout)),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            verify=tls.context() if tls is not None else True,
         )
 
     def close(self) -> None:
@@ -126,7 +135,10 @@ class EtcdClient:
                     timeout=httpx.Timeout(max(left, 0.2), connect=min(1.0, max(left, 0.2))),
                 )
             except httpx.HTTPError as exc:
-                last = f"{self.endpoints[idx]}: {type(exc).__name__}"
+                # The exception's text says why (refused, TLS certificate, timeout); a
+                # member's answer body is never quoted.
+                why = str(exc)[:200]
+                last = f"{self.endpoints[idx]}: {type(exc).__name__}" + (f" ({why})" if why else "")
             else:
                 if resp.status_code == 200:
                     self._preferred = idx

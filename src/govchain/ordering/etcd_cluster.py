@@ -1,7 +1,9 @@
 """A local etcd cluster on loopback: members started as processes from Debian's ``etcd-server``.
 
 Used by ``govchain network up`` and by the tests. Each member gets its own data directory and a
-free client and peer port on 127.0.0.1; members are stopped by process id.
+free client and peer port on 127.0.0.1; members are stopped by process id. Client and peer
+traffic is mutual TLS from the cluster's own authority (``etcd_tls.py``, in ``<root>/tls``):
+only clients given a certificate by ``client_tls`` get in.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from govchain.errors import NotFound, Unavailable
+from govchain.ordering.etcd_client import DEFAULT_TIMEOUT_S, EtcdClient
+from govchain.ordering.etcd_tls import MEMBER_CN, EtcdTls, LocalAuthority
 
 ETCD_BINARY = "/usr/bin/etcd"
 """Where Debian's ``etcd-server`` installs the server."""
@@ -70,18 +75,20 @@ class EtcdMember:
     """Member data directory."""
     log_path: Path
     """Where the member's output goes."""
+    tls: bool = True
+    """Whether the member speaks TLS (https) to clients and to the other members."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     """The running process, if started."""
 
     @property
     def client_url(self) -> str:
         """Client URL."""
-        return f"http://127.0.0.1:{self.client_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
 
     @property
     def peer_url(self) -> str:
         """Peer URL."""
-        return f"http://127.0.0.1:{self.peer_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.peer_port}"
 
     @property
     def pid(self) -> int | None:
@@ -90,11 +97,15 @@ class EtcdMember:
 
 
 class EtcdCluster:
-    """A local etcd cluster of ``size`` members under ``root``."""
+    """A local etcd cluster of ``size`` members under ``root`` (mutual TLS unless ``tls`` is
+    false: plain HTTP is for measuring what TLS costs)."""
 
-    def __init__(self, root: Path | str, size: int = 3, token: str = "govchain") -> None:
+    def __init__(
+        self, root: Path | str, size: int = 3, token: str = "govchain", *, tls: bool = True
+    ) -> None:
         self.root = Path(root)
         self.token = token
+        self.tls = tls
         self.members = [
             EtcdMember(
                 f"etcd{i}",
@@ -102,9 +113,32 @@ class EtcdCluster:
                 free_port(),
                 self.root / f"etcd{i}",
                 self.root / f"etcd{i}.log",
+                tls,
             )
             for i in range(size)
         ]
+
+    def _authority(self) -> LocalAuthority:
+        return LocalAuthority(self.root / "tls")
+
+    def client_tls(self, name: str) -> EtcdTls | None:
+        """Return the TLS files of client ``name`` (a department's node, a tool), issued by
+        the cluster's authority on first use; ``None`` for a plain-HTTP cluster."""
+        return self._authority().issue(name) if self.tls else None
+
+    def client(
+        self,
+        endpoints: Sequence[str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        name: str = "client",
+    ) -> EtcdClient:
+        """Return a client of this cluster (every member, or ``endpoints``) holding the
+        certificate ``name``."""
+        return EtcdClient(
+            self.endpoints if endpoints is None else endpoints,
+            timeout,
+            tls=self.client_tls(name),
+        )
 
     @staticmethod
     def load_or_create(root: Path | str, size: int = 3) -> EtcdCluster:
@@ -117,6 +151,8 @@ class EtcdCluster:
             cluster = EtcdCluster.__new__(EtcdCluster)
             cluster.root = root
             cluster.token = doc["token"]
+            # Recorded before TLS existed: plain HTTP (the members' peer URLs must not change).
+            cluster.tls = bool(doc.get("tls", False))
             cluster.members = [
                 EtcdMember(
                     m["name"],
@@ -124,6 +160,7 @@ class EtcdCluster:
                     m["peer_port"],
                     root / m["name"],
                     root / f"{m['name']}.log",
+                    cluster.tls,
                 )
                 for m in doc["members"]
             ]
@@ -134,6 +171,7 @@ class EtcdCluster:
             json.dumps(
                 {
                     "token": cluster.token,
+                    "tls": cluster.tls,
                     "members": [
                         {"name": m.name, "client_port": m.client_port, "peer_port": m.peer_port}
                         for m in cluster.members
@@ -174,6 +212,18 @@ class EtcdCluster:
             "--logger", "zap",
             "--log-outputs", "stderr",
         ]  # fmt: skip
+        if self.tls:
+            own = self._authority().issue(member.name, server=True)
+            cert, key, ca = str(own.cert), str(own.key), str(own.ca)
+            # Clients and the other members alike must present a certificate of the authority.
+            args += [
+                "--cert-file", cert, "--key-file", key,
+                "--trusted-ca-file", ca, "--client-cert-auth",
+                "--peer-cert-file", cert, "--peer-key-file", key,
+                "--peer-trusted-ca-file", ca, "--peer-client-cert-auth",
+                # Raft is for members only: a node's client certificate is refused there.
+                "--peer-cert-allowed-cn", MEMBER_CN,
+            ]  # fmt: skip
         log = open(member.log_path, "ab")  # noqa: SIM115 - handed to the child
         try:
             member.process = subprocess.Popen(
@@ -197,7 +247,8 @@ class EtcdCluster:
         """Wait until a write through the cluster succeeds (a leader is elected)."""
         deadline = time.monotonic() + timeout
         last = ""
-        with httpx.Client(timeout=1.0) as http:
+        tls = self.client_tls("cluster")
+        with httpx.Client(timeout=1.0, verify=tls.context() if tls else True) as http:
             while time.monotonic() < deadline:
                 for m in self.members:
                     if m.process is None or m.process.poll() is not None:
