@@ -7,13 +7,14 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
 
 from govchain.errors import NotProposer, OrderingUnavailable
 from govchain.ordering.etcd import BlockLog, EtcdOrderer
-from govchain.ordering.etcd_client import EtcdClient, prefix_end
+from govchain.ordering.etcd_client import WATCH_IDLE_S, EtcdClient, prefix_end
 from govchain.ordering.etcd_cluster import EtcdCluster, member_environment
 
 
@@ -213,3 +214,65 @@ def test_a_gomaxprocs_already_set_is_kept(monkeypatch: pytest.MonkeyPatch) -> No
     assert member_environment(3)["GOMAXPROCS"] == "7"
     monkeypatch.delenv("GOMAXPROCS")
     assert member_environment(10_000)["GOMAXPROCS"] == "1"
+
+
+def test_watch_fires_on_changes_and_stays_connected_while_idle(client: EtcdClient) -> None:
+    calls: list[float] = []
+    fired = threading.Event()
+
+    def on_event() -> None:
+        calls.append(time.monotonic())
+        fired.set()
+
+    stop = threading.Event()
+    t = threading.Thread(target=client.watch, args=(b"/w/", on_event, stop), daemon=True)
+    t.start()
+    try:
+        time.sleep(0.5)  # the stream is open
+        client.put(b"/w/a", b"1")
+        assert fired.wait(5)
+        # Idle for longer than the read deadline: the members' progress notifications keep
+        # the stream open, so the watcher is not woken by reconnections.
+        seen = len(calls)
+        time.sleep(WATCH_IDLE_S + 1.5)
+        assert len(calls) == seen
+        client.put(b"/x/other", b"1")  # outside the prefix
+        time.sleep(0.5)
+        assert len(calls) == seen
+        client.put(b"/w/b", b"2")
+        deadline = time.monotonic() + 5
+        while len(calls) == seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(calls) == seen + 1
+    finally:
+        stop.set()
+        t.join(WATCH_IDLE_S + 2)
+    assert not t.is_alive()
+
+
+def test_watch_on_a_member_that_loses_its_leader_reconnects(tmp_path: Path) -> None:
+    own = EtcdCluster(tmp_path / "etcd")
+    own.start()
+    client = own.client([own.members[0].client_url], timeout=1.0)
+    calls: list[float] = []
+    stop = threading.Event()
+    t = threading.Thread(
+        target=client.watch, args=(b"/w/", lambda: calls.append(time.monotonic()), stop)
+    )
+    try:
+        t.start()
+        time.sleep(1.0)
+        assert calls == []
+        own.kill_member(own.members[1])
+        own.kill_member(own.members[2])
+        lost = time.monotonic()
+        # Progress notifications would keep the stream open; "no leader" ends it.
+        deadline = lost + 15
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert calls, "the watch stayed on a member without a leader"
+    finally:
+        stop.set()
+        t.join(10)
+        client.close()
+        own.stop()

@@ -26,6 +26,13 @@ DEFAULT_TIMEOUT_S = 5.0
 linearizable reads, and the caller must get a clear answer instead."""
 
 
+WATCH_PROGRESS_S = 1
+"""Seconds between the progress notifications a local cluster's members send on idle watches
+(``--experimental-watch-progress-notify-interval``)."""
+WATCH_IDLE_S = 3.0
+"""A watch stream silent this long (no event, no progress notification) is reconnected."""
+
+
 def b64(data: bytes) -> str:
     """Return the base64 text of ``data`` (the gateway's form of bytes)."""
     return base64.b64encode(data).decode()
@@ -264,17 +271,33 @@ class EtcdClient:
         stop: threading.Event,
     ) -> None:
         """Call ``on_event`` whenever a key under ``prefix`` changes, until ``stop`` is set
-        (reconnecting to another endpoint when a stream breaks). Run it in its own thread."""
+        (reconnecting to another endpoint when a stream breaks). Run it in its own thread.
+
+        The watch asks for progress notifications: a member that sends them (a local cluster's
+        members do every ``WATCH_PROGRESS_S``) keeps an idle stream alive and shows it is
+        there; one silent for ``WATCH_IDLE_S`` is left for the next endpoint. It also asks the
+        member to end the stream when it has no Raft leader (gRPC metadata ``hasleader``, a
+        ``Grpc-Metadata-`` header through the gateway): a member cut off from the majority
+        hears of no change, and ends the stream a few seconds after losing its leader."""
         body = orjson.dumps(
-            {"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}}
+            {
+                "create_request": {
+                    "key": b64(prefix),
+                    "range_end": b64(prefix_end(prefix)),
+                    "progress_notify": True,
+                }
+            }
         )
         i = 0
         while not stop.is_set():
             url = f"{self.endpoints[i % len(self.endpoints)]}/v3/watch"
-            i += 1
             try:
                 with self._http.stream(
-                    "POST", url, content=body, timeout=httpx.Timeout(2.0, connect=1.0)
+                    "POST",
+                    url,
+                    content=body,
+                    headers={"Grpc-Metadata-hasleader": "true"},
+                    timeout=httpx.Timeout(WATCH_IDLE_S, connect=1.0),
                 ) as resp:
                     for line in resp.iter_lines():
                         if stop.is_set():
@@ -282,6 +305,7 @@ class EtcdClient:
                         if '"events"' in line:
                             on_event()
             except httpx.HTTPError:
-                pass  # idle for 2 s (read timeout) or the member went away: reconnect
+                pass  # the member went away, or was silent for WATCH_IDLE_S
+            i += 1
             on_event()  # something may have changed while the stream was down
             stop.wait(0.2)

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from govchain.errors import NotFound, Unavailable
-from govchain.ordering.etcd_client import DEFAULT_TIMEOUT_S, EtcdClient
+from govchain.ordering.etcd_client import DEFAULT_TIMEOUT_S, WATCH_PROGRESS_S, EtcdClient
 from govchain.ordering.etcd_tls import MEMBER_CN, EtcdTls, LocalAuthority
 
 ETCD_BINARY = "/usr/bin/etcd"
@@ -209,6 +209,8 @@ class EtcdCluster:
             "--quota-backend-bytes", str(8 * 1024**3),
             "--heartbeat-interval", "100",
             "--election-timeout", "1000",
+            # Idle watches hear from the member every second (they reconnect after 3 s silent).
+            "--experimental-watch-progress-notify-interval", f"{WATCH_PROGRESS_S}s",
             "--logger", "zap",
             "--log-outputs", "stderr",
         ]  # fmt: skip
