@@ -58,6 +58,7 @@ def test_authority_keeps_what_it_issued(tmp_path: Path) -> None:
     # Reopened (a restarted `network up`): the same authority and the same certificate.
     again = LocalAuthority(tmp_path).issue("tax")
     assert again == first and again.cert.read_bytes() == pem
+    assert again.ca.is_absolute() and again.key.is_absolute()
     _cert(again.cert).verify_directly_issued_by(_cert(again.ca))
 
 

@@ -121,7 +121,8 @@ class LocalAuthority:
     ``ca-key.pem``, and ``<name>.pem`` / ``<name>-key.pem`` for each certificate it issued."""
 
     def __init__(self, directory: Path) -> None:
-        self.dir = Path(directory)
+        # Absolute: the paths it hands out are passed to node processes and kept in run.json.
+        self.dir = Path(directory).resolve()
         self.ca_path = self.dir / CA_FILE
         if not self.ca_path.exists():
             self._create()
