@@ -87,8 +87,9 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "joserfc": frozenset(),
     # The etcd client and the local cluster launcher (ordering) and the CLI talk HTTP.
     "httpx": frozenset({"ordering", "cli"}),
-    # X.509 for node-to-node TLS certificates (node/transport.py) besides the crypto suites.
-    "cryptography": frozenset({"crypto", "node", "identity"}),
+    # X.509 for TLS certificates besides the crypto suites: node to node (node/transport.py)
+    # and the local etcd cluster's authority (ordering/etcd_tls.py, the adapter's own TLS).
+    "cryptography": frozenset({"crypto", "node", "identity", "ordering"}),
     "rjieba": frozenset({"sharing"}),
 }
 
