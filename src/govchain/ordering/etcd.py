@@ -19,8 +19,8 @@ both write a height, and a queued transaction is in exactly one block or still q
 Ordering is trusted for order and liveness only: nodes re-verify and re-execute every block.
 
 Blocks and queued batches are stored zlib-compressed (level 1): transactions are JSON with the
-same field names over and over, and every byte stored passes etcd's JSON gateway (base64) and
-its Raft log several times. Values that do not start with a zlib header are read as they are.
+same field names over and over, and every byte stored passes etcd's Raft log on every member.
+Values that do not start with a zlib header are read as they are.
 """
 
 from __future__ import annotations
@@ -36,7 +36,17 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from govchain.errors import GovchainError, NotProposer, OrderingUnavailable, Unavailable
-from govchain.ordering.etcd_client import EtcdClient, b64, prefix_end, unb64
+from govchain.ordering.etcd_client import (
+    EtcdClient,
+    if_absent,
+    if_lease,
+    if_value,
+    op_delete,
+    op_get,
+    op_put,
+    prefix_end,
+    range_values,
+)
 
 T = TypeVar("T")
 
@@ -98,16 +108,7 @@ class BlockLog:
             return True
         lease = self.client.lease_grant(ttl)
         ok, _ = self.client.txn(
-            [{"key": b64(self.k_leader), "target": "CREATE", "create_revision": "0"}],
-            [
-                {
-                    "request_put": {
-                        "key": b64(self.k_leader),
-                        "value": b64(self.dept.encode()),
-                        "lease": str(lease),
-                    }
-                }
-            ],
+            [if_absent(self.k_leader)], [op_put(self.k_leader, self.dept.encode(), lease)]
         )
         if ok:
             self.lease = lease
@@ -171,23 +172,17 @@ class BlockLog:
         ``NotProposer`` otherwise; ``OrderingUnavailable`` if etcd cannot decide now."""
         if not self.lease:
             raise NotProposer("this node is not the proposer")
-        if height == 1:
-            at_height = {"key": b64(self.k_height), "target": "CREATE", "create_revision": "0"}
-        else:
-            at_height = {
-                "key": b64(self.k_height),
-                "target": "VALUE",
-                "value": b64(str(height - 1).encode()),
-            }
-        compare = [
-            at_height,
-            {"key": b64(self.k_leader), "target": "LEASE", "lease": str(self.lease)},
-        ]
+        at_height = (
+            if_absent(self.k_height)
+            if height == 1
+            else if_value(self.k_height, str(height - 1).encode())
+        )
+        compare = [at_height, if_lease(self.k_leader, self.lease)]
         ops = [
-            {"request_put": {"key": b64(self.k_blocks + _h(height)), "value": b64(pack(block))}},
-            {"request_put": {"key": b64(self.k_height), "value": b64(str(height).encode())}},
+            op_put(self.k_blocks + _h(height), pack(block)),
+            op_put(self.k_height, str(height).encode()),
         ]
-        ops.extend({"request_delete_range": {"key": b64(k)}} for k in used)
+        ops.extend(op_delete(k) for k in used)
         ok, _ = self.client.txn(compare, ops)
         if not ok:
             raise NotProposer(
@@ -206,8 +201,8 @@ class BlockLog:
             for count, data in batches:
                 self._seq += 1
                 key = self.k_queue + b"%s/%020d/%d" % (self.dept.encode(), self._seq, count)
-                ops.append({"request_put": {"key": b64(key), "value": b64(pack(data))}})
-        ops.append({"request_put": {"key": b64(self.k_queued), "value": b64(self.dept.encode())}})
+                ops.append(op_put(key, pack(data)))
+        ops.append(op_put(self.k_queued, self.dept.encode()))
         self.client.txn([], ops)
 
     def queued(self, max_items: int) -> tuple[list[bytes], int]:
@@ -236,17 +231,13 @@ class BlockLog:
         """Return the values of ``keys`` (read together; missing keys are skipped)."""
         if not keys:
             return []
-        _, responses = self.client.txn([], [{"request_range": {"key": b64(k)}} for k in keys])
-        out: list[bytes] = []
-        for resp in responses:
-            for kv in resp.get("response_range", {}).get("kvs", []):
-                out.append(unpack(unb64(kv.get("value"))))
-        return out
+        _, responses = self.client.txn([], [op_get(k) for k in keys])
+        return [unpack(v) for v in range_values(responses)]
 
     def drop(self, keys: Sequence[bytes]) -> None:
         """Delete queue batches that hold nothing to order (all already committed)."""
         if keys:
-            self.client.txn([], [{"request_delete_range": {"key": b64(k)}} for k in keys])
+            self.client.txn([], [op_delete(k) for k in keys])
 
     # --- checkpoints, persisted heights, peers -----------------------------------------------
 
@@ -260,23 +251,11 @@ class BlockLog:
         that its node has durably committed up to the last, in one etcd transaction."""
         if not statements:
             return
-        ops: list[dict[str, Any]] = [
-            {
-                "request_put": {
-                    "key": b64(self.k_cp + _h(height) + b"/" + self.dept.encode()),
-                    "value": b64(statement),
-                }
-            }
+        ops = [
+            op_put(self.k_cp + _h(height) + b"/" + self.dept.encode(), statement)
             for height, statement in statements
         ]
-        ops.append(
-            {
-                "request_put": {
-                    "key": b64(self.k_persisted + self.dept.encode()),
-                    "value": b64(str(statements[-1][0]).encode()),
-                }
-            }
-        )
+        ops.append(op_put(self.k_persisted + self.dept.encode(), str(statements[-1][0]).encode()))
         self.client.txn([], ops)
 
     def checkpoints(self, first: int, last: int) -> dict[int, dict[str, bytes]]:

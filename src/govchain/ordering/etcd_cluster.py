@@ -19,8 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from govchain.errors import NotFound, Unavailable
 from govchain.ordering.etcd_client import DEFAULT_TIMEOUT_S, WATCH_PROGRESS_S, EtcdClient
 from govchain.ordering.etcd_tls import MEMBER_CN, EtcdTls, LocalAuthority
@@ -249,23 +247,20 @@ class EtcdCluster:
         """Wait until a write through the cluster succeeds (a leader is elected)."""
         deadline = time.monotonic() + timeout
         last = ""
-        tls = self.client_tls("cluster")
-        with httpx.Client(timeout=1.0, verify=tls.context() if tls else True) as http:
+        client = self.client(timeout=1.0, name="cluster")
+        try:
             while time.monotonic() < deadline:
-                for m in self.members:
-                    if m.process is None or m.process.poll() is not None:
-                        continue
-                    try:
-                        r = http.post(
-                            f"{m.client_url}/v3/kv/put",
-                            json={"key": "X2dvdmNoYWluX3JlYWR5", "value": ""},
-                        )
-                        if r.status_code == 200:
-                            return
-                        last = r.text[:200]
-                    except httpx.HTTPError as exc:
-                        last = type(exc).__name__
+                try:
+                    client.put(b"_govchain_ready", b"")
+                    return
+                except Unavailable as exc:
+                    last = exc.message
+                if all(m.process is None or m.process.poll() is not None for m in self.members):
+                    last = "every member exited (see their logs)"
+                    break
                 time.sleep(0.1)
+        finally:
+            client.close()
         raise Unavailable(f"the etcd cluster did not become ready within {timeout} s ({last})")
 
     def kill_member(self, member: EtcdMember) -> None:
