@@ -97,7 +97,9 @@ class NetworkNode:
         self.address = address
         """This node's API URL (shown in the network status)."""
         path = Path(data_dir or net.data_dir(dept))
-        # First: unusable TLS files are reported before anything is opened.
+        # The verifier processes are forked before gRPC (the etcd client) starts its threads.
+        parallel.warm_up()
+        # Then: unusable TLS files are reported before anything is opened.
         self.client = EtcdClient(etcd_endpoints, tls=etcd_tls)
         try:
             self._lock = DataDirLock(path).acquire()
@@ -190,7 +192,6 @@ class NetworkNode:
         self._published = node.ledger.height
         self.catch_up_pipeline = CatchUp(node, self.peers.fetch_blocks, store)
         """Fetches, verifies and applies blocks from peers (catch-up)."""
-        parallel.warm_up()
 
     # --- membership --------------------------------------------------------------------------
 
