@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-import rjieba
-
 from govchain.sharing.model import Resource
 
 MAX_QUERY = 200
@@ -23,6 +21,10 @@ MAX_QUERY = 200
 @lru_cache(maxsize=4096)
 def tokens(text: str) -> frozenset[str]:
     """Return the search words of ``text``."""
+    # Imported on the first search: loading jieba's dictionary takes ~0.2 s and ~30 MiB, which
+    # every node process paid at start-up whether or not anyone searched the catalogue.
+    import rjieba
+
     words = rjieba.cut_for_search(text.lower())
     return frozenset(w for w in (w.strip() for w in words) if w and any(c.isalnum() for c in w))
 
