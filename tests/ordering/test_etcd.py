@@ -18,16 +18,6 @@ from govchain.ordering.etcd_client import WATCH_IDLE_S, EtcdClient, prefix_end
 from govchain.ordering.etcd_cluster import EtcdCluster, member_environment
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
-    c = EtcdCluster(tmp_path_factory.mktemp("etcd"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
-
-
 @pytest.fixture
 def client(cluster: EtcdCluster) -> Iterator[EtcdClient]:
     c = cluster.client()

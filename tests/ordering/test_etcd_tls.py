@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ssl
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -102,16 +101,6 @@ def test_tls_json_round_trip(tmp_path: Path) -> None:
 
 
 # --- a real cluster ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
-    c = EtcdCluster(tmp_path_factory.mktemp("etcd-tls"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.stop()
 
 
 def _refused(client: EtcdClient) -> str:
