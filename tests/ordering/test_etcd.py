@@ -14,8 +14,8 @@ import pytest
 
 from govchain.errors import NotProposer, OrderingUnavailable
 from govchain.ordering.etcd import BlockLog, EtcdOrderer
-from govchain.ordering.etcd_client import WATCH_IDLE_S, EtcdClient, prefix_end
-from govchain.ordering.etcd_cluster import EtcdCluster, member_environment
+from govchain.ordering.etcd_client import WATCH_IDLE_S, EtcdClient, op_delete, prefix_end
+from govchain.ordering.etcd_cluster import MAX_TXN_OPS, EtcdCluster, member_environment
 
 
 @pytest.fixture
@@ -266,3 +266,18 @@ def test_watch_on_a_member_that_loses_its_leader_reconnects(tmp_path: Path) -> N
         t.join(10)
         client.close()
         own.stop()
+
+
+def test_a_request_the_cluster_refuses_is_reported_at_once(client: EtcdClient) -> None:
+    too_many = [op_delete(b"/many/%d" % i) for i in range(MAX_TXN_OPS + 1)]
+    started = time.monotonic()
+    with pytest.raises(OrderingUnavailable, match=r"INVALID_ARGUMENT .*too many operations"):
+        client.txn([], too_many)
+    assert time.monotonic() - started < 2.0  # not retried until the 5 s deadline
+
+
+def test_revoking_an_unknown_lease_is_reported_at_once(client: EtcdClient) -> None:
+    started = time.monotonic()
+    with pytest.raises(OrderingUnavailable, match="NOT_FOUND"):
+        client.lease_revoke(0x7FFF_FFFF_FFFF)
+    assert time.monotonic() - started < 2.0

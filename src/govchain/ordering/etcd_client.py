@@ -53,6 +53,22 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
+FINAL_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,  # e.g. revoking a lease that already expired
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+"""Answers that another member (or another try) would give the same way, e.g. a transaction
+with more operations than the cluster allows: reported at once, not retried until the
+deadline."""
 REQUIRE_LEADER = (("hasleader", "true"),)
 """gRPC metadata: a member without a Raft leader refuses (a watch: ends the stream) instead of
 answering from a store that no longer advances."""
@@ -225,6 +241,8 @@ class EtcdClient:
                 if len(why) > 300:  # the end says why (e.g. the TLS verification error)
                     why = "…" + why[-300:]
                 last = f"{self.endpoints[idx]}: {exc.code().name}" + (f" ({why})" if why else "")
+                if exc.code() in FINAL_CODES:
+                    break
             else:
                 self._preferred = idx
                 return out
