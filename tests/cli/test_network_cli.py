@@ -119,11 +119,11 @@ def test_network_up_status_and_clean_stop_on_ctrl_c(tmp_path: Path) -> None:
             ],
             "every etcd endpoint must be https://",
         ),
+        (["--etcd", "127.0.0.1:2379"], "is not http://host:port or https://host:port"),
+        (["--etcd", ","], "--etcd names no endpoint"),
     ],
 )
-def test_node_run_checks_the_etcd_tls_options(
-    tmp_path: Path, options: list[str], message: str
-) -> None:
+def test_node_run_checks_the_etcd_options(tmp_path: Path, options: list[str], message: str) -> None:
     r = _govchain("node", "run", "--dept", "tax", "--network", str(tmp_path), *options)
     assert r.returncode == 1
     assert message in r.stderr

@@ -36,7 +36,7 @@ from govchain.errors import IntegrityError, Unavailable
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.replica import NetworkNode
 from govchain.ordering.etcd import BlockLog
-from govchain.ordering.etcd_client import EtcdClient
+from govchain.ordering.etcd_client import EtcdClient, parse_endpoint
 from govchain.ordering.etcd_cluster import EtcdCluster, free_port
 from govchain.ordering.etcd_tls import EtcdTls
 
@@ -86,7 +86,12 @@ def _etcd_tls(
     endpoints: list[str], ca: Path | None, cert: Path | None, key: Path | None
 ) -> EtcdTls | None:
     """The etcd TLS files given on the command line: all three or none, and with https
-    endpoints only (``CliError`` naming what is missing otherwise)."""
+    endpoints only (``CliError`` naming what is missing otherwise). The endpoints must be
+    ``http(s)://host:port`` (``SchemaViolation``)."""
+    if not endpoints:
+        raise CliError("--etcd names no endpoint")
+    for e in endpoints:
+        parse_endpoint(e)
     given = {"--etcd-ca": ca, "--etcd-cert": cert, "--etcd-key": key}
     missing = [opt for opt, v in given.items() if v is None]
     https = [e for e in endpoints if e.startswith("https://")]

@@ -29,7 +29,7 @@ import grpc
 from aetcd.rpc import rpc_pb2 as pb
 from aetcd.rpc import rpc_pb2_grpc as rpc
 
-from govchain.errors import OrderingUnavailable
+from govchain.errors import OrderingUnavailable, SchemaViolation
 from govchain.ordering.etcd_tls import EtcdTls
 
 T = TypeVar("T")
@@ -161,13 +161,20 @@ class _Stubs:
     maintenance: Any
 
 
-def _target(endpoint: str) -> tuple[str, bool]:
-    """Return ``host:port`` of an endpoint URL and whether it is TLS (``ValueError`` if it is
-    not ``http(s)://host:port``)."""
-    url = urlsplit(endpoint)
-    if url.scheme not in ("http", "https") or not url.hostname or url.port is None:
-        raise ValueError(f"etcd endpoint {endpoint!r} is not http(s)://host:port")
-    return f"{url.hostname}:{url.port}", url.scheme == "https"
+def parse_endpoint(endpoint: str) -> tuple[str, bool]:
+    """Return ``host:port`` of an endpoint URL and whether it is TLS (``SchemaViolation`` if
+    it is not ``http(s)://host:port``)."""
+    try:
+        url = urlsplit(endpoint)
+        port = url.port
+    except ValueError:  # a port that is not a number, or out of range
+        port = None
+    if url.scheme not in ("http", "https") or not url.hostname or port is None:
+        raise SchemaViolation(
+            f"etcd endpoint {endpoint!r} is not http://host:port or https://host:port",
+            field="etcd",
+        )
+    return f"{url.hostname}:{port}", url.scheme == "https"
 
 
 class EtcdClient:
@@ -182,7 +189,7 @@ class EtcdClient:
         tls: EtcdTls | None = None,
     ) -> None:
         if not endpoints:
-            raise ValueError("at least one etcd endpoint is needed")
+            raise SchemaViolation("at least one etcd endpoint is needed", field="etcd")
         self.endpoints = [e.rstrip("/") for e in endpoints]
         self.timeout = timeout
         self._preferred = 0
@@ -197,9 +204,13 @@ class EtcdClient:
         self._stubs = [self._open(e) for e in self.endpoints]
 
     def _open(self, endpoint: str) -> _Stubs:
-        target, secure = _target(endpoint)
+        target, secure = parse_endpoint(endpoint)
         if secure and self._credentials is None:
-            raise ValueError(f"etcd endpoint {endpoint} is https: TLS files are needed")
+            raise SchemaViolation(
+                f"etcd endpoint {endpoint} is https: a CA, a client certificate and its key "
+                "are needed",
+                field="etcd",
+            )
         channel = (
             grpc.secure_channel(target, self._credentials, CHANNEL_OPTIONS)
             if secure
