@@ -281,3 +281,11 @@ def test_revoking_an_unknown_lease_is_reported_at_once(client: EtcdClient) -> No
     with pytest.raises(OrderingUnavailable, match="NOT_FOUND"):
         client.lease_revoke(0x7FFF_FFFF_FFFF)
     assert time.monotonic() - started < 2.0
+
+
+def test_a_closed_client_is_unavailable(cluster: EtcdCluster) -> None:
+    c = cluster.client()
+    c.put(b"/closed/k", b"v")
+    c.close()
+    with pytest.raises(OrderingUnavailable, match="stopping"):
+        c.get(b"/closed/k")

@@ -202,6 +202,7 @@ class EtcdClient:
                 certificate_chain=tls.cert.read_bytes(),
             )
         self._stubs = [self._open(e) for e in self.endpoints]
+        self._closed = False
 
     def _open(self, endpoint: str) -> _Stubs:
         target, secure = parse_endpoint(endpoint)
@@ -225,7 +226,8 @@ class EtcdClient:
         )
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (later calls raise ``OrderingUnavailable``)."""
+        self._closed = True
         for s in self._stubs:
             s.channel.close()
 
@@ -235,6 +237,8 @@ class EtcdClient:
         """Run ``fn(member's stubs, seconds left)`` on the first endpoint that answers; return
         its answer. ``OrderingUnavailable`` (naming the last error) when none does within the
         deadline."""
+        if self._closed:
+            raise OrderingUnavailable("ordering unavailable: the node is stopping")
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         n = len(self._stubs)
         start = self._preferred
@@ -392,7 +396,7 @@ class EtcdClient:
             )
         )
         i = 0
-        while not stop.is_set():
+        while not stop.is_set() and not self._closed:
             stubs = self._stubs[i % len(self._stubs)]
             ended = threading.Event()
             stream = stubs.watch.Watch(_requests(create, ended), metadata=REQUIRE_LEADER)
