@@ -9,7 +9,10 @@ Measures, beside this machine's Ed25519 verify limit measured in the same run:
 3. **catch-up**: one node is stopped while more transactions commit, then restarted; the
    rate at which it fetches from peers, verifies and applies them (its own log line).
 
-Usage: ``python -m bench.network_bench [--count 60000] [--catch-up 60000]``;
+etcd speaks mutual TLS to the nodes and between its members, as ``govchain network up`` runs
+it; ``--plain-etcd`` measures plain HTTP instead.
+
+Usage: ``python -m bench.network_bench [--count 60000] [--catch-up 60000] [--plain-etcd]``;
 writes ``bench/results/network.json``.
 """
 
