@@ -90,11 +90,9 @@ def _etcd_tls(
     ``http(s)://host:port`` (``SchemaViolation``)."""
     if not endpoints:
         raise CliError("--etcd names no endpoint")
-    for e in endpoints:
-        parse_endpoint(e)
+    https = [e for e in endpoints if parse_endpoint(e)[1]]
     given = {"--etcd-ca": ca, "--etcd-cert": cert, "--etcd-key": key}
     missing = [opt for opt, v in given.items() if v is None]
-    https = [e for e in endpoints if e.startswith("https://")]
     if len(missing) == len(given):
         if https:
             raise CliError(
