@@ -1,6 +1,7 @@
 """Canonical encoding: equal to RFC 8785 (JCS) on the accepted domain; floats and other
 non-interoperable values rejected."""
 
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from govchain.errors import MalformedEncoding
-from govchain.ledger.encoding import MAX_SAFE_INTEGER, canonical_bytes, decode
+from govchain.ledger.encoding import MAX_SAFE_INTEGER, canonical_bytes, decode, right_sized
 
 bmp_text = st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]))
 any_text = st.text(st.characters(exclude_categories=["Cs"]))
@@ -78,3 +79,19 @@ def test_deep_nesting_rejected() -> None:
         value = [value]
     with pytest.raises(MalformedEncoding, match="nested deeper"):
         canonical_bytes(value)
+
+
+def test_right_sized_copy_is_equal_and_small() -> None:
+    """orjson writes into a buffer of at least 4 KiB; a kept encoding is copied to its size."""
+    value = {"key": "k" * 150, "value": {"amount_fen": 120_000, "note": "right-sized"}}
+    kept: list[bytes] = []
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(200):
+            kept.append(right_sized(canonical_bytes(value)))
+        per_item = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert all(k == canonical_bytes(value) for k in kept)
+    assert per_item < 2 * len(kept[0]) + 64  # the text and the object header, not 4 KiB

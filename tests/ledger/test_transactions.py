@@ -4,6 +4,7 @@ and parsed again give the same transaction; a tampered envelope no longer verifi
 
 from __future__ import annotations
 
+import tracemalloc
 from typing import Any
 
 import rfc8785
@@ -46,3 +47,31 @@ def test_encode_is_the_canonical_envelope_and_round_trips(args: dict[str, Any], 
     )
     assert forged.tx_id != tx.tx_id
     assert not SUITE.verify(KEY.public, forged.signing_message(), forged.signature)
+
+
+def test_a_parsed_transaction_keeps_a_right_sized_body() -> None:
+    """Its body bytes are kept for as long as it is pending or in a block: their size, not the
+    4 KiB buffer orjson encoded them into."""
+    data = build_transaction(
+        chain="enc-test",
+        signer="tax/admin",
+        nonce=7,
+        contract="kv",
+        method="put",
+        args={"key": "licence/1", "value": {"holder": "Example Co.", "fee_fen": 12_000}},
+        actor="tax/officer-1",
+        case="case-1",
+        purpose="test",
+        sign=lambda m: SUITE.sign(KEY.private, m),
+        hash_fn=SUITE.hash,
+    ).encode()
+    kept = []
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(100):
+            kept.append(parse_transaction(data, SUITE.hash).body_bytes)
+        per_body = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert per_body < 2 * len(kept[0]) + 64

@@ -127,13 +127,17 @@ def test_catch_up_reaches_the_source_state_with_one_storage_commit(
     store = BufferedStore(MemoryStore())
     node = follower(network, store)
     seen: list[tuple[int, int]] = []
+    collecting: set[bool] = set()
+
+    def progress(height: int, target: int) -> None:
+        seen.append((height, target))
+        collecting.add(gc.isenabled())
+
     cu = CatchUp(node, peer(source, limit=2), store)  # 2 blocks per request: several requests
     thresholds = gc.get_threshold()
     gc.set_threshold(700, 10, 10)  # Python's defaults, as in a node that has not started
     try:
-        applied = cu.run(
-            source.ledger.height, progress=lambda h, t: seen.append((h, t)), defer=True
-        )
+        applied = cu.run(source.ledger.height, progress=progress, defer=True)
         tuned = gc.get_threshold()[0]
     finally:
         gc.set_threshold(*thresholds)
@@ -164,6 +168,8 @@ def test_catch_up_reaches_the_source_state_with_one_storage_commit(
     assert sorted(certified) == list(range(1, BLOCKS + 1))
     assert {d for d, _ in certified[BLOCKS]} == {d.id for d in mine.membership().departments}
     assert tuned == GC_GEN0_THRESHOLD
+    # The cyclic collector was paused while blocks were applied, and runs again after.
+    assert collecting == {False} and gc.isenabled()
 
 
 def test_receipts_sent_by_a_peer_are_not_believed(network: Path, source: Node) -> None:
@@ -245,6 +251,7 @@ def test_tampered_block_from_a_peer_is_rejected_naming_its_height(
     with pytest.raises(IntegrityError, match=message) as err:
         cu.run(source.ledger.height, defer=True)
     assert err.value.fields.get("height") in (4, None)
+    assert gc.isenabled()  # the collector paused for the catch-up runs again
     # Blocks 1-3 are applied and durable; nothing of block 4 or later is.
     assert node.ledger.height == 3
     assert store.pending() == 0

@@ -11,6 +11,7 @@ import orjson
 
 from govchain.contracts.budget import Meter
 from govchain.contracts.errors import BadArguments, ReadOnlyCall, UnknownMethod
+from govchain.ledger.encoding import right_sized
 from govchain.ledger.execution import CallContext
 
 STATE_OP_STEPS = 10
@@ -117,7 +118,7 @@ class ContractContext:
             raise ReadOnlyCall(f"{self._name}: a view cannot write state")
         self._meter.charge(STATE_OP_STEPS)
         try:
-            data = orjson.dumps(value, option=_SORT)
+            data = right_sized(orjson.dumps(value, option=_SORT))
         except TypeError as exc:
             raise BadArguments(f"{self._name}: value of {key!r} is not JSON: {exc}") from None
         if b"." in data and _has_float(value):

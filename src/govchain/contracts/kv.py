@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from govchain.contracts.errors import BadArguments, UnknownMethod
-from govchain.ledger.encoding import decode
+from govchain.ledger.encoding import decode, right_sized
 from govchain.ledger.execution import CallContext
 
 NAMESPACE = b"c/kv/"
@@ -46,7 +46,8 @@ class KvContract:
             key = args["key"]
             if type(key) is not str or not 1 <= len(key) <= MAX_KEY_CHARS:
                 key = _key_arg(args)  # raises
-            ctx.put(NAMESPACE + key.encode(), orjson.dumps(args["value"], option=_SORT))
+            value = right_sized(orjson.dumps(args["value"], option=_SORT))
+            ctx.put(NAMESPACE + key.encode(), value)
             ctx.emit("kv.put", {"key": key})
             return {"key": key}
         if method == "delete":

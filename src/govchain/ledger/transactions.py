@@ -21,6 +21,7 @@ from govchain.ledger.encoding import (
     canonical_unchecked,
     check_value,
     decode_unchecked,
+    right_sized,
 )
 from govchain.types import MemberId, TxId
 
@@ -212,7 +213,7 @@ def parse_envelope(obj: Any, hash_fn: Callable[[bytes], bytes]) -> Transaction:
         raise SchemaViolation("signature is not valid hex", field="signature") from None
     if not 32 <= len(signature) <= 128:
         raise SchemaViolation("signature has an impossible length", field="signature")
-    body_bytes = orjson.dumps(body, option=_SORT)
+    body_bytes = right_sized(orjson.dumps(body, option=_SORT))
     # The common case of each field check is inlined; the helpers raise the precise error.
     chain = body["chain"]
     if type(chain) is not str or not 0 < len(chain) <= 64:
