@@ -50,10 +50,15 @@ RANGE_BLOCKS = 1024
 """Blocks asked for per catch-up request (a peer also cuts its answer by size)."""
 BLOCKS_AHEAD = 64
 """Decoded blocks waiting to be applied: the fetch thread stops this far ahead ..."""
-TXS_AHEAD = 20_000
+TXS_AHEAD = 5_000
 """... or this many transactions ahead (but always holds one block), which bounds memory."""
-FLUSH_TXS = 20_000
-"""With ``defer``, the deferred blocks are written to storage every this many transactions."""
+FLUSH_TXS = 10_000
+"""With ``defer``, the deferred blocks are written to storage every this many transactions.
+
+Both bounds are the catching-up node's working set, and a fresh process pays a page fault for
+every page it grows into (several microseconds each on a virtual machine). With 20,000 for
+both, a 60,000-transaction catch-up in ``bench/network_bench.py`` grew the node by about
+250 MB and made 17,000-18,600 tx/s; with these, 18,200-20,600 (``docs/performance.md``)."""
 COLLECT_TXS = 200_000
 """While catching up, the cyclic garbage collector runs only every this many transactions."""
 
