@@ -56,9 +56,10 @@ FLUSH_TXS = 10_000
 """With ``defer``, the deferred blocks are written to storage every this many transactions.
 
 Both bounds are the catching-up node's working set, and a fresh process pays a page fault for
-every page it grows into (several microseconds each on a virtual machine). With 20,000 for
-both, a 60,000-transaction catch-up in ``bench/network_bench.py`` grew the node by about
-250 MB and made 17,000-18,600 tx/s; with these, 18,200-20,600 (``docs/performance.md``)."""
+every page it grows into (several microseconds each on a virtual machine). In alternating
+runs of ``bench/network_bench.py`` (a 60,000-transaction catch-up), 20,000 for both made
+16,043 and 17,442 tx/s, these 17,857 and 18,809: the fetch thread's CPU per transaction fell
+from 17-18 to 11-14 µs (``docs/performance.md``)."""
 COLLECT_TXS = 200_000
 """While catching up, the cyclic garbage collector runs only every this many transactions."""
 
