@@ -33,6 +33,7 @@ from govchain.cli.output import CliError, console, err_console, reports_errors
 from govchain.cli.server import listen, serve
 from govchain.crypto import parallel
 from govchain.errors import IntegrityError, Unavailable
+from govchain.node.allocator import use_one_arena
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.replica import NetworkNode
 from govchain.ordering.etcd import BlockLog
@@ -139,6 +140,7 @@ def run(
     ] = None,
 ) -> None:
     """Run one department's node: etcd ordering, replication, checkpoints, API."""
+    use_one_arena()  # before the node starts any thread
     endpoints = [e.strip() for e in etcd.split(",") if e.strip()]
     etcd_tls = _etcd_tls(endpoints, etcd_ca, etcd_cert, etcd_key)
     logging.basicConfig(
