@@ -237,11 +237,14 @@ class CatchUp:
                 # The first answer is one block, so that applying starts as soon as it is
                 # decoded; later ones are whole ranges, fetched while earlier blocks apply.
                 limit = 1 if first == start else RANGE_BLOCKS
-                blocks = self.fetch(first, min(limit, target - first + 1))
+                blocks = list(self.fetch(first, min(limit, target - first + 1)))
                 if not blocks:
                     break
-                for data in blocks:
-                    block = self._decode(data, keys)
+                # Each block's parsed answer is let go once it is decoded: what its
+                # transactions do not keep (receipts, envelopes) is freed a block at a time.
+                blocks.reverse()
+                while blocks:
+                    block = self._decode(blocks.pop(), keys)
                     if block.signed.header.height != first:
                         raise IntegrityError(
                             f"block {first}: a peer sent block {block.signed.header.height} "

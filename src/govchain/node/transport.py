@@ -243,7 +243,7 @@ class PeerServer:
 MAX_HEAD_BYTES = 16 << 10
 """Longest status line and headers a peer may answer with."""
 MAX_ANSWER_BYTES = 1 << 30
-"""Largest answer body taken from a peer (a catch-up range is cut after 4 MiB, past one block
+"""Largest answer body taken from a peer (a catch-up range is cut after 1 MiB, past one block
 of at most ``block_max_txs`` transactions): a peer announcing more is refused before anything
 is allocated for it."""
 
