@@ -29,7 +29,7 @@ from govchain.node.node import GC_GEN0_THRESHOLD, Node, NodeIdentity
 from govchain.node.peers import Peers
 from govchain.node.quorum import MembershipHistory, peer_certificates
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, fetch, issue_certificate
-from govchain.node.wire import blocks_from, decode_block
+from govchain.node.wire import blocks_from, decode_block, stored_block
 from govchain.ordering.solo import SoloOrderer
 from govchain.storage.buffered import BufferedStore
 from govchain.storage.memory import MemoryStore
@@ -170,6 +170,18 @@ def test_catch_up_reaches_the_source_state_with_one_storage_commit(
     assert tuned == GC_GEN0_THRESHOLD
     # The cyclic collector was paused while blocks were applied, and runs again after.
     assert collecting == {False} and gc.isenabled()
+
+
+def test_a_peer_cuts_its_answer_after_the_block_that_passes_the_size(source: Node) -> None:
+    def heights(max_bytes: int) -> list[int]:
+        body = blocks_from(source.ledger, 2, 100, max_bytes)
+        return [b["header"]["header"]["height"] for b in orjson.loads(body)["blocks"]]
+
+    one = len(stored_block(source.ledger, 2))
+    assert heights(1) == [2]  # always at least one block, however large
+    assert heights(one) == [2]
+    assert heights(one + 1) == [2, 3]
+    assert heights(1 << 30) == list(range(2, source.ledger.height + 1))
 
 
 def test_receipts_sent_by_a_peer_are_not_believed(network: Path, source: Node) -> None:
