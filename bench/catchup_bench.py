@@ -8,7 +8,7 @@ parsed as a peer's answer, signatures verified on the worker processes, every bl
 re-executed and checked, many blocks per LMDB transaction. No TLS and no other processes: the
 figure is the catching-up node's own rate, with its CPU per transaction split by thread.
 
-Usage: ``python -m bench.catchup_bench [--count 40000] [--block 4000]``;
+Usage: ``python -m bench.catchup_bench [--count 40000] [--block 4000] [--held 0]``;
 writes ``bench/results/catchup.json``.
 """
 
@@ -58,8 +58,13 @@ def make_source(count: int, block: int) -> tuple[Path, Node]:
     return network, node
 
 
-def run(count: int, block: int) -> dict[str, Any]:
-    """Build a source chain, catch a fresh node up from it; return the figures."""
+def run(count: int, block: int, held: int = 0) -> dict[str, Any]:
+    """Build a source chain, catch a fresh node up from it; return the figures. With
+    ``held``, the node first catches up (untimed) to the block holding that many transactions,
+    as a node restarting with state of its own does, then the timed catch-up covers the rest."""
+    held_blocks = -(-held // block)
+    held = held_blocks * block
+    count += held
     network, source = make_source(count, block)
     net = NetworkDir(network)
     genesis = net.genesis()
@@ -98,6 +103,9 @@ def run(count: int, block: int) -> dict[str, Any]:
 
     catch_up._fetch_loop = timed_fetch_loop  # type: ignore[method-assign]
     parallel.warm_up()
+    if held_blocks:
+        catch_up.run(held_blocks, defer=True)
+    served[0], flushes = 0.0, store.flushes
     limit = measure_limits("intl", 1.0)
     workers = parallel.worker_pids()
     workers_before = sum(_cpu_seconds(p) for p in workers)
@@ -106,17 +114,18 @@ def run(count: int, block: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     apply_cpu = time.thread_time() - thread_before
     workers_cpu = sum(_cpu_seconds(p) for p in workers) - workers_before
-    n = node.ledger.log.size
-    if node.ledger.state.root != source.ledger.state.root or n != count:
+    if node.ledger.state.root != source.ledger.state.root or node.ledger.log.size != count:
         raise SystemExit("the caught-up node does not hold the source's state")
+    n = count - held
     node.close()
     source.close()
     per_tx = 1e6 / n
     result = {
         "transactions": n,
+        "held_before": held,
         "blocks": blocks,
         "block_size": block,
-        "storage_commits": store.flushes,
+        "storage_commits": store.flushes - flushes,
         "seconds": round(elapsed, 3),
         "tx_per_s": round(n / elapsed),
         "cpu_us_per_tx": {
@@ -134,13 +143,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=40_000, help="transactions")
     parser.add_argument("--block", type=int, default=4_000, help="transactions per block")
+    parser.add_argument(
+        "--held", type=int, default=0, help="transactions the node holds before (untimed)"
+    )
     args = parser.parse_args(argv)
-    r = run(args.count, args.block)
+    r = run(args.count, args.block, args.held)
     lim = r["machine_limit"]
     print(f"machine: Ed25519 verify {lim['verify_per_s_all_cores']:,.0f}/s on all cores "
           f"({lim['verify_per_s_1core']:,.0f}/s on one)")  # fmt: skip
     cpu = r["cpu_us_per_tx"]
-    print(f"catch-up in one process: {r['transactions']:,} tx in {r['blocks']} blocks, "
+    held = f" (holding {r['held_before']:,} before)" if r["held_before"] else ""
+    print(f"catch-up in one process{held}: {r['transactions']:,} tx in {r['blocks']} blocks, "
           f"{r['seconds']:.2f} s = {r['tx_per_s']:,} tx/s verified and applied "
           f"({r['storage_commits']} LMDB commits)")  # fmt: skip
     print(f"CPU per transaction: applying {cpu['applying_thread']} µs, fetching and decoding "
