@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import make_network, presign, submit_all, write_result
+from bench.common import fresh_page_us, make_network, presign, submit_all, write_result
 from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite, parallel
 from govchain.crypto.limits import measure_limits
@@ -114,6 +114,7 @@ def run(count: int, block: int, held: int = 0) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     apply_cpu = time.thread_time() - thread_before
     workers_cpu = sum(_cpu_seconds(p) for p in workers) - workers_before
+    page_us = fresh_page_us()  # after: touching memory before would warm what the run uses
     if node.ledger.state.root != source.ledger.state.root or node.ledger.log.size != count:
         raise SystemExit("the caught-up node does not hold the source's state")
     n = count - held
@@ -135,6 +136,7 @@ def run(count: int, block: int, held: int = 0) -> dict[str, Any]:
             "verifier_workers": round(workers_cpu * per_tx, 1),
         },
         "machine_limit": limit,
+        "fresh_page_us": round(page_us, 2),
     }
     return result
 
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     r = run(args.count, args.block, args.held)
     lim = r["machine_limit"]
     print(f"machine: Ed25519 verify {lim['verify_per_s_all_cores']:,.0f}/s on all cores "
-          f"({lim['verify_per_s_1core']:,.0f}/s on one)")  # fmt: skip
+          f"({lim['verify_per_s_1core']:,.0f}/s on one); fresh memory "
+          f"{r['fresh_page_us']:.1f} µs per 4 KiB page first touched")  # fmt: skip
     cpu = r["cpu_us_per_tx"]
     held = f" (holding {r['held_before']:,} before)" if r["held_before"] else ""
     print(f"catch-up in one process{held}: {r['transactions']:,} tx in {r['blocks']} blocks, "

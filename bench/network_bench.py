@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import make_network, presign, write_result
+from bench.common import fresh_page_us, make_network, presign, write_result
 from govchain.cli.cluster import start_node, stop_process, wait_healthy
 from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite
@@ -361,6 +361,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         # The catch-up's rate comes from the node's own log line, not from this wait, which
         # polls seldom so as to take little CPU from the catching-up node.
         _wait_log(urls, base + args.catch_up // len(others) * len(others), 300, CATCH_UP_POLL_S)
+        # Measured after the catch-up: touching memory just before it would warm part of what
+        # the restarted node grows into.
+        page_us = fresh_page_us()
         text = log_path.read_text(errors="replace")[len(before) :]
         m = re.search(r"caught up (\d+) blocks \((\d+) transactions\) in ([\d.]+) s", text)
         if m is None:
@@ -374,7 +377,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"catch-up: {cu_n:,} tx in {cu_blocks} blocks, {cu_s:.2f} s = {cu_rate:,.0f} tx/s "
               f"verified and applied (from peers over mutual TLS), {cu_cpu} µs CPU per "
               f"transaction in the catching-up node (fetch thread {cu_fetch}, applying thread "
-              f"{cu_apply}, the rest mostly its verifier workers)")  # fmt: skip
+              f"{cu_apply}, the rest mostly its verifier workers); fresh memory on this "
+              f"machine right after: {page_us:.1f} µs per 4 KiB page first touched")  # fmt: skip
     finally:
         for p in procs.values():
             p.terminate()
@@ -410,6 +414,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "cpu_us_per_tx": cu_cpu,
             "fetch_thread_us_per_tx": cu_fetch,
             "apply_thread_us_per_tx": cu_apply,
+            "fresh_page_us": round(page_us, 2),
         },
         "receipts": statuses,
         "failed_batches": FAILED,

@@ -19,6 +19,7 @@ from govchain.crypto.suite import CryptoSuite
 from govchain.errors import Forbidden
 from govchain.node import transport
 from govchain.node.transport import (
+    AnswerBuffer,
     PeerCertificate,
     PeerServer,
     TlsContexts,
@@ -160,6 +161,49 @@ def test_a_large_answer_arrives_whole(tmp_path: Path, suite: CryptoSuite) -> Non
         srv.close()
         sctx.close()
         cctx.close()
+
+
+def test_answers_read_into_a_kept_buffer_arrive_whole_and_reuse_its_memory(
+    tmp_path: Path, suite: CryptoSuite
+) -> None:
+    # The answer to ``from=n`` is n KiB of padding: a small answer, a larger one (the buffer
+    # grows), a small one again (read into the same memory).
+    keys = {d: suite.generate_keypair() for d in ("market", "tax")}
+    members = {d: k.public for d, k in keys.items()}
+
+    def answer(first: int, limit: int) -> bytes:
+        return orjson.dumps({"blocks": [{"from": first, "pad": "x" * (first << 10)}]})
+
+    (tmp_path / "s").mkdir()
+    (tmp_path / "c").mkdir()
+    sctx = TlsContexts(
+        issue_certificate(suite, CHAIN, "market", keys["market"].private), tmp_path / "s"
+    )
+    cctx = TlsContexts(issue_certificate(suite, CHAIN, "tax", keys["tax"].private), tmp_path / "c")
+    srv = PeerServer(sctx, lambda c: check_peer(suite, CHAIN, c, members), answer)
+    srv.start()
+    buffer = AnswerBuffer()
+    memory: list[object] = []
+    try:
+        sctx.trust(cctx.own.cert_pem)
+        cctx.trust(sctx.own.cert_pem)
+        for first in (4, 2048, 16):
+            body = fetch(
+                cctx,
+                f"{srv.url}/v1/peer/blocks?from={first}",
+                lambda c: check_peer(suite, CHAIN, c, members),
+                buffer=buffer,
+            )
+            assert isinstance(body, memoryview)
+            assert bytes(body) == answer(first, 1)
+            memory.append(body.obj)
+            body.release()
+    finally:
+        srv.close()
+        sctx.close()
+        cctx.close()
+    assert memory[0] is not memory[1]  # 2 MiB did not fit: a larger buffer
+    assert memory[2] is memory[1]  # 16 KiB did
 
 
 def test_an_answer_larger_than_the_limit_is_refused_before_it_is_read(

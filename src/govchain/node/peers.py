@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import ssl
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from govchain.errors import GovchainError, Unavailable
-from govchain.node.transport import TlsContexts, fetch
+from govchain.node.transport import AnswerBuffer, TlsContexts, fetch
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog
 
 log = logging.getLogger("govchain.network")
@@ -41,6 +42,8 @@ class Peers:
         ).decode()
         self._lease = 0
         self._turn = 0
+        self._local = threading.local()
+        """Per fetching thread, the ``AnswerBuffer`` its peers' answers are read into."""
 
     def register(self) -> None:
         """Publish (or keep alive) this node's entry; ``Unavailable`` if etcd cannot."""
@@ -66,6 +69,12 @@ class Peers:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, ssl.SSLError):
                 continue
 
+    def _buffer(self) -> AnswerBuffer:
+        buffer: AnswerBuffer | None = getattr(self._local, "buffer", None)
+        if buffer is None:
+            buffer = self._local.buffer = AnswerBuffer()
+        return buffer
+
     def fetch_blocks(self, first: int, limit: int) -> list[Any]:
         """Return up to ``limit`` blocks from height ``first`` (decoded JSON, unverified) from
         a peer that has them, or ``[]``. Successive calls start at successive peers, so that a
@@ -88,8 +97,13 @@ class Peers:
                     self.tls,
                     f"{entry['peer']}/v1/peer/blocks?from={first}&limit={limit}",
                     self.authorize,
+                    buffer=self._buffer(),
                 )
-                items: list[Any] = orjson.loads(body)["blocks"]
+                try:
+                    items: list[Any] = orjson.loads(body)["blocks"]
+                finally:
+                    if isinstance(body, memoryview):
+                        body.release()  # the buffer is reused by the next fetch
             except (OSError, ssl.SSLError, GovchainError, orjson.JSONDecodeError) as exc:
                 log.warning("%s: catch-up from peer %s failed: %s", self.dept, dept, exc)
                 continue
