@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -67,14 +68,18 @@ def _get_executor() -> ProcessPoolExecutor:
                 _executor = ProcessPoolExecutor(
                     max_workers=worker_count(),
                     mp_context=multiprocessing.get_context("fork"),
-                    initializer=_lower_priority,
+                    initializer=_init_worker,
                 )
             executor = _executor
     return executor
 
 
-def _lower_priority() -> None:
+def _init_worker() -> None:
     os.nice(WORKER_NICENESS)
+    # Ctrl-C in a terminal reaches the whole process group: the node stops on it and shuts
+    # the pool down, while a worker interrupted in the middle of waiting for work would only
+    # print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def warm_up() -> None:
