@@ -255,7 +255,7 @@ class AnswerBuffer:
     page fault per 4 KiB page (and zeroing the buffer first): on this project's benchmark
     machine, a virtual machine that hands fresh memory back to its host, a first touch costs
     about 10 µs a page. One buffer per fetching thread, grown when an answer is larger, is
-    touched once."""
+    touched once; it is freed with its thread (catch-up fetches on a thread of its own)."""
 
     def __init__(self) -> None:
         self._data = bytearray()
