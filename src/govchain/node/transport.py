@@ -273,15 +273,15 @@ def fetch(
     authorize: Callable[[bytes | None], str],
     timeout: float = 10.0,
     buffer: AnswerBuffer | None = None,
-) -> bytes | bytearray | memoryview:
+) -> bytes | memoryview:
     """GET ``url`` from a peer over mutual TLS; the server's certificate must be issued by a
     member department (``Forbidden``); ``OSError`` on network errors or a malformed answer.
 
     The body is read straight into one buffer of its ``content-length``: a catch-up answer is
     a few MiB, and collecting it in chunks, joining them and cutting off the head copied it
-    three times (fresh memory each time, which costs page faults as much as the copies). With
-    ``buffer``, that is the buffer's memory, and the body returned is a view of it, valid until
-    the next fetch into the same buffer: release it (``memoryview.release``) once parsed."""
+    three times (fresh memory each time, which costs page faults as much as the copies). The
+    body returned is a view of that buffer; with ``buffer``, it is the buffer's memory, valid
+    until the next fetch into the same buffer: release it (``memoryview.release``) once parsed."""
     parsed = urlparse(url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 443
     with (
@@ -321,14 +321,9 @@ def fetch(
                 size += len(data)
                 if size > MAX_ANSWER_BYTES:
                     raise OSError(f"peer sent more than {MAX_ANSWER_BYTES} bytes")
-            body: bytes | bytearray | memoryview = b"".join(chunks)
+            body: bytes | memoryview = b"".join(chunks)
         else:
-            own: bytearray | None = None
-            if buffer is None:
-                own = bytearray(length)
-                view = memoryview(own)
-            else:
-                view = buffer.view(length)
+            view = (buffer or AnswerBuffer()).view(length)
             view[: len(start)] = start
             got = len(start)
             while got < length:
@@ -337,11 +332,7 @@ def fetch(
                     view.release()
                     raise OSError(f"peer closed the connection after {got} of {length} bytes")
                 got += n
-            if own is not None:
-                view.release()
-                body = own
-            else:
-                body = view
+            body = view
     if status != 200:
         detail = bytes(body[:200])
         if isinstance(body, memoryview):
