@@ -34,6 +34,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "contracts": ("govchain.contracts",),
     "identity": ("govchain.identity",),
     "sharing": ("govchain.sharing",),
+    "procedures": ("govchain.procedures",),
     "node": ("govchain.node",),
     "sdk": ("govchain.sdk",),
     # application ("N")
@@ -47,7 +48,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 _BASE = frozenset({"base"})
 _ADAPTERS = frozenset({"storage", "storage.base", "ordering"})
 _CORE = _BASE | _ADAPTERS | {"crypto", "ledger"}
-_SUPPORT_PEERS = frozenset({"contracts", "identity", "sharing", "sdk"})
+_SUPPORT_PEERS = frozenset({"contracts", "identity", "sharing", "procedures", "sdk"})
 _BELOW_APPS = _CORE | _SUPPORT_PEERS | {"node"}
 _BELOW_ACCESS = _BELOW_APPS | {"apps"}
 
@@ -63,6 +64,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "contracts": _CORE | _SUPPORT_PEERS,
     "identity": _CORE | _SUPPORT_PEERS,
     "sharing": _CORE | _SUPPORT_PEERS,
+    "procedures": _CORE | _SUPPORT_PEERS,
     "node": _CORE | _SUPPORT_PEERS,
     "sdk": _CORE | _SUPPORT_PEERS,
     "apps": _BELOW_APPS,
@@ -90,7 +92,9 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     # X.509 for TLS certificates besides the crypto suites: node to node (node/transport.py)
     # and the local etcd cluster's authority (ordering/etcd_tls.py, the adapter's own TLS).
     "cryptography": frozenset({"crypto", "node", "identity", "ordering"}),
-    "rjieba": frozenset({"sharing"}),
+    "rjieba": frozenset({"sharing", "procedures"}),
+    # Application forms are JSON Schema: checked when a service is published, and by the portal.
+    "jsonschema": frozenset({"procedures", "portal"}),
 }
 
 # --- checker ----------------------------------------------------------------------------------

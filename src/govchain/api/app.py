@@ -10,11 +10,14 @@ from govchain.api.commits import CommitWatch
 from govchain.api.routes import (
     apps,
     blocks,
+    casework,
     contracts,
+    enterprises,
     health,
     log,
     members,
     oidc,
+    services,
     sharing,
     state,
     transactions,
@@ -27,6 +30,8 @@ from govchain.identity.service import (
     load_or_create_token_key,
 )
 from govchain.identity.tokens import TokenKey
+from govchain.node.casedesk import open_casedesk
+from govchain.node.casework import start_casework
 from govchain.node.node import Node
 from govchain.node.sharing import open_sharing
 from govchain.sdk import discover_apps
@@ -70,12 +75,17 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.commit_watch = CommitWatch(node)
     app.state.identity = identity or open_identity(node, settings)
     app.state.sharing = open_sharing(node, settings.network_dir)
+    app.state.casework = start_casework(node, app.state.sharing, settings.network_dir)
+    app.state.casedesk = open_casedesk(node, settings.network_dir)
     problems.install(app)
     docs.install(app)
     # First: routes are matched in order, and data-sharing reads are the busiest route.
     for sharing_router in sharing.ROUTERS:
         app.include_router(sharing_router)
-    for module in (transactions, blocks, state, log, health, identity_routes, members, oidc):
+    for module in (
+        transactions, blocks, state, log, health, identity_routes, members, oidc,
+        services, casework, enterprises,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(contracts.router)
     app.include_router(apps.router)

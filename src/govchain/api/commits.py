@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from typing import Any
 
-from govchain.errors import Unavailable
+from govchain.api.views import committed_transaction
+from govchain.errors import CallFailed, GovchainError, Unavailable
 from govchain.ledger.chain import CommittedBlock
+from govchain.ledger.transactions import Transaction
 from govchain.node.node import Node
 
 _POLL_S = 0.5  # how often a waiter checks whether the node has failed
@@ -82,3 +85,22 @@ class CommitWatch:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def commit_transactions(node: Node, txs: list[Transaction], timeout: float) -> dict[str, Any]:
+    """Submit signed transactions, wait until durable, and return the last one's location and
+    receipt; a refused admission is raised, a failed receipt is ``CallFailed`` with its code."""
+    outcomes = node.submit([t.envelope() for t in txs], raw=False, wait=True, timeout=timeout)
+    for o in outcomes:
+        if isinstance(o, GovchainError):
+            raise o
+    doc = committed_transaction(node.ledger, txs[-1].tx_id, with_tx=False)
+    receipt = doc["receipt"]
+    if receipt["status"] != "ok":
+        err = receipt.get("error") or {}
+        raise CallFailed(
+            f"the transaction was committed but failed: {err.get('message', '')}",
+            tx_id=doc["tx_id"],
+            receipt_code=err.get("code"),
+        )
+    return doc

@@ -14,8 +14,11 @@ from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOp
 from govchain.cli.output import CliError, ProblemError, console, reports_errors
 from govchain.cli.transactions import print_receipt, sign
 from govchain.contracts.packages import code_hash
+from govchain.errors import NotFound
+from govchain.ledger.membership import current_membership
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
+from govchain.procedures.publishing import publication_plan
 from govchain.sdk import discover_apps, find_app
 from govchain.sdk.scaffold import scaffold_app
 
@@ -125,14 +128,63 @@ def deploy(
                 print_receipt(client.post("/v1/transactions", tx.encode(), wait="true"))
 
 
+def _submit_all(
+    node: Node, network: Path, calls: list[tuple[str, str, str, dict[str, Any]]], what: str
+) -> None:
+    """Sign and submit calls together (one block when they fit), then check every receipt."""
+    txs = [
+        sign(network, member, contract, method, args, actor=member, case="", purpose="")
+        for member, contract, method, args in calls
+    ]
+    if not txs:
+        return
+    node.submit([tx.encode() for tx in txs], wait=True)
+    for tx, (_, contract, method, _) in zip(txs, calls, strict=True):
+        receipt = node.ledger.receipt_bundle(tx.tx_id)["entry"]["receipt"]
+        if receipt["status"] != "ok":
+            raise CliError(f"{what}: {contract}.{method}: {receipt['error']}")
+
+
+def publish_definitions(node: Node, network: Path, definitions: list[dict[str, Any]]) -> list[str]:
+    """Publish service definitions on an embedded node holding the department admin keys:
+    propose, approve by every department concerned, publish. Return a line per definition."""
+    admins = {m.split("/")[0]: m for m in local_admins(network)}
+    departments = [
+        d.id for d in current_membership(node.genesis, node.ledger.state.get_value).departments
+    ]
+
+    def head(code: str) -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = node.query("services", "definition", {"code": code})["current"]
+        except NotFound:
+            return None
+        return found
+
+    plan = publication_plan(definitions, head, departments, admins, node.suite.hash)
+    for phase in plan.phases:
+        calls = [(c.member, "services", c.method, dict(c.args)) for c in phase]
+        _submit_all(node, network, calls, "publishing service definitions")
+    return [*plan.notes, *(f"{code}: published" for code in plan.codes)]
+
+
 def deploy_in_process(node: Node, network: Path) -> list[str]:
     """Deploy every service whose committed code differs (or is missing) on an embedded node
     holding all department keys (``govchain demo``): install, approve by every local admin,
-    commit, then the service's demo calls. Return a line per service."""
+    commit, then the service's demo calls; publish its service definitions. Return a line
+    per service."""
     suite = node.suite
     admins = local_admins(network)
     lines: list[str] = []
     for service in discover_apps():
+        if service.definitions():
+            published = publish_definitions(node, network, service.definitions())
+            done = sum(1 for line in published if line.endswith(": published"))
+            lines.append(
+                f"service {service.name}: {done} definition(s) published, "
+                f"{len(published) - done} unchanged or skipped"
+            )
+        if service.contract_file is None:
+            continue
         files = service.contract_files()
         digest = code_hash(suite.hash, files)
         current = node.query("lifecycle", "definition", {"name": service.name})
@@ -158,4 +210,13 @@ def deploy_in_process(node: Node, network: Path) -> list[str]:
             if receipt["status"] != "ok":
                 raise CliError(f"deploying {service.name}: {contract}.{method}: {receipt['error']}")
         lines.append(f"service {service.name}: version {version} committed (code {digest[:16]}…)")
+    return lines
+
+
+def seed_apps(node: Node, state: Any, network: Path) -> list[str]:
+    """Run every service's demo data seeding (``App.seed``) on the demo network."""
+    lines: list[str] = []
+    for service in discover_apps():
+        if service.seed is not None:
+            lines += service.seed(node, state, network)
     return lines

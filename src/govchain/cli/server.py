@@ -8,7 +8,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.logging import RichHandler
@@ -16,13 +16,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from govchain.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
-from govchain.cli.apps import deploy_in_process
+from govchain.cli.apps import deploy_in_process, seed_apps
 from govchain.cli.network import DEFAULT_CHAIN_ID, create_network
 from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
 from govchain.cli.output import CliError, console, err_console, fail, reports_errors
 from govchain.errors import IntegrityError
 from govchain.node.embedded import EMBEDDED_NODE, open_embedded
-from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir
+from govchain.node.network import DEMO_DEPARTMENTS, DEMO_SERVICE_DEPARTMENTS, NetworkDir
 from govchain.node.node import Node
 
 HostOpt = Annotated[
@@ -103,10 +103,11 @@ def serve(
     close: Callable[[], None] | None = None,
     *,
     access_log: bool = True,
+    app: Any = None,
 ) -> None:
     """Serve the API until Ctrl-C or SIGTERM, then stop the node after committing what is
     already queued (``close``: how to stop it, default ``node.close``; ``access_log``: log
-    every request)."""
+    every request; ``app``: the application, made here if not given)."""
     # Imported here: the web stack costs a second of start-up that other commands don't need.
     import uvicorn
 
@@ -122,7 +123,7 @@ def serve(
     logging.getLogger("uvicorn.access").addFilter(without_query)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(node, settings),
+            app if app is not None else create_app(node, settings),
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -158,12 +159,13 @@ def run_node(
     data: Path | None,
     host: str,
     port: int,
-    after_start: Callable[[Node], list[str]] | None = None,
+    after_start: Callable[[Node, Any], list[str]] | None = None,
     *,
     access_log: bool = True,
 ) -> None:
     """Check, open, start and serve the embedded node of ``network`` (``after_start`` runs
-    once the node commits, before the API serves; its lines are printed)."""
+    once the node commits, before the API serves, with the node and the application's state
+    (identity, sharing, case desk); its lines are printed)."""
     data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
     with listen(host, port) as sock:
         port = sock.getsockname()[1]
@@ -181,9 +183,12 @@ def run_node(
             f"chain [bold]{escape(genesis.chain_id)}[/] ({genesis.suite}), height "
             f"{node.ledger.height}, {len(genesis.departments)} departments"
         )
+        from govchain.api.app import create_app
+
+        app = create_app(node, settings)
         if after_start is not None:
             try:
-                for line in after_start(node):
+                for line in after_start(node, app.state):
                     console.print(escape(line))
             except BaseException:
                 node.close()
@@ -199,7 +204,7 @@ def run_node(
             f"login (OpenID Connect) at http://{escape(host)}:{port}"
             "/.well-known/openid-configuration"
         )
-        serve(node, settings, sock, access_log=access_log)
+        serve(node, settings, sock, access_log=access_log, app=app)
 
 
 @reports_errors
@@ -225,7 +230,12 @@ def demo(
 ) -> None:
     """Create the demo network if needed (init --demo), then run it (up)."""
     if not NetworkDir(directory).exists():
-        create_network(directory, DEFAULT_CHAIN_ID, "intl", list(DEMO_DEPARTMENTS))
+        create_network(
+            directory,
+            DEFAULT_CHAIN_ID,
+            "intl",
+            [*DEMO_DEPARTMENTS, *DEMO_SERVICE_DEPARTMENTS],
+        )
     # Every department's key is local in the demo: the services' contracts are deployed (and
     # upgraded when their code changed) with the approvals of all departments.
     run_node(
@@ -233,5 +243,8 @@ def demo(
         None,
         DEFAULT_HOST,
         port,
-        after_start=lambda node: deploy_in_process(node, directory),
+        after_start=lambda node, state: [
+            *deploy_in_process(node, directory),
+            *seed_apps(node, state, directory),
+        ],
     )

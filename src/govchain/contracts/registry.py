@@ -14,6 +14,9 @@ from govchain.contracts.members import members_contract
 from govchain.contracts.network import NetworkContract
 from govchain.ledger.execution import CallContext
 from govchain.ledger.genesis import Genesis
+from govchain.procedures.cases_contract import CasesContract
+from govchain.procedures.registry_contract import RegistryContract
+from govchain.procedures.services_contract import ServicesContract
 from govchain.sharing.contracts import sharing_contracts
 from govchain.sharing.readlog import ReadsContract
 
@@ -92,7 +95,14 @@ def builtin_registry(
     installed = InstalledContracts(hash_fn or (lambda b: hashlib.sha256(b).digest()))
     names: list[str] = []
     lifecycle = lifecycle_contract([d.id for d in genesis.departments], installed, names)
-    contracts += [lifecycle, NetworkContract(genesis)]
+    hash_of = hash_fn or (lambda b: hashlib.sha256(b).digest())
+    contracts += [
+        lifecycle,
+        NetworkContract(genesis),
+        ServicesContract(genesis, hash_of),
+        CasesContract(hash_of),
+        RegistryContract(),
+    ]
     registry = ContractRegistry(contracts, installed)
     lifecycle.host = registry  # approvers follow the network contract's current departments
     names.extend(registry.names())

@@ -37,8 +37,9 @@ from govchain.identity.records import RecordStore
 
 KINDS = ("citizen", "enterprise", "staff")
 """Kinds of user."""
-STAFF_ROLES = ("admin", "officer", "auditor")
-"""Roles of department staff (``service`` is for machine members, not people)."""
+STAFF_ROLES = ("admin", "officer", "inspector", "approver", "auditor")
+"""Roles of department staff (``service`` is for machine members, not people); ``inspector``
+and ``approver`` own case steps and decisions (docs/services.md)."""
 MAX_FAILURES = 5
 """Failed logins in a row that lock an account."""
 LOCK_S = 15 * 60

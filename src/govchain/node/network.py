@@ -42,7 +42,15 @@ DEMO_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
     ("hrss", "人力资源和社会保障局"),
     ("customs", "海关"),
 )
-"""Departments of the demo network (``govchain demo`` / ``govchain init --demo``)."""
+"""Departments of ``govchain init --demo`` (and the first four of ``govchain demo``)."""
+DEMO_SERVICE_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
+    ("health", "卫生健康委员会"),
+    ("fire", "消防救援支队"),
+    ("housing", "住房和城乡建设局"),
+    ("transport", "交通运输局"),
+)
+"""The other departments ``govchain demo`` runs, for the services that need them (permits'
+inspections, property records)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -274,6 +274,10 @@ class Node:
 
     # --- submitting -------------------------------------------------------------------------
 
+    def clock_ms(self) -> int:
+        """Return the clock this node stamps the blocks it proposes with."""
+        return self._clock_ms()
+
     def _check_serving(self) -> None:
         if self.failure is not None:
             raise Unavailable(f"the node stopped committing: {self.failure.message}")

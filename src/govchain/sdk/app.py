@@ -3,7 +3,10 @@
 A service is a folder ``src/govchain/apps/<name>/`` with:
 
 - ``app.py``       ``APP = App(...)``: name, title, what it does
-- ``contract.py``  its contract (installed through the lifecycle, runs in the sandbox)
+- ``contract.py``  its contract, if it has one (installed through the lifecycle, runs in the
+                   sandbox)
+- ``services/``    its service definitions (政务服务事项), JSON files published through the
+                   ``services`` contract with the approval of the departments concerned
 - ``service.py``   service functions (plain Python: build arguments, verify results)
 - ``routes.py``    optional ``ROUTERS = {access: APIRouter}`` mounted under ``/v1/apps/<name>``
 - ``demo.py``      optional ``demo_calls()``: example transactions for the demo network
@@ -15,6 +18,7 @@ A service is a folder ``src/govchain/apps/<name>/`` with:
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 from collections.abc import Callable
@@ -42,12 +46,20 @@ class App:
     """One paragraph on what the service does and for whom."""
     package: str = ""
     """Dotted package of the service [default: ``govchain.apps.<name>``]."""
-    contract_file: str = "contract.py"
-    """File of the package holding the contract source."""
+    contract_file: str | None = "contract.py"
+    """File of the package holding the contract source (``None``: the service has no contract
+    of its own and runs on the case engine)."""
+    services_dir: str | None = None
+    """Folder of the package holding its service definitions (``*.json``, searched
+    recursively), if any."""
     policy: dict[str, Any] = field(default_factory=lambda: {"rule": "majority"})
     """Endorsement policy its contract is installed with."""
     demo: Callable[[Callable[[bytes], bytes]], list[tuple[str, str, dict[str, Any]]]] | None = None
     """Example calls ``(member, method, args)`` for the demo network (given its hash)."""
+    seed: Callable[[Any, Any, Any], list[str]] | None = None
+    """Demo data for ``govchain demo``: called as ``seed(node, app_state, network_dir)`` once
+    the service is deployed (``app_state`` holds the identity, sharing and case desk
+    services); it must be idempotent and return a line per thing it did."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -61,9 +73,29 @@ class App:
         return self.name
 
     def contract_files(self) -> dict[str, str]:
-        """Return the contract package (file name -> source) to install."""
+        """Return the contract package (file name -> source) to install (empty: none)."""
+        if self.contract_file is None:
+            return {}
         source = resources.files(self.package).joinpath(self.contract_file).read_text("utf-8")
         return {"contract.py": source}
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """Return the service definitions the service ships, ordered by code."""
+        if self.services_dir is None:
+            return []
+        found: list[dict[str, Any]] = []
+        pending = [resources.files(self.package).joinpath(self.services_dir)]
+        while pending:
+            folder = pending.pop()
+            for entry in folder.iterdir():
+                if entry.is_dir():
+                    pending.append(entry)
+                elif entry.name.endswith(".json"):
+                    obj = json.loads(entry.read_text("utf-8"))
+                    if not isinstance(obj, dict):
+                        raise SchemaViolation(f"{entry.name}: a definition is a JSON object")
+                    found.append(obj)
+        return sorted(found, key=lambda d: str(d.get("code")))
 
     def module(self, name: str) -> ModuleType | None:
         """Import one module of the service (``routes``, ``service`` ...) if it exists."""

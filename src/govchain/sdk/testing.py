@@ -23,6 +23,7 @@ from govchain.ledger.chain import Ledger
 from govchain.ledger.genesis import Member, make_genesis
 from govchain.ledger.receipts import Receipt
 from govchain.ledger.transactions import Transaction, build_transaction
+from govchain.procedures.publishing import publication_plan
 from govchain.sdk.app import App
 from govchain.storage.memory import MemoryStore
 
@@ -154,3 +155,155 @@ class ContractHarness:
             height=self.ledger.height,
             time_ms=self.time_ms,
         )
+
+
+SERVICE_DEPARTMENTS = ("market", "tax", "hrss", "customs", "health", "fire", "housing", "transport")
+"""Departments of ``NetworkHarness`` by default: the demo network's eight."""
+
+
+class NetworkHarness:
+    """An in-memory network of departments for services that run on the case engine.
+
+    Each department has ``<id>/admin`` and ``<id>/officer`` keys (and a node key); every call
+    is committed in its own block (or ``commit`` several in one) at the harness's clock, which
+    a test moves on with ``advance``::
+
+        h = NetworkHarness()
+        h.publish_resources(resource_specs)
+        h.publish_definitions(find_app("enterprise").definitions())
+        r = h.call("cases", "submit", {...}, member="market/admin", actor="citizen/1")
+    """
+
+    def __init__(
+        self,
+        departments: tuple[str, ...] = SERVICE_DEPARTMENTS,
+        *,
+        suite: str = "intl",
+        start_ms: int = 1_790_812_800_000,  # 2026-10-01T00:00:00Z
+    ) -> None:
+        self.suite = get_suite(suite)
+        self.departments = departments
+        self.time_ms = start_ms
+        self._node_keys = {d: self.suite.generate_keypair() for d in departments}
+        self._keys = {
+            f"{d}/{role}": self.suite.generate_keypair()
+            for d in departments
+            for role in ("admin", "officer")
+        }
+        self.genesis = make_genesis(
+            chain_id="harness",
+            suite=suite,
+            created_ms=start_ms,
+            departments=[(d, d, self._node_keys[d].public) for d in departments],
+            members=[
+                Member(m, m.split("/")[0], m.split("/")[1], k.public) for m, k in self._keys.items()
+            ],
+        )
+        self.host: ContractRegistry = builtin_registry(self.genesis, self.suite.hash)
+        self.ledger = Ledger(MemoryStore(), self.genesis, self.suite, self.host)
+        self._nonce = 0
+
+    def advance(self, ms: int) -> None:
+        """Move the clock of the next block on by ``ms``."""
+        self.time_ms += ms
+
+    def transaction(
+        self,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        *,
+        member: str = "market/admin",
+        actor: str | None = None,
+        case: str = "",
+    ) -> Transaction:
+        """Build and sign a transaction (not submitted)."""
+        self._nonce += 1
+        private = self._keys[member].private
+        return build_transaction(
+            chain=self.genesis.chain_id,
+            signer=member,
+            nonce=self._nonce,
+            contract=contract,
+            method=method,
+            args=dict(args),
+            actor=actor or member,
+            case=case,
+            sign=lambda m: self.suite.sign(private, m),
+            hash_fn=self.suite.hash,
+        )
+
+    def commit(self, txs: list[Transaction], advance_ms: int = 1_000) -> list[Receipt]:
+        """Commit ``txs`` as one block ``advance_ms`` after the previous; return the receipts."""
+        self.time_ms += advance_ms
+        proposer = self._node_keys[self.departments[0]]
+        block = self.ledger.commit_block(
+            txs,
+            timestamp_ms=self.time_ms,
+            proposer=self.departments[0],
+            sign_header=lambda m: self.suite.sign(proposer.private, m),
+            checkpoint_keys=[(d, k.private) for d, k in self._node_keys.items()],
+        )
+        return list(block.result.receipts)
+
+    def call(
+        self,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        *,
+        member: str = "market/admin",
+        actor: str | None = None,
+        case: str = "",
+        advance_ms: int = 1_000,
+    ) -> Receipt:
+        """Commit one call in its own block and return its receipt."""
+        tx = self.transaction(contract, method, args, member=member, actor=actor, case=case)
+        return self.commit([tx], advance_ms)[0]
+
+    def must(self, contract: str, method: str, args: Mapping[str, Any], **kw: Any) -> Any:
+        """``call`` that raises unless the receipt is ok; return its result."""
+        r = self.call(contract, method, args, **kw)
+        if r.status != "ok":
+            raise GovchainError(f"{contract}.{method} failed: {r.error}")
+        return r.result
+
+    def view(self, contract: str, method: str, args: Mapping[str, Any] | None = None) -> Any:
+        """Run a view against the committed state."""
+        return run_view(
+            self.host,
+            self.ledger.state,
+            contract,
+            method,
+            dict(args or {}),
+            height=self.ledger.height,
+            time_ms=self.time_ms,
+        )
+
+    def publish_resources(self, specs: list[Mapping[str, Any]]) -> None:
+        """Register data-catalogue resources, each by an admin of its owner department."""
+        for spec in specs:
+            owner = str(spec["id"]).split(".")[0]
+            self.must("sharing.catalogue", "register", spec, member=f"{owner}/admin")
+
+    def publish_definitions(self, definitions: list[Mapping[str, Any]]) -> list[str]:
+        """Propose, approve (every department concerned) and publish service definitions
+        whose departments are all in this network; return the codes published."""
+        admins = {d: f"{d}/admin" for d in self.departments}
+
+        def head(code: str) -> dict[str, Any] | None:
+            try:
+                found: dict[str, Any] = self.view("services", "definition", {"code": code})[
+                    "current"
+                ]
+            except GovchainError:
+                return None
+            return found
+
+        plan = publication_plan(definitions, head, self.departments, admins, self.suite.hash)
+        for phase in plan.phases:
+            txs = [self.transaction("services", c.method, c.args, member=c.member) for c in phase]
+            for tx, r in zip(txs, self.commit(txs), strict=True):
+                if r.status != "ok":
+                    raise GovchainError(f"publishing {tx.args.get('code')}: {r.error}")
+        return list(plan.codes)

@@ -1,0 +1,157 @@
+"""The enterprise and licence registries, name checks, industries, and which permits an
+enterprise needs (rules and the "one industry, one licence" questionnaires)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from govchain.api.auth import PUBLIC, USER, requires
+from govchain.api.deps import NodeDep, SettingsDep
+from govchain.api.routes.casework import _commit, desk_of, principal_of
+from govchain.api.service_schemas import AgentCreate, NavigationCreate
+from govchain.apps.enterprise import permits
+from govchain.procedures.industries import search_industries
+from govchain.procedures.names import HANGZHOU_DIVISIONS, check_name
+
+router = APIRouter(tags=["enterprises"])
+
+USCC = Annotated[str, Query(min_length=18, max_length=18)]
+
+
+@router.get("/v1/enterprises", dependencies=[requires(PUBLIC)], summary="The enterprise registry")
+def list_enterprises(
+    node: NodeDep,
+    after: Annotated[str, Query(max_length=18)] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Registered enterprises in code order (public particulars, 国家企业信用信息公示)."""
+    found: list[dict[str, Any]] = node.query(
+        "registry", "enterprises", {"after": after, "limit": limit}
+    )
+    return found
+
+
+@router.get("/v1/enterprises/{uscc}", dependencies=[requires(PUBLIC)], summary="An enterprise")
+def show_enterprise(uscc: str, node: NodeDep) -> dict[str, Any]:
+    """Its particulars, status and history, and its licences."""
+    found: dict[str, Any] = node.query("registry", "enterprise", {"uscc": uscc})
+    return found
+
+
+@router.get("/v1/licences/{number}", dependencies=[requires(PUBLIC)], summary="A licence")
+def show_licence(number: str, node: NodeDep) -> dict[str, Any]:
+    """A licence of the licence registry, with its status (``active``, ``revoked``)."""
+    found: dict[str, Any] = node.query("registry", "licence", {"number": number})
+    return found
+
+
+@router.get("/v1/names/check", dependencies=[requires(PUBLIC)], summary="Check an enterprise name")
+def check_enterprise_name(
+    node: NodeDep, name: Annotated[str, Query(min_length=1, max_length=60)]
+) -> dict[str, Any]:
+    """Structure and forbidden words (422 ``name_refused`` with the reason and word), then
+    whether it is free in the registration area."""
+    parts = check_name(name, HANGZHOU_DIVISIONS, ())
+    found: dict[str, Any] = node.query("registry", "name", {"name": name})
+    return {
+        **found,
+        "division": parts.division,
+        "trade_name": parts.trade_name,
+        "industry_words": parts.industry_words,
+        "form": parts.form,
+    }
+
+
+@router.get(
+    "/v1/industries", dependencies=[requires(PUBLIC)], summary="Search GB/T 4754 industries"
+)
+def industries(q: Annotated[str, Query(min_length=1, max_length=50)]) -> list[dict[str, Any]]:
+    """Industries (sections to classes) whose Chinese or English name contains ``q``."""
+    return [
+        {"code": i.code, "level": i.level, "parent": i.parent, "zh": i.zh, "en": i.en}
+        for i in search_industries(q)[:100]
+    ]
+
+
+@router.get(
+    "/v1/permits/needed", dependencies=[requires(PUBLIC)], summary="Permits an enterprise needs"
+)
+def permits_needed(
+    industry: Annotated[str, Query(min_length=1, max_length=8)],
+    scope: Annotated[str, Query(max_length=1000)] = "",
+) -> list[dict[str, Any]]:
+    """From the industry code and the business scope, the permits it needs and why."""
+    return [{"code": n.code, "why": dict(n.why)} for n in permits.permits_for(industry, scope)]
+
+
+@router.get(
+    "/v1/permits/industries", dependencies=[requires(PUBLIC)], summary="One industry, one licence"
+)
+def permit_industries() -> list[dict[str, Any]]:
+    """The modelled industries, their questionnaires, and the counts of permits, materials and
+    form fields before and after their forms are merged."""
+    return permits.industry_report()
+
+
+@router.post(
+    "/v1/permits/navigate", dependencies=[requires(PUBLIC)], summary="Answer a questionnaire"
+)
+def navigate(body: NavigationCreate) -> dict[str, Any]:
+    """The permits an enterprise needs from its answers, and their forms merged into one (each
+    field asked once)."""
+    codes = permits.navigate(body.industry, body.answers)
+    merged = permits.merge_forms(codes)
+    return {
+        "permits": codes,
+        "schema": merged.schema,
+        "materials": merged.materials,
+        "counts": {
+            "permits": merged.permits,
+            "fields_before": merged.fields_before,
+            "fields_after": merged.fields_after,
+            "materials_before": merged.materials_before,
+            "materials_after": merged.materials_after,
+        },
+    }
+
+
+@router.post(
+    "/v1/enterprises/{uscc}/agents",
+    status_code=201,
+    dependencies=[requires(USER)],
+    summary="Authorise a person to act for the enterprise (ledger transaction)",
+)
+async def add_agent(
+    uscc: str, body: AgentCreate, request: Request, node: NodeDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Called by a person who already acts for the enterprise (e.g. its legal representative);
+    revocable with DELETE."""
+    return await _agents(request, node, settings, uscc, body.agent, "add_agent")
+
+
+@router.delete(
+    "/v1/enterprises/{uscc}/agents/{agent:path}",
+    dependencies=[requires(USER)],
+    summary="Revoke a person's authorisation (ledger transaction)",
+)
+async def remove_agent(
+    uscc: str, agent: str, request: Request, node: NodeDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The last person acting for an enterprise cannot be removed."""
+    return await _agents(request, node, settings, uscc, agent, "remove_agent")
+
+
+async def _agents(
+    request: Request, node: NodeDep, settings: SettingsDep, uscc: str, agent: str, method: str
+) -> dict[str, Any]:
+    desk = desk_of(request)
+    user = principal_of(request).user
+
+    def run() -> dict[str, Any]:
+        tx = desk.sign("market", "registry", method, {"uscc": uscc, "agent": agent}, user)
+        return _commit(node, settings, tx)
+
+    return await run_in_threadpool(run)

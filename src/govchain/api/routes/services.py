@@ -1,0 +1,201 @@
+"""Service definitions (政务服务事项): the catalogue, checking a definition, and publication by
+the departments concerned; the working-day calendar."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from govchain.api.auth import PUBLIC, dept_staff, requires
+from govchain.api.commits import commit_transactions
+from govchain.api.deps import NodeDep, SettingsDep
+from govchain.api.routes.casework import desk_of, principal_of
+from govchain.api.service_schemas import CalendarYear, DefinitionApproval, DefinitionCreate
+from govchain.errors import Forbidden
+from govchain.ledger.membership import current_membership
+from govchain.procedures.calendar import add_working_days, parse_calendar
+from govchain.procedures.catalogue import MAX_LIMIT
+from govchain.procedures.definitions import DefinitionRefused, parse_definition
+
+router = APIRouter(tags=["services"])
+
+ADMIN = dept_staff("admin")
+"""Administrators of the department in the path."""
+
+
+def _summary(defn: Any) -> dict[str, Any]:
+    return {
+        "code": defn["code"],
+        "version": defn["version"],
+        "category": defn["category"],
+        "name": defn["name"],
+        "owner": defn["owner"],
+        "co_handlers": defn.get("co_handlers", []),
+        "time_limit_days": defn["time_limit_days"],
+        "fee_fen": defn["fee_fen"],
+        "life_events": defn.get("life_events", []),
+    }
+
+
+@router.get("/v1/services", dependencies=[requires(PUBLIC)], summary="List or search services")
+def list_services(
+    request: Request,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Search words (中文 or English)")
+    ] = None,
+    owner: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    dept: Annotated[str | None, Query(max_length=64, description="Owner or co-handler")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+) -> dict[str, Any]:
+    """Without ``q``: every published service (filtered). With ``q``: ranked hits, each with
+    the query words it matched."""
+    catalogue = desk_of(request).catalogue()
+    if q is None:
+        found = catalogue.list(owner=owner, category=category, dept=dept)
+        return {"services": [_summary(d) for d in found], "total": len(found)}
+    hits = catalogue.search(q, limit=limit, owner=owner, category=category)
+    return {
+        "query": q,
+        "hits": [
+            {**_summary(catalogue.get(h.code)), "score": h.score, "matched": list(h.matched)}
+            for h in hits
+        ],
+    }
+
+
+@router.get(
+    "/v1/services/{code}", dependencies=[requires(PUBLIC)], summary="A service's definition"
+)
+def show_service(
+    code: str,
+    request: Request,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
+) -> dict[str, Any]:
+    """The definition (current version, or ``version``) and who approved it, when."""
+    return desk_of(request).definition(code, version)
+
+
+@router.post("/v1/services/check", dependencies=[requires(PUBLIC)], summary="Check a definition")
+def check_service(body: DefinitionCreate, node: NodeDep) -> dict[str, Any]:
+    """Check a definition as publication will (departments of this network): ``ok``, or every
+    problem with its place and reason. Nothing is written."""
+    depts = [
+        d.id for d in current_membership(node.genesis, node.ledger.state.get_value).departments
+    ]
+    try:
+        defn = parse_definition(body.definition, depts)
+    except DefinitionRefused as exc:
+        return {"ok": False, "problems": exc.fields["problems"]}
+    return {"ok": True, "problems": [], "code": defn.code, "version": defn.version}
+
+
+@router.post(
+    "/v1/departments/{dept}/services",
+    status_code=201,
+    dependencies=[requires(ADMIN)],
+    summary="Propose a version of a service definition (ledger transaction)",
+)
+async def propose_service(
+    dept: str, body: DefinitionCreate, request: Request, node: NodeDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The owner department's admin proposes; every department concerned then approves its
+    hash; the owner publishes."""
+    if body.definition.get("owner") != dept:
+        raise Forbidden(f"{dept} may propose only its own services", dept=dept)
+    return await _submit(request, node, settings, dept, "propose", {"definition": body.definition})
+
+
+@router.post(
+    "/v1/departments/{dept}/services/{code}/versions/{version}/approve",
+    dependencies=[requires(ADMIN)],
+    summary="Approve a proposed definition by its hash (ledger transaction)",
+)
+async def approve_service(
+    dept: str,
+    code: str,
+    version: int,
+    body: DefinitionApproval,
+    request: Request,
+    node: NodeDep,
+    settings: SettingsDep,
+) -> dict[str, Any]:
+    """Approve ``code`` version ``version`` for the department, naming the hash approved."""
+    args = {"code": code, "version": version, "hash": body.hash}
+    return await _submit(request, node, settings, dept, "approve", args)
+
+
+@router.post(
+    "/v1/departments/{dept}/services/{code}/versions/{version}/publish",
+    dependencies=[requires(ADMIN)],
+    summary="Publish an approved definition (ledger transaction)",
+)
+async def publish_service(
+    dept: str, code: str, version: int, request: Request, node: NodeDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Make an approved version the current one."""
+    return await _submit(
+        request, node, settings, dept, "publish", {"code": code, "version": version}
+    )
+
+
+@router.post(
+    "/v1/departments/{dept}/calendar",
+    dependencies=[requires(ADMIN)],
+    summary="Propose or approve one year of the working-day calendar (ledger transaction)",
+)
+async def calendar_year(
+    dept: str, body: CalendarYear, request: Request, node: NodeDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """The first department proposes a year's holidays and make-up working days; it is in
+    force once a majority of departments approved the same proposal."""
+    if body.approve:
+        return await _submit(request, node, settings, dept, "approve_calendar", {"year": body.year})
+    args = {
+        "year": body.year,
+        "holidays": body.holidays,
+        "workdays": body.workdays,
+        "source": body.source,
+    }
+    return await _submit(request, node, settings, dept, "propose_calendar", args)
+
+
+async def _submit(
+    request: Request,
+    node: NodeDep,
+    settings: SettingsDep,
+    dept: str,
+    method: str,
+    args: dict[str, Any],
+) -> dict[str, Any]:
+    desk = desk_of(request)
+    person = principal_of(request).user
+
+    def run() -> dict[str, Any]:
+        tx = desk.sign(dept, "services", method, args, person)
+        return commit_transactions(node, [tx], settings.wait_timeout_s)
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/v1/calendar", dependencies=[requires(PUBLIC)], summary="The working-day calendar")
+def show_calendar(node: NodeDep) -> dict[str, Any]:
+    """Holidays and make-up working days in force (on-chain data)."""
+    found: dict[str, Any] = node.query("services", "calendar", {})
+    return found
+
+
+@router.get(
+    "/v1/calendar/deadline", dependencies=[requires(PUBLIC)], summary="A deadline in working days"
+)
+def deadline(
+    node: NodeDep,
+    days: Annotated[int, Query(ge=0, le=3650)],
+    from_ms: Annotated[int | None, Query(ge=0, le=253_402_300_799_999)] = None,
+) -> dict[str, Any]:
+    """The end of the ``days``-th working day after ``from_ms`` (default: the node's clock)."""
+    cal = parse_calendar(node.query("services", "calendar", {}))
+    start = node.clock_ms() if from_ms is None else from_ms
+    return {"from_ms": start, "days": days, "deadline_ms": add_working_days(start, days, cal)}

@@ -1,0 +1,1 @@
+"""Enterprise life cycle: registration, permits and deregistration."""

@@ -1,0 +1,19 @@
+"""The enterprise life cycle (企业全生命周期): its description, read by ``discover_apps``."""
+
+from __future__ import annotations
+
+from govchain.sdk import App
+
+APP = App(
+    name="enterprise",
+    title="企业开办、许可与注销 / Enterprise life cycle",
+    description=(
+        "An enterprise is registered in one application (name check, USCC, business licence, "
+        "tax and social insurance), navigated to the permits its industry needs and granted "
+        "them, and deregistered in one application that every department clears from its own "
+        "data. The services are definitions run by the case engine; the enterprise and licence "
+        "registries are what other services read."
+    ),
+    contract_file=None,
+    services_dir="services",
+)

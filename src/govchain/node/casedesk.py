@@ -1,0 +1,302 @@
+"""The case desk: what a node does for people who apply and staff who handle cases.
+
+Below the HTTP layer (``api/routes/cases.py`` and the portal call it): it checks an application
+form against the service's JSON Schema, keeps the form and uploaded materials encrypted with the
+handling department (``node.materials``), and signs the ``cases`` transactions with the keys of
+the departments this node serves — for an applicant, with the applicant's pseudonymous id as
+actor and the login session it checked in the arguments; for staff, with their id as actor and
+their role in the arguments. It also keeps the service catalogue's search index in step with the
+published definitions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from govchain.errors import GovchainError, NotFound, SchemaViolation
+from govchain.ledger.chain import CommittedBlock
+from govchain.ledger.transactions import Transaction, build_transaction
+from govchain.node.materials import MaterialStore
+from govchain.node.network import NetworkDir
+from govchain.node.node import Node
+from govchain.procedures.calendar import parse_calendar
+from govchain.procedures.cases import Actor, Event, case_from_json
+from govchain.procedures.catalogue import Catalogue
+from govchain.procedures.definitions import parse_definition
+from govchain.procedures.engine import apply
+from govchain.procedures.services_contract import departments_in
+from govchain.sharing.keyfiles import ensure_agreement_key
+
+MAX_FORM_BYTES = 256 * 1024
+"""Largest application form accepted."""
+
+
+class FormInvalid(SchemaViolation):
+    """An application form does not satisfy its service's schema; ``errors`` lists each
+    ``{field, message}``."""
+
+    code = "form_invalid"
+
+
+def check_form(schema: Mapping[str, Any], form: Any) -> None:
+    """Raise ``FormInvalid`` listing every place where ``form`` breaks ``schema``."""
+    from jsonschema import Draft202012Validator
+
+    if not isinstance(form, Mapping):
+        raise FormInvalid(
+            "the form must be a JSON object", errors=[{"field": "", "message": "not an object"}]
+        )
+    errors = []
+    for err in sorted(Draft202012Validator(schema).iter_errors(form), key=lambda e: list(e.path)):
+        path = ".".join(str(p) for p in err.path)
+        if err.validator == "required" and isinstance(err.validator_value, list):
+            missing = [f for f in err.validator_value if f not in (err.instance or {})]
+            for f in missing:
+                errors.append({"field": f"{path}.{f}" if path else f, "message": "is required"})
+            continue
+        errors.append({"field": path, "message": err.message})
+    if errors:
+        first = errors[0]
+        raise FormInvalid(
+            f"the form has {len(errors)} problem(s): "
+            f"{first['field'] or 'form'}: {first['message']}",
+            errors=errors,
+        )
+
+
+class CaseDesk:
+    """Signs case transactions for the departments this node holds keys of."""
+
+    def __init__(self, node: Node, network_dir: Path | str, materials: MaterialStore) -> None:
+        self.node = node
+        self.materials = materials
+        self._net = NetworkDir(network_dir)
+        self._keys: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        self._last_nonce = 0
+        self._catalogue: Catalogue | None = None
+        node.listeners.append(self._on_block)
+
+    # --- signing ----------------------------------------------------------------------------
+
+    def _nonce(self) -> int:
+        with self._lock:
+            self._last_nonce = max(time.time_ns() // 1000, self._last_nonce + 1)
+            return self._last_nonce
+
+    def _private(self, member: str) -> bytes:
+        key = self._keys.get(member)
+        if key is None:
+            try:
+                key = self._net.member_key(member).keypair.private
+            except NotFound:
+                raise NotFound(
+                    f"this node does not hold the key of {member} "
+                    "(it does not serve that department)"
+                ) from None
+            self._keys[member] = key
+        return key
+
+    def sign(
+        self,
+        dept: str,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        actor: str,
+        case: str = "",
+        purpose: str = "",
+    ) -> Transaction:
+        """Return a call signed with the department's admin key held by this node."""
+        member = f"{dept}/admin"
+        private = self._private(member)
+        suite = self.node.suite
+        return build_transaction(
+            chain=self.node.genesis.chain_id,
+            signer=member,
+            nonce=self._nonce(),
+            contract=contract,
+            method=method,
+            args=dict(args),
+            actor=actor,
+            case=case,
+            purpose=purpose,
+            sign=lambda m: suite.sign(private, m),
+            hash_fn=suite.hash,
+        )
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def definition(self, code: str, version: int | None = None) -> dict[str, Any]:
+        """Return a published definition and its current head."""
+        args: dict[str, Any] = {"code": code}
+        if version is not None:
+            args["version"] = version
+        found: dict[str, Any] = self.node.query("services", "definition", args)
+        return found
+
+    def case(self, number: str) -> dict[str, Any]:
+        """Return a case record."""
+        found: dict[str, Any] = self.node.query("cases", "case", {"case": number})
+        return found
+
+    def catalogue(self) -> Catalogue:
+        """Return the search index of the published definitions (built on first use)."""
+        with self._lock:
+            if self._catalogue is None:
+                defs = self.node.query("services", "definitions", {})
+                self._catalogue = Catalogue(d for d in defs if d is not None)
+            return self._catalogue
+
+    def _on_block(self, block: CommittedBlock) -> None:
+        """Committer thread: re-index definitions published in this block."""
+        if self._catalogue is None:
+            return
+        for receipt in block.result.receipts:
+            for event in receipt.events:
+                if event["type"] == "services.published":
+                    data = event["data"]
+                    try:
+                        defn = self.node.ledger.state.get_value(
+                            b"c/services/ver/"
+                            + data["code"].encode()
+                            + b"/"
+                            + b"%08d" % data["version"]
+                        )
+                    except GovchainError:
+                        continue
+                    if defn is not None:
+                        self._catalogue.add(orjson.loads(defn))
+
+    # --- applicants -------------------------------------------------------------------------
+
+    def upload(
+        self, dept: str, applicant: str, name: str, media_type: str, data: bytes
+    ) -> dict[str, Any]:
+        """Keep a material with the handling department; return its hash."""
+        return self.materials.put(dept, applicant, name, media_type, data)
+
+    def submission(
+        self,
+        applicant: str,
+        session: str,
+        service: str,
+        form: Any,
+        materials: Mapping[str, str],
+        consents: list[str],
+        subject: str = "",
+        particulars: Mapping[str, Any] | None = None,
+    ) -> Transaction:
+        """Check an application and return its signed ``submit`` transaction."""
+        found = self.definition(service)
+        defn, head = found["definition"], found["current"]
+        dept = defn["owner"]
+        check_form(defn["form"], form)
+        encoded = orjson.dumps(form, option=orjson.OPT_SORT_KEYS)
+        if len(encoded) > MAX_FORM_BYTES:
+            raise SchemaViolation(f"the form is larger than {MAX_FORM_BYTES} bytes", field="form")
+        self.materials.check(dept, applicant, materials)
+        stored = self.materials.put(dept, applicant, "form.json", "application/json", encoded)
+        args: dict[str, Any] = {
+            "service": service,
+            "form_hash": stored["hash"],
+            "materials": dict(materials),
+            "consents": list(consents),
+            "session": session,
+        }
+        if subject:
+            args["subject"] = subject
+        if particulars is not None:
+            args["particulars"] = dict(particulars)
+        purpose = f"{service} v{head['version']}"
+        return self.sign(dept, "cases", "submit", args, applicant, purpose=purpose)
+
+    def applicant_step(
+        self, applicant: str, session: str, number: str, transition: str, args: Mapping[str, Any]
+    ) -> Transaction:
+        """Return an applicant's own transition (``resubmit``, ``withdraw``) signed by the
+        department that handles the case."""
+        case = self.case(number)
+        found = self.definition(case["service"], case["version"])
+        dept = found["definition"]["owner"]
+        self.preview(
+            number,
+            transition,
+            Actor("applicant", applicant, dept, "", f"{dept}/admin"),
+            {k: v for k, v in args.items() if k != "form"}
+            | ({"form_hash": "0" * 64} if "form" in args else {}),
+        )
+        out = {**args, "case": number, "session": session}
+        if transition == "resubmit":
+            if "form" in out:
+                form = out.pop("form")
+                check_form(found["definition"]["form"], form)
+                encoded = orjson.dumps(form, option=orjson.OPT_SORT_KEYS)
+                out["form_hash"] = self.materials.put(
+                    dept, applicant, "form.json", "application/json", encoded
+                )["hash"]
+            self.materials.check(dept, applicant, out.get("materials", {}))
+        return self.sign(dept, "cases", transition, out, applicant, case=number)
+
+    def objection(self, person: str, number: str, step: str, text: str) -> Transaction:
+        """Return an objection to a case's public notice, signed by the handling department."""
+        case = self.case(number)
+        dept = self.definition(case["service"], case["version"])["definition"]["owner"]
+        return self.sign(
+            dept,
+            "cases",
+            "object",
+            {"case": number, "step": step, "text": text},
+            person,
+            case=number,
+        )
+
+    # --- checking before signing --------------------------------------------------------------
+
+    def preview(self, number: str, transition: str, actor: Actor, args: Mapping[str, Any]) -> None:
+        """Run the transition through the case engine against the committed case, so that an
+        illegal transition or a wrong actor is refused with its typed error before anything is
+        signed (the contract checks again when the block runs)."""
+        raw = self.case(number)
+        case = case_from_json(raw)
+        found = self.definition(case.service, case.version)
+        defn = parse_definition(found["definition"], departments_in(found["definition"]))
+        cal = parse_calendar(self.node.query("services", "calendar", {}))
+        head = self.node.ledger.head
+        now = max(self.node.clock_ms(), head.header.timestamp_ms if head else 0)
+        apply(case, Event(transition, actor, now, "00" * 32, {**args, "case": number}), defn, cal)
+
+    # --- staff ------------------------------------------------------------------------------
+
+    def staff_step(
+        self,
+        dept: str,
+        person: str,
+        role: str,
+        number: str,
+        transition: str,
+        args: Mapping[str, Any],
+    ) -> Transaction:
+        """Return a staff member's transition signed by their department's key."""
+        actor = Actor("staff", person, dept, role, f"{dept}/admin")
+        self.preview(number, transition, actor, args)
+        return self.sign(
+            dept, "cases", transition, {**args, "case": number, "role": role}, person, case=number
+        )
+
+
+def open_casedesk(node: Node, network_dir: Path | str) -> CaseDesk:
+    """Return the case desk of a node, keeping materials for every department whose admin key
+    the network directory holds (the embedded node: all of them)."""
+    net = NetworkDir(network_dir)
+    keys = {}
+    for dept in node.genesis.departments:
+        if net.member_key_path(f"{dept.id}/admin").exists():
+            keys[dept.id] = ensure_agreement_key(net.root, dept.id, node.genesis.suite)
+    return CaseDesk(node, network_dir, MaterialStore(node.ledger.store, node.suite, keys))

@@ -1,0 +1,1 @@
+"""Service definitions, the case engine, registries and the working-day calendar."""

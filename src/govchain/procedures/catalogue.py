@@ -1,0 +1,464 @@
+"""The service catalogue (政务服务事项目录): list, show and search service definitions.
+
+A :class:`Catalogue` is an in-memory inverted index over the current version of every published
+service definition. The node keeps it up to date as definitions are published: :meth:`add`
+replaces an older version of the same code, :meth:`remove` withdraws a service.
+
+Ranking
+-------
+Words are cut by ``govchain.sharing.search.tokens`` (jieba's search mode, lower-cased), so Chinese
+and English text go through one path. English words are also reduced by a crude plural strip and
+to British spelling (``permits`` -> ``permit``, ``licenses`` -> ``licence``), on both the
+definitions and the query.
+
+A definition's words are counted per field with a weight: code and names ×3, keywords ×2,
+summary, material names, legal basis and step names ×1. A word's count in a field is the number
+of that field's texts containing it (one text per material, step or law), times the weight; the
+definition's length is the weighted number of words. The score is BM25 (k1 = 1.2, b = 0.75)
+over these counts, plus a bonus when the whole query is a definition's name (twice the highest
+BM25 the query can reach, so a service searched by its exact name always comes first) or a part
+of a name or keyword (once that bound, so 营业执 lifts 营业执照). Scores are multiplied by 1,000
+and rounded to integers so that results are stable; ties go to the smaller code.
+
+When no word of the query is in the index at all (an unsegmented or mistyped query), the same
+ranking runs over the Chinese character bigrams of the query against the bigrams of the names and
+keywords.
+
+A search reads only the posting lists of the query's words: its cost grows with how many
+definitions contain those words, not with the size of the catalogue.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import heapq
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from govchain.errors import Conflict, NotFound, SchemaViolation
+from govchain.sharing.search import tokens
+
+MAX_QUERY = 200
+"""Longest accepted query, in characters."""
+MAX_LIMIT = 200
+"""Most hits one search returns."""
+K1 = 1.2
+"""BM25 term-frequency saturation."""
+B = 0.75
+"""BM25 length normalisation."""
+SCALE = 1000
+"""Scores are BM25 times this, rounded to an integer."""
+CACHE_DF = 200
+"""Words held by at least this many services keep their scores between searches."""
+WEIGHTS: Mapping[str, int] = MappingProxyType(
+    {"name": 3, "keywords": 2, "summary": 1, "materials": 1, "legal_basis": 1, "steps": 1}
+)
+"""Weight of a word found in each field."""
+
+# CJK Unified Ideographs, extension A and the compatibility block: the characters bigrams are
+# made of (punctuation such as 《》（） breaks a run, so no bigram spans it).
+_CJK_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_SPELLING = {"license": "licence", "center": "centre", "defense": "defence"}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result."""
+
+    code: str
+    """Service code, e.g. ``330100-QY-0001``."""
+    score: int
+    """BM25 × 1000 plus the whole-query bonus, rounded; higher is better."""
+    name_zh: str
+    """Chinese name of the service."""
+    name_en: str
+    """English name of the service (empty if it has none)."""
+    matched: tuple[str, ...]
+    """The query words (or bigrams, on the fallback) found in this service, in query order."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """What the index keeps about one definition."""
+
+    code: str
+    """Service code."""
+    defn: Mapping[str, Any]
+    """The definition as added (a private deep copy, read-only at the top level)."""
+    version: int
+    """Its version."""
+    owner: str
+    """Owning department."""
+    category: str
+    """Category, e.g. ``permit``."""
+    depts: frozenset[str]
+    """Owner and co-handling departments."""
+    name_zh: str
+    """Chinese name."""
+    name_en: str
+    """English name."""
+    words: dict[str, int]
+    """Weighted count of each indexed word."""
+    grams: dict[str, int]
+    """Count of each Chinese bigram of the names and keywords."""
+    names: str
+    """Names, lower-case with spaces collapsed, each between newlines: an exact-name query."""
+    phrases: str
+    """Names and keywords, lower-case with spaces collapsed, newline-separated: a query inside
+    one of them (one substring test per document instead of one per phrase)."""
+
+
+class _Index:
+    """One inverted index: term -> {code: weighted count}, with each document's length."""
+
+    __slots__ = ("_cache", "_norms", "lengths", "postings", "total")
+
+    def __init__(self) -> None:
+        self.postings: dict[str, dict[str, int]] = {}
+        self.lengths: dict[str, int] = {}
+        self.total = 0
+        self._norms: dict[str, float] | None = None
+        self._cache: dict[str, dict[str, float]] = {}
+
+    def _changed(self) -> None:
+        # Every BM25 figure depends on the document count and the average length.
+        self._norms = None
+        self._cache.clear()
+
+    def insert(self, code: str, counts: Mapping[str, int]) -> None:
+        """Index ``counts`` as the document ``code`` (which must not be indexed)."""
+        self._changed()
+        length = sum(counts.values())
+        self.lengths[code] = length
+        self.total += length
+        for term, n in counts.items():
+            self.postings.setdefault(term, {})[code] = n
+
+    def delete(self, code: str, counts: Mapping[str, int]) -> None:
+        """Remove the document ``code`` indexed with ``counts``."""
+        self._changed()
+        self.total -= self.lengths.pop(code)
+        for term in counts:
+            posting = self.postings[term]
+            del posting[code]
+            if not posting:
+                del self.postings[term]
+
+    def term_scores(self, term: str) -> tuple[Mapping[str, float], float]:
+        """Return the BM25 score of ``term`` in each document holding it (not to be changed by
+        the caller), and the highest score the term can give (``idf * (k1 + 1)``)."""
+        posting = self.postings[term]
+        n, df = len(self.lengths), len(posting)
+        top = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) * (K1 + 1.0)
+        scores = self._cache.get(term)
+        if scores is None:
+            if self._norms is None:
+                avg = self.total / n if self.total else 1.0
+                self._norms = {c: K1 * (1.0 - B + B * d / avg) for c, d in self.lengths.items()}
+            norms = self._norms
+            scores = {code: top * tf / (tf + norms[code]) for code, tf in posting.items()}
+            # Words most services hold (许可, permit, 营业执照) are in most queries and are the
+            # long lists: keep their scores until the index changes. Short lists are cheaper to
+            # recompute than to keep.
+            if df >= CACHE_DF:
+                self._cache[term] = scores
+        return scores, top
+
+
+def _term(word: str) -> str:
+    """Return the index form of a word: English words lose a plural ending, US spellings
+    become British; anything else is kept as it is."""
+    if word.isascii() and word.isalpha():
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+            word = word[:-2]
+        elif len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+        return _SPELLING.get(word, word)
+    return word
+
+
+def _bigrams(text: str) -> builtins.list[str]:
+    """Return the bigrams of the runs of Chinese characters in ``text``, in order."""
+    return [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
+
+
+def _flat(text: str) -> str:
+    """Lower-case ``text`` and collapse its whitespace (how whole-query matches compare)."""
+    return " ".join(text.lower().split())
+
+
+def _string(value: Any, field: str, *, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise SchemaViolation(f"{field} must be a non-empty string", field=field)
+    return value
+
+
+def _texts(value: Any, field: str) -> builtins.list[str]:
+    """Return a zh/en text object's texts (``{"zh": ..., "en": ...}``; ``en`` may be absent)."""
+    if not isinstance(value, Mapping):
+        raise SchemaViolation(f"{field} must be an object with zh and en texts", field=field)
+    zh = _string(value.get("zh"), f"{field}.zh")
+    return [zh, _string(value.get("en"), f"{field}.en", required=False)]
+
+
+def _items(defn: Mapping[str, Any], field: str) -> builtins.list[Any]:
+    value = defn.get(field, [])
+    if not isinstance(value, list):
+        raise SchemaViolation(f"{field} must be a list", field=field)
+    return value
+
+
+def _named(defn: Mapping[str, Any], field: str) -> builtins.list[str]:
+    """Return the zh and en names of the objects listed in ``field`` (materials, steps)."""
+    out: builtins.list[str] = []
+    for i, item in enumerate(_items(defn, field)):
+        if not isinstance(item, Mapping):
+            raise SchemaViolation(f"{field}[{i}] must be an object", field=f"{field}[{i}]")
+        out += _texts(item.get("name"), f"{field}[{i}].name")
+    return out
+
+
+def _document(defn: Mapping[str, Any]) -> tuple[str, _Doc]:
+    """Read the searched fields of a definition; refuse it with the field at fault."""
+    if not isinstance(defn, Mapping):
+        raise SchemaViolation("a service definition must be an object", field="")
+    code = _string(defn.get("code"), "code")
+    version = defn.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SchemaViolation("version must be a positive integer", field="version")
+    owner = _string(defn.get("owner"), "owner")
+    category = _string(defn.get("category"), "category")
+    name_zh, name_en = _texts(defn.get("name"), "name")
+    if not tokens(name_zh):
+        raise SchemaViolation("name.zh has no searchable word", field="name.zh")
+    co = [_string(d, f"co_handlers[{i}]") for i, d in enumerate(_items(defn, "co_handlers"))]
+    keywords = [_string(k, f"keywords[{i}]") for i, k in enumerate(_items(defn, "keywords"))]
+    laws = [_string(t, f"legal_basis[{i}]") for i, t in enumerate(_items(defn, "legal_basis"))]
+    summary = _texts(defn["summary"], "summary") if "summary" in defn else []
+    fields = {
+        "name": [code, name_zh, name_en],
+        "keywords": keywords,
+        "summary": summary,
+        "materials": _named(defn, "materials"),
+        "legal_basis": laws,
+        "steps": _named(defn, "steps"),
+    }
+    words: dict[str, int] = {}
+    for field, texts in fields.items():
+        weight = WEIGHTS[field]
+        for text in texts:
+            for term in {_term(w) for w in tokens(text)}:
+                words[term] = words.get(term, 0) + weight
+    grams: dict[str, int] = {}
+    for text in [name_zh, *keywords]:
+        for gram in set(_bigrams(text)):
+            grams[gram] = grams.get(gram, 0) + 1
+    names = sorted({_flat(n) for n in (name_zh, name_en) if n.strip()})
+    return code, _Doc(
+        code=code,
+        defn=MappingProxyType(copy.deepcopy(dict(defn))),
+        version=version,
+        owner=owner,
+        category=category,
+        depts=frozenset([owner, *co]),
+        name_zh=name_zh,
+        name_en=name_en,
+        words=words,
+        grams=grams,
+        names="\n" + "\n".join(names) + "\n",
+        phrases="\n".join(names + [_flat(k) for k in keywords]),
+    )
+
+
+def check_query(query: Any) -> str:
+    """Return ``query`` stripped, or raise ``SchemaViolation(field="q")`` if it is not a
+    string of 1 to ``MAX_QUERY`` characters."""
+    if not isinstance(query, str) or not query.strip():
+        raise SchemaViolation("the search query must not be empty", field="q")
+    if len(query) > MAX_QUERY:
+        raise SchemaViolation(f"the search query is longer than {MAX_QUERY} characters", field="q")
+    return query.strip()
+
+
+class Catalogue:
+    """The current version of every published service definition, indexed for search.
+
+    Safe to use from several threads: the node adds definitions from its commit thread while
+    API requests search."""
+
+    def __init__(self, definitions: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._docs: dict[str, _Doc] = {}
+        # Each document's phrases again, for the one substring test every candidate gets.
+        self._phrases: dict[str, str] = {}
+        self._by_owner: dict[str, set[str]] = {}
+        self._by_category: dict[str, set[str]] = {}
+        self._words = _Index()
+        self._grams = _Index()
+        self._sorted: builtins.list[str] | None = None
+        # One lock for writes and reads: dict iteration fails if another thread resizes it.
+        self._lock = threading.Lock()
+        for defn in definitions:
+            self.add(defn)
+
+    def __len__(self) -> int:
+        return len(self._docs)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._docs
+
+    def add(self, defn: Mapping[str, Any]) -> None:
+        """Index ``defn``, replacing the indexed version of its code if there is one.
+
+        Raises ``SchemaViolation`` (naming the field) if a searched field is malformed, and
+        ``Conflict`` if the catalogue already holds a newer version of the service."""
+        code, doc = _document(defn)
+        with self._lock:
+            old = self._docs.get(code)
+            if old is not None:
+                if old.version > doc.version:
+                    raise Conflict(
+                        f"service {code} is at version {old.version}, not older {doc.version}",
+                        service=code,
+                        version=doc.version,
+                        current=old.version,
+                    )
+                self._unindex(code, old)
+            self._docs[code] = doc
+            self._phrases[code] = doc.phrases
+            self._by_owner.setdefault(doc.owner, set()).add(code)
+            self._by_category.setdefault(doc.category, set()).add(code)
+            self._words.insert(code, doc.words)
+            self._grams.insert(code, doc.grams)
+            self._sorted = None
+
+    def remove(self, code: str) -> None:
+        """Withdraw the service ``code`` from the catalogue (``NotFound`` if absent)."""
+        with self._lock:
+            doc = self._docs.get(code)
+            if doc is None:
+                raise NotFound(f"no service {code!r} in the catalogue", service=code)
+            self._unindex(code, doc)
+            del self._docs[code]
+            del self._phrases[code]
+            self._sorted = None
+
+    def _unindex(self, code: str, doc: _Doc) -> None:
+        self._words.delete(code, doc.words)
+        self._grams.delete(code, doc.grams)
+        for groups, key in ((self._by_owner, doc.owner), (self._by_category, doc.category)):
+            groups[key].discard(code)
+            if not groups[key]:
+                del groups[key]
+
+    def get(self, code: str) -> Mapping[str, Any]:
+        """Return the current definition of the service ``code`` (``NotFound`` if absent)."""
+        doc = self._docs.get(code)
+        if doc is None:
+            raise NotFound(f"no service {code!r} in the catalogue", service=code)
+        return doc.defn
+
+    def list(
+        self, owner: str | None = None, category: str | None = None, dept: str | None = None
+    ) -> builtins.list[Mapping[str, Any]]:
+        """Return the definitions, sorted by code, of the services owned by ``owner``, of
+        ``category``, and handled by ``dept`` (as owner or co-handler); ``None`` matches all."""
+        with self._lock:
+            if self._sorted is None:
+                self._sorted = sorted(self._docs)
+            docs = [self._docs[c] for c in self._sorted]
+        return [
+            d.defn
+            for d in docs
+            if (owner is None or d.owner == owner)
+            and (category is None or d.category == category)
+            and (dept is None or dept in d.depts)
+        ]
+
+    def search(
+        self,
+        query: str,
+        limit: int = 20,
+        owner: str | None = None,
+        category: str | None = None,
+    ) -> builtins.list[Hit]:
+        """Return up to ``limit`` services matching ``query``, best first (ties by code),
+        optionally only those owned by ``owner`` or of ``category``.
+
+        Raises ``SchemaViolation`` with ``field="q"`` for an empty or over-long query and
+        ``field="limit"`` for a limit outside 1..``MAX_LIMIT``."""
+        q = check_query(query)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+            raise SchemaViolation(f"limit must be 1 to {MAX_LIMIT}", field="limit")
+        wanted: dict[str, builtins.list[str]] = {}
+        for word in tokens(q):
+            wanted.setdefault(_term(word), []).append(word)
+        with self._lock:
+            index = self._words
+            present = sorted(t for t in wanted if t in index.postings)
+            if not present:
+                index = self._grams
+                wanted = {g: [g] for g in _bigrams(q)}
+                present = sorted(g for g in wanted if g in index.postings)
+            if not present:
+                return []
+            scores, bound = self._score(index, present, owner, category)
+            # The whole query as a name (or inside a name or keyword): see the module docstring.
+            phrase = _flat(q)
+            exact = f"\n{phrase}\n"
+            docs = self._docs
+            phrases = self._phrases
+            for code in [c for c in scores if phrase in phrases[c]]:
+                scores[code] += 2 * bound if exact in docs[code].names else bound
+            pool = scores.items()
+            if len(scores) > limit:
+                # Only services within one rounded point of the limit-th best can make the
+                # list once scores are rounded and ties go by code.
+                floor = (round(heapq.nlargest(limit, scores.values())[-1] * SCALE) - 1) / SCALE
+                pool = {c: s for c, s in pool if s >= floor}.items()
+            ranked = sorted((-round(score * SCALE), code) for code, score in pool)[:limit]
+            best = [(-neg, docs[code]) for neg, code in ranked]
+        lowered = q.lower()
+        hits = []
+        for score, doc in best:
+            held = doc.words if index is self._words else doc.grams
+            words = {w for t in present if t in held for w in wanted[t]}
+            order = sorted(words, key=lambda w: (lowered.find(w), -len(w), w))
+            hits.append(Hit(doc.code, score, doc.name_zh, doc.name_en, tuple(order)))
+        return hits
+
+    def _score(
+        self, index: _Index, terms: builtins.list[str], owner: str | None, category: str | None
+    ) -> tuple[dict[str, float], float]:
+        """BM25 of every document holding one of ``terms`` (that passes the filters); and the
+        highest score any document could reach for these terms."""
+        allowed: set[str] | None = None
+        if owner is not None:
+            allowed = self._by_owner.get(owner, set())
+        if category is not None:
+            in_category = self._by_category.get(category, set())
+            allowed = in_category if allowed is None else allowed & in_category
+        scores: dict[str, float] = {}
+        bound = 0.0
+        # Terms in sorted order: float sums are then added in the same order in every process.
+        for term in terms:
+            contrib, top = index.term_scores(term)
+            bound += top
+            if allowed is not None:
+                contrib = {c: v for c, v in contrib.items() if c in allowed}
+            if not scores:
+                scores = dict(contrib)
+                continue
+            get = scores.get
+            for code, v in contrib.items():
+                scores[code] = get(code, 0.0) + v
+        return scores, bound
