@@ -94,7 +94,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "cryptography": frozenset({"crypto", "node", "identity", "ordering"}),
     "rjieba": frozenset({"sharing", "procedures"}),
     # Application forms are JSON Schema: checked when a service is published, and by the portal.
-    "jsonschema": frozenset({"procedures", "portal"}),
+    "jsonschema": frozenset({"procedures", "node", "portal"}),
 }
 
 # --- checker ----------------------------------------------------------------------------------

@@ -498,6 +498,26 @@ def test_every_service_is_found_first_by_its_own_chinese_name(defs: list[dict[st
         assert all(h.name_zh == name for h in hits[: place + 1]), (name, hits[: place + 1])
 
 
+WORDS = OBJECTS + ACTIONS + MATERIALS + ["food", "permits", "business licence", "营业执", "品经"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    defs=catalogues(),
+    words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=3),
+    limit=st.integers(1, 5),
+    owner=st.sampled_from([None, "market", "health"]),
+)
+def test_a_short_list_is_the_top_of_the_long_one(
+    defs: list[dict[str, Any]], words: list[str], limit: int, owner: str | None
+) -> None:
+    # With 200 (the largest limit) no candidate is ever skipped; a short list skips the
+    # documents that cannot reach it, and must still be exactly the top of the long one.
+    c = Catalogue(defs + ALL)
+    for query in ("".join(words), " ".join(words)):
+        assert c.search(query, limit, owner) == c.search(query, 200, owner)[:limit]
+
+
 class IncrementalMatchesRebuilt(RuleBasedStateMachine):
     """Adding, replacing and removing one by one must leave the same index (document counts,
     lengths, postings) as building the final set at once: compared through search results."""

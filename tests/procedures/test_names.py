@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from govchain.errors import InvalidInput
+from govchain.procedures.divisions import division_index, is_district, short_name
 from govchain.procedures.name_words import FORMS, INDUSTRY_WORDS
 from govchain.procedures.names import (
     FORBIDDEN_WORDS,
@@ -121,6 +122,29 @@ def test_normalise_trade_name() -> None:
     assert normalise_trade_name(" 華 達 ") == "华达"
     assert normalise_trade_name("\uf900瑞") == "豈瑞"  # a compatibility ideograph is unified
     assert normalise_trade_name("（杭州）") == "杭州"
+
+
+def test_division_spellings() -> None:
+    # GB/T 2260: 330106 西湖区 is a district of 330100 杭州市; 330122 桐庐县 a county; 330182
+    # 建德市 a county-level city.
+    assert [is_district(c) for c in ("330106", "330114", "330122", "330182", "330100")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert (short_name("杭州市"), short_name("桐庐县"), short_name("西湖区")) == (
+        "杭州",
+        "桐庐",
+        "西湖",
+    )
+    index = division_index(AREA)
+    assert index.spellings["杭州西湖区"] == index.spellings["杭州市西湖区"] == ("西湖区", "330106")
+    assert index.spellings["建德"] == ("建德市", "330182")
+    assert "西湖区" not in index.spellings and "西湖区" in index.districts
+    assert index.places["西湖"] == ("西湖区", "330106")
+    assert division_index(dict(reversed(list(AREA.items())))) == index
 
 
 def test_the_area_decides_which_divisions_are_accepted() -> None:

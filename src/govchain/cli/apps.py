@@ -19,6 +19,7 @@ from govchain.ledger.membership import current_membership
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
 from govchain.procedures.publishing import publication_plan
+from govchain.sharing.layout import resource_key
 from govchain.sdk import discover_apps, find_app
 from govchain.sdk.scaffold import scaffold_app
 
@@ -145,9 +146,36 @@ def _submit_all(
             raise CliError(f"{what}: {contract}.{method}: {receipt['error']}")
 
 
-def publish_definitions(node: Node, network: Path, definitions: list[dict[str, Any]]) -> list[str]:
+def register_resources(node: Node, network: Path, specs: list[dict[str, Any]]) -> list[str]:
+    """Register the data-catalogue resources a service's checks read, each by an admin of its
+    owner department, skipping those registered already or of departments not in the network."""
+    admins = {m.split("/")[0]: m for m in local_admins(network)}
+    calls, lines = [], []
+    for spec in specs:
+        rid = str(spec.get("id"))
+        owner = rid.split(".")[0]
+        if node.ledger.state.get_value(resource_key(rid)) is not None:
+            continue
+        if owner not in admins:
+            lines.append(f"{rid}: no local admin key of {owner}")
+            continue
+        calls.append((admins[owner], "sharing.catalogue", "register", dict(spec)))
+        lines.append(f"{rid}: registered")
+    _submit_all(node, network, calls, "registering data-catalogue resources")
+    return lines
+
+
+def publish_definitions(
+    node: Node,
+    network: Path,
+    definitions: list[dict[str, Any]],
+    resources: list[dict[str, Any]] | None = None,
+) -> list[str]:
     """Publish service definitions on an embedded node holding the department admin keys:
-    propose, approve by every department concerned, publish. Return a line per definition."""
+    propose, approve by every department concerned, publish (after registering the
+    ``resources`` their checks read). Return a line per definition."""
+    if resources:
+        register_resources(node, network, resources)
     admins = {m.split("/")[0]: m for m in local_admins(network)}
     departments = [
         d.id for d in current_membership(node.genesis, node.ledger.state.get_value).departments
@@ -177,7 +205,9 @@ def deploy_in_process(node: Node, network: Path) -> list[str]:
     lines: list[str] = []
     for service in discover_apps():
         if service.definitions():
-            published = publish_definitions(node, network, service.definitions())
+            published = publish_definitions(
+                node, network, service.definitions(), service.resources()
+            )
             done = sum(1 for line in published if line.endswith(": published"))
             lines.append(
                 f"service {service.name}: {done} definition(s) published, "

@@ -22,9 +22,11 @@ def path_segment(text: str) -> str:
 class NodeClient:
     """Talks to one node's API."""
 
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, timeout: float = 60.0, token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        # The bearer access token of a login session (``cli/session.py``), sent on every call.
+        headers = {"authorization": f"Bearer {token}"} if token else None
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def __enter__(self) -> NodeClient:
         return self

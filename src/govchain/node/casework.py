@@ -170,17 +170,21 @@ class CaseWorker:
     # --- the committer thread's part ------------------------------------------------------------
 
     def _on_block(self, block: CommittedBlock) -> None:
-        """Pick the events of a committed block the worker acts on (cheap: no state reads)."""
+        """Pick the events of a committed block the worker acts on (cheap: no state reads).
+        Runs on the committer thread, which stops the node on an exception: nothing escapes."""
         cases: list[str] = []
         records: list[tuple[str, str]] = []
-        for receipt in block.result.receipts:
-            for event in receipt.events:
-                kind = event.get("type")
-                if kind in CASE_EVENTS:
-                    cases.append(str(event["data"]["case"]))
-                elif kind in DATA_EVENTS:
-                    data = event["data"]
-                    records.append((str(data["resource"]), str(data["record"])))
+        try:
+            for receipt in block.result.receipts:
+                for event in receipt.events:
+                    kind = event.get("type")
+                    if kind in CASE_EVENTS:
+                        cases.append(str(event["data"]["case"]))
+                    elif kind in DATA_EVENTS:
+                        data = event["data"]
+                        records.append((str(data["resource"]), str(data["record"])))
+        except (KeyError, TypeError, AttributeError):
+            log.warning("block %d has a malformed case or record event", block.header.header.height)
         if cases or records:
             self._queue.put(_Changes(tuple(cases), tuple(records)))
 
@@ -437,6 +441,7 @@ class CaseWorker:
             for t, yes in answered:
                 if (t.case, t.step) in refused:
                     continue
+                log.debug("case %s step %s: answered %s", t.case, t.step, "yes" if yes else "no")
                 if yes:
                     self.stats.answered_yes += 1
                 else:
@@ -461,6 +466,9 @@ class CaseWorker:
             self._in_flight.difference_update(keys)
         self.stats.notices_ended += len(keys) - len(refused)
         log.info("ended %d notice periods (%d refused)", len(keys) - len(refused), len(refused))
+        for number, step in keys:
+            if (number, step) not in refused:
+                log.debug("case %s step %s: notice ended", number, step)
         by_key = dict(notices)
         for key in refused:
             self._retry_notice(key, by_key[key])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 STATUSES = (
     "submitted",
@@ -22,6 +22,7 @@ STATUSES = (
 """Case statuses; ``closed`` and ``withdrawn`` are terminal."""
 TERMINAL = frozenset({"closed", "withdrawn"})
 """Statuses a case never leaves."""
+_R = TypeVar("_R", "Case", "StepState")
 STEP_STATUSES = ("waiting", "open", "blocked", "done")
 """``waiting`` for earlier steps, ``open`` to act on, ``blocked`` (a check said no, or an
 objection waits), ``done`` (with a result)."""
@@ -139,6 +140,18 @@ class Case:
             if s.id == step_id:
                 return s
         return None
+
+
+_set = object.__setattr__
+
+
+def evolve(obj: _R, **changes: Any) -> _R:
+    """``dataclasses.replace`` for these slotted records, without its per-call field
+    introspection (the case engine copies a case several times per transition)."""
+    new = object.__new__(type(obj))
+    for name in type(obj).__slots__:
+        _set(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 def _step_json(s: StepState) -> dict[str, Any]:

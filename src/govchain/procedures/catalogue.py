@@ -36,7 +36,7 @@ import heapq
 import math
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -111,7 +111,7 @@ class _Doc:
     """Names, lower-case with spaces collapsed, each between newlines: an exact-name query."""
     phrases: str
     """Names and keywords, lower-case with spaces collapsed, newline-separated: a query inside
-    one of them (one substring test per document instead of one per phrase)."""
+    one of them."""
 
 
 class _Index:
@@ -260,7 +260,7 @@ def _document(defn: Mapping[str, Any]) -> tuple[str, _Doc]:
             for term in {_term(w) for w in tokens(text)}:
                 words[term] = words.get(term, 0) + weight
     grams: dict[str, int] = {}
-    for text in [name_zh, *keywords]:
+    for text in [name_zh, name_en, *keywords]:
         for gram in set(_bigrams(text)):
             grams[gram] = grams.get(gram, 0) + 1
     names = sorted({_flat(n) for n in (name_zh, name_en) if n.strip()})
@@ -298,8 +298,6 @@ class Catalogue:
 
     def __init__(self, definitions: Iterable[Mapping[str, Any]] = ()) -> None:
         self._docs: dict[str, _Doc] = {}
-        # Each document's phrases again, for the one substring test every candidate gets.
-        self._phrases: dict[str, str] = {}
         self._by_owner: dict[str, set[str]] = {}
         self._by_category: dict[str, set[str]] = {}
         self._words = _Index()
@@ -334,7 +332,6 @@ class Catalogue:
                     )
                 self._unindex(code, old)
             self._docs[code] = doc
-            self._phrases[code] = doc.phrases
             self._by_owner.setdefault(doc.owner, set()).add(code)
             self._by_category.setdefault(doc.category, set()).add(code)
             self._words.insert(code, doc.words)
@@ -349,7 +346,6 @@ class Catalogue:
                 raise NotFound(f"no service {code!r} in the catalogue", service=code)
             self._unindex(code, doc)
             del self._docs[code]
-            del self._phrases[code]
             self._sorted = None
 
     def _unindex(self, code: str, doc: _Doc) -> None:
@@ -411,22 +407,8 @@ class Catalogue:
                 present = sorted(g for g in wanted if g in index.postings)
             if not present:
                 return []
-            scores, bound = self._score(index, present, owner, category)
-            # The whole query as a name (or inside a name or keyword): see the module docstring.
-            phrase = _flat(q)
-            exact = f"\n{phrase}\n"
-            docs = self._docs
-            phrases = self._phrases
-            for code in [c for c in scores if phrase in phrases[c]]:
-                scores[code] += 2 * bound if exact in docs[code].names else bound
-            pool = scores.items()
-            if len(scores) > limit:
-                # Only services within one rounded point of the limit-th best can make the
-                # list once scores are rounded and ties go by code.
-                floor = (round(heapq.nlargest(limit, scores.values())[-1] * SCALE) - 1) / SCALE
-                pool = {c: s for c, s in pool if s >= floor}.items()
-            ranked = sorted((-round(score * SCALE), code) for code, score in pool)[:limit]
-            best = [(-neg, docs[code]) for neg, code in ranked]
+            ranked = self._rank(index, present, list(wanted), _flat(q), limit, owner, category)
+            best = [(score, self._docs[code]) for score, code in ranked]
         lowered = q.lower()
         hits = []
         for score, doc in best:
@@ -436,29 +418,101 @@ class Catalogue:
             hits.append(Hit(doc.code, score, doc.name_zh, doc.name_en, tuple(order)))
         return hits
 
-    def _score(
-        self, index: _Index, terms: builtins.list[str], owner: str | None, category: str | None
-    ) -> tuple[dict[str, float], float]:
-        """BM25 of every document holding one of ``terms`` (that passes the filters); and the
-        highest score any document could reach for these terms."""
+    def _rank(
+        self,
+        index: _Index,
+        present: builtins.list[str],
+        wanted: builtins.list[str],
+        phrase: str,
+        limit: int,
+        owner: str | None,
+        category: str | None,
+    ) -> builtins.list[tuple[int, str]]:
+        """Return the ``(score, code)`` of the best ``limit`` documents holding one of the
+        ``present`` terms, scored as the module docstring says.
+
+        Terms are merged rarest first. Once the ``limit``-th best score so far beats what the
+        remaining terms could add to any document not yet seen, those terms only top up the
+        documents already held (a dict intersection) instead of bringing in their whole
+        posting lists: 食品 + 许可 touches the few hundred 食品 services, not every permit."""
         allowed: set[str] | None = None
         if owner is not None:
             allowed = self._by_owner.get(owner, set())
         if category is not None:
             in_category = self._by_category.get(category, set())
             allowed = in_category if allowed is None else allowed & in_category
+        lists = sorted(((*index.term_scores(t), t) for t in present), key=lambda x: (-x[1], x[2]))
+        remaining = sum(top for _, top, _ in lists)
+        bonus = self._bonus(index, present, wanted, phrase, remaining, allowed)
         scores: dict[str, float] = {}
-        bound = 0.0
-        # Terms in sorted order: float sums are then added in the same order in every process.
-        for term in terms:
-            contrib, top = index.term_scores(term)
-            bound += top
+        topping_up = False
+        for contrib, top, _ in lists:
+            remaining -= top
+            if topping_up:
+                for code in scores.keys() & contrib.keys():
+                    scores[code] += contrib[code]
+                continue
             if allowed is not None:
                 contrib = {c: v for c, v in contrib.items() if c in allowed}
             if not scores:
+                # Bonus documents join at 0.0 so that later terms top them up too.
                 scores = dict(contrib)
-                continue
-            get = scores.get
-            for code, v in contrib.items():
-                scores[code] = get(code, 0.0) + v
-        return scores, bound
+                for code in bonus.keys() - scores.keys():
+                    scores[code] = 0.0
+            else:
+                get = scores.get
+                for code, v in contrib.items():
+                    scores[code] = get(code, 0.0) + v
+            if remaining > 0.0 and len(scores) >= limit:
+                kth = heapq.nlargest(limit, (s + bonus.get(c, 0.0) for c, s in scores.items()))
+                # A margin of two rounded points: an unseen document then rounds strictly lower.
+                topping_up = (kth[-1] - remaining) * SCALE > 2.0
+        final = {c: s + bonus[c] if c in bonus else s for c, s in scores.items()}
+        pool = final.items()
+        if len(final) > limit:
+            # Only services within one rounded point of the limit-th best can make the list
+            # once scores are rounded and ties go by code.
+            floor = (round(heapq.nlargest(limit, final.values())[-1] * SCALE) - 1) / SCALE
+            pool = {c: s for c, s in pool if s >= floor}.items()
+        ranked = sorted((-round(score * SCALE), code) for code, score in pool)[:limit]
+        return [(-neg, code) for neg, code in ranked]
+
+    def _bonus(
+        self,
+        index: _Index,
+        present: builtins.list[str],
+        wanted: builtins.list[str],
+        phrase: str,
+        bound: float,
+        allowed: set[str] | None,
+    ) -> dict[str, float]:
+        """Return the whole-query bonus of each document holding a ``present`` term whose
+        names or keywords contain ``phrase``: ``2 * bound`` if it is a name, else ``bound``.
+
+        Found without looking at every candidate: a Chinese phrase's bigrams are all among the
+        bigrams of a text containing it, so only the documents holding its rarest bigram are
+        tested; a phrase without any is looked for among the documents holding every query
+        word (so an English phrase counts in a name only in whole words)."""
+        grams = _bigrams(phrase)
+        if grams:
+            keys = [self._grams.postings.get(g) for g in grams]
+        else:
+            keys = [index.postings.get(t) for t in wanted]
+        held = sorted((k for k in keys if k is not None), key=len)
+        if not held or len(held) < len(keys):
+            return {}
+        pool: Set[str] = held[0].keys()
+        if not grams:
+            for k in held[1:]:
+                pool = pool & k.keys()
+        exact = f"\n{phrase}\n"
+        out: dict[str, float] = {}
+        for code in pool:
+            doc = self._docs[code]
+            if (
+                phrase in doc.phrases
+                and (allowed is None or code in allowed)
+                and any(code in index.postings[t] for t in present)
+            ):
+                out[code] = 2 * bound if exact in doc.names else bound
+        return out

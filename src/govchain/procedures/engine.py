@@ -16,12 +16,12 @@ days (``procedures.calendar``) from block time; nothing here reads a clock.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 from govchain.errors import Conflict, Forbidden, SchemaViolation
 from govchain.procedures.calendar import WorkCalendar, add_working_days, working_days_between
 from govchain.procedures.cases import TERMINAL, Actor, Case, Event, StepState
+from govchain.procedures.cases import evolve as replace
 from govchain.procedures.definitions import ServiceDefinition
 
 MAX_TEXT = 500
@@ -221,6 +221,8 @@ def _with_step(case: Case, i: int, **changes: Any) -> Case:
 
 def _open_ready(case: Case, defn: ServiceDefinition, now: int, cal: WorkCalendar) -> Case:
     """Open every waiting step whose predecessors all passed."""
+    if all(s.status != "waiting" for s in case.steps):
+        return case
     passed = {s.id for s in case.steps if s.status == "done" and s.result == "pass"}
     steps = list(case.steps)
     for i, (d, st) in enumerate(zip(defn.steps, steps, strict=True)):

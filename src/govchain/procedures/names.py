@@ -23,39 +23,19 @@ Every check is a dictionary lookup per position of the name: cost grows with its
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from govchain.errors import InvalidInput
+from govchain.procedures.divisions import HANGZHOU_DIVISIONS as HANGZHOU_DIVISIONS
+from govchain.procedures.divisions import DivisionIndex, division_index
 from govchain.procedures.name_words import (
     FORBIDDEN_REASONS,
     FORMS,
     INDUSTRY_WORDS,
     TRADITIONAL,
 )
-
-HANGZHOU_DIVISIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "杭州市": "330100",
-        "上城区": "330102",
-        "拱墅区": "330105",
-        "西湖区": "330106",
-        "滨江区": "330108",
-        "萧山区": "330109",
-        "余杭区": "330110",
-        "富阳区": "330111",
-        "临安区": "330112",
-        "临平区": "330113",
-        "钱塘区": "330114",
-        "桐庐县": "330122",
-        "淳安县": "330127",
-        "建德市": "330182",
-    }
-)
-"""The demo registration area: Hangzhou and its county-level divisions (GB/T 2260 codes)."""
 
 FORBIDDEN_WORDS: frozenset[str] = frozenset(FORBIDDEN_REASONS)
 """Words refused anywhere in a name outside its division (reasons in ``FORBIDDEN_REASONS``)."""
@@ -66,7 +46,6 @@ MIN_TRADE_NAME = 2
 """Fewest characters of a trade name (art. 8)."""
 
 _OPEN, _CLOSE = "（", "）"
-_SUFFIXES = ("省", "市", "区", "县")
 _BRANCH = "分公司"
 _COMPANY_FORMS = ("股份有限公司", "有限责任公司", "有限公司")
 _FORBIDDEN_LENGTHS = tuple(sorted({len(w) for w in FORBIDDEN_WORDS}))
@@ -101,52 +80,6 @@ class NameParts:
     """The organisational form (``有限公司``, ``合伙企业（有限合伙）``, ``分公司`` ...)."""
     branch: str = ""
     """For a branch (分公司): its place between the company's name and ``分公司`` (may be empty)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Area:
-    """The accepted spellings of a registration area's divisions."""
-
-    spellings: Mapping[str, tuple[str, str]]
-    """Accepted text → (full division name, GB/T 2260 code)."""
-    districts: frozenset[str]
-    """District names, refused when they stand without their city."""
-    longest: int
-    """Length of the longest accepted spelling."""
-    places: Mapping[str, tuple[str, str]]
-    """Every division's full and short name, districts included (a branch's place)."""
-
-
-@functools.lru_cache(maxsize=16)
-def _area(divisions: frozenset[tuple[str, str]]) -> _Area:
-    """Index the divisions of an area; a district's city is the entry coded ``xxxx00``."""
-    # Sorted, so that the index (and which entry wins should two share a spelling) is the same
-    # on every node whatever the hash seed of its Python process.
-    ordered = sorted(divisions)
-    by_code = {code: name for name, code in ordered}
-    spellings: dict[str, tuple[str, str]] = {}
-    places: dict[str, tuple[str, str]] = {}
-    districts = set()
-
-    def short(name: str) -> str:
-        return name[:-1] if name.endswith(_SUFFIXES) and len(name) > 2 else name
-
-    for name, code in ordered:
-        places[name] = places[short(name)] = (name, code)
-        # GB/T 2260: within a city, codes 01-20 are its districts; 21-80 counties; 81-99 cities.
-        if name.endswith("区") and code[4:].isdigit() and 1 <= int(code[4:]) <= 20:
-            districts.add(name)
-            city = by_code.get(code[:4] + "00")
-            if city is not None:
-                for prefix in (city, short(city)):
-                    spellings[prefix + name] = (name, code)
-        else:
-            for spelling in (name, short(name)):
-                spellings[spelling] = (name, code)
-    longest = max((len(s) for s in spellings), default=0)
-    return _Area(
-        MappingProxyType(spellings), frozenset(districts), longest, MappingProxyType(places)
-    )
 
 
 def _is_hanzi(ch: str) -> bool:
@@ -218,7 +151,7 @@ def _split_form(name: str) -> tuple[str, str]:
     )
 
 
-def _division_error(body: str, area: _Area) -> NameRefused:
+def _division_error(body: str, area: DivisionIndex) -> NameRefused:
     """The refusal for a body that starts with no division of the area."""
     for n in range(3, min(8, len(body)) + 1):
         head = body[:n]
@@ -240,7 +173,7 @@ def _division_error(body: str, area: _Area) -> NameRefused:
     )
 
 
-def _parse_body(body: str, form: str, area: _Area) -> NameParts:
+def _parse_body(body: str, form: str, area: DivisionIndex) -> NameParts:
     """Split ``division + trade name + industry words`` (the name without its form)."""
     lead = next(
         (
@@ -317,7 +250,7 @@ def parse_name(name: str, divisions: Mapping[str, str]) -> NameParts:
             reason="length",
             word=text,
         )
-    area = _area(frozenset(divisions.items()))
+    area = division_index(divisions)
     body, form = _split_form(text)
     if form != _BRANCH:
         return _parse_body(body, form, area)

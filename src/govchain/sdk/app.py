@@ -52,6 +52,10 @@ class App:
     services_dir: str | None = None
     """Folder of the package holding its service definitions (``*.json``, searched
     recursively), if any."""
+    resources_dir: str | None = None
+    """Folder of the package holding the data-catalogue resources its definitions' checks
+    read (``<resource id>.json``), registered by their owner departments before the
+    definitions are published."""
     policy: dict[str, Any] = field(default_factory=lambda: {"rule": "majority"})
     """Endorsement policy its contract is installed with."""
     demo: Callable[[Callable[[bytes], bytes]], list[tuple[str, str, dict[str, Any]]]] | None = None
@@ -81,10 +85,17 @@ class App:
 
     def definitions(self) -> list[dict[str, Any]]:
         """Return the service definitions the service ships, ordered by code."""
-        if self.services_dir is None:
+        return self._json_files(self.services_dir, "code")
+
+    def resources(self) -> list[dict[str, Any]]:
+        """Return the data-catalogue resources the service ships, ordered by id."""
+        return self._json_files(self.resources_dir, "id")
+
+    def _json_files(self, folder: str | None, key: str) -> list[dict[str, Any]]:
+        if folder is None:
             return []
         found: list[dict[str, Any]] = []
-        pending = [resources.files(self.package).joinpath(self.services_dir)]
+        pending = [resources.files(self.package).joinpath(folder)]
         while pending:
             folder = pending.pop()
             for entry in folder.iterdir():
@@ -93,9 +104,9 @@ class App:
                 elif entry.name.endswith(".json"):
                     obj = json.loads(entry.read_text("utf-8"))
                     if not isinstance(obj, dict):
-                        raise SchemaViolation(f"{entry.name}: a definition is a JSON object")
+                        raise SchemaViolation(f"{entry.name}: must hold a JSON object")
                     found.append(obj)
-        return sorted(found, key=lambda d: str(d.get("code")))
+        return sorted(found, key=lambda d: str(d.get(key)))
 
     def module(self, name: str) -> ModuleType | None:
         """Import one module of the service (``routes``, ``service`` ...) if it exists."""

@@ -16,4 +16,5 @@ APP = App(
     ),
     contract_file=None,
     services_dir="services",
+    resources_dir="data/resources",
 )

@@ -146,10 +146,12 @@ def _adult(born: dt.date) -> dt.date:
 
 
 def _date(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
+    """A day of ``[first, last]``, uniformly."""
     return dt.date.fromordinal(rng.randint(first.toordinal(), last.toordinal()))
 
 
 def _address(rng: random.Random, district: str) -> str:
+    """A street address in ``district`` (sometimes with building and room)."""
     city = "" if district.endswith("市") else "杭州市"
     number = f"{rng.randint(1, 999)}号"
     if rng.randrange(3) == 0:
@@ -158,10 +160,12 @@ def _address(rng: random.Random, district: str) -> str:
 
 
 def _district(rng: random.Random) -> str:
+    """A district, weighted by how many people and companies it has."""
     return rng.choices(tuple(DISTRICT_WEIGHTS), weights=tuple(DISTRICT_WEIGHTS.values()))[0]
 
 
 def _citizen(rng: random.Random) -> Citizen:
+    """One synthetic resident."""
     male = rng.randrange(2) == 0
     given = MALE_GIVEN if male else FEMALE_GIVEN
     name = rng.choices(SURNAMES, weights=range(len(SURNAMES), 0, -1))[0]
@@ -196,22 +200,26 @@ def citizens(n: int, seed: int) -> list[Citizen]:
 
 
 def _name(rng: random.Random, profile: Profile, district: str, form: str) -> str:
-    size = 3 if rng.randrange(5) == 0 else 2
-    trade = "".join(rng.sample(TRADE_CHARACTERS, size))
+    """A candidate name: division, a two- or three-character trade name, industry words, form.
+    A district is named after its city; the city may also follow the trade name in brackets."""
+    trade = "".join(rng.sample(TRADE_CHARACTERS, rng.choice((2, 2, 2, 2, 3))))
     words = rng.choice(profile.words)
+    spellings: tuple[str, ...]
+    weights: tuple[int, ...]
     if district.endswith("区"):
-        style = rng.randrange(10)
-        if style == 0:
-            return f"{trade}（杭州）{words}{form}"
-        prefix = ("杭州", "杭州市", f"杭州市{district}")[0 if style < 6 else 1 if style < 8 else 2]
+        spellings, weights = ("杭州", "杭州市", f"杭州市{district}", "（杭州）"), (5, 2, 2, 1)
     else:
-        prefix = rng.choice((district[:-1], district[:-1], district, "杭州"))
-    return f"{prefix}{trade}{words}{form}"
+        spellings, weights = (district[:-1], district, "杭州"), (2, 1, 1)
+    division = rng.choices(spellings, weights=weights)[0]
+    if division.startswith("（"):
+        return f"{trade}{division}{words}{form}"
+    return f"{division}{trade}{words}{form}"
 
 
 def _enterprise(
     rng: random.Random, people: Sequence[Citizen], taken: set[str], serials: dict[str, int]
 ) -> SyntheticEnterprise:
+    """One synthetic company; records its name key in ``taken`` and its district serial."""
     profile = rng.choices(PROFILES, weights=[p.weight for p in PROFILES])[0]
     district = _district(rng)
     capital_wan = log_uniform(rng, *profile.capital_wan)
