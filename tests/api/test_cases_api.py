@@ -37,16 +37,6 @@ FORM = {
     "scope": "餐饮服务；食品销售",
     "contact_phone": "13800001234",
 }
-PARTICULARS = {
-    "name": FORM["name"],
-    "division": "330106",
-    "legal_rep_name": "王伟",
-    "legal_rep_ref": "ab" * 32,
-    "industry": "6210",
-    "capital_fen": 100_000_000,
-    "address": FORM["address"],
-    "scope": FORM["scope"],
-}
 
 
 @pytest.fixture
@@ -124,7 +114,6 @@ def _apply(api: ApiClient, who: dict[str, str], **changes: Any) -> Any:
         "service": REGISTRATION,
         "form": FORM,
         "materials": materials,
-        "particulars": PARTICULARS,
     }
     body.update(changes)
     return api.post("/v1/cases", json=body, headers=who)
@@ -195,11 +184,15 @@ def test_bad_input_is_refused_and_changes_nothing(
 ) -> None:
     citizen = _citizen(app)
     height = node.ledger.height
-    bad_form = {k: v for k, v in FORM.items() if k != "contact_phone"} | {"capital_fen": "many"}
+    bad_form = {k: v for k, v in FORM.items() if k != "contact_phone"} | {
+        "capital_fen": "many",
+        "legal_rep_id": "110105194912310021",  # a wrong check digit
+    }
     r = _apply(api, citizen, form=bad_form)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    fields = {e["field"] for e in r.json()["errors"]}
-    assert fields == {"contact_phone", "capital_fen"}
+    errors = {e["field"]: e["message"] for e in r.json()["errors"]}
+    assert set(errors) == {"contact_phone", "capital_fen", "legal_rep_id"}
+    assert "check digit" in errors["legal_rep_id"]
 
     forged = _apply(api, citizen, materials={"application": "ab" * 32})
     assert forged.status_code == 422 and forged.json()["code"] == "unknown_material"

@@ -275,6 +275,9 @@ def test_english_is_case_insensitive_with_plurals_and_spelling(cat: Catalogue) -
     licensed = cat.search("business license", limit=20)
     assert {h.code for h in licensed} >= {FOOD["code"], DEREG["code"], FIRE["code"]}
     assert cat.search("drivers")[0].code == FREIGHT["code"]
+    # Function words are not indexed: alone they find nothing, inside a name they still match.
+    assert cat.search("of the") == []
+    assert cat.search("medical certificate of birth")[0].code == BIRTH["code"]
 
 
 def test_code_is_searchable(cat: Catalogue) -> None:

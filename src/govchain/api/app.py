@@ -32,6 +32,7 @@ from govchain.identity.service import (
 from govchain.identity.tokens import TokenKey
 from govchain.node.casedesk import open_casedesk
 from govchain.node.casework import start_casework
+from govchain.node.registry_feed import start_registry_feed
 from govchain.node.node import Node
 from govchain.node.sharing import open_sharing
 from govchain.sdk import discover_apps
@@ -76,6 +77,7 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.identity = identity or open_identity(node, settings)
     app.state.sharing = open_sharing(node, settings.network_dir)
     app.state.casework = start_casework(node, app.state.sharing, settings.network_dir)
+    app.state.registry_feed = start_registry_feed(node, app.state.sharing)
     app.state.casedesk = open_casedesk(node, settings.network_dir)
     problems.install(app)
     docs.install(app)

@@ -7,13 +7,17 @@ import typer
 from govchain.cli import (
     apps,
     audit,
+    cases,
     cluster,
     contracts,
+    enterprises,
     identity,
     network,
     notary,
     queries,
     server,
+    services,
+    session,
     sharing,
     transactions,
 )
@@ -43,6 +47,11 @@ app.add_typer(apps.app, name="app")
 app.add_typer(notary.app, name="notary")
 app.add_typer(cluster.app, name="network")
 app.add_typer(cluster.node_app, name="node")
+app.command("login")(session.login)
+app.command("logout")(session.logout)
+app.add_typer(services.app, name="service")
+app.add_typer(cases.app, name="case")
+app.add_typer(enterprises.app, name="enterprise")
 
 if __name__ == "__main__":
     app()

@@ -65,7 +65,7 @@ LoginOpt = Annotated[
         "--login",
         "-l",
         envvar="GOVCHAIN_LOGIN",
-        help="Whose session to use (govchain login) [default: the only session].",
+        help="Whose session to use (see govchain login); default: the only one.",
         show_default=False,
     ),
 ]
@@ -320,8 +320,13 @@ def print_table(table: Table) -> None:
     (scripts read whole ids and hashes)."""
     if console.is_terminal:
         console.print(table)
-    else:
-        Console(width=100_000, soft_wrap=True).print(table)
+        return
+    wide = Console(width=100_000, soft_wrap=True, no_color=True, highlight=False)
+    with wide.capture() as captured:
+        wide.print(table)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 # --- reporting the API's problem documents -------------------------------------------------------
@@ -449,8 +454,9 @@ def login(
     network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Log in through the node's unified login (password from --password-stdin,
-    $GOVCHAIN_PASSWORD or a prompt); the session is kept for later commands."""
+    """Log in through the node's unified login; the session is kept for later commands.
+
+    The password comes from --password-stdin, $GOVCHAIN_PASSWORD or a prompt."""
     password = _read_password(password_stdin)
     with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
         try:

@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from govchain.errors import GovchainError, NotFound, SchemaViolation
+from govchain.errors import GovchainError, InvalidIdentityNumber, NotFound, SchemaViolation
+from govchain.identity.idnumbers import validate_resident_id, validate_uscc
 from govchain.ledger.chain import CommittedBlock
 from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.node.materials import MaterialStore
@@ -32,6 +33,7 @@ from govchain.procedures.definitions import parse_definition
 from govchain.procedures.engine import apply
 from govchain.procedures.services_contract import departments_in
 from govchain.sharing.keyfiles import ensure_agreement_key
+from govchain.sharing.layout import subject_ref
 
 MAX_FORM_BYTES = 256 * 1024
 """Largest application form accepted."""
@@ -44,8 +46,33 @@ class FormInvalid(SchemaViolation):
     code = "form_invalid"
 
 
+REGISTRATION_FIELDS = (
+    "name", "division", "legal_rep_name", "industry", "capital_fen", "address", "scope", "employees",
+)  # fmt: skip
+"""Form fields of a registration that are public particulars of the registry."""
+
+
+def _formats() -> Any:
+    """JSON Schema formats of Chinese identity numbers, checked with their check characters:
+    ``resident-id`` (GB 11643) and ``uscc`` (GB 32100)."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker()
+
+    @checker.checks("resident-id", raises=InvalidIdentityNumber)
+    def _resident(value: object) -> bool:
+        return not isinstance(value, str) or bool(validate_resident_id(value))
+
+    @checker.checks("uscc", raises=InvalidIdentityNumber)
+    def _uscc(value: object) -> bool:
+        return not isinstance(value, str) or bool(validate_uscc(value))
+
+    return checker
+
+
 def check_form(schema: Mapping[str, Any], form: Any) -> None:
-    """Raise ``FormInvalid`` listing every place where ``form`` breaks ``schema``."""
+    """Raise ``FormInvalid`` listing every place where ``form`` breaks ``schema`` (formats
+    ``resident-id`` and ``uscc`` included)."""
     from jsonschema import Draft202012Validator
 
     if not isinstance(form, Mapping):
@@ -53,14 +80,18 @@ def check_form(schema: Mapping[str, Any], form: Any) -> None:
             "the form must be a JSON object", errors=[{"field": "", "message": "not an object"}]
         )
     errors = []
-    for err in sorted(Draft202012Validator(schema).iter_errors(form), key=lambda e: list(e.path)):
+    validator = Draft202012Validator(schema, format_checker=_formats())
+    for err in sorted(validator.iter_errors(form), key=lambda e: [str(p) for p in e.path]):
         path = ".".join(str(p) for p in err.path)
         if err.validator == "required" and isinstance(err.validator_value, list):
             missing = [f for f in err.validator_value if f not in (err.instance or {})]
             for f in missing:
                 errors.append({"field": f"{path}.{f}" if path else f, "message": "is required"})
             continue
-        errors.append({"field": path, "message": err.message})
+        message = err.message
+        if err.validator == "format" and err.cause is not None:
+            message = str(err.cause)  # the identity number's own reason (check digit ...)
+        errors.append({"field": path, "message": message})
     if errors:
         first = errors[0]
         raise FormInvalid(
@@ -212,10 +243,22 @@ class CaseDesk:
         }
         if subject:
             args["subject"] = subject
+        if particulars is None and any(
+            o.get("kind") == "enterprise.register" for o in defn.get("outputs", [])
+        ):
+            particulars = self.registration_particulars(form)
         if particulars is not None:
             args["particulars"] = dict(particulars)
         purpose = f"{service} v{head['version']}"
         return self.sign(dept, "cases", "submit", args, applicant, purpose=purpose)
+
+    def registration_particulars(self, form: Mapping[str, Any]) -> dict[str, Any]:
+        """The public particulars of a registration, from its form: the legal representative's
+        identity number is replaced by its pseudonymous reference (the number stays off-chain)."""
+        out = {k: form[k] for k in REGISTRATION_FIELDS if k in form}
+        rep_id = validate_resident_id(str(form.get("legal_rep_id", "")))
+        out["legal_rep_ref"] = subject_ref(self.node.suite, self.node.genesis.chain_id, rep_id)
+        return out
 
     def applicant_step(
         self, applicant: str, session: str, number: str, transition: str, args: Mapping[str, Any]

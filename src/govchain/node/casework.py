@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 
-from govchain.errors import GovchainError
+from govchain.errors import GovchainError, IntegrityError, Unavailable
 from govchain.ledger.chain import CommittedBlock
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
@@ -205,10 +205,12 @@ class CaseWorker:
                 if self._work([i for i in items if i is not None]):
                     self._done(started)
             except GovchainError as exc:
-                self._retry_later(exc.code)
+                if not self._closed:
+                    self._retry_later(exc.code)
             except Exception:  # the worker must outlive a bug in one batch
-                log.exception("case work failed")
-                self._retry_later("internal")
+                if not self._closed:  # (a store closed under it at shutdown is no bug)
+                    log.exception("case work failed")
+                    self._retry_later("internal")
 
     def _sleep_s(self) -> float | None:
         waits: list[float] = []
@@ -290,10 +292,13 @@ class CaseWorker:
         known = (code, version)
         if known not in self._definitions:
             obj = self._json(layout.version_key(code, version))
-            # Checked when it was published; its departments are not checked again.
-            self._definitions[known] = (
-                None if obj is None else parse_definition(obj, departments_in(obj))
-            )
+            found = None
+            try:
+                # Checked when it was published; its departments are not checked again.
+                found = None if obj is None else parse_definition(obj, departments_in(obj))
+            except GovchainError as exc:  # its cases are left to people
+                log.error("service %s version %d cannot be read (%s)", code, version, exc.code)
+            self._definitions[known] = found
         return self._definitions[known]
 
     def _plan(self, number: str, forced: set[StepKey], scan: bool) -> list[_CheckTask]:
@@ -377,8 +382,8 @@ class CaseWorker:
             deadline, number, step = heapq.heappop(self._notices)
             key = (number, step)
             due = self._notice_due.get(key)
-            if due is None or due[0] != deadline or key in self._in_flight:
-                continue  # superseded, ended, or being ended
+            if due is None or due[0] != deadline:
+                continue  # superseded or ended
             del self._notice_due[key]
             out.append((key, due[1]))
         return out
@@ -399,7 +404,7 @@ class CaseWorker:
                 "predicate": dict(task.check.predicate),
                 "statement": task.check.statement,
             },
-            time_ms=self._clock(),
+            time_ms=self._port.now_ms(),  # the clock the service checks requests against
             sign=lambda m: suite.sign(cred.member_private, m),
             case=task.case,
             purpose=PURPOSE,
@@ -410,6 +415,8 @@ class CaseWorker:
         one, so a single broken check does not hold the others back."""
         try:
             return self._sharing.attest(requests)
+        except (Unavailable, IntegrityError):
+            raise  # the node's trouble, not the requests': try again later
         except GovchainError as exc:
             if len(requests) == 1:
                 return [{"error": {"code": exc.code}}]

@@ -20,12 +20,16 @@ BM25 the query can reach, so a service searched by its exact name always comes f
 of a name or keyword (once that bound, so 营业执 lifts 营业执照). Scores are multiplied by 1,000
 and rounded to integers so that results are stable; ties go to the smaller code.
 
-When no word of the query is in the index at all (an unsegmented or mistyped query), the same
-ranking runs over the Chinese character bigrams of the query against the bigrams of the names and
-keywords.
+When no word of the query is in the index at all (an unsegmented or mistyped query such as
+防安检), the same ranking runs over the Chinese character bigrams of the query against the
+bigrams of the names and keywords (防安 in 消防安全检查).
 
-A search reads only the posting lists of the query's words: its cost grows with how many
-definitions contain those words, not with the size of the catalogue.
+English function words (of, the, and ...) are not indexed.
+
+A search reads only the posting lists of the query's words, rarest first, and stops bringing in
+new candidates once the remaining words cannot lift an unseen definition into the result: its
+cost grows with how many definitions hold the query's words, not with the size of the
+catalogue. A query made only of words most services hold (许可, permit) still scores all of them.
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ WEIGHTS: Mapping[str, int] = MappingProxyType(
 # made of (punctuation such as 《》（） breaks a run, so no bigram spans it).
 _CJK_RUN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _SPELLING = {"license": "licence", "center": "centre", "defense": "defence"}
+# English function words are in most English texts: as query words they would bring most of
+# the catalogue into the candidates and weigh next to nothing in the ranking.
+_STOPWORDS = frozenset(
+    ["a", "an", "and", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +116,8 @@ class _Doc:
     """Weighted count of each indexed word."""
     grams: dict[str, int]
     """Count of each Chinese bigram of the names and keywords."""
-    names: str
-    """Names, lower-case with spaces collapsed, each between newlines: an exact-name query."""
+    names: tuple[str, ...]
+    """Names, lower-case with spaces collapsed: an exact-name query."""
     phrases: str
     """Names and keywords, lower-case with spaces collapsed, newline-separated: a query inside
     one of them."""
@@ -173,8 +182,11 @@ class _Index:
 
 def _term(word: str) -> str:
     """Return the index form of a word: English words lose a plural ending, US spellings
-    become British; anything else is kept as it is."""
+    become British, English function words become ``""`` (not indexed); anything else is kept
+    as it is."""
     if word.isascii() and word.isalpha():
+        if word in _STOPWORDS:
+            return ""
         if len(word) > 4 and word.endswith("ies"):
             word = word[:-3] + "y"
         elif len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
@@ -183,6 +195,11 @@ def _term(word: str) -> str:
             word = word[:-1]
         return _SPELLING.get(word, word)
     return word
+
+
+def _terms(text: str) -> set[str]:
+    """Return the index forms of the words of ``text``."""
+    return {t for t in map(_term, tokens(text)) if t}
 
 
 def _bigrams(text: str) -> builtins.list[str]:
@@ -239,7 +256,7 @@ def _document(defn: Mapping[str, Any]) -> tuple[str, _Doc]:
     owner = _string(defn.get("owner"), "owner")
     category = _string(defn.get("category"), "category")
     name_zh, name_en = _texts(defn.get("name"), "name")
-    if not tokens(name_zh):
+    if not _terms(name_zh):
         raise SchemaViolation("name.zh has no searchable word", field="name.zh")
     co = [_string(d, f"co_handlers[{i}]") for i, d in enumerate(_items(defn, "co_handlers"))]
     keywords = [_string(k, f"keywords[{i}]") for i, k in enumerate(_items(defn, "keywords"))]
@@ -257,7 +274,7 @@ def _document(defn: Mapping[str, Any]) -> tuple[str, _Doc]:
     for field, texts in fields.items():
         weight = WEIGHTS[field]
         for text in texts:
-            for term in {_term(w) for w in tokens(text)}:
+            for term in _terms(text):
                 words[term] = words.get(term, 0) + weight
     grams: dict[str, int] = {}
     for text in [name_zh, name_en, *keywords]:
@@ -275,7 +292,7 @@ def _document(defn: Mapping[str, Any]) -> tuple[str, _Doc]:
         name_en=name_en,
         words=words,
         grams=grams,
-        names="\n" + "\n".join(names) + "\n",
+        names=tuple(names),
         phrases="\n".join(names + [_flat(k) for k in keywords]),
     )
 
@@ -298,8 +315,13 @@ class Catalogue:
 
     def __init__(self, definitions: Iterable[Mapping[str, Any]] = ()) -> None:
         self._docs: dict[str, _Doc] = {}
+        # Codes by owner, category and exact name: filters and the exact-name bonus as set
+        # operations rather than a look at every candidate.
         self._by_owner: dict[str, set[str]] = {}
         self._by_category: dict[str, set[str]] = {}
+        self._by_name: dict[str, set[str]] = {}
+        # Each document's phrases again: the one substring test of the whole-query bonus.
+        self._phrases: dict[str, str] = {}
         self._words = _Index()
         self._grams = _Index()
         self._sorted: builtins.list[str] | None = None
@@ -332,7 +354,10 @@ class Catalogue:
                     )
                 self._unindex(code, old)
             self._docs[code] = doc
+            self._phrases[code] = doc.phrases
             self._by_owner.setdefault(doc.owner, set()).add(code)
+            for name in doc.names:
+                self._by_name.setdefault(name, set()).add(code)
             self._by_category.setdefault(doc.category, set()).add(code)
             self._words.insert(code, doc.words)
             self._grams.insert(code, doc.grams)
@@ -346,12 +371,14 @@ class Catalogue:
                 raise NotFound(f"no service {code!r} in the catalogue", service=code)
             self._unindex(code, doc)
             del self._docs[code]
+            del self._phrases[code]
             self._sorted = None
 
     def _unindex(self, code: str, doc: _Doc) -> None:
         self._words.delete(code, doc.words)
         self._grams.delete(code, doc.grams)
-        for groups, key in ((self._by_owner, doc.owner), (self._by_category, doc.category)):
+        keys = [(self._by_owner, doc.owner), (self._by_category, doc.category)]
+        for groups, key in keys + [(self._by_name, name) for name in doc.names]:
             groups[key].discard(code)
             if not groups[key]:
                 del groups[key]
@@ -397,7 +424,8 @@ class Catalogue:
             raise SchemaViolation(f"limit must be 1 to {MAX_LIMIT}", field="limit")
         wanted: dict[str, builtins.list[str]] = {}
         for word in tokens(q):
-            wanted.setdefault(_term(word), []).append(word)
+            if term := _term(word):
+                wanted.setdefault(term, []).append(word)
         with self._lock:
             index = self._words
             present = sorted(t for t in wanted if t in index.postings)
@@ -446,7 +474,7 @@ class Catalogue:
         bonus = self._bonus(index, present, wanted, phrase, remaining, allowed)
         scores: dict[str, float] = {}
         topping_up = False
-        for contrib, top, _ in lists:
+        for i, (contrib, top, _) in enumerate(lists):
             remaining -= top
             if topping_up:
                 for code in scores.keys() & contrib.keys():
@@ -454,25 +482,26 @@ class Catalogue:
                 continue
             if allowed is not None:
                 contrib = {c: v for c, v in contrib.items() if c in allowed}
-            if not scores:
-                # Bonus documents join at 0.0 so that later terms top them up too.
+            if i == 0:
+                # The bonus joins after the first term, before any term could be skipped:
+                # every document's sum is then the same, whichever terms were skipped.
                 scores = dict(contrib)
-                for code in bonus.keys() - scores.keys():
-                    scores[code] = 0.0
+                get = scores.get
+                for code, extra in bonus.items():
+                    scores[code] = get(code, 0.0) + extra
             else:
                 get = scores.get
                 for code, v in contrib.items():
                     scores[code] = get(code, 0.0) + v
             if remaining > 0.0 and len(scores) >= limit:
-                kth = heapq.nlargest(limit, (s + bonus.get(c, 0.0) for c, s in scores.items()))
+                kth = heapq.nlargest(limit, scores.values())[-1]
                 # A margin of two rounded points: an unseen document then rounds strictly lower.
-                topping_up = (kth[-1] - remaining) * SCALE > 2.0
-        final = {c: s + bonus[c] if c in bonus else s for c, s in scores.items()}
-        pool = final.items()
-        if len(final) > limit:
+                topping_up = (kth - remaining) * SCALE > 2.0
+        pool = scores.items()
+        if len(scores) > limit:
             # Only services within one rounded point of the limit-th best can make the list
             # once scores are rounded and ties go by code.
-            floor = (round(heapq.nlargest(limit, final.values())[-1] * SCALE) - 1) / SCALE
+            floor = (round(heapq.nlargest(limit, scores.values())[-1] * SCALE) - 1) / SCALE
             pool = {c: s for c, s in pool if s >= floor}.items()
         ranked = sorted((-round(score * SCALE), code) for code, score in pool)[:limit]
         return [(-neg, code) for neg, code in ranked]
@@ -502,17 +531,20 @@ class Catalogue:
         if not held or len(held) < len(keys):
             return {}
         pool: Set[str] = held[0].keys()
-        if not grams:
-            for k in held[1:]:
-                pool = pool & k.keys()
-        exact = f"\n{phrase}\n"
-        out: dict[str, float] = {}
-        for code in pool:
-            doc = self._docs[code]
-            if (
-                phrase in doc.phrases
-                and (allowed is None or code in allowed)
-                and any(code in index.postings[t] for t in present)
-            ):
-                out[code] = 2 * bound if exact in doc.names else bound
+        for k in [] if grams else held[1:]:
+            pool = pool & k.keys()
+        if allowed is not None:
+            pool = pool & allowed
+        phrases = self._phrases
+        found: Set[str] = {code for code in pool if phrase in phrases[code]}
+        if grams and found:
+            # Only documents holding one of the query's words compete (as in the word index).
+            postings = [index.postings[t] for t in present]
+            if len(postings) == 1:
+                found = found & postings[0].keys()
+            else:
+                found = {c for c in found if any(c in p for p in postings)}
+        out = dict.fromkeys(found, bound)
+        for code in self._by_name.get(phrase, set()) & found:
+            out[code] = 2 * bound
         return out

@@ -12,6 +12,7 @@ from govchain.api.auth import PUBLIC, USER, requires
 from govchain.api.deps import NodeDep, SettingsDep
 from govchain.api.routes.casework import _commit, desk_of, principal_of
 from govchain.api.service_schemas import AgentCreate, NavigationCreate
+from govchain.apps.enterprise import permits
 from govchain.procedures.industries import search_industries
 from govchain.procedures.names import HANGZHOU_DIVISIONS, check_name
 
@@ -83,8 +84,6 @@ def permits_needed(
     scope: Annotated[str, Query(max_length=1000)] = "",
 ) -> list[dict[str, Any]]:
     """From the industry code and the business scope, the permits it needs and why."""
-    from govchain.apps.enterprise import permits
-
     return [{"code": n.code, "why": dict(n.why)} for n in permits.permits_for(industry, scope)]
 
 
@@ -94,8 +93,6 @@ def permits_needed(
 def permit_industries() -> list[dict[str, Any]]:
     """The modelled industries, their questionnaires, and the counts of permits, materials and
     form fields before and after their forms are merged."""
-    from govchain.apps.enterprise import permits
-
     return permits.industry_report()
 
 
@@ -105,8 +102,6 @@ def permit_industries() -> list[dict[str, Any]]:
 def navigate(body: NavigationCreate) -> dict[str, Any]:
     """The permits an enterprise needs from its answers, and their forms merged into one (each
     field asked once)."""
-    from govchain.apps.enterprise import permits
-
     codes = permits.navigate(body.industry, body.answers)
     merged = permits.merge_forms(codes)
     return {
