@@ -216,3 +216,83 @@ def test_bad_input_is_refused_and_changes_nothing(
     assert again.status_code == 409 and again.json()["state"] == "withdrawn"
     # The name is free again once the case that reserved it is withdrawn.
     assert _apply(api, other).status_code == 201
+
+
+def _register(api: ApiClient, app: FastAPI, citizen: dict[str, str]) -> str:
+    """Register the enterprise of ``FORM`` through the whole procedure; return its USCC."""
+    number = _apply(api, citizen).json()["result"]["number"]
+    market, tax, hrss = (_staff(app, d) for d in ("market", "tax", "hrss"))
+    approver = _staff(app, "market", "approver")
+    for who, dept, transition, body in (
+        (market, "market", "accept", {}),
+        (market, "market", "complete", {"step": "review", "result": "pass"}),
+        (tax, "tax", "complete", {"step": "tax_setup", "result": "pass"}),
+        (hrss, "hrss", "complete", {"step": "social_insurance", "result": "pass"}),
+        (approver, "market", "decide", {"outcome": "approve"}),
+    ):
+        r = _act(api, who, dept, number, transition, **body)
+        assert r.status_code == 200, r.text
+    uscc: str = r.json()["result"]["outputs"][0]["uscc"]
+    return uscc
+
+
+CUSTOMS_FILING = {
+    "application_kind": "新办",
+    "application_date": "2026-12-07",
+    "signatory_name": "王伟",
+    "truthfulness_pledge": True,
+    "licence_delivery": "电子证照",
+    "contact_name": "李娜",
+    "contact_phone": "13900002222",
+    "declarant_kind": "进出口货物收发货人",
+    "customs_office": "杭州海关",
+    "trade_kind": ["一般贸易"],
+}
+
+
+def test_permit_with_the_register_prefilled(api: ApiClient, app: FastAPI, node: Node) -> None:
+    citizen = _citizen(app)
+    uscc = _register(api, app, citizen)
+    code = "330100-BA-0003"
+    filled = api.get(f"/v1/services/{code}/prefill?subject={uscc}", headers=citizen).json()["form"]
+    assert filled["uscc"] == uscc and filled["enterprise_name"] == FORM["name"]
+    upload = api.post(
+        f"/v1/cases/materials?service={code}&name=application.pdf",
+        content=b"%PDF-1.7 customs filing",
+        headers=citizen,
+    ).json()["hash"]
+    # The register's fields are taken from the register: a different name is overwritten.
+    form = {
+        **CUSTOMS_FILING,
+        "enterprise_name": "别的名字有限公司",
+        "premises_address": FORM["address"],
+    }
+    body = {
+        "service": code,
+        "subject": uscc,
+        "form": form,
+        "materials": {"application": upload},
+        "consents": ["business_licence"],
+    }
+    r = api.post("/v1/cases", json=body, headers=citizen)
+    assert r.status_code == 201, r.text
+    case = r.json()["result"]
+    assert case["applicant_kind"] == "enterprise" and case["consents"] == ["business_licence"]
+    customs = _staff(app, "customs")
+    for transition, extra in (("accept", {}), ("complete", {"step": "review", "result": "pass"})):
+        assert _act(api, customs, "customs", case["number"], transition, **extra).status_code == 200
+    decided = _act(api, customs, "customs", case["number"], "decide", outcome="approve").json()
+    licence = decided["result"]["outputs"][0]["licence"]
+    shown = api.get(f"/v1/licences/{licence}").json()
+    assert shown["holder"] == uscc and shown["issuer"] == "customs" and shown["status"] == "active"
+    ent = api.get(f"/v1/enterprises/{uscc}").json()
+    assert sorted(lic["type"] for lic in ent["licences"]) == [
+        "business_licence",
+        "customs_declarant",
+    ]
+
+    stranger = _citizen(app, "110105198001010032")
+    height = node.ledger.height
+    refused = api.post("/v1/cases", json=body | {"materials": {}}, headers=stranger)
+    assert refused.status_code == 403 and uscc in refused.json()["detail"]
+    assert node.ledger.height == height

@@ -303,25 +303,27 @@ def navigate(
     c = doc["counts"]
     grid = new_grid()
     grid.add_row("permits", str(c["permits"]))
-    grid.add_row("form fields", f"{c['fields_before']} → {c['fields_after']} after merging")
-    grid.add_row("materials", f"{c['materials_before']} → {c['materials_after']} after merging")
+    grid.add_row(
+        "fields to fill in", f"{c['fields_before']} separately → {c['fields_after']} merged"
+    )
+    grid.add_row(
+        "materials to upload", f"{c['materials_before']} separately → {c['materials_after']} merged"
+    )
     print_table(grid)
     fields = doc["schema"].get("properties", {})
     required = set(doc["schema"].get("required", []))
-    table = new_table("field", "title", "required", title="merged form")
+    form = new_table("field", "title", "required", title="merged form")
     for name, prop in fields.items():
-        table.add_row(
-            escape(name), escape(str(prop.get("title", ""))), "yes" if name in required else "no"
-        )
-    print_table(table)
-    if doc.get("materials"):
-        console.print("materials: " + escape(", ".join(map(_material_name, doc["materials"]))))
-
-
-def _material_name(m: Any) -> str:
-    if isinstance(m, dict):
-        return str(m.get("id") or zh_en(m.get("name")))
-    return str(m)
+        mark = "yes" if name in required else "no"
+        form.add_row(escape(name), escape(str(prop.get("title", ""))), mark)
+    print_table(form)
+    materials = new_table("material", "name", "required", "for", "provided by", title="materials")
+    for m in doc["materials"]:
+        source = f"{m['held_by']} ({m['resource']})" if m["held_by"] else "applicant uploads"
+        required_mark = "yes" if m["required"] else "no"
+        row = (m["id"], zh_en(m["name"]), required_mark, ", ".join(m["permits"]), source)
+        materials.add_row(*map(escape, row))
+    print_table(materials)
 
 
 def _agents(

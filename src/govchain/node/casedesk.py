@@ -19,7 +19,13 @@ from typing import Any
 
 import orjson
 
-from govchain.errors import GovchainError, InvalidIdentityNumber, NotFound, SchemaViolation
+from govchain.errors import (
+    Forbidden,
+    GovchainError,
+    InvalidIdentityNumber,
+    NotFound,
+    SchemaViolation,
+)
 from govchain.identity.idnumbers import validate_resident_id, validate_uscc
 from govchain.ledger.chain import CommittedBlock
 from govchain.ledger.transactions import Transaction, build_transaction
@@ -31,6 +37,7 @@ from govchain.procedures.cases import Actor, Event, case_from_json
 from govchain.procedures.catalogue import Catalogue
 from govchain.procedures.definitions import parse_definition
 from govchain.procedures.engine import apply
+from govchain.procedures.names import HANGZHOU_DIVISIONS, parse_name
 from govchain.procedures.services_contract import departments_in
 from govchain.sharing.keyfiles import ensure_agreement_key
 from govchain.sharing.layout import subject_ref
@@ -47,8 +54,15 @@ class FormInvalid(SchemaViolation):
 
 
 REGISTRATION_FIELDS = (
-    "name", "division", "legal_rep_name", "industry", "capital_fen", "address", "scope", "employees",
-)  # fmt: skip
+    "name",
+    "division",
+    "legal_rep_name",
+    "industry",
+    "capital_fen",
+    "address",
+    "scope",
+    "employees",
+)
 """Form fields of a registration that are public particulars of the registry."""
 
 
@@ -228,6 +242,17 @@ class CaseDesk:
         found = self.definition(service)
         defn, head = found["definition"], found["current"]
         dept = defn["owner"]
+        if subject:
+            ent = self.node.query("registry", "enterprise", {"uscc": subject})
+            if applicant not in ent["agents"]:
+                raise Forbidden(
+                    f"you are not authorised to act for {subject}: its legal representative "
+                    "can authorise you",
+                    uscc=subject,
+                )
+        if subject and isinstance(form, Mapping):
+            # What the register says is not the applicant's to change.
+            form = {**form, **self.prefill(service, subject)}
         check_form(defn["form"], form)
         encoded = orjson.dumps(form, option=orjson.OPT_SORT_KEYS)
         if len(encoded) > MAX_FORM_BYTES:
@@ -251,6 +276,38 @@ class CaseDesk:
             args["particulars"] = dict(particulars)
         purpose = f"{service} v{head['version']}"
         return self.sign(dept, "cases", "submit", args, applicant, purpose=purpose)
+
+    def prefill(self, service: str, subject: str) -> dict[str, Any]:
+        """The read-only fields of a service's form that the enterprise register answers
+        (public particulars, 国家企业信用信息公示), for the enterprise ``subject``."""
+        schema = self.definition(service)["definition"]["form"]
+        wanted = {k for k, v in schema.get("properties", {}).items() if v.get("readOnly")}
+        if not subject or not wanted:
+            return {}
+        ent = self.node.query("registry", "enterprise", {"uscc": subject})
+        division = next(
+            (n for n, c in HANGZHOU_DIVISIONS.items() if c == ent["division"]), "杭州市"
+        )
+        try:
+            form_name = parse_name(ent["name"], HANGZHOU_DIVISIONS).form
+        except GovchainError:
+            form_name = "有限责任公司"
+        established = time.strftime(
+            "%Y-%m-%d", time.gmtime(ent["established_ms"] / 1000 + 8 * 3600)
+        )
+        known = {
+            "enterprise_name": ent["name"],
+            "uscc": ent["uscc"],
+            "enterprise_type": "有限责任公司" if form_name == "有限公司" else form_name,
+            "registered_address": ent["address"],
+            "legal_rep_name": ent["legal_rep_name"],
+            "registered_capital_fen": ent["capital_fen"],
+            "established_date": established,
+            "registration_authority": f"{division}市场监督管理局",
+            "business_scope": ent["scope"],
+            "industry_code": ent["industry"],
+        }
+        return {k: v for k, v in known.items() if k in wanted}
 
     def registration_particulars(self, form: Mapping[str, Any]) -> dict[str, Any]:
         """The public particulars of a registration, from its form: the legal representative's

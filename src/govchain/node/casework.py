@@ -29,7 +29,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +109,8 @@ class CaseWorkStats:
     """Notice periods ended."""
     refused: int = 0
     """Attestations or transactions refused."""
-    batches: int = 0
-    """Batches of work done."""
     last_error: str = ""
     """Code of the last failure to reach the ledger ('' if none)."""
-    timings_ms: list[int] = field(default_factory=list)
-    """Duration of the last batches (at most 100), in milliseconds."""
 
 
 class CaseWorker:
@@ -200,10 +196,9 @@ class CaseWorker:
                     items.append(self._queue.get_nowait())
             if None in items or self._closed:
                 return
-            started = time.monotonic()
             try:
                 if self._work([i for i in items if i is not None]):
-                    self._done(started)
+                    self._failures = 0
             except GovchainError as exc:
                 if not self._closed:
                     self._retry_later(exc.code)
@@ -221,13 +216,6 @@ class CaseWorker:
         if not waits:
             return None  # nothing is due: sleep until a block arrives
         return min(MAX_SLEEP_S, max(0.0, min(waits)))
-
-    def _done(self, started: float) -> None:
-        self._failures = 0
-        self.stats.batches += 1
-        timings = self.stats.timings_ms
-        timings.append(round((time.monotonic() - started) * 1000))
-        del timings[:-100]
 
     def _retry_later(self, code: str) -> None:
         self.stats.last_error = code

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from govchain.api.auth import PUBLIC, dept_staff, requires
+from govchain.api.auth import PUBLIC, USER, dept_staff, requires
 from govchain.api.commits import commit_transactions
 from govchain.api.deps import NodeDep, SettingsDep
 from govchain.api.routes.casework import desk_of, principal_of
@@ -76,6 +76,19 @@ def show_service(
 ) -> dict[str, Any]:
     """The definition (current version, or ``version``) and who approved it, when."""
     return desk_of(request).definition(code, version)
+
+
+@router.get(
+    "/v1/services/{code}/prefill",
+    dependencies=[requires(USER)],
+    summary="The form fields the registers answer, for an enterprise",
+)
+def prefill(
+    code: str, request: Request, subject: Annotated[str, Query(min_length=18, max_length=18)]
+) -> dict[str, Any]:
+    """Read-only fields of the service's form filled from the enterprise register (they are
+    not the applicant's to change: a submission takes them from the register)."""
+    return {"service": code, "subject": subject, "form": desk_of(request).prefill(code, subject)}
 
 
 @router.post("/v1/services/check", dependencies=[requires(PUBLIC)], summary="Check a definition")

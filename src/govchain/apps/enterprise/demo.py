@@ -50,6 +50,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from govchain.apps.enterprise.permits import permits_for
 from govchain.apps.enterprise.synthetic import (
     Citizen,
     SyntheticEnterprise,
@@ -63,7 +64,7 @@ from govchain.ledger.transactions import Transaction
 from govchain.node.casedesk import CaseDesk
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
-from govchain.procedures.calendar import DAY_MS, parse_calendar
+from govchain.procedures.calendar import DAY_MS, local_date, parse_calendar
 from govchain.procedures.uscc import issue_uscc
 from govchain.sharing.layout import subject_ref
 from govchain.sharing.requests import build_request
@@ -142,6 +143,8 @@ class Application:
     """Material id -> (file name, text) uploaded before submitting."""
     script: tuple[Action, ...]
     """Transitions after the submission, in order."""
+    consents: tuple[str, ...] = ()
+    """Materials another department holds, which the applicant lets it vouch for."""
 
     @property
     def session(self) -> str:
@@ -207,27 +210,43 @@ def seed_demo(
     who = _logins(node, app_state.identity.users, people, imported[0], logins)
     usccs = [issue_uscc(e.division_code, SERIAL_BASE + e.serial) for e in imported]
     _import(node, desk, imported, usccs, who)
-    plan = DEREGISTRATIONS
-    records = clearance_records(imported, usccs, plan)
+    # The register itself reaches the catalogue through the authority node's register feed.
+    records = clearance_records(imported, usccs, DEREGISTRATIONS)
     _publish(node, net, app_state.sharing, records)
+    definitions = {d["code"]: d for d in node.query("services", "definitions", {}) if d}
+    cal = parse_calendar(node.query("services", "calendar", {}))
+    permits = permit_applications(
+        list(definitions.values()), imported, usccs, who, people,
+        local_date(node.clock_ms(), cal),
+    )  # fmt: skip
     apps = [
         *registrations(founding, who),
-        *deregistrations(imported, usccs, plan, who, people[-1]),
+        *deregistrations(imported, usccs, DEREGISTRATIONS, who, people[-1]),
+        *(a for a, _ in permits),
     ]
     numbers = _file(node, desk, apps)
-    answered = _await_checks(desk, [n for a, n in zip(apps, numbers, strict=True)
-                                    if a.service != REGISTRATION])  # fmt: skip
+    filed = list(zip(numbers, (definitions[a.service] for a in apps), strict=True))
+    answered = _await_checks(desk, filed)
+    permit_numbers = numbers[len(apps) - len(permits) :]
+    decided = _decide(node, desk, [
+        (n, definitions[a.service])
+        for (a, granted), n in zip(permits, permit_numbers, strict=True) if granted
+    ])  # fmt: skip
     statuses = Counter(desk.case(n)["status"] for n in numbers)
+    kinds = Counter(definitions[a.service].get("category", "") for a in apps)
     by_resource = Counter(r.resource for r in records)
     seconds = time.monotonic() - started
     return [
         f"enterprise demo: {len(imported)} enterprises, {len(numbers)} cases ("
         + ", ".join(f"{s} {statuses[s]}" for s in STATUS_ORDER if statuses[s])
         + f"), {2 + len(who.staff)} logins (password in {logins})",
+        "enterprise demo: cases by category: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+        + f"; {decided} permits approved by their departments",
         f"enterprise demo: {registered} catalogue resources registered, {len(records)} "
-        "clearance records published ("
+        "records published ("
         + ", ".join(f"{r} {n}" for r, n in sorted(by_resource.items()))
-        + f"); deregistration checks answered: {answered}; {seconds:.1f} s",
+        + f"); checks answered by the case worker: {answered}; {seconds:.1f} s",
         "enterprise demo: open steps become overdue as the clock passes their deadlines; "
         "simplified deregistrations end by themselves after their 20-day notice",
     ]
@@ -414,9 +433,10 @@ CLEARANCES = (
 )
 """The deregistration checks, each blocked by one kind of record."""
 TAX_TYPES = ("增值税", "企业所得税", "城市维护建设税", "个人所得税", "印花税", "房产税")
-INSURANCES = ("企业职工基本养老保险", "职工基本医疗保险")
-MONTHLY_FEN = {"企业职工基本养老保险": 72_000, "职工基本医疗保险": 45_000}
-"""Employer contribution per insured person and month (16 % and 10 % of a 4,500-yuan base)."""
+INSURANCES = ("企业职工基本养老保险", "职工基本医疗保险", "工伤保险")
+MONTHLY_FEN = {"企业职工基本养老保险": 72_000, "职工基本医疗保险": 45_000, "工伤保险": 1_800}
+"""Employer contribution per insured person and month (16 %, 10 % and 0.4 % of a 4,500-yuan
+base)."""
 ABNORMAL_REASONS = (
     "未按照规定期限公示年度报告",
     "通过登记的住所或者经营场所无法联系",
@@ -975,25 +995,43 @@ def permit_applications(
             for m in defn["materials"] if m.get("required") and not m.get("held_by")
         }  # fmt: skip
         consents = [m["id"] for m in defn["materials"] if m.get("held_by")]
-        script = _permit_script(defn) if granted else _permit_script(defn)[:2]
+        script = _permit_script(defn, granted)
         app = Application(code, who.pseudonym(rep.resident_id), usccs[i],
                           filler.form(defn["form"]), None, materials, script, tuple(consents))  # fmt: skip
         out.append((app, granted))
     return out
 
 
-def _permit_script(defn: Mapping[str, Any]) -> tuple[Action, ...]:
-    """Acceptance, then the staff steps that do not wait for a check (checks are the case
-    worker's), in the definition's order."""
+def _permit_script(defn: Mapping[str, Any], granted: bool) -> tuple[Action, ...]:
+    """Acceptance, then (``granted``) the staff steps that do not wait for a check (checks are
+    the case worker's) in the definition's order, or (not) a claim of the first of them."""
     script = [] if defn.get("auto_accept") else [_staff(defn["owner"], "officer", "accept")]
     manual: set[str] = set()
     for s in defn["steps"]:
         if s["kind"] in ("review", "inspection") and set(s.get("after", ())) <= manual:
-            note = "经核查，符合许可条件 / meets the conditions" if s["kind"] == "inspection" else ""
+            if not granted:
+                return (*script, _staff(s["dept"], s["role"], "claim", step=s["id"]))
+            note = "经现场核查，符合许可条件" if s["kind"] == "inspection" else ""
             script.append(_staff(s["dept"], s["role"], "complete", step=s["id"], result="pass",
                                  **({"note": note} if note else {})))  # fmt: skip
             manual.add(s["id"])
     return tuple(script)
+
+
+def _decide(node: Node, desk: CaseDesk, cases: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+    """Approve the cases (``(number, definition)``) whose steps all passed and that wait for a
+    person's decision; return how many."""
+    txs = []
+    for number, defn in cases:
+        case = desk.case(number)
+        decision = defn.get("decision", {})
+        done = all(s["status"] == "done" and s["result"] == "pass" for s in case["steps"])
+        if case["status"] == "accepted" and done and not decision.get("auto"):
+            role = decision.get("role", "approver")
+            txs.append(desk.staff_step(defn["owner"], f"{defn['owner']}/{role}", role, number,
+                                       "decide", {"outcome": "approve"}))  # fmt: skip
+    _commit(node, txs)
+    return len(txs)
 
 
 def _act(desk: CaseDesk, owner: str, app: Application, number: str, act: Action) -> Transaction:
@@ -1025,7 +1063,7 @@ def _file(node: Node, desk: CaseDesk, apps: Sequence[Application]) -> list[str]:
             for mid, (name, text) in app.materials.items()
         }
         txs.append(desk.submission(app.applicant, app.session, app.service, app.form, hashes,
-                                   [], app.subject, app.particulars))  # fmt: skip
+                                   list(app.consents), app.subject, app.particulars))  # fmt: skip
     numbers = [str(doc["number"]) for doc in _commit(node, txs)]
     for k in range(max(len(a.script) for a in apps)):
         round_txs = [
@@ -1037,25 +1075,29 @@ def _file(node: Node, desk: CaseDesk, apps: Sequence[Application]) -> list[str]:
     return numbers
 
 
-def _open_checks(desk: CaseDesk, numbers: Sequence[str]) -> Iterator[dict[str, Any]]:
-    for n in numbers:
-        case = desk.case(n)
-        if case["status"] == "accepted":
-            yield from (s for s in case["steps"] if s["status"] == "open" and s["id"] in CLEARANCES)
-
-
-def _await_checks(desk: CaseDesk, numbers: Sequence[str]) -> str:
-    """Wait (a bounded time) for the node's case worker to answer the deregistration checks;
-    return how they were answered."""
-    deadline = time.monotonic() + WORKER_WAIT_S
-    while any(True for _ in _open_checks(desk, numbers)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    answers: Counter[str] = Counter()
-    for n in numbers:
-        case = desk.case(n)
-        if case["status"] != "accepted":
+def _checks(
+    desk: CaseDesk, cases: Sequence[tuple[str, Mapping[str, Any]]]
+) -> Iterator[dict[str, Any]]:
+    """The check steps of the accepted cases (``(number, definition)``)."""
+    for number, defn in cases:
+        checks = {s["id"] for s in defn["steps"] if s["kind"] == "check"}
+        if not checks:
             continue
-        for s in case["steps"]:
-            if s["id"] in CLEARANCES:
-                answers[{"done": "yes", "blocked": "no"}.get(s["status"], s["status"])] += 1
+        case = desk.case(number)
+        if case["status"] == "accepted":
+            yield from (s for s in case["steps"] if s["id"] in checks)
+
+
+def _await_checks(desk: CaseDesk, cases: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+    """Wait (a bounded time) for the node's case worker to answer the checks of the cases
+    (``(number, definition)``); return how they were answered."""
+    deadline = time.monotonic() + WORKER_WAIT_S
+    while time.monotonic() < deadline:
+        if not any(s["status"] == "open" for s in _checks(desk, cases)):
+            break
+        time.sleep(0.1)
+    answers = Counter(
+        {"done": "yes", "blocked": "no"}.get(s["status"], s["status"])
+        for s in _checks(desk, cases)
+    )
     return ", ".join(f"{k} {v}" for k, v in sorted(answers.items()))
