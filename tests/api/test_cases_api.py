@@ -4,6 +4,7 @@ the timeline verify offline."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,16 @@ def _register(api: ApiClient, app: FastAPI, citizen: dict[str, str]) -> str:
     return uscc
 
 
+def _wait(probe: Any, seconds: float = 20.0) -> Any:
+    """Poll ``probe`` until it returns something true (the node's workers are threads)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = probe()
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
 CUSTOMS_FILING = {
     "application_kind": "新办",
     "application_date": "2026-12-07",
@@ -278,6 +289,11 @@ def test_permit_with_the_register_prefilled(api: ApiClient, app: FastAPI, node: 
     assert r.status_code == 201, r.text
     case = r.json()["result"]
     assert case["applicant_kind"] == "enterprise" and case["consents"] == ["business_licence"]
+    # The register's department answers for the business licence it holds (an attestation).
+    number = case["number"]
+    fetched = _wait(lambda: api.get(f"/v1/cases/{number}", headers=citizen).json()["fetched"])
+    assert fetched["business_licence"]["dept"] == "market"
+    assert fetched["business_licence"]["answer"] is True
     customs = _staff(app, "customs")
     for transition, extra in (("accept", {}), ("complete", {"step": "review", "result": "pass"})):
         assert _act(api, customs, "customs", case["number"], transition, **extra).status_code == 200

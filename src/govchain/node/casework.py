@@ -94,7 +94,9 @@ class _CheckTask:
     subject: str
     """Who the check is about (the enterprise's USCC, or the applicant)."""
     check: Check
-    """The step's check."""
+    """The step's check (for a material: what its holder attests)."""
+    material: bool = False
+    """``step`` is a material the department holds, answered with ``attach``."""
 
 
 @dataclass(slots=True)
@@ -298,7 +300,7 @@ class CaseWorker:
             return []
         live = doc["status"] == "accepted"
         subject = doc["subject"] or doc["applicant"]
-        out: list[_CheckTask] = []
+        out: list[_CheckTask] = self._held_materials(number, doc, defn, forced)
         for d, st in zip(defn.steps, doc["steps"], strict=True):
             key = (number, d.id)
             if d.dept not in self.departments:
@@ -323,6 +325,34 @@ class CaseWorker:
                 else:
                     self._notice_due.pop(key, None)
                     self._notice_tries.pop(key, None)
+        return out
+
+    def _held_materials(
+        self, number: str, doc: Mapping[str, Any], defn: ServiceDefinition, forced: set[StepKey]
+    ) -> list[_CheckTask]:
+        """Materials a served department holds that the applicant consented to have answered:
+        the holder attests them once, and again when its records about the subject change
+        after a ``no`` (enterprise subjects only: a citizen's records are filed under an
+        identity number this worker does not see)."""
+        live = doc["status"] in ("submitted", "accepted", "supplement_requested")
+        fetched = doc.get("fetched", {})
+        out = []
+        for m in defn.materials:
+            key = (number, m.id)
+            if m.held_by not in self.departments or m.via != "attestation":
+                continue
+            if not live or not doc["subject"] or m.id not in doc["consents"]:
+                self._unwatch(key)
+                continue
+            answered = fetched.get(m.id)
+            if answered is not None and answered["answer"]:
+                self._unwatch(key)
+                continue
+            self._watch_step(key, m.resource, self._sharing.subject_ref(doc["subject"]))
+            if key in self._in_flight or (answered is not None and key not in forced):
+                continue
+            check = Check(m.resource, m.predicate, m.statement, {})
+            out.append(_CheckTask(number, m.id, m.held_by, doc["subject"], check, True))
         return out
 
     def _changed_since(
@@ -425,12 +455,12 @@ class CaseWorker:
                     continue
                 args = {
                     "case": t.case,
-                    "step": t.step,
+                    "material" if t.material else "step": t.step,
                     "attestation": r["id"],
                     "answer": r["answer"],
                     "role": "system",
                 }
-                calls.append(self._call(t.dept, "answer_check", args))
+                calls.append(self._call(t.dept, "attach" if t.material else "answer_check", args))
                 answered.append((t, bool(r["answer"])))
             refused = set(self._commit(calls, [(t.case, t.step) for t, _ in answered], "answer"))
             for t, yes in answered:

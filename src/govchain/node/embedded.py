@@ -31,12 +31,14 @@ def open_embedded(
     check: bool = True,
     progress: Callable[[int, int], None] | None = None,
     store: KVStore | None = None,
+    clock_ms: Callable[[], int] | None = None,
 ) -> Node:
     """Open (not start) the embedded node of a network directory.
 
     Locks the data directory (``Conflict`` if another node holds it) and runs the startup
     integrity check (``check``), which raises ``IntegrityError`` naming the first bad block: the
-    node does not start on corrupt data. ``Node.close`` releases the store and the lock."""
+    node does not start on corrupt data. ``Node.close`` releases the store and the lock.
+    ``clock_ms`` replaces the clock blocks are stamped with (tests of deadlines)."""
     net = NetworkDir(network)
     genesis = net.genesis()
     suite = get_suite(genesis.suite)
@@ -70,6 +72,7 @@ def open_embedded(
             proposer_key=proposer.keypair.private,
             checkpoint_keys=tuple((k.id, k.keypair.private) for k in keys),
         ),
+        **({} if clock_ms is None else {"clock_ms": clock_ms}),
     )
     if lock is not None:
         node.on_close.append(lock.release)

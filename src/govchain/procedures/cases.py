@@ -7,7 +7,7 @@ exact inverses (tested), so the engine can be a pure function over typed records
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 STATUSES = (
@@ -133,6 +133,9 @@ class Case:
     """What approval issued (licence numbers, registry changes)."""
     history: tuple[Mapping[str, Any], ...]
     """Timeline: ``{event, tx, time_ms, actor, dept, role, step}`` per transition."""
+    fetched: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Materials answered by the department that holds them (with the applicant's consent):
+    material id -> ``{dept, attestation, answer, time_ms}``."""
 
     def step(self, step_id: str) -> StepState | None:
         """Return the state of a step."""
@@ -192,6 +195,7 @@ def case_to_json(c: Case) -> dict[str, Any]:
         "commitment_deadline_ms": c.commitment_deadline_ms,
         "outputs": [dict(o) for o in c.outputs],
         "history": [dict(h) for h in c.history],
+        "fetched": {k: dict(v) for k, v in c.fetched.items()},
     }
 
 
@@ -232,4 +236,5 @@ def case_from_json(obj: Mapping[str, Any]) -> Case:
         commitment_deadline_ms=obj["commitment_deadline_ms"],
         outputs=tuple(obj["outputs"]),
         history=tuple(obj["history"]),
+        fetched=dict(obj.get("fetched", {})),
     )

@@ -96,16 +96,23 @@ class CasesContract:
         defn = load_definition(ctx, before.service, before.version)
         cal = load_calendar(ctx)
         event = _event(ctx, method, args)
-        if method == "answer_check":
+        if method in ("answer_check", "attach"):
             self._check_attestation(ctx, before, defn, args)
         after = apply(before, event, defn, cal)
         after = self._effects(ctx, before, after, defn, cal, particulars)
         doc = case_to_json(after)
         doc["particulars"] = particulars
         registry.store(ctx, layout.case_key(after.number), doc)
+        last = after.history[-1]
         ctx.emit(
             "cases.transition",
-            {"case": after.number, "event": after.history[-1]["event"], "status": after.status},
+            {
+                "case": after.number,
+                "service": after.service,
+                "event": last["event"],
+                "step": last["step"],
+                "status": after.status,
+            },
         )
         return doc
 
@@ -182,25 +189,33 @@ class CasesContract:
     def _check_attestation(
         self, ctx: CallContext, case: Case, defn: ServiceDefinition, args: Mapping[str, Any]
     ) -> None:
-        """An answer must be the attestation the step's department issued for this case."""
-        step = defn.step(str(args.get("step")))
-        if step is None or step.check is None:
-            return  # the engine names the problem
+        """An answer must be the attestation the step's (or the held material's) department
+        issued for this case, about its subject, with the answer given."""
+        if "material" in args:
+            m = next((m for m in defn.materials if m.id == args["material"] and m.held_by), None)
+            if m is None:
+                return  # the engine names the problem
+            what, dept, resource = f"material {m.id}", m.held_by, m.resource
+        else:
+            step = defn.step(str(args.get("step")))
+            if step is None or step.check is None:
+                return
+            what, dept, resource = f"step {step.id}", step.dept, step.check.resource
         subject = case.subject or case.applicant
         ref = self._hash(SUBJECT_DOMAIN + ctx.tx.chain.encode() + b"\x00" + subject.encode()).hex()
         att = read_attestation(ctx, str(args.get("attestation")), ref)
         problems = []
-        if att["issuer"] != step.dept:
-            problems.append(f"issued by {att['issuer']}, not {step.dept}")
-        if att["resource"] != step.check.resource:
-            problems.append(f"about {att['resource']}, not {step.check.resource}")
+        if att["issuer"] != dept:
+            problems.append(f"issued by {att['issuer']}, not {dept}")
+        if att["resource"] != resource:
+            problems.append(f"about {att['resource']}, not {resource}")
         if att.get("case") != case.number:
             problems.append(f"asked for case {att.get('case')!r}")
         if att["answer"] is not args.get("answer"):
             problems.append(f"its answer is {att['answer']}")
         if problems:
             raise Conflict(
-                f"attestation {att['id']} does not answer step {step.id}: {'; '.join(problems)}",
+                f"attestation {att['id']} does not answer {what}: {'; '.join(problems)}",
                 attestation=att["id"],
             )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from govchain.errors import InvalidInput
@@ -39,6 +40,9 @@ OUTPUT_KINDS = frozenset(
     {"enterprise.register", "enterprise.deregister", "enterprise.deregistering", "licence.issue"}
 )
 """Registry changes a decision may make."""
+EXISTS: Mapping[str, Any] = MappingProxyType({"filter": [], "count": ["ge", 1]})
+"""Default predicate of a held material: the holder has a live record of it about the
+subject."""
 MAX_STEPS = 32
 MAX_DAYS = 365
 MAX_NOTICE_DAYS = 90
@@ -115,6 +119,10 @@ class Material:
     """How a held material is obtained: ``grant`` or ``attestation`` ('' if uploaded)."""
     resource: str
     """Catalogue resource of a held material ('' if uploaded)."""
+    predicate: Mapping[str, Any]
+    """What the holder attests about the applicant's records (default: that one exists)."""
+    statement: str
+    """What a ``yes`` says ('' if uploaded)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +419,30 @@ def _read_materials(raw: Any, departments: Collection[str], p: _Problems) -> tup
                     resource = ""
                 elif held and not resource.startswith(held + "."):
                     p.add(f"{place}held_by.resource", f"resource {resource!r} is not {held}'s")
-        out.append(Material(mid, p.names(m, "name", place), required, held, str(via), resource))
+                predicate = h.get("predicate", EXISTS)
+                if not isinstance(predicate, Mapping) or "count" not in predicate:
+                    p.add(f"{place}held_by.predicate", "must be a sharing predicate")
+                    predicate = EXISTS
+        names = p.names(m, "name", place)
+        statement = ""
+        if held:
+            h = m["held_by"]
+            statement = h.get("statement", f"持有{names.get('zh', mid)}")
+            if type(statement) is not str or not 0 < len(statement) <= 300:
+                p.add(f"{place}held_by.statement", "must be text of 1 to 300 characters")
+                statement = ""
+        out.append(
+            Material(
+                mid,
+                names,
+                required,
+                held,
+                str(via),
+                resource,
+                predicate if held else EXISTS,
+                statement,
+            )
+        )
     return tuple(out)
 
 

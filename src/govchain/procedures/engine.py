@@ -427,6 +427,46 @@ def _answer_check(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar)
     )
 
 
+def _attach(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
+    _need_status(case, "attach", "submitted", "accepted", "supplement_requested")
+    mid = e.args.get("material")
+    material = next((m for m in d.materials if m.id == mid and m.held_by), None)
+    if material is None:
+        raise SchemaViolation(
+            f"{d.code} has no material {mid!r} held by a department", field="material"
+        )
+    if e.actor.kind not in ("node", "staff") or e.actor.dept != material.held_by:
+        raise WrongActor(f"only {material.held_by} answers for the material {material.id} it holds")
+    if material.id not in case.consents:
+        raise WrongActor(
+            f"the applicant did not consent to {material.held_by} answering for {material.id}"
+        )
+    if case.fetched.get(material.id, {}).get("answer"):
+        raise IllegalTransition(
+            f"material {material.id} of case {case.number} was answered already",
+            state="attached",
+            event="attach",
+        )
+    att = check_hash(e.args.get("attestation"), "attestation")
+    answer = e.args.get("answer")
+    if type(answer) is not bool:
+        raise SchemaViolation("answer must be true or false", field="answer")
+    fetched = {
+        **case.fetched,
+        material.id: {
+            "dept": material.held_by,
+            "attestation": att,
+            "answer": answer,
+            "time_ms": e.time_ms,
+        },
+    }
+    materials = dict(case.materials)
+    if answer:
+        materials[material.id] = att
+    case = replace(case, fetched=fetched, materials=materials)
+    return _entry(case, e, "material_attached" if answer else "material_missing", material.id)
+
+
 def _object(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
     _need_status(case, "object", "accepted")
     i, step = _step_of(case, d, e.args)
@@ -595,6 +635,7 @@ TRANSITIONS: dict[str, Handler] = {
     "reassign": _reassign,
     "complete": _complete,
     "answer_check": _answer_check,
+    "attach": _attach,
     "object": _object,
     "resolve_objection": _resolve_objection,
     "end_notice": _end_notice,

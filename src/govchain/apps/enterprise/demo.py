@@ -61,7 +61,7 @@ from govchain.apps.enterprise.synthetic import (
 from govchain.errors import CallFailed, GovchainError, NotFound, SchemaViolation
 from govchain.identity.users import User, UserDirectory
 from govchain.ledger.transactions import Transaction
-from govchain.node.casedesk import CaseDesk
+from govchain.node.casedesk import CaseDesk, FormInvalid, check_form
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
 from govchain.procedures.calendar import DAY_MS, local_date, parse_calendar
@@ -199,8 +199,10 @@ def seed_demo(
     net = NetworkDir(network_dir)
     logins = net.root / LOGINS_FILE
     if node.query("registry", "enterprises", {"limit": 1}):
-        return [f"enterprise demo: the registry already holds enterprises; nothing seeded "
-                f"(demo logins in {logins})"]  # fmt: skip
+        return [
+            f"enterprise demo: the registry already holds enterprises; nothing seeded "
+            f"(demo logins in {logins})"
+        ]
     started = time.monotonic()
     desk: CaseDesk = app_state.casedesk
     registered = _register_resources(node, desk, app_state.sharing)
@@ -216,9 +218,13 @@ def seed_demo(
     definitions = {d["code"]: d for d in node.query("services", "definitions", {}) if d}
     cal = parse_calendar(node.query("services", "calendar", {}))
     permits = permit_applications(
-        list(definitions.values()), imported, usccs, who, people,
+        list(definitions.values()),
+        imported,
+        usccs,
+        who,
+        people,
         local_date(node.clock_ms(), cal),
-    )  # fmt: skip
+    )
     apps = [
         *registrations(founding, who),
         *deregistrations(imported, usccs, DEREGISTRATIONS, who, people[-1]),
@@ -228,10 +234,15 @@ def seed_demo(
     filed = list(zip(numbers, (definitions[a.service] for a in apps), strict=True))
     answered = _await_checks(desk, filed)
     permit_numbers = numbers[len(apps) - len(permits) :]
-    decided = _decide(node, desk, [
-        (n, definitions[a.service])
-        for (a, granted), n in zip(permits, permit_numbers, strict=True) if granted
-    ])  # fmt: skip
+    decided = _decide(
+        node,
+        desk,
+        [
+            (n, definitions[a.service])
+            for (a, granted), n in zip(permits, permit_numbers, strict=True)
+            if granted
+        ],
+    )
     statuses = Counter(desk.case(n)["status"] for n in numbers)
     kinds = Counter(definitions[a.service].get("category", "") for a in apps)
     by_resource = Counter(r.resource for r in records)
@@ -258,11 +269,15 @@ def _commit(node: Node, txs: Sequence[Transaction]) -> list[Any]:
     results: list[Any] = []
     for i in range(0, len(txs), BATCH):
         chunk = txs[i : i + BATCH]
-        for tx, outcome in zip(chunk, node.submit([t.encode() for t in chunk], wait=True),
-                               strict=True):  # fmt: skip
+        for tx, outcome in zip(
+            chunk, node.submit([t.encode() for t in chunk], wait=True), strict=True
+        ):
             if isinstance(outcome, GovchainError):
-                raise CallFailed(f"{tx.contract}.{tx.method}: {outcome.message}",
-                                 tx_id=tx.tx_id.hex(), receipt_code=outcome.code)  # fmt: skip
+                raise CallFailed(
+                    f"{tx.contract}.{tx.method}: {outcome.message}",
+                    tx_id=tx.tx_id.hex(),
+                    receipt_code=outcome.code,
+                )
         for tx in chunk:
             receipt = node.receipt_bundle(tx.tx_id)["entry"]["receipt"]
             if receipt["status"] != "ok":
@@ -291,8 +306,11 @@ def _register_resources(node: Node, desk: CaseDesk, sharing: Any) -> int:
             continue
         except NotFound:
             pass
-        txs.append(desk.sign(owner, "sharing.catalogue", "register", spec, f"{owner}/admin",
-                             purpose=PURPOSE))  # fmt: skip
+        txs.append(
+            desk.sign(
+                owner, "sharing.catalogue", "register", spec, f"{owner}/admin", purpose=PURPOSE
+            )
+        )
     _commit(node, txs)
     return len(txs)
 
@@ -314,7 +332,9 @@ def _user(users: UserDirectory, login: str, create: Callable[[], User]) -> User:
 def _staff_user(users: UserDirectory, dept: str, dept_name: str, role: str, title: str) -> User:
     login = f"{dept}/{role}"
     return _user(
-        users, login, lambda: users.create_staff(login, dept_name + title, dept, role, DEMO_PASSWORD)
+        users,
+        login,
+        lambda: users.create_staff(login, dept_name + title, dept, role, DEMO_PASSWORD),
     )
 
 
@@ -330,10 +350,18 @@ def _logins(
     by_id = {c.resident_id: c for c in people}
     rep = by_id[company.legal_representative_id]
     uscc = issue_uscc(company.division_code, SERIAL_BASE + company.serial)
-    citizen = _user(users, rep.resident_id,
-                    lambda: users.create_citizen(rep.resident_id, rep.name, DEMO_PASSWORD))
-    enterprise = _user(users, uscc, lambda: users.create_enterprise(
-        uscc, company.name, rep.name, rep.resident_id, DEMO_PASSWORD))  # fmt: skip
+    citizen = _user(
+        users,
+        rep.resident_id,
+        lambda: users.create_citizen(rep.resident_id, rep.name, DEMO_PASSWORD),
+    )
+    enterprise = _user(
+        users,
+        uscc,
+        lambda: users.create_enterprise(
+            uscc, company.name, rep.name, rep.resident_id, DEMO_PASSWORD
+        ),
+    )
     staff = [
         _staff_user(users, dept.id, dept.name, role, title)
         for dept in node.genesis.departments
@@ -414,9 +442,16 @@ def _import(
             "established_ms": min(_day_ms(e.established, offset), now - DAY_MS),
             "agents": agents,
         }
-        txs.append(desk.sign("market", "registry", "import_enterprise",
-                             {"enterprise": enterprise}, "market/admin",
-                             purpose="存量企业登记信息导入 / import of the register"))  # fmt: skip
+        txs.append(
+            desk.sign(
+                "market",
+                "registry",
+                "import_enterprise",
+                {"enterprise": enterprise},
+                "market/admin",
+                purpose="存量企业登记信息导入 / import of the register",
+            )
+        )
     _commit(node, txs)
 
 
@@ -495,10 +530,15 @@ class _Records:
         rng = self.rng
         hi = max(50_000, min(self.e.tax_paid_fen // 6, 80_000_000))
         due = _past_day(rng, self.since, dt.date(2026, 10, 31)).replace(day=15)
-        self.add("tax.arrears", {
-            "tax_type": rng.choice(TAX_TYPES), "amount_fen": log_uniform(rng, 20_000, hi),
-            "due_date": due.isoformat(), "settled": settled,
-        })  # fmt: skip
+        self.add(
+            "tax.arrears",
+            {
+                "tax_type": rng.choice(TAX_TYPES),
+                "amount_fen": log_uniform(rng, 20_000, hi),
+                "due_date": due.isoformat(),
+                "settled": settled,
+            },
+        )
 
     def invoices(self, status: str) -> None:
         year = _past_day(self.rng, self.since, dt.date(2026, 11, 30)).year
@@ -509,34 +549,51 @@ class _Records:
     def insurance(self, status: str, months_owed: int) -> None:
         for kind in INSURANCES:
             owed = self.e.employees * MONTHLY_FEN[kind] * months_owed
-            self.add("hrss.insurance_accounts", {
-                "insurance": kind, "status": status, "insured": self.e.employees,
-                "arrears_fen": owed,
-            })  # fmt: skip
+            self.add(
+                "hrss.insurance_accounts",
+                {
+                    "insurance": kind,
+                    "status": status,
+                    "insured": self.e.employees,
+                    "arrears_fen": owed,
+                },
+            )
 
     def customs(self, closed: bool) -> None:
         rng = self.rng
         year = _past_day(rng, self.since, dt.date(2026, 11, 30)).year
         number = f"2901{year}{rng.randrange(2)}{rng.randrange(10**9):09d}"  # 杭州关区, I/E flag
-        self.add("customs.declarations", {
-            "declaration": number, "duty_fen": log_uniform(rng, 50_000, 50_000_000),
-            "closed": closed,
-        })  # fmt: skip
+        self.add(
+            "customs.declarations",
+            {
+                "declaration": number,
+                "duty_fen": log_uniform(rng, 50_000, 50_000_000),
+                "closed": closed,
+            },
+        )
 
     def penalty(self, closed: bool) -> None:
         rng = self.rng
         year = _past_day(rng, self.since, dt.date(2026, 11, 30)).year
-        self.add("market.penalties", {
-            "decision": f"杭市监处罚〔{year}〕{rng.randint(1, 2999)}号",
-            "fine_fen": log_uniform(rng, 200_000, 20_000_000), "closed": closed,
-        })  # fmt: skip
+        self.add(
+            "market.penalties",
+            {
+                "decision": f"杭市监处罚〔{year}〕{rng.randint(1, 2999)}号",
+                "fine_fen": log_uniform(rng, 200_000, 20_000_000),
+                "closed": closed,
+            },
+        )
 
     def abnormal(self, removed: bool) -> None:
         listed = _past_day(self.rng, self.since, dt.date(2026, 9, 30))
-        self.add("market.abnormal_list", {
-            "reason": self.rng.choice(ABNORMAL_REASONS), "listed_date": listed.isoformat(),
-            "removed": removed,
-        })  # fmt: skip
+        self.add(
+            "market.abnormal_list",
+            {
+                "reason": self.rng.choice(ABNORMAL_REASONS),
+                "listed_date": listed.isoformat(),
+                "removed": removed,
+            },
+        )
 
     def block(self, check: str) -> None:
         """Add a record that makes ``check`` answer no."""
@@ -624,12 +681,11 @@ def _publish(node: Node, net: NetworkDir, sharing: Any, records: Sequence[Record
             kind="publish",
             signer=f"{owner}/admin",
             actor=f"{owner}/officer",
-            args={"resource": r.resource, "record": r.record, "subject": r.subject,
-                  "data": r.data},
+            args={"resource": r.resource, "record": r.record, "subject": r.subject, "data": r.data},
             time_ms=node.clock_ms(),
             sign=lambda m: suite.sign(private, m),
             purpose=PURPOSE,
-        )  # fmt: skip
+        )
         sharing.publish(request.envelope())
 
     with ThreadPoolExecutor(PUBLISHERS, thread_name_prefix="demo-publish") as pool:
@@ -651,28 +707,41 @@ HRSS = _staff("hrss", "officer", "complete", step="social_insurance", result="pa
 APPROVE = _staff("market", "approver", "decide", outcome="approve")
 CLOSE = _staff("market", "officer", "close")
 SUPPLEMENT = _staff(
-    "market", "officer", "request_supplement",
+    "market",
+    "officer",
+    "request_supplement",
     items=["住所使用证明：租赁合同未附出租方产权证明，请补充上传"],
     reason="住所使用相关文件不完整 / proof of the right to use the address is incomplete",
-)  # fmt: skip
+)
 RESUBMIT = Action("resubmit", args={"material": "premises"})
 TAX_SUPPLEMENT = _staff(
-    "tax", "officer", "request_supplement",
+    "tax",
+    "officer",
+    "request_supplement",
     items=["财务负责人姓名、身份证件号码及联系电话"],
     reason="税务信息确认缺少财务负责人信息 / the finance officer's details are missing",
-)  # fmt: skip
+)
 REJECT_INTAKE = _staff(
-    "market", "officer", "reject",
+    "market",
+    "officer",
+    "reject",
     reason="经营范围含“医疗器械经营”，须先取得前置许可，申请材料中未见许可文件",
-)  # fmt: skip
+)
 REJECT_DECISION = _staff(
-    "market", "approver", "decide", outcome="reject",
+    "market",
+    "approver",
+    "decide",
+    outcome="reject",
     reason="企业名称与本登记机关已登记的企业名称近似，易引起公众误认",
-)  # fmt: skip
+)
 REVIEW_FAIL = _staff(
-    "market", "officer", "complete", step="review", result="fail",
+    "market",
+    "officer",
+    "complete",
+    step="review",
+    result="fail",
     note="公司章程未载明股东的出资方式和出资期限",
-)  # fmt: skip
+)
 WITHDRAW = Action("withdraw", args={"reason": "经营计划调整，暂不设立"})
 
 REGISTRATION_PLANS: tuple[tuple[Action, ...], ...] = (
@@ -716,33 +785,66 @@ def registrations(companies: Sequence[SyntheticEnterprise], who: People) -> list
         if k in DEMO_CITIZEN_CASES:
             rep = who.demo
         form = {
-            "name": e.name, "division": e.division_code, "legal_rep_name": rep.name,
-            "legal_rep_id": rep.resident_id, "industry": e.industry,
-            "capital_fen": e.registered_capital_fen, "address": e.address,
-            "scope": e.business_scope, "employees": e.employees, "contact_phone": rep.phone,
+            "name": e.name,
+            "division": e.division_code,
+            "legal_rep_name": rep.name,
+            "legal_rep_id": rep.resident_id,
+            "industry": e.industry,
+            "capital_fen": e.registered_capital_fen,
+            "address": e.address,
+            "scope": e.business_scope,
+            "employees": e.employees,
+            "contact_phone": rep.phone,
             "shareholders": [{"name": rep.name, "contribution_fen": e.registered_capital_fen}],
-        }  # fmt: skip
+        }
         materials = {
-            "application": ("公司登记（备案）申请书.txt", _doc(
-                "公司登记（备案）申请书", f"企业名称：{e.name}", f"住所：{e.address}",
-                f"法定代表人：{rep.name}", f"注册资本：{_yuan(e.registered_capital_fen)}",
-                f"经营范围：{e.business_scope}", f"联系电话：{rep.phone}")),
-            "articles": ("公司章程.txt", _doc(
-                f"{e.name}章程", "第一章 总则",
-                "第一条 为规范公司的组织和行为，根据《中华人民共和国公司法》制定本章程。",
-                f"第二条 公司名称：{e.name}。", f"第三条 公司住所：{e.address}。",
-                f"第四条 公司注册资本为{_yuan(e.registered_capital_fen)}，股东{rep.name}"
-                "以货币出资。")),
-            "shareholders": ("股东身份证明.txt", _doc(
-                "自然人股东身份证件复印件",
-                f"姓名：{rep.name}", f"公民身份号码：{rep.resident_id[:6]}********"
-                f"{rep.resident_id[-4:]}", f"住址：{rep.address}")),
-            "appointments": ("任职文件.txt", _doc(
-                "股东决定", f"任命{rep.name}为{e.name}执行董事兼经理，担任法定代表人。")),
-            "premises": ("住所使用证明.txt", _doc(
-                "房屋租赁合同", f"承租方：{e.name}（筹）", f"房屋坐落：{e.address}",
-                "租赁期限：三年")),
-        }  # fmt: skip
+            "application": (
+                "公司登记（备案）申请书.txt",
+                _doc(
+                    "公司登记（备案）申请书",
+                    f"企业名称：{e.name}",
+                    f"住所：{e.address}",
+                    f"法定代表人：{rep.name}",
+                    f"注册资本：{_yuan(e.registered_capital_fen)}",
+                    f"经营范围：{e.business_scope}",
+                    f"联系电话：{rep.phone}",
+                ),
+            ),
+            "articles": (
+                "公司章程.txt",
+                _doc(
+                    f"{e.name}章程",
+                    "第一章 总则",
+                    "第一条 为规范公司的组织和行为，根据《中华人民共和国公司法》制定本章程。",
+                    f"第二条 公司名称：{e.name}。",
+                    f"第三条 公司住所：{e.address}。",
+                    f"第四条 公司注册资本为{_yuan(e.registered_capital_fen)}，股东{rep.name}"
+                    "以货币出资。",
+                ),
+            ),
+            "shareholders": (
+                "股东身份证明.txt",
+                _doc(
+                    "自然人股东身份证件复印件",
+                    f"姓名：{rep.name}",
+                    f"公民身份号码：{rep.resident_id[:6]}********{rep.resident_id[-4:]}",
+                    f"住址：{rep.address}",
+                ),
+            ),
+            "appointments": (
+                "任职文件.txt",
+                _doc("股东决定", f"任命{rep.name}为{e.name}执行董事兼经理，担任法定代表人。"),
+            ),
+            "premises": (
+                "住所使用证明.txt",
+                _doc(
+                    "房屋租赁合同",
+                    f"承租方：{e.name}（筹）",
+                    f"房屋坐落：{e.address}",
+                    "租赁期限：三年",
+                ),
+            ),
+        }
         applicant = who.pseudonym(rep.resident_id)
         # The case desk makes the public particulars from the form, as for any applicant.
         out.append(Application(REGISTRATION, applicant, "", form, None, materials, script))
@@ -758,48 +860,92 @@ def deregistrations(
 ) -> list[Application]:
     """The deregistration cases the plan names, each filed by the enterprise's legal
     representative (the demo citizen for the demo citizen's enterprise)."""
-    objection = Action("object", args={
-        "person": who.pseudonym(creditor.resident_id), "step": "notice",
-        "text": "本人系该公司供应商，尚有货款人民币38,500元未结清，请暂缓注销。",
-    })  # fmt: skip
+    objection = Action(
+        "object",
+        args={
+            "person": who.pseudonym(creditor.resident_id),
+            "step": "notice",
+            "text": "本人系该公司供应商，尚有货款人民币38,500元未结清，请暂缓注销。",
+        },
+    )
     cases: list[tuple[int, str, tuple[Action, ...]]] = [
         *((i, SIMPLIFIED, (objection,) if k == 0 else ()) for k, i in enumerate(plan.clear)),
         *((i, SIMPLIFIED, ()) for i, _ in plan.blocked),
         (plan.withdrawn, SIMPLIFIED, (Action("withdraw", args={"reason": "先办理社保账户注销"}),)),
         (plan.ordinary[0], ORDINARY, ()),
         (plan.ordinary[1], ORDINARY, (ACCEPT,)),
-        (plan.ordinary[2], ORDINARY, (_staff(
-            "market", "officer", "request_supplement", items=["经全体股东签字确认的清算报告"],
-            reason="清算报告缺少股东签字 / the liquidation report is not signed"),)),
-    ]  # fmt: skip
+        (
+            plan.ordinary[2],
+            ORDINARY,
+            (
+                _staff(
+                    "market",
+                    "officer",
+                    "request_supplement",
+                    items=["经全体股东签字确认的清算报告"],
+                    reason="清算报告缺少股东签字 / the liquidation report is not signed",
+                ),
+            ),
+        ),
+    ]
     out = []
     for i, service, script in cases:
         e, uscc = companies[i], usccs[i]
         rep = who.by_id[e.legal_representative_id]
         applicant = who.citizen.id if i == 1 else who.pseudonym(rep.resident_id)
         materials: dict[str, tuple[str, str]] = {
-            "application": ("注销登记申请书.txt", _doc(
-                "注销登记申请书", f"企业名称：{e.name}", f"统一社会信用代码：{uscc}",
-                f"法定代表人：{rep.name}", f"联系电话：{rep.phone}")),
-        }  # fmt: skip
+            "application": (
+                "注销登记申请书.txt",
+                _doc(
+                    "注销登记申请书",
+                    f"企业名称：{e.name}",
+                    f"统一社会信用代码：{uscc}",
+                    f"法定代表人：{rep.name}",
+                    f"联系电话：{rep.phone}",
+                ),
+            ),
+        }
         if service == SIMPLIFIED:
-            form: JsonObject = {"reason": ("决议解散", "未开业")[i % 2],
-                                "contact_phone": rep.phone, "no_debts": True}  # fmt: skip
-            materials["commitment"] = ("全体投资人承诺书.txt", _doc(
-                "全体投资人承诺书", f"本企业{e.name}申请简易注销登记，全体投资人承诺：企业不存在"
-                "未结清清算费用、职工工资、社会保险费用、法定补偿金、应缴纳税款（滞纳金、罚款）"
-                "等债权债务，或者已清偿完毕。", f"投资人：{rep.name}"))  # fmt: skip
+            form: JsonObject = {
+                "reason": ("决议解散", "未开业")[i % 2],
+                "contact_phone": rep.phone,
+                "no_debts": True,
+            }
+            materials["commitment"] = (
+                "全体投资人承诺书.txt",
+                _doc(
+                    "全体投资人承诺书",
+                    f"本企业{e.name}申请简易注销登记，全体投资人承诺：企业不存在"
+                    "未结清清算费用、职工工资、社会保险费用、法定补偿金、应缴纳税款（滞纳金、罚款）"
+                    "等债权债务，或者已清偿完毕。",
+                    f"投资人：{rep.name}",
+                ),
+            )
         else:
             form = {"reason": "决议解散", "contact_phone": rep.phone, "liquidation_head": rep.name}
             materials |= {
-                "resolution": ("股东会决议.txt", _doc(
-                    "股东会决议", f"经全体股东一致同意，{e.name}解散，成立清算组，"
-                    f"由{rep.name}担任清算组负责人。")),
-                "liquidation_report": ("清算报告.txt", _doc(
-                    "清算报告", f"{e.name}清算组已清理公司财产，清偿全部债务，剩余财产已分配。")),
-                "creditor_notice": ("债权人公告.txt", _doc(
-                    "注销公告", f"{e.name}已于国家企业信用信息公示系统发布债权人公告，公告期45日。")),
-            }  # fmt: skip
+                "resolution": (
+                    "股东会决议.txt",
+                    _doc(
+                        "股东会决议",
+                        f"经全体股东一致同意，{e.name}解散，成立清算组，"
+                        f"由{rep.name}担任清算组负责人。",
+                    ),
+                ),
+                "liquidation_report": (
+                    "清算报告.txt",
+                    _doc(
+                        "清算报告", f"{e.name}清算组已清理公司财产，清偿全部债务，剩余财产已分配。"
+                    ),
+                ),
+                "creditor_notice": (
+                    "债权人公告.txt",
+                    _doc(
+                        "注销公告",
+                        f"{e.name}已于国家企业信用信息公示系统发布债权人公告，公告期45日。",
+                    ),
+                ),
+            }
         out.append(Application(service, applicant, uscc, form, None, materials, script))
     return out
 
@@ -811,10 +957,19 @@ PERMITS_EACH = 2
 in its first step)."""
 PERMITS_FROM = 20
 """Imported enterprises from this index on may apply for permits (the others are busy)."""
-ORGANISATION_ITEMS = {
-    "facilities": (("货架及陈列柜", 12), ("冷藏冷冻设备", 3), ("温湿度监测设备", 2)),
-    "equipment": (("乘客电梯", "DT2024{n:06d}", "杭州西奥电梯有限公司"),),
-    "vehicles": (("", "重型厢式货车", 18_000), ("", "中型厢式货车", 9_800)),
+ORGANISATION_ITEMS: dict[str, tuple[JsonObject, ...]] = {
+    "facilities": (
+        {"name": "货架及陈列柜", "count": 12},
+        {"name": "冷藏冷冻设备", "count": 3},
+        {"name": "温湿度监测设备", "count": 2},
+    ),
+    "equipment": (
+        {"name": "乘客电梯", "product_number": "DT2024{n:06d}", "maker": "杭州西奥电梯有限公司"},
+    ),
+    "vehicles": (
+        {"plate": "", "kind": "重型厢式货车", "gross_mass_kg": 18_000},
+        {"plate": "", "kind": "中型厢式货车", "gross_mass_kg": 9_800},
+    ),
 }
 """Items of the forms' lists of things, per list."""
 DOCUMENT_NUMBERS = {
@@ -875,25 +1030,38 @@ class _Filler:
         authority = f"{'杭州市' if e.district.endswith('区') else ''}{e.district}市场监督管理局"
         lease_end = today.replace(year=today.year + 3)
         answers: dict[str, Any] = {
-            "application_kind": "新办", "application_date": today.isoformat(),
-            "truthfulness_pledge": True, "licence_delivery": "电子证照",
-            "enterprise_name": e.name, "uscc": self.uscc, "registered_address": e.address,
+            "application_kind": "新办",
+            "application_date": today.isoformat(),
+            "truthfulness_pledge": True,
+            "licence_delivery": "电子证照",
+            "enterprise_name": e.name,
+            "uscc": self.uscc,
+            "registered_address": e.address,
             "registered_capital_fen": e.registered_capital_fen,
-            "established_date": e.established.isoformat(), "registration_authority": authority,
-            "business_scope": e.business_scope, "industry_code": e.industry,
-            "premises_address": e.address, "premises_district": e.district,
-            "premises_ownership": "租赁", "premises_lease_end": lease_end.isoformat(),
-            "storage_address": e.address, "parking_address": e.address,
-            "project_address": e.address, "contractor_name": e.name,
-            "contractor_uscc": self.uscc, "project_name": f"{e.address}综合楼新建工程",
-            "building_name": f"{e.address}综合楼", "staff_count": max(1, e.employees),
+            "established_date": e.established.isoformat(),
+            "registration_authority": authority,
+            "business_scope": e.business_scope,
+            "industry_code": e.industry,
+            "premises_address": e.address,
+            "premises_district": e.district,
+            "premises_ownership": "租赁",
+            "premises_lease_end": lease_end.isoformat(),
+            "storage_address": e.address,
+            "parking_address": e.address,
+            "project_address": e.address,
+            "contractor_name": e.name,
+            "contractor_uscc": self.uscc,
+            "project_name": f"{e.address}综合楼新建工程",
+            "building_name": f"{e.address}综合楼",
+            "staff_count": max(1, e.employees),
+            "staff_health_certified": max(1, e.employees),
             "paid_in_capital_fen": max(200_000_000, e.registered_capital_fen),
             "opening_date": (today + dt.timedelta(days=15)).isoformat(),
             "planned_start": (today + dt.timedelta(days=30)).isoformat(),
             "planned_completion": (today + dt.timedelta(days=540)).isoformat(),
             "org_departments": ["质量管理部", "采购部", "仓储部", "销售部"],
             **TEXTS,
-        }  # fmt: skip
+        }
         if key in answers:
             return answers[key]
         if key.endswith("_name") and key != "online_platform":
@@ -921,8 +1089,12 @@ class _Filler:
             return True
         if kind == "integer":
             size = max(1, self.e.employees)
-            guess = {"_m2": 20 + 4 * size, "_fen": self.e.registered_capital_fen // 20,
-                     "_litres": 500 * size, "_kg": 18_000}  # fmt: skip
+            guess = {
+                "_m2": 20 + 4 * size,
+                "_fen": self.e.registered_capital_fen // 20,
+                "_litres": 500 * size,
+                "_kg": 18_000,
+            }
             return max(low, next((v for k, v in guess.items() if key.endswith(k)), min(size, 6)))
         if kind == "array":
             return self.items(key, schema)
@@ -936,16 +1108,15 @@ class _Filler:
         if "enum" in item:
             return list(item["enum"][: max(want, 2)])
         if key in ORGANISATION_ITEMS:
-            names = [k for k in item.get("properties", {})]
-            rows = ORGANISATION_ITEMS[key]
             return [
-                dict(zip(names, (str(v).format(n=self.serial) if type(v) is str else v
-                                 for v in row), strict=False))
-                for row in rows[: max(want, len(rows))]
-            ]  # fmt: skip
+                {k: v.format(n=self.serial) if type(v) is str else v for k, v in row.items()}
+                for row in ORGANISATION_ITEMS[key]
+            ]
         if key == "pharmacists":
             p = self.staff[0]
-            return [{"name": p.name, "registration_number": f"33{self.today.year - 3}{self.serial:06d}"}]
+            return [
+                {"name": p.name, "registration_number": f"33{self.today.year - 3}{self.serial:06d}"}
+            ]
         return [self.value(f"{key}_item", item)] * want
 
     def form(self, schema: Mapping[str, Any]) -> JsonObject:
@@ -983,21 +1154,41 @@ def permit_applications(
         code = next((c for c in need if taken.get(c, 0) < PERMITS_EACH), None)
         if code is None:
             continue
-        granted = taken.get(code, 0) == 0
-        taken[code] = taken.get(code, 0) + 1
         defn = wanted[code]
         rep = who.by_id[e.legal_representative_id]
         filler = _Filler(e, usccs[i], rep, people[i % 7 :: 7][:5], today, i)
         materials = {
-            m["id"]: (f"{m['name']['zh']}.txt", _doc(
-                m["name"]["zh"], f"申请人：{e.name}", f"统一社会信用代码：{usccs[i]}",
-                f"经营场所：{e.address}", f"申请事项：{defn['name']['zh']}"))
-            for m in defn["materials"] if m.get("required") and not m.get("held_by")
-        }  # fmt: skip
-        consents = [m["id"] for m in defn["materials"] if m.get("held_by")]
-        script = _permit_script(defn, granted)
-        app = Application(code, who.pseudonym(rep.resident_id), usccs[i],
-                          filler.form(defn["form"]), None, materials, script, tuple(consents))  # fmt: skip
+            m["id"]: (
+                f"{m['name']['zh']}.txt",
+                _doc(
+                    m["name"]["zh"],
+                    f"申请人：{e.name}",
+                    f"统一社会信用代码：{usccs[i]}",
+                    f"经营场所：{e.address}",
+                    f"申请事项：{defn['name']['zh']}",
+                ),
+            )
+            for m in defn["materials"]
+            if m.get("required") and not m.get("held_by")
+        }
+        consents = tuple(m["id"] for m in defn["materials"] if m.get("held_by"))
+        form = filler.form(defn["form"])
+        try:
+            check_form(defn["form"], form)
+        except FormInvalid:
+            continue  # a question the filler cannot answer: this enterprise does not apply
+        granted = taken.get(code, 0) == 0
+        taken[code] = taken.get(code, 0) + 1
+        app = Application(
+            code,
+            who.pseudonym(rep.resident_id),
+            usccs[i],
+            form,
+            None,
+            materials,
+            _permit_script(defn, granted),
+            consents,
+        )
         out.append((app, granted))
     return out
 
@@ -1012,8 +1203,16 @@ def _permit_script(defn: Mapping[str, Any], granted: bool) -> tuple[Action, ...]
             if not granted:
                 return (*script, _staff(s["dept"], s["role"], "claim", step=s["id"]))
             note = "经现场核查，符合许可条件" if s["kind"] == "inspection" else ""
-            script.append(_staff(s["dept"], s["role"], "complete", step=s["id"], result="pass",
-                                 **({"note": note} if note else {})))  # fmt: skip
+            script.append(
+                _staff(
+                    s["dept"],
+                    s["role"],
+                    "complete",
+                    step=s["id"],
+                    result="pass",
+                    **({"note": note} if note else {}),
+                )
+            )
             manual.add(s["id"])
     return tuple(script)
 
@@ -1028,8 +1227,16 @@ def _decide(node: Node, desk: CaseDesk, cases: Sequence[tuple[str, Mapping[str, 
         done = all(s["status"] == "done" and s["result"] == "pass" for s in case["steps"])
         if case["status"] == "accepted" and done and not decision.get("auto"):
             role = decision.get("role", "approver")
-            txs.append(desk.staff_step(defn["owner"], f"{defn['owner']}/{role}", role, number,
-                                       "decide", {"outcome": "approve"}))  # fmt: skip
+            txs.append(
+                desk.staff_step(
+                    defn["owner"],
+                    f"{defn['owner']}/{role}",
+                    role,
+                    number,
+                    "decide",
+                    {"outcome": "approve"},
+                )
+            )
     _commit(node, txs)
     return len(txs)
 
@@ -1062,8 +1269,18 @@ def _file(node: Node, desk: CaseDesk, apps: Sequence[Application]) -> list[str]:
             mid: desk.upload(owner, app.applicant, name, MEDIA, text.encode())["hash"]
             for mid, (name, text) in app.materials.items()
         }
-        txs.append(desk.submission(app.applicant, app.session, app.service, app.form, hashes,
-                                   list(app.consents), app.subject, app.particulars))  # fmt: skip
+        txs.append(
+            desk.submission(
+                app.applicant,
+                app.session,
+                app.service,
+                app.form,
+                hashes,
+                list(app.consents),
+                app.subject,
+                app.particulars,
+            )
+        )
     numbers = [str(doc["number"]) for doc in _commit(node, txs)]
     for k in range(max(len(a.script) for a in apps)):
         round_txs = [
@@ -1097,7 +1314,6 @@ def _await_checks(desk: CaseDesk, cases: Sequence[tuple[str, Mapping[str, Any]]]
             break
         time.sleep(0.1)
     answers = Counter(
-        {"done": "yes", "blocked": "no"}.get(s["status"], s["status"])
-        for s in _checks(desk, cases)
+        {"done": "yes", "blocked": "no"}.get(s["status"], s["status"]) for s in _checks(desk, cases)
     )
     return ", ".join(f"{k} {v}" for k, v in sorted(answers.items()))
