@@ -10,6 +10,9 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    cases_bench,
+    casework_bench,
+    catalogue_bench,
     catchup_bench,
     contracts_bench,
     http_bench,
@@ -39,6 +42,9 @@ def main(argv: list[str]) -> None:
         sharing_bench.main(["--reads", "1000", "--attestations", "2000"])
         sharing_http_bench.main(["--reads", "1000"])
         store_bench.main(["--commits", "5"])
+        cases_bench.main(["--cases", "200"])
+        casework_bench.main(["--quick"])
+        catalogue_bench.main(["--quick"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -51,6 +57,9 @@ def main(argv: list[str]) -> None:
         sharing_bench.main([])
         sharing_http_bench.main([])
         store_bench.main([])
+        cases_bench.main([])
+        casework_bench.main([])
+        catalogue_bench.main([])
 
 
 if __name__ == "__main__":

@@ -4,40 +4,33 @@ the timeline verify offline."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from case_helpers import (
+    CUSTOMS_FILING,
+    FORM,
+    apply_for_registration,
+    login_citizen,
+    login_staff,
+    register_enterprise,
+    staff_act,
+    wait_for,
+)
 from fastapi import FastAPI
 
+from conftest import ApiClient
 from govchain.api.app import create_app
 from govchain.api.settings import ApiSettings
 from govchain.cli.apps import publish_definitions
-from govchain.ledger.genesis import Params
 from govchain.crypto import get_suite
-from govchain.errors import Conflict
 from govchain.ledger.bundles import verify_bundle
+from govchain.ledger.genesis import Params
 from govchain.node.embedded import open_embedded
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.node import Node
 from govchain.sdk import find_app
-from conftest import ApiClient
-from identity_helpers import CITIZEN_ID, PASSWORD, bearer, tokens_for
-
-REGISTRATION = "330100-DJ-0001"
-FORM = {
-    "name": "杭州恒瑞餐饮管理有限公司",
-    "division": "330106",
-    "legal_rep_name": "王伟",
-    "legal_rep_id": CITIZEN_ID,
-    "industry": "6210",
-    "capital_fen": 100_000_000,
-    "address": "杭州市西湖区文三路100号",
-    "scope": "餐饮服务；食品销售",
-    "contact_phone": "13800001234",
-}
 
 
 @pytest.fixture
@@ -79,87 +72,40 @@ def api(app: FastAPI) -> Iterator[ApiClient]:
         c.close()
 
 
-def _staff(app: FastAPI, dept: str, role: str = "officer") -> dict[str, str]:
-    identity = app.state.identity
-    login = f"{dept}/{role}-1"
-    try:
-        identity.users.create_staff(login, f"{dept} {role}", dept, role, PASSWORD)
-    except Conflict:
-        pass  # made by an earlier call
-    return bearer(tokens_for(identity, login, PASSWORD))
-
-
-def _citizen(app: FastAPI, resident_id: str = CITIZEN_ID) -> dict[str, str]:
-    identity = app.state.identity
-    identity.users.create_citizen(resident_id, "王伟", PASSWORD)
-    return bearer(tokens_for(identity, resident_id, PASSWORD))
-
-
-def _upload(api: ApiClient, who: dict[str, str], name: str) -> str:
-    r = api.post(
-        f"/v1/cases/materials?service={REGISTRATION}&name={name}",
-        content=f"{name} 的内容".encode(),
-        headers={**who, "content-type": "application/pdf"},
-    )
-    assert r.status_code == 201, r.text
-    digest: str = r.json()["hash"]
-    return digest
-
-
-def _apply(api: ApiClient, who: dict[str, str], **changes: Any) -> Any:
-    materials = {
-        m: _upload(api, who, f"{m}.pdf")
-        for m in ("application", "articles", "shareholders", "appointments", "premises")
-    }
-    body = {
-        "service": REGISTRATION,
-        "form": FORM,
-        "materials": materials,
-    }
-    body.update(changes)
-    return api.post("/v1/cases", json=body, headers=who)
-
-
-def _act(
-    api: ApiClient, who: dict[str, str], dept: str, number: str, transition: str, **body: Any
-) -> Any:
-    return api.post(f"/v1/departments/{dept}/cases/{number}/{transition}", json=body, headers=who)
-
-
 def test_registration_end_to_end(api: ApiClient, app: FastAPI, net: NetworkDir, node: Node) -> None:
-    citizen = _citizen(app)
-    r = _apply(api, citizen)
+    citizen = login_citizen(app)
+    r = apply_for_registration(api, citizen)
     assert r.status_code == 201, r.text
     case = r.json()["result"]
     number = case["number"]
     assert case["status"] == "submitted" and case["applicant"].startswith("citizen/")
 
-    market, tax, hrss = (_staff(app, d) for d in ("market", "tax", "hrss"))
-    approver = _staff(app, "market", "approver")
+    market, tax, hrss = (login_staff(app, d) for d in ("market", "tax", "hrss"))
+    approver = login_staff(app, "market", "approver")
     queue = api.get("/v1/departments/market/queue", headers=market).json()
     assert [d["case"] for d in queue["decisions"]] == [number]
 
-    assert _act(api, market, "market", number, "accept").status_code == 200
-    assert _act(api, market, "market", number, "claim", step="review").status_code == 200
-    r = _act(api, market, "market", number, "complete", step="review", result="pass")
+    assert staff_act(api, market, "market", number, "accept").status_code == 200
+    assert staff_act(api, market, "market", number, "claim", step="review").status_code == 200
+    r = staff_act(api, market, "market", number, "complete", step="review", result="pass")
     assert r.json()["result"]["steps"][1]["status"] == "open"  # tax and hrss in parallel
     assert (
-        _act(api, tax, "tax", number, "complete", step="tax_setup", result="pass").status_code
+        staff_act(api, tax, "tax", number, "complete", step="tax_setup", result="pass").status_code
         == 200
     )
     assert (
-        _act(
+        staff_act(
             api, hrss, "hrss", number, "complete", step="social_insurance", result="pass"
         ).status_code
         == 200
     )
-    refused = _act(api, market, "market", number, "decide", outcome="approve")
+    refused = staff_act(api, market, "market", number, "decide", outcome="approve")
     assert refused.status_code == 403 and refused.json()["code"] == "wrong_actor"
-    r = _act(api, approver, "market", number, "decide", outcome="approve")
+    r = staff_act(api, approver, "market", number, "decide", outcome="approve")
     assert r.status_code == 200, r.text
     outputs = r.json()["result"]["outputs"]
     uscc = outputs[0]["uscc"]
-    assert _act(api, market, "market", number, "close").json()["result"]["status"] == "closed"
+    assert staff_act(api, market, "market", number, "close").json()["result"]["status"] == "closed"
 
     ent = api.get(f"/v1/enterprises/{uscc}").json()
     assert ent["name"] == FORM["name"] and ent["status"] == "active"
@@ -167,9 +113,8 @@ def test_registration_end_to_end(api: ApiClient, app: FastAPI, net: NetworkDir, 
 
     shown = api.get(f"/v1/cases/{number}", headers=citizen).json()
     events = [t["event"] for t in shown["timeline"]]
-    assert events == [
-        "submitted", "accepted", "claimed", "step_pass", "step_pass", "step_pass", "approved", "closed",
-    ]  # fmt: skip
+    passes = ["step_pass"] * 3
+    assert events == ["submitted", "accepted", "claimed", *passes, "approved", "closed"]
     genesis = net.genesis()
     suite = get_suite(genesis.suite)
     for entry in shown["timeline"]:
@@ -183,32 +128,32 @@ def test_registration_end_to_end(api: ApiClient, app: FastAPI, net: NetworkDir, 
 def test_bad_input_is_refused_and_changes_nothing(
     api: ApiClient, app: FastAPI, net: NetworkDir, node: Node
 ) -> None:
-    citizen = _citizen(app)
+    citizen = login_citizen(app)
     height = node.ledger.height
     bad_form = {k: v for k, v in FORM.items() if k != "contact_phone"} | {
         "capital_fen": "many",
         "legal_rep_id": "110105194912310021",  # a wrong check digit
     }
-    r = _apply(api, citizen, form=bad_form)
+    r = apply_for_registration(api, citizen, form=bad_form)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     errors = {e["field"]: e["message"] for e in r.json()["errors"]}
     assert set(errors) == {"contact_phone", "capital_fen", "legal_rep_id"}
     assert "check digit" in errors["legal_rep_id"]
 
-    forged = _apply(api, citizen, materials={"application": "ab" * 32})
+    forged = apply_for_registration(api, citizen, materials={"application": "ab" * 32})
     assert forged.status_code == 422 and forged.json()["code"] == "unknown_material"
     assert node.ledger.height == height  # nothing was signed
 
-    r = _apply(api, citizen)
+    r = apply_for_registration(api, citizen)
     number = r.json()["result"]["number"]
-    market, tax = _staff(app, "market", "approver"), _staff(app, "tax")
-    wrong = _act(api, tax, "tax", number, "accept")
+    market, tax = login_staff(app, "market", "approver"), login_staff(app, "tax")
+    wrong = staff_act(api, tax, "tax", number, "accept")
     assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_actor"
-    early = _act(api, market, "market", number, "decide", outcome="approve")
+    early = staff_act(api, market, "market", number, "decide", outcome="approve")
     assert early.status_code == 409 and early.json()["state"] == "submitted"
-    other = _citizen(app, "110105198001010032")
+    other = login_citizen(app, "110105198001010032")
     assert api.get(f"/v1/cases/{number}", headers=other).status_code == 403
-    taken = _apply(api, other)
+    taken = apply_for_registration(api, other)
     assert taken.status_code == 409 and taken.json()["code"] == "name_taken"
 
     w = api.post(f"/v1/cases/{number}/withdraw", json={"reason": "改期申请"}, headers=citizen)
@@ -216,54 +161,12 @@ def test_bad_input_is_refused_and_changes_nothing(
     again = api.post(f"/v1/cases/{number}/withdraw", json={}, headers=citizen)
     assert again.status_code == 409 and again.json()["state"] == "withdrawn"
     # The name is free again once the case that reserved it is withdrawn.
-    assert _apply(api, other).status_code == 201
-
-
-def _register(api: ApiClient, app: FastAPI, citizen: dict[str, str]) -> str:
-    """Register the enterprise of ``FORM`` through the whole procedure; return its USCC."""
-    number = _apply(api, citizen).json()["result"]["number"]
-    market, tax, hrss = (_staff(app, d) for d in ("market", "tax", "hrss"))
-    approver = _staff(app, "market", "approver")
-    for who, dept, transition, body in (
-        (market, "market", "accept", {}),
-        (market, "market", "complete", {"step": "review", "result": "pass"}),
-        (tax, "tax", "complete", {"step": "tax_setup", "result": "pass"}),
-        (hrss, "hrss", "complete", {"step": "social_insurance", "result": "pass"}),
-        (approver, "market", "decide", {"outcome": "approve"}),
-    ):
-        r = _act(api, who, dept, number, transition, **body)
-        assert r.status_code == 200, r.text
-    uscc: str = r.json()["result"]["outputs"][0]["uscc"]
-    return uscc
-
-
-def _wait(probe: Any, seconds: float = 20.0) -> Any:
-    """Poll ``probe`` until it returns something true (the node's workers are threads)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = probe()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
-
-
-CUSTOMS_FILING = {
-    "application_kind": "新办",
-    "application_date": "2026-12-07",
-    "signatory_name": "王伟",
-    "truthfulness_pledge": True,
-    "licence_delivery": "电子证照",
-    "contact_name": "李娜",
-    "contact_phone": "13900002222",
-    "declarant_kind": "进出口货物收发货人",
-    "customs_office": "杭州海关",
-    "trade_kind": ["一般贸易"],
-}
+    assert apply_for_registration(api, other).status_code == 201
 
 
 def test_permit_with_the_register_prefilled(api: ApiClient, app: FastAPI, node: Node) -> None:
-    citizen = _citizen(app)
-    uscc = _register(api, app, citizen)
+    citizen = login_citizen(app)
+    uscc = register_enterprise(api, app, citizen)
     code = "330100-BA-0003"
     filled = api.get(f"/v1/services/{code}/prefill?subject={uscc}", headers=citizen).json()["form"]
     assert filled["uscc"] == uscc and filled["enterprise_name"] == FORM["name"]
@@ -291,13 +194,16 @@ def test_permit_with_the_register_prefilled(api: ApiClient, app: FastAPI, node: 
     assert case["applicant_kind"] == "enterprise" and case["consents"] == ["business_licence"]
     # The register's department answers for the business licence it holds (an attestation).
     number = case["number"]
-    fetched = _wait(lambda: api.get(f"/v1/cases/{number}", headers=citizen).json()["fetched"])
+    fetched = wait_for(lambda: api.get(f"/v1/cases/{number}", headers=citizen).json()["fetched"])
     assert fetched["business_licence"]["dept"] == "market"
     assert fetched["business_licence"]["answer"] is True
-    customs = _staff(app, "customs")
+    customs = login_staff(app, "customs")
     for transition, extra in (("accept", {}), ("complete", {"step": "review", "result": "pass"})):
-        assert _act(api, customs, "customs", case["number"], transition, **extra).status_code == 200
-    decided = _act(api, customs, "customs", case["number"], "decide", outcome="approve").json()
+        assert (
+            staff_act(api, customs, "customs", case["number"], transition, **extra).status_code
+            == 200
+        )
+    decided = staff_act(api, customs, "customs", case["number"], "decide", outcome="approve").json()
     licence = decided["result"]["outputs"][0]["licence"]
     shown = api.get(f"/v1/licences/{licence}").json()
     assert shown["holder"] == uscc and shown["issuer"] == "customs" and shown["status"] == "active"
@@ -307,7 +213,7 @@ def test_permit_with_the_register_prefilled(api: ApiClient, app: FastAPI, node: 
         "customs_declarant",
     ]
 
-    stranger = _citizen(app, "110105198001010032")
+    stranger = login_citizen(app, "110105198001010032")
     height = node.ledger.height
     refused = api.post("/v1/cases", json=body | {"materials": {}}, headers=stranger)
     assert refused.status_code == 403 and uscc in refused.json()["detail"]

@@ -8,6 +8,7 @@ The tests read what it made through the node's views, the identity service and t
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 from collections import Counter
@@ -26,24 +27,94 @@ from govchain.apps.enterprise.demo import (
     LOGINS_FILE,
     MIN_COUNT,
     SERIAL_BASE,
-    SIMPLIFIED,
     STAFF_ROLES,
     seed_demo,
 )
+from govchain.apps.enterprise.demo_cases import SIMPLIFIED
+from govchain.apps.enterprise.demo_permits import PermitFiller
+from govchain.apps.enterprise.demo_records import CLEARANCES, DEREGISTRATIONS, clearance_records
+from govchain.apps.enterprise.permits import permits_for
+from govchain.apps.enterprise.synthetic import citizens, enterprises
 from govchain.cli.apps import deploy_in_process
 from govchain.errors import SchemaViolation
 from govchain.identity.service import Identity
 from govchain.ledger.execution import NONCE_PREFIX
 from govchain.ledger.genesis import Params
-from govchain.node.casedesk import CaseDesk
+from govchain.node.casedesk import CaseDesk, check_form
 from govchain.node.embedded import open_embedded
 from govchain.node.network import DEMO_DEPARTMENTS, DEMO_SERVICE_DEPARTMENTS, init_network
 from govchain.node.node import Node
 from govchain.procedures import layout
+from govchain.procedures.uscc import issue_uscc
+from govchain.sdk import find_app
+from govchain.sharing.model import parse_resource
+from govchain.sharing.predicates import parse_predicate
 
 COUNT = 60
 """Enterprises the test seeds (the default is 1,000)."""
 DEPARTMENTS = [*DEMO_DEPARTMENTS, *DEMO_SERVICE_DEPARTMENTS]
+APP = find_app("enterprise")
+DEFINITIONS = {d["code"]: d for d in APP.definitions()}
+PEOPLE = citizens(200, 2026)
+COMPANIES = enterprises(250, 2026, PEOPLE)
+USCCS = [issue_uscc(e.division_code, SERIAL_BASE + e.serial) for e in COMPANIES]
+
+
+# --- without a network ---------------------------------------------------------------------------
+
+
+def test_each_planned_deregistration_meets_exactly_its_clearances() -> None:
+    """Evaluate the simplified deregistration's own check predicates over each enterprise's
+    records, as the departments' attestations do."""
+    resources = {r["id"]: parse_resource(r, r["id"].split(".")[0], 0) for r in APP.resources()}
+    checks = {s["id"]: s["check"] for s in DEFINITIONS[SIMPLIFIED]["steps"] if s["kind"] == "check"}
+    assert tuple(checks) == CLEARANCES
+    records = clearance_records(COMPANIES, USCCS, DEREGISTRATIONS)
+    assert records == clearance_records(COMPANIES, USCCS, DEREGISTRATIONS)  # deterministic
+
+    def failing(i: int) -> list[str]:
+        mine = [r for r in records if r.subject == USCCS[i]]
+        return [
+            step
+            for step, check in checks.items()
+            if not parse_predicate(check["predicate"], resources[check["resource"]]).answer(
+                r.data for r in mine if r.resource == check["resource"]
+            )
+        ]
+
+    for i in (0, *DEREGISTRATIONS.clear, *DEREGISTRATIONS.ordinary):
+        assert failing(i) == [], i
+    for i, check in DEREGISTRATIONS.blocked:
+        assert failing(i) == [check], i
+    assert failing(DEREGISTRATIONS.withdrawn) == ["social_insurance"]
+    # Across the others, every check fails for some and passes for most.
+    rest = [failing(i) for i in range(19, len(COMPANIES))]
+    counts = Counter(step for f in rest for step in f)
+    assert 0 < sum(1 for f in rest if f) < len(rest) // 2
+    assert counts["social_insurance"] > 0 and counts["tax_invoices"] > 0
+    # Amounts are integer fen; ids are unique.
+    assert all(type(v) is not float for r in records for v in r.data.values())
+    assert len({(r.resource, r.record) for r in records}) == len(records)
+
+
+def test_permit_forms_are_filled_so_that_they_validate() -> None:
+    """For every permit some synthetic enterprise needs, the filler's form passes the
+    definition's schema (the case desk checks it again when it is filed)."""
+    done: set[str] = set()
+    for i, e in enumerate(COMPANIES):
+        rep = next(c for c in PEOPLE if c.resident_id == e.legal_representative_id)
+        for need in permits_for(e.industry, e.business_scope):
+            if need.code in done:
+                continue
+            filler = PermitFiller(e, USCCS[i], rep, PEOPLE[:5], dt.date(2026, 12, 7), i)
+            form = filler.form(DEFINITIONS[need.code]["form"])
+            check_form(DEFINITIONS[need.code]["form"], form)
+            assert (form["uscc"], form["enterprise_name"]) == (USCCS[i], e.name)
+            done.add(need.code)
+    assert len(done) >= 8, sorted(done)
+
+
+# --- on a seeded network -------------------------------------------------------------------------
 
 
 @dataclass

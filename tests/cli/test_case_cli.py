@@ -554,3 +554,86 @@ def test_enterprise_lookups(published: Net) -> None:
     assert re.search(r"^trade name\s+新月$", free, re.M)
     refused = fails(published, "enterprise", "name-check", "中华恒瑞")
     assert "error [name_refused]" in refused
+
+
+def test_supplement_resubmission_and_withdrawal(citizen: Net, tmp_path: Path) -> None:
+    net, me = citizen, ["--login", CITIZEN]
+    name = "杭州明远餐饮有限公司"
+    specs = []
+    for mid in MATERIALS:
+        path = tmp_path / f"{mid}.txt"
+        path.write_text(f"{mid}：{name}", encoding="utf-8")
+        specs += ["-m", f"{mid}={path}"]
+    form = _write(tmp_path / "form.json", _form(name=name))
+    particulars = _write(tmp_path / "particulars.json", {**_particulars(), "name": name})
+    out = ok(
+        net,
+        "case",
+        "submit",
+        "--service",
+        "330100-DJ-0001",
+        "--form",
+        form,
+        "--particulars",
+        particulars,
+        *specs,
+        *me,
+    )
+    number = re.search(r"^case\s+(\S+)$", out, re.M)
+    assert number is not None, out
+    case = number.group(1)
+
+    out = ok(
+        net,
+        "case",
+        "act",
+        "market",
+        case,
+        "request_supplement",
+        "--item",
+        "公司章程（签字页）",
+        "--item",
+        "住所使用证明",
+        "--reason",
+        "章程缺少股东签字",
+        "--login",
+        "market/admin",
+    )
+    assert re.search(r"^status\s+supplement_requested$", out, re.M)
+    assert re.search(
+        r"^waiting for\s+the applicant supplies it by .* CST \(case resubmit\)$", out, re.M
+    )
+    shown = ok(net, "case", "show", case, *me)
+    assert re.search(
+        r"^supplement\s+公司章程（签字页）, 住所使用证明: 章程缺少股东签字 \(due .* CST, asked by market\)$",
+        shown,
+        re.M,
+    )
+    signed = tmp_path / "articles-signed.txt"
+    signed.write_text(f"articles：{name}（全体股东签字）", encoding="utf-8")
+    out = ok(net, "case", "resubmit", case, "-m", f"articles={signed}", *me)
+    assert re.search(r"^status\s+submitted$", out, re.M)
+    record = json.loads(ok(net, "case", "show", case, "--json", *me))
+    saved = tmp_path / "read-back.txt"
+    ok(
+        net,
+        "case",
+        "material",
+        "market",
+        case,
+        record["materials"]["articles"],
+        "--out",
+        saved,
+        "--login",
+        "market/admin",
+    )
+    assert saved.read_bytes() == signed.read_bytes()
+
+    out = ok(net, "case", "withdraw", case, "--reason", "改为设立个人独资企业", *me)
+    assert re.search(r"^status\s+withdrawn \(withdrawn\)$", out, re.M)
+    again = fails(net, "case", "withdraw", case, *me)
+    assert "error [illegal_transition]" in again and "withdrawn" in again
+    events = [
+        h["event"] for h in json.loads(ok(net, "case", "show", case, "--json", *me))["history"]
+    ]
+    assert events == ["submitted", "supplement_requested", "resubmitted", "withdrawn"]

@@ -66,6 +66,10 @@ REGISTRATION_FIELDS = (
 """Form fields of a registration that are public particulars of the registry."""
 
 
+PREFILL_DEFAULTS = ("premises_address",)
+"""Pre-filled fields the applicant may change (the others are the register's)."""
+
+
 def _formats() -> Any:
     """JSON Schema formats of Chinese identity numbers, checked with their check characters:
     ``resident-id`` (GB 11643) and ``uscc`` (GB 32100)."""
@@ -252,7 +256,9 @@ class CaseDesk:
                 )
         if subject and isinstance(form, Mapping):
             # What the register says is not the applicant's to change.
-            form = {**form, **self.prefill(service, subject)}
+            register = self.prefill(service, subject)
+            defaults = {k: register.pop(k) for k in PREFILL_DEFAULTS if k in register}
+            form = {**defaults, **form, **register}
         check_form(defn["form"], form)
         encoded = orjson.dumps(form, option=orjson.OPT_SORT_KEYS)
         if len(encoded) > MAX_FORM_BYTES:
@@ -306,6 +312,8 @@ class CaseDesk:
             "registration_authority": f"{division}市场监督管理局",
             "business_scope": ent["scope"],
             "industry_code": ent["industry"],
+            # The premises are where it is registered unless the applicant says otherwise.
+            "premises_address": ent["address"],
         }
         return {k: v for k, v in known.items() if k in wanted}
 

@@ -182,6 +182,19 @@ def show_case(number: str, request: Request) -> dict[str, Any]:
     case["timeline"] = [
         {**h, "receipt": f"/v1/transactions/{h['tx']}/receipt"} for h in case["history"]
     ]
+    defn = desk.definition(case["service"], case["version"])["definition"]
+    declared = {d["id"]: d for d in defn["steps"]}
+    for st in case["steps"]:
+        d = declared[st["id"]]
+        st.update(
+            {
+                "name": d["name"],
+                "kind": d.get("kind", "review"),
+                "dept": d["dept"],
+                "role": d["role"],
+            }
+        )
+    case["service_name"] = defn["name"]
     return case
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from govchain.apps.enterprise.demo import seed_demo
 from govchain.sdk import App
 
 APP = App(
@@ -17,4 +18,5 @@ APP = App(
     contract_file=None,
     services_dir="services",
     resources_dir="data/resources",
+    seed=seed_demo,
 )
