@@ -43,7 +43,7 @@ def main(argv: list[str]) -> None:
         sharing_http_bench.main(["--reads", "1000"])
         store_bench.main(["--commits", "5"])
         cases_bench.main(["--cases", "200"])
-        casework_bench.main(["--quick"])
+        casework_bench.main(["--cases", "5", "--burst", "20", "--jumps", "3"])
         catalogue_bench.main(["--quick"])
     else:
         ledger_bench.main([])
