@@ -605,7 +605,8 @@ def test_supplement_resubmission_and_withdrawal(citizen: Net, tmp_path: Path) ->
     )
     shown = ok(net, "case", "show", case, *me)
     assert re.search(
-        r"^supplement\s+公司章程（签字页）, 住所使用证明: 章程缺少股东签字 \(due .* CST, asked by market\)$",
+        r"^supplement\s+公司章程（签字页）, 住所使用证明: 章程缺少股东签字 "
+        r"\(due .* CST, asked by market\)$",
         shown,
         re.M,
     )

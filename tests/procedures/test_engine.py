@@ -124,6 +124,28 @@ def commitment_permit(auto: bool = False) -> dict[str, Any]:
 
 
 PERMIT = parse_definition(commitment_permit(), DEPTS)
+
+
+def _with_held_materials() -> dict[str, Any]:
+    obj = commitment_permit()
+    obj["code"] = "330100-WS-0903"
+    obj["materials"] += [
+        {
+            "id": "premises",
+            "name": _names("场所产权", "Premises record"),
+            "held_by": {"dept": "housing", "resource": "housing.property", "via": "attestation"},
+        },
+        {
+            "id": "fire_record",
+            "name": _names("消防检查记录", "Fire inspection record"),
+            "required": False,
+            "held_by": {"dept": "fire", "resource": "fire.inspections", "via": "attestation"},
+        },
+    ]
+    return obj
+
+
+HELD = parse_definition(_with_held_materials(), DEPTS)
 AUTO_PERMIT = parse_definition(commitment_permit(auto=True), DEPTS)
 
 # --- time, people, events -----------------------------------------------------------------------
@@ -167,11 +189,11 @@ def ev(kind: str, actor: Actor, at: int, **args: Any) -> Event:
 
 
 def submission(defn: ServiceDefinition) -> dict[str, Any]:
-    """Valid submit arguments: every required upload, consent for every held material."""
+    """Valid submit arguments: every required upload, consent for every required held one."""
     return {
         "form_hash": h("form"),
         "materials": {m.id: h(m.id) for m in defn.materials if m.required and not m.held_by},
-        "consents": [m.id for m in defn.materials if m.held_by],
+        "consents": [m.id for m in defn.materials if m.held_by and m.required],
         "session": "session-1",
     }
 
@@ -237,7 +259,7 @@ def test_transitions_are_the_documented_ones() -> None:
     # A new transition needs its tests here and in test_engine_model.py.
     assert set(TRANSITIONS) == {
         "accept", "reject", "request_supplement", "resubmit", "claim", "reassign", "complete",
-        "answer_check", "object", "resolve_objection", "end_notice", "decide",
+        "answer_check", "attach", "object", "resolve_objection", "end_notice", "decide",
         "verify_commitment", "close", "expire", "withdraw",
     }  # fmt: skip
 
@@ -299,19 +321,63 @@ def test_open_case_refusals() -> None:
 
 
 def test_a_held_material_is_fetched_with_consent_instead_of_uploaded() -> None:
-    obj = commitment_permit()
-    obj["materials"].append(
-        {
-            "id": "premises",
-            "name": _names("场所产权", "Premises record"),
-            "held_by": {"dept": "housing", "resource": "housing.property", "via": "attestation"},
-        }
-    )
-    defn = parse_definition(obj, DEPTS)
-    c = _open(defn, FIRM, "enterprise")
+    c = _open(HELD, FIRM, "enterprise")
     assert c.consents == ("premises",) and "premises" not in c.materials
+    assert c.fetched == {}
     with pytest.raises(SchemaViolation):  # neither uploaded nor consented to
-        _open(defn, FIRM, "enterprise", consents=[])
+        _open(HELD, FIRM, "enterprise", consents=[])
+    uploaded = {**submission(HELD)["materials"], "premises": h("deed")}
+    c = _open(HELD, FIRM, "enterprise", consents=[], materials=uploaded)
+    assert c.materials["premises"] == h("deed")
+
+
+# --- attach: the department holding a material answers for it ----------------------------------
+
+
+def test_the_holding_department_attaches_a_material() -> None:
+    t = cst("2026-03-02")
+    run = Run(HELD, t)
+    run.refuse(SchemaViolation, "attach", node("housing"), t, material="application",
+               attestation=h("a"), answer=True)  # fmt: skip
+    run.refuse(SchemaViolation, "attach", node("housing"), t, material="nope",
+               attestation=h("a"), answer=True)  # fmt: skip
+    run.refuse(WrongActor, "attach", node("market"), t, material="premises", attestation=h("a"),
+               answer=True)  # fmt: skip
+    run.refuse(WrongActor, "attach", FIRM, t, material="premises", attestation=h("a"),
+               answer=True)  # fmt: skip
+    run.refuse(WrongActor, "attach", node("fire"), t, material="fire_record",
+               attestation=h("a"), answer=True)  # fmt: skip  (no consent for it)
+    run.refuse(SchemaViolation, "attach", node("housing"), t, material="premises",
+               attestation="att-1", answer=True)  # fmt: skip
+    run.refuse(SchemaViolation, "attach", node("housing"), t, material="premises",
+               attestation=h("a"), answer="yes")  # fmt: skip
+    run.do("attach", node("housing"), t, material="premises", attestation=h("no record"),
+           answer=False)  # fmt: skip
+    assert run.case.fetched["premises"] == {
+        "dept": "housing", "attestation": h("no record"), "answer": False, "time_ms": t}  # fmt: skip
+    assert "premises" not in run.case.materials
+    assert (run.events()[-1], run.case.history[-1]["step"]) == ("material_missing", "premises")
+    run.do("accept", staff("health"), t + 1)
+    run.do("attach", staff("housing", "inspector"), t + 2, material="premises",
+           attestation=h("deed"), answer=True)  # fmt: skip
+    assert run.case.fetched["premises"]["answer"] is True
+    assert run.case.materials["premises"] == h("deed")
+    assert run.events()[-1] == "material_attached"
+    err = run.refuse(IllegalTransition, "attach", node("housing"), t + 3, material="premises",
+                     attestation=h("again"), answer=True)  # fmt: skip
+    assert (err.fields["state"], err.fields["event"]) == ("attached", "attach")
+    assert case_from_json(json.loads(json.dumps(case_to_json(run.case)))) == run.case
+
+
+def test_attach_only_before_the_decision() -> None:
+    t = cst("2026-03-02")
+    run = Run(HELD, t)
+    run.do("request_supplement", staff("health"), t, items=["x"], reason="x")
+    run.do("attach", node("housing"), t, material="premises", attestation=h("a"), answer=False)
+    run.do("reject", staff("health", "approver"), t, reason="x")
+    err = run.refuse(IllegalTransition, "attach", node("housing"), t, material="premises",
+                     attestation=h("b"), answer=True)  # fmt: skip
+    assert err.fields["state"] == "decided"
 
 
 # --- registration: accept, steps in parallel, decide, close --------------------------------------
