@@ -176,19 +176,13 @@ def test_queues_and_overdue_flags(h: NetworkHarness, shipped: dict[str, Any]) ->
     late = h.view("cases", "overdue", {"dept": "customs", "now_ms": deadline + 1})
     assert [e["case"] for e in late] == [number]
     h.must("cases", "claim", {"case": number, "role": "officer", "step": "review"}, **staff)
-    other = h.call(
-        "cases", "complete", {"case": number, "role": "officer", "step": "review", "result": "pass"},
-        member="customs/admin", actor="customs/wang", case=number,
-    )  # fmt: skip
+    done = {"case": number, "role": "officer", "step": "review", "result": "pass"}
+    wang = {"member": "customs/admin", "actor": "customs/wang", "case": number}
+    other = h.call("cases", "complete", done, **wang)
     assert other.status == "failed" and other.error["code"] == "wrong_actor"
-    h.must(
-        "cases", "reassign", {"case": number, "role": "admin", "step": "review", "to": "customs/wang"},
-        member="customs/admin", actor="customs/chief", case=number,
-    )  # fmt: skip
-    h.must(
-        "cases", "complete", {"case": number, "role": "officer", "step": "review", "result": "pass"},
-        member="customs/admin", actor="customs/wang", case=number,
-    )  # fmt: skip
+    move = {"case": number, "role": "admin", "step": "review", "to": "customs/wang"}
+    h.must("cases", "reassign", move, **{**staff, "actor": "customs/chief"})
+    h.must("cases", "complete", done, **wang)
     assert h.view("cases", "queue", {"dept": "customs"}) == []
     mine = h.view("cases", "cases_of", {"applicant": "enterprise/e1"})
     assert [c["number"] for c in mine] == [number]

@@ -1091,6 +1091,9 @@ def _cases_in_every_state() -> list[Case]:
     out.append(simple.case)  # withdrawn
     permit = _approved_permit(t)
     out.append(permit.case)  # issued, commitment pending
+    held = Run(HELD, t)
+    held.do("attach", node("housing"), t, material="premises", attestation=h("deed"), answer=True)
+    out.append(held.case)  # submitted, with a material attached by its holder
     return out
 
 

@@ -85,7 +85,13 @@ PERMIT = parse_definition(
         "co_handlers": ["fire"],
         "legal_basis": ["《国务院关于深化“证照分离”改革进一步激发市场主体发展活力的通知》"],
         "applicants": ["enterprise"],
-        "materials": [{"id": "pledge", "name": _names("承诺书", "Signed commitment")}],
+        "materials": [
+            {"id": "pledge", "name": _names("承诺书", "Signed commitment")},
+            {"id": "premises", "name": _names("场所产权", "Premises record"),
+             "held_by": {"dept": "housing", "resource": "housing.property", "via": "attestation"}},
+            {"id": "fire_record", "name": _names("消防记录", "Fire record"), "required": False,
+             "held_by": {"dept": "fire", "resource": "fire.inspections", "via": "attestation"}},
+        ],  # fmt: skip
         "form": {"type": "object", "properties": {"address": {"type": "string"}}},
         "steps": [
             {"id": "review", "name": _names("审查", "Review"), "kind": "review",
@@ -121,7 +127,7 @@ DEFINITIONS = {
 
 # --- who acts -------------------------------------------------------------------------------------
 
-ACTOR_DEPTS = ("market", "tax", "hrss", "customs", "health", "fire")
+ACTOR_DEPTS = ("market", "tax", "hrss", "customs", "health", "fire", "housing")
 ROLES = ("officer", "inspector", "approver", "admin")
 STAFF = tuple(
     Actor("staff", f"{d}/{r}-a", d, r, f"{d}/{r}-key") for d in ACTOR_DEPTS for r in ROLES
@@ -152,6 +158,7 @@ CASE_STATUS: dict[str, frozenset[str]] = {
     "reassign": frozenset({"accepted"}),
     "complete": frozenset({"accepted"}),
     "answer_check": frozenset({"accepted"}),
+    "attach": frozenset({"submitted", "accepted", "supplement_requested"}),
     "object": frozenset({"accepted"}),
     "resolve_objection": frozenset({"accepted"}),
     "end_notice": frozenset({"accepted"}),
@@ -206,6 +213,8 @@ class Model:
     history: list[str]
     supplement: Supplement | None = None
     commitment: bool = False
+    fetched: dict[str, bool] = field(default_factory=dict)
+    consents: frozenset[str] = frozenset()
 
     def step(self, sid: Any) -> MStep | None:
         return next((s for s in self.steps if s.spec.id == sid), None)
@@ -248,6 +257,9 @@ def may(m: Model, t: str, actor: Actor, step: MStep | None) -> bool:
         return _staff(actor, d.owner, {"officer"})
     if t == "object":
         return True
+    if t == "attach":
+        held = {mt.id: mt.held_by for mt in d.materials if mt.held_by}
+        return actor.kind in ("node", "staff") and actor.dept == held.get(actor_material(actor))
     assert step is not None
     if t in ("claim", "complete", "resolve_objection"):
         return _staff(actor, step.spec.dept, {step.spec.role})

@@ -165,7 +165,7 @@ def find_session(network: Path, login: str | None) -> Path:
         return found[0]
     if not found:
         raise CliError("nobody is logged in: run 'govchain login LOGIN' first")
-    names = ", ".join(p.stem.replace("+", "/") for p in found)
+    names = ", ".join(read_login(p) for p in found)
     raise CliError(f"several sessions ({names}): say which with --login or $GOVCHAIN_LOGIN")
 
 
@@ -210,6 +210,11 @@ class _TokenRefused(CliError):
         self.error = error
 
 
+class SessionEnded(CliError):
+    """The login session behind a kept session file has ended (logged out, expired, revoked);
+    the file is removed."""
+
+
 def _session_from(
     login: str, tokens: dict[str, Any], me: dict[str, Any], started_ms: int
 ) -> Session:
@@ -249,7 +254,7 @@ def _refreshed(url: str, path: Path) -> Session:
             if exc.error != "invalid_grant":
                 raise
             path.unlink(missing_ok=True)
-            raise CliError(
+            raise SessionEnded(
                 f"the session of {session.login} has ended ({exc.message.split(': ', 1)[-1]}): "
                 f"run 'govchain login {session.login}' again"
             ) from None
@@ -262,6 +267,11 @@ def _refreshed(url: str, path: Path) -> Session:
         )
         save_session(path, fresh)
         return fresh
+
+
+def read_login(path: Path) -> str:
+    """Return the login a session file is named after."""
+    return path.name.removesuffix(".json").replace("+", "/")
 
 
 def current_session(network: Path, url: str, login: str | None) -> Session:
@@ -354,6 +364,8 @@ def print_problem(exc: ProblemError) -> None:
     err_console.print(f"[bold red]error {escape(f'[{exc.code}]')}:[/] [red]{escape(exc.detail)}[/]")
     for line in problem_lines(exc):
         err_console.print(f"  {escape(line)}")
+    if exc.status == 401:
+        err_console.print("  the login session is no longer valid: log in again (govchain login)")
 
 
 def reports_problems(command: Callable[P, R]) -> Callable[P, R]:
@@ -512,10 +524,8 @@ def logout(
     try:
         # The logout names the session by a valid ID token: renew an expired one first.
         session = _refreshed(url, path)
-    except CliError as exc:
-        if path.exists():
-            raise
-        console.print(f"{escape(exc.message)}; nothing left to end")
+    except SessionEnded:
+        console.print(f"the session of {escape(read_login(path))} had already ended: forgotten")
         return
     try:
         r = httpx.post(
