@@ -512,6 +512,15 @@ def test_citizen_registers_a_company_and_staff_issue_its_licence(
     taken = run(net, "enterprise", "name-check", COMPANY)
     assert taken.exit_code == 1 and f"taken by {uscc.group(1)}" in taken.stdout
 
+    # The applicant acts for the enterprise and may authorise an agent; staff of market may not.
+    agent = "citizen/0123456789abcdef"
+    out = ok(net, "enterprise", "agent", "add", uscc.group(1), agent, *me)
+    assert f"acting for {uscc.group(1)}: {record['applicant']}, {agent} (transaction" in out
+    err = fails(net, "enterprise", "agent", "remove", uscc.group(1), agent, "--login", "tax/admin")
+    assert f"only a person acting for {uscc.group(1)} may change who acts for it" in err
+    out = ok(net, "enterprise", "agent", "remove", uscc.group(1), agent, *me)
+    assert f"acting for {uscc.group(1)}: {record['applicant']} (transaction" in out
+
 
 def test_a_form_missing_required_fields_lists_each_field(citizen: Net, tmp_path: Path) -> None:
     form = _write(

@@ -234,8 +234,8 @@ def _staff(actor: Actor, dept: str, roles: set[str]) -> bool:
     )
 
 
-def may(m: Model, t: str, actor: Actor, step: MStep | None) -> bool:
-    """Whether ``actor`` is who may make transition ``t`` (on ``step``)."""
+def may(m: Model, t: str, actor: Actor, step: MStep | None, material: Any = None) -> bool:
+    """Whether ``actor`` is who may make transition ``t`` (on ``step``, or ``material``)."""
     d = m.defn
     if t == "accept":
         return _staff(actor, d.owner, {"officer"})
@@ -259,7 +259,9 @@ def may(m: Model, t: str, actor: Actor, step: MStep | None) -> bool:
         return True
     if t == "attach":
         held = {mt.id: mt.held_by for mt in d.materials if mt.held_by}
-        return actor.kind in ("node", "staff") and actor.dept == held.get(actor_material(actor))
+        if actor.kind not in ("node", "staff") or actor.dept != held.get(material):
+            return False
+        return material in m.consents  # the holder answers only with the applicant's consent
     assert step is not None
     if t in ("claim", "complete", "resolve_objection"):
         return _staff(actor, step.spec.dept, {step.spec.role})
@@ -291,7 +293,13 @@ def faults(m: Model, t: str, actor: Actor, args: dict[str, Any], now: int) -> li
             or (t == "object" and not step.spec.objections)
         ):
             out.append(Fault(SchemaViolation))
-    if not may(m, t, actor, step):
+    if t == "attach":
+        held = {mt.id for mt in m.defn.materials if mt.held_by}
+        if args["material"] not in held:
+            return [*out, Fault(SchemaViolation)]
+        if m.fetched.get(args["material"]):
+            out.append(Fault(IllegalTransition, frozenset({"attached"})))
+    if not may(m, t, actor, step, args.get("material")):
         out.append(Fault(WrongActor))
     if step is not None:
         if step.status not in STEP_STATUS[t]:
@@ -354,8 +362,11 @@ def _auto_decide(m: Model) -> list[str]:
     return []
 
 
-def model_open(defn: ServiceDefinition, applicant: str, now: int) -> Model:
+def model_open(
+    defn: ServiceDefinition, applicant: str, consents: frozenset[str], now: int
+) -> Model:
     m = Model(defn, applicant, "submitted", "", [MStep(s) for s in defn.steps], ["submitted"])
+    m.consents = consents
     if defn.auto_accept:
         m.status = "accepted"
         _open_ready(m, now)
@@ -392,6 +403,9 @@ def model_apply(m: Model, t: str, actor: Actor, args: dict[str, Any], now: int) 
     if t == "close":
         m.status = "closed"
         return ["closed"]
+    if t == "attach":
+        m.fetched[args["material"]] = args["answer"]
+        return ["material_attached" if args["answer"] else "material_missing"]
     if t == "decide":
         return [_decide(m, "approved" if args["outcome"] == "approve" else "rejected")]
     if t == "verify_commitment":
@@ -446,6 +460,9 @@ def assert_agrees(m: Model, c: Case) -> None:
         assert c.supplement["deadline_ms"] == m.supplement.deadline
         assert c.supplement["back_to"] == m.supplement.back_to
     assert (c.commitment_deadline_ms > 0) == m.commitment
+    assert {k: v["answer"] for k, v in c.fetched.items()} == m.fetched
+    for k, yes in m.fetched.items():
+        assert (c.materials.get(k) == c.fetched[k]["attestation"]) == yes
     assert [h["event"] for h in c.history] == m.history
 
 
@@ -459,8 +476,9 @@ STARTS = tuple(
 WAITS = (1_000, 3_600_000, DAY_MS, 3 * DAY_MS, 21 * DAY_MS, 46 * DAY_MS)
 TEXT = "说明 / note"
 RARE = frozenset(
-    {"object", "resolve_objection", "claim", "reassign", "request_supplement", "resubmit", "expire"}
-)
+    {"object", "resolve_objection", "claim", "reassign", "request_supplement", "resubmit", "expire",
+     "attach"}
+)  # fmt: skip
 
 
 @dataclass
@@ -494,7 +512,7 @@ class CasesVsModel(RuleBasedStateMachine):
         args = {
             "form_hash": "ab" * 32,
             "materials": {m.id: "cd" * 32 for m in defn.materials if m.required and not m.held_by},
-            "consents": [m.id for m in defn.materials if m.held_by],
+            "consents": [m.id for m in defn.materials if m.held_by and m.required],
             "session": "session-1",
         }
         number = f"20260302-{len(self.cases) + 1:05d}-7"
@@ -502,7 +520,7 @@ class CasesVsModel(RuleBasedStateMachine):
         case = open_case(
             number, defn, self._event("submit", applicant, args), kind, subject, CAL
         )
-        model = model_open(defn, applicant.person, self.now)
+        model = model_open(defn, applicant.person, frozenset(args["consents"]), self.now)
         assert_agrees(model, case)
         self.cases.append(Tracked(defn, case, model, applicant, other))
         self.now += 1_000
@@ -510,7 +528,7 @@ class CasesVsModel(RuleBasedStateMachine):
     def _actors(self, tr: Tracked) -> tuple[Actor, ...]:
         return (tr.applicant, tr.other, PUBLIC, *STAFF, *NODES)
 
-    def _args(self, tr: Tracked, t: str, step: str, choice: int) -> dict[str, Any]:
+    def _args(self, tr: Tracked, t: str, target: str, choice: int) -> dict[str, Any]:
         """Well-formed arguments of transition ``t``; ``choice`` picks among the variants."""
         self.fresh += 1
         first = next(m.id for m in tr.defn.materials if not m.held_by)
@@ -525,9 +543,11 @@ class CasesVsModel(RuleBasedStateMachine):
             "decide": {"outcome": ("approve", "reject")[choice % 2], "reason": TEXT},
             "verify_commitment": {"result": ("pass", "fail")[choice % 2], "note": TEXT},
             "reassign": {"to": STAFF[choice % len(STAFF)].person},
-        }.get(t, {})
+            "attach": {"material": target, "attestation": f"{self.fresh:064x}",
+                       "answer": choice % 2 == 0},
+        }.get(t, {})  # fmt: skip
         if t in STEP_STATUS:
-            args["step"] = step
+            args["step"] = target
         return args
 
     def candidates(self, tr: Tracked) -> Iterator[tuple[str, Actor, dict[str, Any]]]:
@@ -536,19 +556,26 @@ class CasesVsModel(RuleBasedStateMachine):
         for t in sorted(TRANSITIONS):
             if m.status not in CASE_STATUS[t]:
                 continue
-            steps = [s for s in m.steps if s.status in STEP_STATUS[t]] if t in STEP_STATUS else [None]
-            for s in steps:
-                depts = {m.defn.owner} if s is None else {s.spec.dept}
-                actors = [tr.applicant] if t in ("resubmit", "withdraw") else [PUBLIC] if t == "object" else [a for d in depts for a in BY_DEPT.get(d, [])]
-                if t == "request_supplement":
-                    actors = [a for a in STAFF if a.dept in ACTOR_DEPTS]
-                choices = range(2 * max(1, len(s.objections)) if s is not None else 2)
-                if t == "reassign":
-                    choices = range(len(STAFF))
-                for choice in choices:
-                    args = self._args(tr, t, s.spec.id if s is not None else "", choice)
-                    if t == "reassign" and not args["to"].startswith(f"{s.spec.dept}/" if s else ""):
+            if t in STEP_STATUS:  # (what it acts on, whose it is, how many argument variants)
+                targets = [(s.spec.id, s.spec.dept, 2 * max(1, len(s.objections)))
+                           for s in m.steps if s.status in STEP_STATUS[t]]  # fmt: skip
+            elif t == "attach":
+                targets = [(mt.id, mt.held_by, 2) for mt in m.defn.materials if mt.held_by]
+            else:
+                targets = [("", m.defn.owner, 2)]
+            for target, dept, variants in targets:
+                if t in ("resubmit", "withdraw"):
+                    actors: list[Actor] = [tr.applicant]
+                elif t == "object":
+                    actors = [PUBLIC, tr.other]
+                elif t == "request_supplement":
+                    actors = list(STAFF)
+                else:
+                    actors = BY_DEPT.get(dept, [])
+                for choice in range(len(STAFF)) if t == "reassign" else range(variants):
+                    if t == "reassign" and not STAFF[choice].person.startswith(dept + "/"):
                         continue
+                    args = self._args(tr, t, target, choice)
                     for actor in actors:
                         if not faults(m, t, actor, args, self.now):
                             yield t, actor, args
@@ -637,9 +664,10 @@ class CasesVsModel(RuleBasedStateMachine):
         tr = data.draw(st.sampled_from(self.cases), label="case")
         t = data.draw(st.sampled_from(sorted(TRANSITIONS)), label="transition")
         actor = data.draw(st.sampled_from(self._actors(tr)), label="actor")
-        step = data.draw(st.sampled_from([s.id for s in tr.defn.steps] + ["nope"]), label="step")
+        targets = [s.id for s in tr.defn.steps] + [mt.id for mt in tr.defn.materials] + ["nope"]
+        target = data.draw(st.sampled_from(targets), label="step or material")
         choice = data.draw(st.integers(0, len(STAFF) - 1), label="choice")
-        self._check(tr, t, actor, self._args(tr, t, step, choice))
+        self._check(tr, t, actor, self._args(tr, t, target, choice))
 
     @rule(data=st.data())
     def someone_does_what_is_allowed(self, data: st.DataObject) -> None:
