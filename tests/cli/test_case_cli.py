@@ -19,9 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import Result
 from test_cli import ENV, GOVCHAIN, start_node
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from govchain.cli.main import app
 from govchain.cli.session import CLIENT_ID, session_path

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -294,7 +294,7 @@ def local_time(ms: int) -> str:
     """Return a time in ms since the epoch as ``YYYY-MM-DD HH:MM:SS CST`` ('-' for 0)."""
     if not ms:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(CST).strftime("%Y-%m-%d %H:%M:%S CST")
+    return datetime.fromtimestamp(ms // 1000, CST).strftime("%Y-%m-%d %H:%M:%S CST")
 
 
 def yuan(fen: int) -> str:
@@ -393,8 +393,7 @@ class _UnknownClient(CliError):
 
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
-        line = sys.stdin.readline()
-        password = line[:-1] if line.endswith("\n") else line
+        password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = os.environ.get("GOVCHAIN_PASSWORD") or typer.prompt("password", hide_input=True)
     if not password:

@@ -32,10 +32,10 @@ from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.node.materials import MaterialStore
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
-from govchain.procedures.calendar import parse_calendar
+from govchain.procedures.calendar import WorkCalendar, parse_calendar
 from govchain.procedures.cases import Actor, Event, case_from_json
 from govchain.procedures.catalogue import Catalogue
-from govchain.procedures.definitions import parse_definition
+from govchain.procedures.definitions import ServiceDefinition, parse_definition
 from govchain.procedures.engine import apply
 from govchain.procedures.names import HANGZHOU_DIVISIONS, parse_name
 from govchain.procedures.services_contract import departments_in
@@ -75,16 +75,15 @@ def _formats() -> Any:
     ``resident-id`` (GB 11643) and ``uscc`` (GB 32100)."""
     from jsonschema import FormatChecker
 
-    checker = FormatChecker()
-
-    @checker.checks("resident-id", raises=InvalidIdentityNumber)
-    def _resident(value: object) -> bool:
+    def resident(value: object) -> bool:
         return not isinstance(value, str) or bool(validate_resident_id(value))
 
-    @checker.checks("uscc", raises=InvalidIdentityNumber)
-    def _uscc(value: object) -> bool:
+    def uscc(value: object) -> bool:
         return not isinstance(value, str) or bool(validate_uscc(value))
 
+    checker = FormatChecker()
+    checker.checks("resident-id", raises=InvalidIdentityNumber)(resident)
+    checker.checks("uscc", raises=InvalidIdentityNumber)(uscc)
     return checker
 
 
@@ -130,6 +129,8 @@ class CaseDesk:
         self._lock = threading.Lock()
         self._last_nonce = 0
         self._catalogue: Catalogue | None = None
+        self._parsed: dict[tuple[str, int], ServiceDefinition] = {}
+        self._calendar: tuple[bytes, WorkCalendar] | None = None
         node.listeners.append(self._on_block)
 
     # --- signing ----------------------------------------------------------------------------
@@ -373,9 +374,15 @@ class CaseDesk:
         signed (the contract checks again when the block runs)."""
         raw = self.case(number)
         case = case_from_json(raw)
-        found = self.definition(case.service, case.version)
-        defn = parse_definition(found["definition"], departments_in(found["definition"]))
-        cal = parse_calendar(self.node.query("services", "calendar", {}))
+        defn = self._parsed.get((case.service, case.version))
+        if defn is None:  # published versions never change: parse each once
+            found = self.definition(case.service, case.version)["definition"]
+            defn = parse_definition(found, departments_in(found))
+            self._parsed[(case.service, case.version)] = defn
+        raw_cal = orjson.dumps(self.node.query("services", "calendar", {}))
+        if self._calendar is None or self._calendar[0] != raw_cal:
+            self._calendar = (raw_cal, parse_calendar(orjson.loads(raw_cal)))
+        cal = self._calendar[1]
         head = self.node.ledger.head
         now = max(self.node.clock_ms(), head.header.timestamp_ms if head else 0)
         apply(case, Event(transition, actor, now, "00" * 32, {**args, "case": number}), defn, cal)

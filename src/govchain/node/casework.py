@@ -549,5 +549,5 @@ def start_casework(
 ) -> CaseWorker:
     """Start the case worker of a node (closed with the node)."""
     worker = CaseWorker(node, sharing, network_dir, clock_ms)
-    node.on_close.append(worker.close)
+    node.before_close.append(worker.close)
     return worker

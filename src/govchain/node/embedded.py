@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite, parallel
@@ -60,6 +61,7 @@ def open_embedded(
     params = genesis.params
     orderer: SoloOrderer[Transaction] = SoloOrderer(params.block_max_txs, params.block_max_ms)
     proposer = keys[0]
+    clock: dict[str, Any] = {} if clock_ms is None else {"clock_ms": clock_ms}
     node = Node(
         store=store,
         genesis=genesis,
@@ -72,7 +74,7 @@ def open_embedded(
             proposer_key=proposer.keypair.private,
             checkpoint_keys=tuple((k.id, k.keypair.private) for k in keys),
         ),
-        **({} if clock_ms is None else {"clock_ms": clock_ms}),
+        **clock,
     )
     if lock is not None:
         node.on_close.append(lock.release)

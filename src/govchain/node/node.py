@@ -125,6 +125,9 @@ class Node:
         self.started_at = time.time()
         self.listeners: list[Callable[[CommittedBlock], None]] = []
         self.on_close: list[Callable[[], None]] = []
+        self.before_close: list[Callable[[], None]] = []
+        """Run (last added first) once the node stopped committing, before its store closes:
+        the workers that read and write through the node stop here."""
         self.publish: Callable[[SignedHeader, Sequence[Transaction]], None] | None = None
         """Network proposer: appends each block to the ordering log before it is committed."""
         self.certified_height: int | None = None
@@ -157,6 +160,8 @@ class Node:
     def close(self) -> None:
         """Stop (committing what is queued), close the store and release what the node holds."""
         self.stop(drain=True)
+        while self.before_close:
+            self.before_close.pop()()
         self.ledger.store.close()
         while self.on_close:
             self.on_close.pop()()

@@ -97,8 +97,8 @@ class App:
         found: list[dict[str, Any]] = []
         pending = [resources.files(self.package).joinpath(folder)]
         while pending:
-            folder = pending.pop()
-            for entry in folder.iterdir():
+            here = pending.pop()
+            for entry in here.iterdir():
                 if entry.is_dir():
                     pending.append(entry)
                 elif entry.name.endswith(".json"):

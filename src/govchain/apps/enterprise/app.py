@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from govchain.apps.enterprise.demo import seed_demo
+from typing import Any
+
 from govchain.sdk import App
+
+
+def seed_demo(node: Any, app_state: Any, network_dir: Any) -> list[str]:
+    """The demo data (imported here: only ``govchain demo`` needs the generator)."""
+    from govchain.apps.enterprise.demo import seed_demo as seed
+
+    return seed(node, app_state, network_dir)
+
 
 APP = App(
     name="enterprise",
