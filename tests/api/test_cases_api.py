@@ -4,8 +4,9 @@ the timeline verify offline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from case_helpers import (
@@ -20,7 +21,6 @@ from case_helpers import (
 )
 from fastapi import FastAPI
 
-from conftest import ApiClient
 from govchain.api.app import create_app
 from govchain.api.settings import ApiSettings
 from govchain.cli.apps import publish_definitions
@@ -64,15 +64,11 @@ def app(node: Node, net: NetworkDir) -> FastAPI:
 
 
 @pytest.fixture
-def api(app: FastAPI) -> Iterator[ApiClient]:
-    c = ApiClient(app)
-    try:
-        yield c
-    finally:
-        c.close()
+def api(app: FastAPI, client_for: Callable[[FastAPI], Any]) -> Any:
+    return client_for(app)
 
 
-def test_registration_end_to_end(api: ApiClient, app: FastAPI, net: NetworkDir, node: Node) -> None:
+def test_registration_end_to_end(api: Any, app: FastAPI, net: NetworkDir, node: Node) -> None:
     citizen = login_citizen(app)
     r = apply_for_registration(api, citizen)
     assert r.status_code == 201, r.text
@@ -126,7 +122,7 @@ def test_registration_end_to_end(api: ApiClient, app: FastAPI, net: NetworkDir, 
 
 
 def test_bad_input_is_refused_and_changes_nothing(
-    api: ApiClient, app: FastAPI, net: NetworkDir, node: Node
+    api: Any, app: FastAPI, net: NetworkDir, node: Node
 ) -> None:
     citizen = login_citizen(app)
     height = node.ledger.height
@@ -164,7 +160,7 @@ def test_bad_input_is_refused_and_changes_nothing(
     assert apply_for_registration(api, other).status_code == 201
 
 
-def test_permit_with_the_register_prefilled(api: ApiClient, app: FastAPI, node: Node) -> None:
+def test_permit_with_the_register_prefilled(api: Any, app: FastAPI, node: Node) -> None:
     citizen = login_citizen(app)
     uscc = register_enterprise(api, app, citizen)
     code = "330100-BA-0003"

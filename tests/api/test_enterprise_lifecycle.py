@@ -8,7 +8,7 @@ and its licences revoked. Every receipt of every case verifies offline."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from case_helpers import (
 )
 from fastapi import FastAPI
 
-from conftest import ApiClient
 from govchain.api.app import create_app
 from govchain.api.settings import ApiSettings
 from govchain.cli.apps import publish_definitions
@@ -87,12 +86,8 @@ def app(node: Node, net: NetworkDir) -> FastAPI:
 
 
 @pytest.fixture
-def api(app: FastAPI) -> Iterator[ApiClient]:
-    c = ApiClient(app)
-    try:
-        yield c
-    finally:
-        c.close()
+def api(app: FastAPI, client_for: Callable[[FastAPI], Any]) -> Any:
+    return client_for(app)
 
 
 def _data(app: FastAPI, node: Node, kind: str, args: dict[str, Any], dept: str = "tax") -> None:
@@ -112,7 +107,7 @@ def _data(app: FastAPI, node: Node, kind: str, args: dict[str, Any], dept: str =
     getattr(sharing, kind)(request.envelope())
 
 
-def _upload(api: ApiClient, who: dict[str, str], service: str) -> str:
+def _upload(api: Any, who: dict[str, str], service: str) -> str:
     r = api.post(
         f"/v1/cases/materials?service={service}&name=application.pdf",
         content=f"%PDF {service}".encode(),
@@ -123,13 +118,13 @@ def _upload(api: ApiClient, who: dict[str, str], service: str) -> str:
     return digest
 
 
-def _case(api: ApiClient, who: dict[str, str], number: str) -> dict[str, Any]:
+def _case(api: Any, who: dict[str, str], number: str) -> dict[str, Any]:
     found: dict[str, Any] = api.get(f"/v1/cases/{number}", headers=who).json()
     return found
 
 
 def test_register_two_permits_and_deregister(
-    api: ApiClient, app: FastAPI, node: Node, net: NetworkDir, clock: Clock
+    api: Any, app: FastAPI, node: Node, net: NetworkDir, clock: Clock
 ) -> None:
     rep = login_citizen(app)
     uscc = register_enterprise(api, app, rep)

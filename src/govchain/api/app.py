@@ -32,8 +32,8 @@ from govchain.identity.service import (
 from govchain.identity.tokens import TokenKey
 from govchain.node.casedesk import open_casedesk
 from govchain.node.casework import start_casework
-from govchain.node.registry_feed import start_registry_feed
 from govchain.node.node import Node
+from govchain.node.registry_feed import start_registry_feed
 from govchain.node.sharing import open_sharing
 from govchain.sdk import discover_apps
 from govchain.storage.factory import open_store

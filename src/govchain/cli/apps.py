@@ -19,9 +19,9 @@ from govchain.ledger.membership import current_membership
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
 from govchain.procedures.publishing import publication_plan
-from govchain.sharing.layout import resource_key
 from govchain.sdk import discover_apps, find_app
 from govchain.sdk.scaffold import scaffold_app
+from govchain.sharing.layout import resource_key
 
 app = typer.Typer(
     name="app",

@@ -57,8 +57,8 @@ FormOpt = Annotated[
 
 def _definition(client: NodeClient, code: str, version: int | None = None) -> dict[str, Any]:
     params = {"version": version} if version is not None else {}
-    found: dict[str, Any] = client.get(f"/v1/services/{path_segment(code)}", **params)
-    return found["definition"]  # type: ignore[no-any-return]
+    defn: dict[str, Any] = client.get(f"/v1/services/{path_segment(code)}", **params)["definition"]
+    return defn
 
 
 def upload_file(client: NodeClient, service: str, path: Path) -> dict[str, Any]:
@@ -135,6 +135,9 @@ def _next(case: dict[str, Any], defn: dict[str, Any]) -> str:
         if all(s["status"] == "done" for s in case["steps"]):
             return f"the decision of {defn['owner']}"
         return "its open steps"
+    if status == "issued" and case.get("commitment_deadline_ms"):
+        due = local_time(case["commitment_deadline_ms"])
+        return f"{defn['owner']} checks the commitment by {due} (verify_commitment)"
     if status in ("issued", "decided"):
         return f"{defn['owner']} closes it"
     return "nothing: it is finished"

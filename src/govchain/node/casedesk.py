@@ -101,9 +101,11 @@ def check_form(schema: Mapping[str, Any], form: Any) -> None:
     for err in sorted(validator.iter_errors(form), key=lambda e: [str(p) for p in e.path]):
         path = ".".join(str(p) for p in err.path)
         if err.validator == "required" and isinstance(err.validator_value, list):
-            missing = [f for f in err.validator_value if f not in (err.instance or {})]
-            for f in missing:
-                errors.append({"field": f"{path}.{f}" if path else f, "message": "is required"})
+            # One error per missing property, each naming the whole list: keep its own.
+            missing = err.message.split("'")[1] if err.message.count("'") >= 2 else path
+            field = f"{path}.{missing}" if path else missing
+            if {"field": field, "message": "is required"} not in errors:
+                errors.append({"field": field, "message": "is required"})
             continue
         message = err.message
         if err.validator == "format" and err.cause is not None:

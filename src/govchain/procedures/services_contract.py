@@ -326,4 +326,15 @@ class ServicesContract:
             return self._proposal(ctx, args)[2]
         if method == "calendar":
             return calendar_to_json(load_calendar(ctx))
+        if method == "check":
+            # What ``propose`` checks, without writing: the definition itself, then the
+            # catalogue resources its checks and held materials read.
+            try:
+                defn = parse_definition(args.get("definition"), departments_of(ctx, self._genesis))
+                _check_resources(ctx, defn)
+            except DefinitionRefused as exc:
+                return {"ok": False, "problems": exc.fields["problems"]}
+            digest = definition_hash(defn.raw, self._hash)
+            return {"ok": True, "problems": [], "code": defn.code, "version": defn.version,
+                    "hash": digest, "departments": list(defn.departments)}  # fmt: skip
         raise UnknownMethod(f"contract {self.name} has no view {method!r}")

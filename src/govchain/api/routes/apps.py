@@ -16,8 +16,9 @@ router = APIRouter(prefix="/v1/apps", tags=["apps"], dependencies=[requires(PUBL
 
 @router.get("", summary="The government services of this installation")
 def list_apps(node: NodeDep) -> dict[str, Any]:
-    """Return each service's name, title, description, route prefix and committed contract
-    definition (``null`` until its departments approved and committed it)."""
+    """Return each service's name, title, description, route prefix, committed contract
+    definition (``null`` until its departments approved and committed it, or if it runs on the
+    case engine alone) and the codes of the service definitions it ships."""
     services = []
     for app in discover_apps():
         services.append(
@@ -26,7 +27,12 @@ def list_apps(node: NodeDep) -> dict[str, Any]:
                 "title": app.title,
                 "description": app.description,
                 "routes": f"/v1/apps/{app.name}",
-                "contract": node.query(LIFECYCLE, "definition", {"name": app.contract_name}),
+                "contract": (
+                    node.query(LIFECYCLE, "definition", {"name": app.contract_name})
+                    if app.contract_file is not None
+                    else None
+                ),
+                "services": [d["code"] for d in app.definitions()],
             }
         )
     return {"apps": services}

@@ -74,7 +74,7 @@ def principal_of(request: Request) -> Principal:
     return p
 
 
-def _commit(node: Node, settings: ApiSettings, tx: Transaction) -> dict[str, Any]:
+def commit_one(node: Node, settings: ApiSettings, tx: Transaction) -> dict[str, Any]:
     """Commit one case transaction; a failed receipt is answered with its own error type (the
     state changed between the check and the block), naming the transaction."""
     try:
@@ -88,7 +88,7 @@ def _commit(node: Node, settings: ApiSettings, tx: Transaction) -> dict[str, Any
 
 async def _run(request: Request, node: Node, settings: ApiSettings, build: Any) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        return _commit(node, settings, build())
+        return commit_one(node, settings, build())
 
     return await run_in_threadpool(run)
 

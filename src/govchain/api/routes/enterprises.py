@@ -10,9 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import PUBLIC, USER, requires
 from govchain.api.deps import NodeDep, SettingsDep
-from govchain.api.routes.casework import _commit, desk_of, principal_of
+from govchain.api.routes.casework import commit_one, desk_of, principal_of
 from govchain.api.service_schemas import AgentCreate, NavigationCreate
 from govchain.apps.enterprise import permits
+from govchain.errors import Conflict, Forbidden, NotFound
 from govchain.procedures.industries import search_industries
 from govchain.procedures.names import HANGZHOU_DIVISIONS, check_name
 
@@ -84,7 +85,16 @@ def permits_needed(
     scope: Annotated[str, Query(max_length=1000)] = "",
 ) -> list[dict[str, Any]]:
     """From the industry code and the business scope, the permits it needs and why."""
-    return [{"code": n.code, "why": dict(n.why)} for n in permits.permits_for(industry, scope)]
+    return [
+        {
+            "code": n.code,
+            "name": dict(n.name),
+            "why": dict(n.why),
+            "basis": n.basis,
+            "matched": n.matched,
+        }
+        for n in permits.permits_for(industry, scope)
+    ]
 
 
 @router.get(
@@ -93,7 +103,20 @@ def permits_needed(
 def permit_industries() -> list[dict[str, Any]]:
     """The modelled industries, their questionnaires, and the counts of permits, materials and
     form fields before and after their forms are merged."""
-    return permits.industry_report()
+    questions = {
+        q.id: [
+            {
+                "id": question.id,
+                "text": dict(question.text),
+                "answers": [
+                    {"value": value, "adds": list(adds)} for value, adds in question.options
+                ],
+            }
+            for question in q.questions
+        ]
+        for q in permits.load_questionnaires()
+    }
+    return [{**row, "questions": questions[row["industry"]]} for row in permits.industry_report()]
 
 
 @router.post(
@@ -149,9 +172,18 @@ async def _agents(
 ) -> dict[str, Any]:
     desk = desk_of(request)
     user = principal_of(request).user
+    ent = node.query("registry", "enterprise", {"uscc": uscc})
+    if user not in ent["agents"]:
+        raise Forbidden(f"only a person acting for {uscc} may change who acts for it", uscc=uscc)
+    if method == "add_agent" and agent in ent["agents"]:
+        raise Conflict(f"{agent} already acts for {uscc}")
+    if method == "remove_agent" and agent not in ent["agents"]:
+        raise NotFound(f"{agent} does not act for {uscc}")
+    if method == "remove_agent" and len(ent["agents"]) == 1:
+        raise Conflict("the last person acting for an enterprise cannot be removed")
 
     def run() -> dict[str, Any]:
         tx = desk.sign("market", "registry", method, {"uscc": uscc, "agent": agent}, user)
-        return _commit(node, settings, tx)
+        return commit_one(node, settings, tx)
 
     return await run_in_threadpool(run)

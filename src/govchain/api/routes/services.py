@@ -9,15 +9,14 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import PUBLIC, USER, dept_staff, requires
-from govchain.api.commits import commit_transactions
 from govchain.api.deps import NodeDep, SettingsDep
+from govchain.api.routes.casework import commit_one as commit_case_transaction
 from govchain.api.routes.casework import desk_of, principal_of
 from govchain.api.service_schemas import CalendarYear, DefinitionApproval, DefinitionCreate
-from govchain.errors import Forbidden
-from govchain.ledger.membership import current_membership
+from govchain.errors import Conflict, Forbidden, NotFound
 from govchain.procedures.calendar import add_working_days, parse_calendar
 from govchain.procedures.catalogue import MAX_LIMIT
-from govchain.procedures.definitions import DefinitionRefused, parse_definition
+from govchain.procedures.definitions import DefinitionRefused
 
 router = APIRouter(tags=["services"])
 
@@ -95,14 +94,8 @@ def prefill(
 def check_service(body: DefinitionCreate, node: NodeDep) -> dict[str, Any]:
     """Check a definition as publication will (departments of this network): ``ok``, or every
     problem with its place and reason. Nothing is written."""
-    depts = [
-        d.id for d in current_membership(node.genesis, node.ledger.state.get_value).departments
-    ]
-    try:
-        defn = parse_definition(body.definition, depts)
-    except DefinitionRefused as exc:
-        return {"ok": False, "problems": exc.fields["problems"]}
-    return {"ok": True, "problems": [], "code": defn.code, "version": defn.version}
+    found: dict[str, Any] = node.query("services", "check", {"definition": body.definition})
+    return found
 
 
 @router.post(
@@ -118,7 +111,27 @@ async def propose_service(
     hash; the owner publishes."""
     if body.definition.get("owner") != dept:
         raise Forbidden(f"{dept} may propose only its own services", dept=dept)
+    checked = node.query("services", "check", {"definition": body.definition})
+    if not checked["ok"]:
+        raise DefinitionRefused(checked["problems"])
+    head = _head(node, checked["code"])
+    current = 0 if head is None else head["version"]
+    if checked["version"] != current + 1:
+        raise Conflict(f"{checked['code']} is at version {current}: propose version {current + 1}")
     return await _submit(request, node, settings, dept, "propose", {"definition": body.definition})
+
+
+def _head(node: NodeDep, code: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = node.query("services", "definition", {"code": code})["current"]
+    except NotFound:
+        return None
+    return found
+
+
+def _proposal(node: NodeDep, code: str, version: int) -> dict[str, Any]:
+    found: dict[str, Any] = node.query("services", "proposal", {"code": code, "version": version})
+    return found
 
 
 @router.post(
@@ -136,6 +149,15 @@ async def approve_service(
     settings: SettingsDep,
 ) -> dict[str, Any]:
     """Approve ``code`` version ``version`` for the department, naming the hash approved."""
+    prop = _proposal(node, code, version)
+    if dept not in prop["departments"]:
+        raise Forbidden(f"{dept} is not a department of {code}", departments=prop["departments"])
+    if body.hash != prop["hash"]:
+        raise Conflict(
+            f"hash mismatch: {code} version {version} is {prop['hash']}", expected=prop["hash"]
+        )
+    if dept in prop["approvals"]:
+        raise Conflict(f"{dept} already approved {code} version {version}")
     args = {"code": code, "version": version, "hash": body.hash}
     return await _submit(request, node, settings, dept, "approve", args)
 
@@ -149,6 +171,13 @@ async def publish_service(
     dept: str, code: str, version: int, request: Request, node: NodeDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Make an approved version the current one."""
+    prop = _proposal(node, code, version)
+    missing = [d for d in prop["departments"] if d not in prop["approvals"]]
+    if missing:
+        raise Forbidden(
+            f"{code} version {version} still needs the approval of {', '.join(missing)}",
+            missing=missing,
+        )
     return await _submit(
         request, node, settings, dept, "publish", {"code": code, "version": version}
     )
@@ -187,8 +216,9 @@ async def _submit(
     person = principal_of(request).user
 
     def run() -> dict[str, Any]:
-        tx = desk.sign(dept, "services", method, args, person)
-        return commit_transactions(node, [tx], settings.wait_timeout_s)
+        return commit_case_transaction(
+            node, settings, desk.sign(dept, "services", method, args, person)
+        )
 
     return await run_in_threadpool(run)
 
