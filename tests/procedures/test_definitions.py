@@ -50,7 +50,10 @@ def permit() -> dict[str, Any]:
         "summary": _names("申请食品经营许可证。", "Apply for a food business permit."),
         "owner": "health",
         "co_handlers": ["fire"],
-        "legal_basis": ["《中华人民共和国食品安全法》第三十五条", "《中华人民共和国消防法》第十五条"],
+        "legal_basis": [
+            "《中华人民共和国食品安全法》第三十五条",
+            "《中华人民共和国消防法》第十五条",
+        ],
         "applicants": ["enterprise"],
         "keywords": ["食品经营", "food"],
         "life_events": ["start_business"],
@@ -60,7 +63,11 @@ def permit() -> dict[str, Any]:
                 "id": "premises",
                 "name": _names("经营场所证明", "Right to use the premises"),
                 "required": True,
-                "held_by": {"dept": "housing", "resource": "housing.property", "via": "attestation"},
+                "held_by": {
+                    "dept": "housing",
+                    "resource": "housing.property",
+                    "via": "attestation",
+                },
             },
         ],
         "form": {
@@ -197,28 +204,56 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
 
 
 CYCLE_STEPS = [
-    {"id": "a", "name": _names("甲", "A"), "dept": "health", "role": "officer", "days": 1,
-     "after": ["b"]},
-    {"id": "b", "name": _names("乙", "B"), "dept": "health", "role": "officer", "days": 1,
-     "after": ["a"]},
-]  # fmt: skip
+    {
+        "id": "a",
+        "name": _names("甲", "A"),
+        "dept": "health",
+        "role": "officer",
+        "days": 1,
+        "after": ["b"],
+    },
+    {
+        "id": "b",
+        "name": _names("乙", "B"),
+        "dept": "health",
+        "role": "officer",
+        "days": 1,
+        "after": ["a"],
+    },
+]
 
 CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, tuple[str, ...]]] = [
     ("cycle", _set("steps", CYCLE_STEPS), "steps[0].after", ("cycle", "a", "b")),
     ("self wait", _set("steps[0].after", ["review"]), "steps[0].after", ("itself",)),
     ("unknown after", _set("steps[1].after", ["nope"]), "steps[1].after", ("unknown step",)),
     ("after not a list", _set("steps[1].after", "review"), "steps[1].after", ("list",)),
-    ("unknown step dept", _set("steps[0].dept", "police"), "steps[0].dept",
-     ("unknown department", "police")),
+    (
+        "unknown step dept",
+        _set("steps[0].dept", "police"),
+        "steps[0].dept",
+        ("unknown department", "police"),
+    ),
     ("unknown owner", _set("owner", "police"), "owner", ("unknown department",)),
-    ("unknown co-handler", _set("co_handlers", ["fire", "police"]), "co_handlers[1]",
-     ("unknown department",)),
+    (
+        "unknown co-handler",
+        _set("co_handlers", ["fire", "police"]),
+        "co_handlers[1]",
+        ("unknown department",),
+    ),
     ("owner also co-handler", _set("co_handlers", ["fire", "health"]), "co_handlers", ("owner",)),
-    ("step dept not handling", _set("steps[1].dept", "tax"), "steps[1].dept",
-     ("neither the owner nor a co-handler",)),
+    (
+        "step dept not handling",
+        _set("steps[1].dept", "tax"),
+        "steps[1].dept",
+        ("neither the owner nor a co-handler",),
+    ),
     ("unknown role", _set("steps[0].role", "clerk"), "steps[0].role", ("unknown role", "clerk")),
-    ("admin is not a step role", _set("steps[0].role", "admin"), "steps[0].role",
-     ("unknown role",)),
+    (
+        "admin is not a step role",
+        _set("steps[0].role", "admin"),
+        "steps[0].role",
+        ("unknown role",),
+    ),
     ("missing role", _set("steps[0].role", ...), "steps[0].role", ("owner role",)),
     ("unknown decision role", _set("decision.role", "boss"), "decision.role", ("unknown role",)),
     ("step without owner", _set("steps[0].dept", ...), "steps[0].dept", ("owner department",)),
@@ -227,44 +262,93 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, tuple[str, ...]]] 
     ("too many days", _set("steps[0].days", MAX_DAYS + 1), "steps[0].days", ("integer",)),
     ("days as text", _set("steps[0].days", "5"), "steps[0].days", ("integer",)),
     ("days as float", _set("steps[0].days", 5.0), "steps[0].days", ("integer",)),
-    ("long notice", _set("steps[0]", {**CYCLE_STEPS[0], "after": [], "kind": "notice",
-                                      "days": MAX_NOTICE_DAYS + 1}),
-     "steps[0].days", ("integer",)),
+    (
+        "long notice",
+        _set(
+            "steps[0]",
+            {**CYCLE_STEPS[0], "after": [], "kind": "notice", "days": MAX_NOTICE_DAYS + 1},
+        ),
+        "steps[0].days",
+        ("integer",),
+    ),
     ("unknown kind", _set("steps[0].kind", "approval"), "steps[0].kind", ("must be one of",)),
     ("duplicate step ids", _set("steps[1].id", "review"), "steps[1].id", ("used twice",)),
     ("bad step id", _set("steps[0].id", "Review!"), "steps[0].id", ("identifier",)),
     ("unknown top field", _set("colour", "red"), "colour", ("unknown field",)),
     ("unknown step field", _set("steps[0].colour", "red"), "steps[0].colour", ("unknown field",)),
-    ("form type objekt", _set("form", {"type": "objekt"}), "form.type",
-     ("not a valid JSON Schema",)),
-    ("form negative minLength",
-     _set("form", {"type": "object", "properties": {"a": {"minLength": -1}}}),
-     "form.properties.a.minLength", ("not a valid JSON Schema",)),
-    ("form describes an array", _set("form", {"type": "array", "items": {"type": "string"}}),
-     "form", ("describe an object",)),
+    (
+        "form type objekt",
+        _set("form", {"type": "objekt"}),
+        "form.type",
+        ("not a valid JSON Schema",),
+    ),
+    (
+        "form negative minLength",
+        _set("form", {"type": "object", "properties": {"a": {"minLength": -1}}}),
+        "form.properties.a.minLength",
+        ("not a valid JSON Schema",),
+    ),
+    (
+        "form describes an array",
+        _set("form", {"type": "array", "items": {"type": "string"}}),
+        "form",
+        ("describe an object",),
+    ),
     ("form without properties", _set("form", {"type": "object"}), "form", ("describe an object",)),
     ("form not an object", _set("form", ["address"]), "form", ("JSON Schema object",)),
     ("form missing", _set("form", ...), "form", ("JSON Schema object",)),
-    ("held material of another dept", _set("materials[1].held_by.resource", "tax.arrears"),
-     "materials[1].held_by.resource", ("not housing's",)),
-    ("held material bad resource", _set("materials[1].held_by.resource", "property"),
-     "materials[1].held_by.resource", ("catalogue resource",)),
-    ("held material unknown dept", _set("materials[1].held_by.dept", "police"),
-     "materials[1].held_by.dept", ("unknown department",)),
-    ("held material bad via", _set("materials[1].held_by.via", "email"),
-     "materials[1].held_by.via", ("grant", "attestation")),
-    ("duplicate material", _set("materials[1].id", "application"), "materials[1].id",
-     ("unique",)),
-    ("material required not bool", _set("materials[0].required", "yes"),
-     "materials[0].required", ("true or false",)),
-    ("commitment without licence", lambda o: o.update(commitment={"check_days": 20},
-                                                      outputs=[{"kind": "enterprise.register"}]),
-     "commitment", ("licence output",)),
-    ("commitment days zero", _set("commitment", {"check_days": 0}), "commitment.check_days",
-     ("integer",)),
+    (
+        "held material of another dept",
+        _set("materials[1].held_by.resource", "tax.arrears"),
+        "materials[1].held_by.resource",
+        ("not housing's",),
+    ),
+    (
+        "held material bad resource",
+        _set("materials[1].held_by.resource", "property"),
+        "materials[1].held_by.resource",
+        ("catalogue resource",),
+    ),
+    (
+        "held material unknown dept",
+        _set("materials[1].held_by.dept", "police"),
+        "materials[1].held_by.dept",
+        ("unknown department",),
+    ),
+    (
+        "held material bad via",
+        _set("materials[1].held_by.via", "email"),
+        "materials[1].held_by.via",
+        ("grant", "attestation"),
+    ),
+    ("duplicate material", _set("materials[1].id", "application"), "materials[1].id", ("unique",)),
+    (
+        "material required not bool",
+        _set("materials[0].required", "yes"),
+        "materials[0].required",
+        ("true or false",),
+    ),
+    (
+        "commitment without licence",
+        lambda o: o.update(
+            commitment={"check_days": 20}, outputs=[{"kind": "enterprise.register"}]
+        ),
+        "commitment",
+        ("licence output",),
+    ),
+    (
+        "commitment days zero",
+        _set("commitment", {"check_days": 0}),
+        "commitment.check_days",
+        ("integer",),
+    ),
     ("commitment not an object", _set("commitment", 20), "commitment", ("check_days",)),
-    ("automatic decision with review", _set("decision.auto", True), "decision.auto",
-     ("automatic decision",)),
+    (
+        "automatic decision with review",
+        _set("decision.auto", True),
+        "decision.auto",
+        ("automatic decision",),
+    ),
     ("auto not bool", _set("decision.auto", "yes"), "decision.auto", ("true or false",)),
     ("auto_accept not bool", _set("auto_accept", 1), "auto_accept", ("true or false",)),
     ("fee float", _set("fee_fen", 1.5), "fee_fen", ("integer",)),
@@ -283,22 +367,53 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str, tuple[str, ...]]] 
     ("no legal basis", _set("legal_basis", []), "legal_basis", ("law or regulation",)),
     ("unknown applicant", _set("applicants", ["robot"]), "applicants", ("citizen",)),
     ("no steps", _set("steps", []), "steps", ("1 to",)),
-    ("too many steps",
-     _set("steps", [{**CYCLE_STEPS[0], "id": f"s{i}", "after": []} for i in range(MAX_STEPS + 1)]),
-     "steps", ("1 to",)),
-    ("check step without check", _set("steps[0].kind", "check"), "steps[0].check",
-     ("needs a check",)),
-    ("check on a review step",
-     _set("steps[0].check", {"resource": "health.permits", "predicate": {"count": ["eq", 0]},
-                             "statement": "s", "advice": _names("甲", "a")}),
-     "steps[0].check", ("only a 'check' step",)),
-    ("objections on a review", _set("steps[0].objections", True), "steps[0].objections",
-     ("only a 'notice' step",)),
-    ("unknown output kind", _set("outputs[0].kind", "money.pay"), "outputs[0].kind",
-     ("must be one of",)),
-    ("licence validity too long", _set("outputs[0].validity_years", 31),
-     "outputs[0].validity_years", ("integer",)),
-]  # fmt: skip
+    (
+        "too many steps",
+        _set(
+            "steps", [{**CYCLE_STEPS[0], "id": f"s{i}", "after": []} for i in range(MAX_STEPS + 1)]
+        ),
+        "steps",
+        ("1 to",),
+    ),
+    (
+        "check step without check",
+        _set("steps[0].kind", "check"),
+        "steps[0].check",
+        ("needs a check",),
+    ),
+    (
+        "check on a review step",
+        _set(
+            "steps[0].check",
+            {
+                "resource": "health.permits",
+                "predicate": {"count": ["eq", 0]},
+                "statement": "s",
+                "advice": _names("甲", "a"),
+            },
+        ),
+        "steps[0].check",
+        ("only a 'check' step",),
+    ),
+    (
+        "objections on a review",
+        _set("steps[0].objections", True),
+        "steps[0].objections",
+        ("only a 'notice' step",),
+    ),
+    (
+        "unknown output kind",
+        _set("outputs[0].kind", "money.pay"),
+        "outputs[0].kind",
+        ("must be one of",),
+    ),
+    (
+        "licence validity too long",
+        _set("outputs[0].validity_years", 31),
+        "outputs[0].validity_years",
+        ("integer",),
+    ),
+]
 
 
 @pytest.mark.parametrize(
@@ -374,6 +489,7 @@ def test_the_refusal_is_invalid_input_and_names_the_first_problem() -> None:
 
 
 def test_a_definition_is_a_json_object() -> None:
+    obj: Any
     for obj in ([], "definition", None, 3):
         assert refused(obj) == [{"place": "", "reason": "a definition is a JSON object"}]
 
@@ -485,8 +601,12 @@ def test_random_acyclic_steps_always_parse(steps: list[dict[str, Any]], order: A
     assert [s.id for s in defn.steps] == [s["id"] for s in declared]
     for s, raw in zip(defn.steps, declared, strict=True):
         assert s.after == tuple(raw["after"])
-        assert (s.days, s.dept, s.role, s.kind) == (raw["days"], raw["dept"], raw["role"],
-                                                    raw["kind"])  # fmt: skip
+        assert (s.days, s.dept, s.role, s.kind) == (
+            raw["days"],
+            raw["dept"],
+            raw["role"],
+            raw["kind"],
+        )
 
 
 @settings(max_examples=100, deadline=None)

@@ -10,6 +10,7 @@ Mid-Autumn Festival Friday 2026-09-25).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import itertools
@@ -29,6 +30,7 @@ from govchain.procedures.cases import (
     Event,
     case_from_json,
     case_to_json,
+    evolve,
 )
 from govchain.procedures.definitions import ServiceDefinition, parse_definition
 from govchain.procedures.engine import (
@@ -155,8 +157,14 @@ _CST = datetime.timezone(datetime.timedelta(hours=8))
 
 def cst(iso: str, hour: int = 10, minute: int = 0) -> int:
     """Block time in ms of ``hour:minute`` China Standard Time on the ISO date."""
-    return int(datetime.datetime.fromisoformat(iso).replace(hour=hour, minute=minute,
-                                                            tzinfo=_CST).timestamp()) * 1000  # fmt: skip
+    return (
+        int(
+            datetime.datetime.fromisoformat(iso)
+            .replace(hour=hour, minute=minute, tzinfo=_CST)
+            .timestamp()
+        )
+        * 1000
+    )
 
 
 def end_of(iso: str) -> int:
@@ -251,17 +259,32 @@ def checks_yes(run: Run, at: int) -> None:
     """Every check step of the case answered yes by its department's node."""
     for s in run.defn.steps:
         if s.kind == "check" and run.step(s.id).status in ("open", "blocked"):
-            run.do("answer_check", node(s.dept), at, step=s.id, attestation=f"att-{s.id}",
-                   answer=True)  # fmt: skip
+            run.do(
+                "answer_check", node(s.dept), at, step=s.id, attestation=f"att-{s.id}", answer=True
+            )
 
 
 def test_transitions_are_the_documented_ones() -> None:
     # A new transition needs its tests here and in test_engine_model.py.
     assert set(TRANSITIONS) == {
-        "accept", "reject", "request_supplement", "resubmit", "claim", "reassign", "complete",
-        "answer_check", "attach", "object", "resolve_objection", "end_notice", "decide",
-        "verify_commitment", "close", "expire", "withdraw",
-    }  # fmt: skip
+        "accept",
+        "reject",
+        "request_supplement",
+        "resubmit",
+        "claim",
+        "reassign",
+        "complete",
+        "answer_check",
+        "attach",
+        "object",
+        "resolve_objection",
+        "end_notice",
+        "decide",
+        "verify_commitment",
+        "close",
+        "expire",
+        "withdraw",
+    }
 
 
 # --- open_case ----------------------------------------------------------------------------------
@@ -273,7 +296,11 @@ def test_open_case_makes_a_submitted_case() -> None:
     c = run.case
     assert (c.status, c.outcome, c.reason) == ("submitted", "", "")
     assert (c.service, c.version, c.applicant, c.applicant_kind) == (
-        REG.code, REG.version, CITIZEN.person, "citizen")  # fmt: skip
+        REG.code,
+        REG.version,
+        CITIZEN.person,
+        "citizen",
+    )
     assert (c.submitted_ms, c.accepted_ms, c.decided_ms) == (t, 0, 0)
     assert c.form_hash == h("form") and c.session == "session-1"
     assert dict(c.materials) == submission(REG)["materials"]
@@ -284,7 +311,11 @@ def test_open_case_makes_a_submitted_case() -> None:
     assert len(c.history) == 1
     entry = c.history[0]
     assert (entry["event"], entry["time_ms"], entry["actor"], entry["step"]) == (
-        "submitted", t, CITIZEN.person, "")  # fmt: skip
+        "submitted",
+        t,
+        CITIZEN.person,
+        "",
+    )
     assert len(entry["tx"]) == 64
 
 
@@ -337,34 +368,93 @@ def test_a_held_material_is_fetched_with_consent_instead_of_uploaded() -> None:
 def test_the_holding_department_attaches_a_material() -> None:
     t = cst("2026-03-02")
     run = Run(HELD, t)
-    run.refuse(SchemaViolation, "attach", node("housing"), t, material="application",
-               attestation=h("a"), answer=True)  # fmt: skip
-    run.refuse(SchemaViolation, "attach", node("housing"), t, material="nope",
-               attestation=h("a"), answer=True)  # fmt: skip
-    run.refuse(WrongActor, "attach", node("market"), t, material="premises", attestation=h("a"),
-               answer=True)  # fmt: skip
-    run.refuse(WrongActor, "attach", FIRM, t, material="premises", attestation=h("a"),
-               answer=True)  # fmt: skip
-    run.refuse(WrongActor, "attach", node("fire"), t, material="fire_record",
-               attestation=h("a"), answer=True)  # fmt: skip  (no consent for it)
-    run.refuse(SchemaViolation, "attach", node("housing"), t, material="premises",
-               attestation="att-1", answer=True)  # fmt: skip
-    run.refuse(SchemaViolation, "attach", node("housing"), t, material="premises",
-               attestation=h("a"), answer="yes")  # fmt: skip
-    run.do("attach", node("housing"), t, material="premises", attestation=h("no record"),
-           answer=False)  # fmt: skip
+    run.refuse(
+        SchemaViolation,
+        "attach",
+        node("housing"),
+        t,
+        material="application",
+        attestation=h("a"),
+        answer=True,
+    )
+    run.refuse(
+        SchemaViolation,
+        "attach",
+        node("housing"),
+        t,
+        material="nope",
+        attestation=h("a"),
+        answer=True,
+    )
+    run.refuse(
+        WrongActor,
+        "attach",
+        node("market"),
+        t,
+        material="premises",
+        attestation=h("a"),
+        answer=True,
+    )
+    run.refuse(WrongActor, "attach", FIRM, t, material="premises", attestation=h("a"), answer=True)
+    run.refuse(
+        WrongActor,
+        "attach",
+        node("fire"),
+        t,
+        material="fire_record",
+        attestation=h("a"),
+        answer=True,
+    )  # no consent for it
+    run.refuse(
+        SchemaViolation,
+        "attach",
+        node("housing"),
+        t,
+        material="premises",
+        attestation="att-1",
+        answer=True,
+    )
+    run.refuse(
+        SchemaViolation,
+        "attach",
+        node("housing"),
+        t,
+        material="premises",
+        attestation=h("a"),
+        answer="yes",
+    )
+    run.do(
+        "attach", node("housing"), t, material="premises", attestation=h("no record"), answer=False
+    )
     assert run.case.fetched["premises"] == {
-        "dept": "housing", "attestation": h("no record"), "answer": False, "time_ms": t}  # fmt: skip
+        "dept": "housing",
+        "attestation": h("no record"),
+        "answer": False,
+        "time_ms": t,
+    }
     assert "premises" not in run.case.materials
     assert (run.events()[-1], run.case.history[-1]["step"]) == ("material_missing", "premises")
     run.do("accept", staff("health"), t + 1)
-    run.do("attach", staff("housing", "inspector"), t + 2, material="premises",
-           attestation=h("deed"), answer=True)  # fmt: skip
+    run.do(
+        "attach",
+        staff("housing", "inspector"),
+        t + 2,
+        material="premises",
+        attestation=h("deed"),
+        answer=True,
+    )
     assert run.case.fetched["premises"]["answer"] is True
     assert run.case.materials["premises"] == h("deed")
     assert run.events()[-1] == "material_attached"
-    err = run.refuse(IllegalTransition, "attach", node("housing"), t + 3, material="premises",
-                     attestation=h("again"), answer=True)  # fmt: skip
+    err = run.refuse(
+        IllegalTransition,
+        "attach",
+        node("housing"),
+        t + 3,
+        material="premises",
+        attestation=h("again"),
+        answer=True,
+    )
     assert (err.fields["state"], err.fields["event"]) == ("attached", "attach")
     assert case_from_json(json.loads(json.dumps(case_to_json(run.case)))) == run.case
 
@@ -375,8 +465,15 @@ def test_attach_only_before_the_decision() -> None:
     run.do("request_supplement", staff("health"), t, items=["x"], reason="x")
     run.do("attach", node("housing"), t, material="premises", attestation=h("a"), answer=False)
     run.do("reject", staff("health", "approver"), t, reason="x")
-    err = run.refuse(IllegalTransition, "attach", node("housing"), t, material="premises",
-                     attestation=h("b"), answer=True)  # fmt: skip
+    err = run.refuse(
+        IllegalTransition,
+        "attach",
+        node("housing"),
+        t,
+        material="premises",
+        attestation=h("b"),
+        answer=True,
+    )
     assert err.fields["state"] == "decided"
 
 
@@ -389,7 +486,11 @@ def test_registration_happy_path() -> None:
     run.do("accept", staff("market"), t)
     assert run.case.status == "accepted" and run.case.accepted_ms == t
     review = run.step("review")
-    assert (review.status, review.opened_ms, review.deadline_ms) == ("open", t, end_of("2026-03-03"))
+    assert (review.status, review.opened_ms, review.deadline_ms) == (
+        "open",
+        t,
+        end_of("2026-03-03"),
+    )
     assert [run.step(s).status for s in ("tax_setup", "social_insurance")] == ["waiting"] * 2
 
     err = run.refuse(WrongActor, "complete", staff("tax"), t + 1, step="review", result="pass")
@@ -403,8 +504,9 @@ def test_registration_happy_path() -> None:
         st = run.step(sid)
         assert (st.status, st.opened_ms, st.deadline_ms) == ("open", t2, end_of("2026-03-04"))
 
-    err = run.refuse(IllegalTransition, "decide", staff("market", "approver"), t2 + 1,
-                     outcome="approve")  # fmt: skip
+    err = run.refuse(
+        IllegalTransition, "decide", staff("market", "approver"), t2 + 1, outcome="approve"
+    )
     assert err.fields["state"] == "accepted"
     assert err.fields["steps"] == ["tax_setup", "social_insurance"]
     run.do("complete", staff("hrss"), t2 + 2, step="social_insurance", result="pass")
@@ -416,16 +518,30 @@ def test_registration_happy_path() -> None:
     run.do("decide", staff("market", "approver"), t2 + 5, outcome="approve")
     c = run.case
     assert (c.status, c.outcome, c.decided_ms, c.commitment_deadline_ms) == (
-        "issued", "approved", t2 + 5, 0)  # fmt: skip
+        "issued",
+        "approved",
+        t2 + 5,
+        0,
+    )
     run.refuse(WrongActor, "close", staff("tax"), t2 + 6)
     run.do("close", staff("market"), t2 + 6)
     assert (run.case.status, run.case.outcome) == ("closed", "approved")
     assert run.events() == [
-        "submitted", "accepted", "claimed", "step_pass", "step_pass", "step_pass", "approved",
+        "submitted",
+        "accepted",
+        "claimed",
+        "step_pass",
+        "step_pass",
+        "step_pass",
+        "approved",
         "closed",
-    ]  # fmt: skip
+    ]
     assert [e["step"] for e in run.case.history][2:6] == [
-        "review", "review", "social_insurance", "tax_setup"]  # fmt: skip
+        "review",
+        "review",
+        "social_insurance",
+        "tax_setup",
+    ]
     assert run.case.history[6]["actor"] == "market/zhang"
     assert run.case.history[6]["role"] == "approver"
     err = run.refuse(IllegalTransition, "withdraw", CITIZEN, t2 + 7)
@@ -452,7 +568,11 @@ def test_reject_before_and_after_acceptance() -> None:
     run.do("reject", staff("market"), t, reason="材料不齐 / materials missing")
     c = run.case
     assert (c.status, c.outcome, c.reason, c.decided_ms) == (
-        "decided", "rejected", "材料不齐 / materials missing", t)  # fmt: skip
+        "decided",
+        "rejected",
+        "材料不齐 / materials missing",
+        t,
+    )
     run.refuse(IllegalTransition, "withdraw", CITIZEN, t + 1)
     run.refuse(WrongActor, "close", staff("market", "inspector"), t + 1)
     run.do("close", staff("market", "approver"), t + 1)
@@ -479,7 +599,10 @@ def test_a_failed_step_stops_the_procedure_and_only_rejection_remains() -> None:
     run.refuse(SchemaViolation, "decide", staff("market", "approver"), t, outcome="reject")
     run.do("decide", staff("market", "approver"), t, outcome="reject", reason="name taken")
     assert (run.case.status, run.case.outcome, run.case.reason) == (
-        "decided", "rejected", "name taken")  # fmt: skip
+        "decided",
+        "rejected",
+        "name taken",
+    )
 
 
 def test_claim_reassign_and_who_completes() -> None:
@@ -494,21 +617,21 @@ def test_claim_reassign_and_who_completes() -> None:
     run.do("claim", staff("market", name="zhang"), t, step="review")  # again: no harm
     err = run.refuse(IllegalTransition, "claim", staff("market", name="li"), t, step="review")
     assert (err.fields["state"], err.fields["step"]) == ("claimed", "review")
-    run.refuse(WrongActor, "complete", staff("market", name="li"), t, step="review",
-               result="pass")  # fmt: skip
+    run.refuse(WrongActor, "complete", staff("market", name="li"), t, step="review", result="pass")
     run.refuse(WrongActor, "reassign", staff("market"), t, step="review", to="market/li")
     run.refuse(WrongActor, "reassign", staff("tax", "admin"), t, step="review", to="market/li")
-    run.refuse(SchemaViolation, "reassign", staff("market", "admin"), t, step="review",
-               to="tax/li")  # fmt: skip
+    run.refuse(SchemaViolation, "reassign", staff("market", "admin"), t, step="review", to="tax/li")
     run.do("reassign", staff("market", "admin", "chen"), t, step="review", to="market/li")
     assert run.step("review").assignee == "market/li"
     assert run.events()[-1] == "reassigned"
-    run.refuse(WrongActor, "complete", staff("market", name="zhang"), t, step="review",
-               result="pass")  # fmt: skip
+    run.refuse(
+        WrongActor, "complete", staff("market", name="zhang"), t, step="review", result="pass"
+    )
     run.do("complete", staff("market", name="li"), t, step="review", result="pass")
     assert run.step("review").assignee == "market/li"
-    run.refuse(IllegalTransition, "reassign", staff("market", "admin"), t, step="review",
-               to="market/wu")  # fmt: skip
+    run.refuse(
+        IllegalTransition, "reassign", staff("market", "admin"), t, step="review", to="market/wu"
+    )
     # An admin may complete a step someone else claimed.
     run.do("claim", staff("tax", name="he"), t, step="tax_setup")
     run.do("complete", staff("tax", "admin", "sun"), t, step="tax_setup", result="pass")
@@ -519,14 +642,15 @@ def test_wrong_department_is_forbidden_everywhere() -> None:
     t = cst("2026-03-02")
     run = Run(REG, t)
     run.do("accept", staff("market"), t)
-    for kind, args in [
+    attempts: list[tuple[str, dict[str, Any]]] = [
         ("claim", {"step": "review"}),
         ("complete", {"step": "review", "result": "pass"}),
         ("reassign", {"step": "review", "to": "market/li"}),
         ("reject", {"reason": "x"}),
         ("decide", {"outcome": "reject", "reason": "x"}),
         ("request_supplement", {"items": ["x"], "reason": "x"}),
-    ]:
+    ]
+    for kind, args in attempts:
         err = run.refuse(WrongActor, kind, staff("customs", "admin"), t, **args)
         assert isinstance(err, Forbidden)
 
@@ -542,7 +666,10 @@ def test_withdraw_before_the_decision() -> None:
     run.refuse(SchemaViolation, "withdraw", CITIZEN, t, reason=7)
     run.do("withdraw", CITIZEN, t, reason="不办了")
     assert (run.case.status, run.case.outcome, run.case.reason) == (
-        "withdrawn", "withdrawn", "不办了")  # fmt: skip
+        "withdrawn",
+        "withdrawn",
+        "不办了",
+    )
     assert run.case.decided_ms == 0
     for later in ("accept", "withdraw", "close"):
         err = run.refuse(IllegalTransition, later, staff("market", "admin"), t + 1)
@@ -578,13 +705,17 @@ def test_supplement_then_resubmit_shifts_the_deadlines_by_the_wait() -> None:
     run.do("accept", staff("market"), t)
     assert run.step("review").deadline_ms == end_of("2026-03-03")
     asked = cst("2026-03-02", 11)
-    run.refuse(SchemaViolation, "request_supplement", staff("market"), asked, items=[],
-               reason="x")  # fmt: skip
+    run.refuse(SchemaViolation, "request_supplement", staff("market"), asked, items=[], reason="x")
     run.refuse(SchemaViolation, "request_supplement", staff("market"), asked, items=["章程"])
     run.refuse(WrongActor, "request_supplement", staff("tax"), asked, items=["x"], reason="x")
     run.refuse(WrongActor, "request_supplement", CITIZEN, asked, items=["x"], reason="x")
-    run.do("request_supplement", staff("market", "inspector"), asked, items=["公司章程"],
-           reason="章程未签字")  # fmt: skip
+    run.do(
+        "request_supplement",
+        staff("market", "inspector"),
+        asked,
+        items=["公司章程"],
+        reason="章程未签字",
+    )
     c = run.case
     assert c.status == "supplement_requested"
     assert c.supplement is not None
@@ -592,8 +723,9 @@ def test_supplement_then_resubmit_shifts_the_deadlines_by_the_wait() -> None:
     assert c.supplement["deadline_ms"] == add_working_days(asked, REG.supplement_days, CAL)
     err = run.refuse(IllegalTransition, "claim", staff("market"), asked, step="review")
     assert err.fields["state"] == "supplement_requested"
-    run.refuse(IllegalTransition, "request_supplement", staff("market"), asked, items=["x"],
-               reason="x")  # fmt: skip
+    run.refuse(
+        IllegalTransition, "request_supplement", staff("market"), asked, items=["x"], reason="x"
+    )
     back = cst("2026-03-05")  # Thursday: 3 working days of waiting
     run.refuse(WrongActor, "resubmit", OTHER_CITIZEN, back, materials={"articles": h("v2")})
     run.refuse(SchemaViolation, "resubmit", CITIZEN, back)  # nothing changed
@@ -660,8 +792,9 @@ def test_case_expired_names_the_state() -> None:
     run.do("request_supplement", staff("market"), t, items=["x"], reason="x")
     sup = run.case.supplement
     assert sup is not None
-    err = run.refuse(CaseExpired, "resubmit", CITIZEN, sup["deadline_ms"] + 1,
-                     materials={"articles": h("late")})  # fmt: skip
+    err = run.refuse(
+        CaseExpired, "resubmit", CITIZEN, sup["deadline_ms"] + 1, materials={"articles": h("late")}
+    )
     assert err.fields.get("state") == "supplement_requested"
 
     run = Run(SIMPLE, t)
@@ -779,22 +912,45 @@ def test_simplified_deregistration_without_a_visit() -> None:
     assert notice.deadline_ms == t + 20 * DAY_MS == cst("2026-10-18")
     assert run.step("tax_arrears").deadline_ms == end_of("2026-09-29")
 
-    run.refuse(WrongActor, "answer_check", node("hrss"), t, step="tax_arrears", attestation="a",
-               answer=True)  # fmt: skip
-    run.refuse(WrongActor, "answer_check", PUBLIC, t, step="tax_arrears", attestation="a",
-               answer=True)  # fmt: skip
-    run.refuse(SchemaViolation, "answer_check", node("tax"), t, step="tax_arrears",
-               attestation="a", answer="yes")  # fmt: skip
-    run.refuse(SchemaViolation, "answer_check", node("market"), t, step="notice",
-               attestation="a", answer=True)  # fmt: skip
+    run.refuse(
+        WrongActor,
+        "answer_check",
+        node("hrss"),
+        t,
+        step="tax_arrears",
+        attestation="a",
+        answer=True,
+    )
+    run.refuse(
+        WrongActor, "answer_check", PUBLIC, t, step="tax_arrears", attestation="a", answer=True
+    )
+    run.refuse(
+        SchemaViolation,
+        "answer_check",
+        node("tax"),
+        t,
+        step="tax_arrears",
+        attestation="a",
+        answer="yes",
+    )
+    run.refuse(
+        SchemaViolation,
+        "answer_check",
+        node("market"),
+        t,
+        step="notice",
+        attestation="a",
+        answer=True,
+    )
     run.refuse(IllegalTransition, "complete", staff("tax"), t, step="tax_arrears", result="pass")
     checks_yes(run, t + 1000)
     assert all(s.status == "done" and s.result == "pass" for s in run.case.steps[:-1])
     assert run.case.status == "accepted"  # the notice still runs
     run.refuse(SchemaViolation, "end_notice", node("tax"), t, step="tax_arrears")
     run.refuse(WrongActor, "end_notice", node("tax"), notice.deadline_ms, step="notice")
-    err = run.refuse(IllegalTransition, "end_notice", node("market"), notice.deadline_ms - 1,
-                     step="notice")  # fmt: skip
+    err = run.refuse(
+        IllegalTransition, "end_notice", node("market"), notice.deadline_ms - 1, step="notice"
+    )
     assert err.fields["event"] == "end_notice"
     run.do("end_notice", node("market"), notice.deadline_ms, step="notice")
     c = run.case
@@ -816,16 +972,23 @@ def test_a_check_answered_no_blocks_with_advice_until_answered_yes() -> None:
     assert advice.advice["zh"] in st.note and advice.advice["en"] in st.note
     assert run.events()[-1] == "check_no"
     run.do("claim", staff("tax"), t, step="tax_arrears")  # a blocked step can be claimed
-    run.do("answer_check", staff("tax"), t + 1, step="tax_arrears", attestation="att-2",
-           answer=False)  # fmt: skip
+    run.do(
+        "answer_check", staff("tax"), t + 1, step="tax_arrears", attestation="att-2", answer=False
+    )
     assert run.step("tax_arrears").status == "blocked"
     later = cst("2026-03-04")
-    run.do("answer_check", node("tax"), later, step="tax_arrears", attestation="att-3",
-           answer=True)  # fmt: skip
+    run.do("answer_check", node("tax"), later, step="tax_arrears", attestation="att-3", answer=True)
     st = run.step("tax_arrears")
     assert (st.status, st.result, st.note, st.attestation) == ("done", "pass", "", "att-3")
-    run.refuse(IllegalTransition, "answer_check", node("tax"), later, step="tax_arrears",
-               attestation="att-4", answer=False)  # fmt: skip
+    run.refuse(
+        IllegalTransition,
+        "answer_check",
+        node("tax"),
+        later,
+        step="tax_arrears",
+        attestation="att-4",
+        answer=False,
+    )
     checks_yes(run, later)
     run.do("end_notice", node("market"), run.step("notice").deadline_ms, step="notice")
     assert run.case.outcome == "approved"
@@ -843,30 +1006,84 @@ def test_an_objection_blocks_the_notice_and_a_dismissal_lets_it_end() -> None:
     assert st.status == "blocked" and len(st.objections) == 1
     objection = st.objections[0]
     assert (objection["by"], objection["status"], objection["time_ms"]) == (
-        PUBLIC.person, "open", t + 1000)  # fmt: skip
+        PUBLIC.person,
+        "open",
+        t + 1000,
+    )
     err = run.refuse(IllegalTransition, "end_notice", node("market"), end, step="notice")
     assert err.fields["state"] == "blocked"
     run.do("object", staff("tax"), t + 2000, step="notice", text="another one")
-    run.refuse(WrongActor, "resolve_objection", staff("tax"), t + 3000, step="notice", index=0,
-               upheld=False, note="x")  # fmt: skip
-    run.refuse(SchemaViolation, "resolve_objection", staff("market"), t + 3000, step="notice",
-               index=2, upheld=False, note="x")  # fmt: skip
-    run.refuse(SchemaViolation, "resolve_objection", staff("market"), t + 3000, step="notice",
-               index=0, upheld="no", note="x")  # fmt: skip
-    run.do("resolve_objection", staff("market"), t + 3000, step="notice", index=0, upheld=False,
-           note="已结清 / settled")  # fmt: skip
+    run.refuse(
+        WrongActor,
+        "resolve_objection",
+        staff("tax"),
+        t + 3000,
+        step="notice",
+        index=0,
+        upheld=False,
+        note="x",
+    )
+    run.refuse(
+        SchemaViolation,
+        "resolve_objection",
+        staff("market"),
+        t + 3000,
+        step="notice",
+        index=2,
+        upheld=False,
+        note="x",
+    )
+    run.refuse(
+        SchemaViolation,
+        "resolve_objection",
+        staff("market"),
+        t + 3000,
+        step="notice",
+        index=0,
+        upheld="no",
+        note="x",
+    )
+    run.do(
+        "resolve_objection",
+        staff("market"),
+        t + 3000,
+        step="notice",
+        index=0,
+        upheld=False,
+        note="已结清 / settled",
+    )
     assert run.step("notice").status == "blocked"  # one objection is still open
-    run.refuse(SchemaViolation, "resolve_objection", staff("market"), t + 4000, step="notice",
-               index=0, upheld=False, note="again")  # fmt: skip
-    run.do("resolve_objection", staff("market", "admin"), t + 4000, step="notice", index=1,
-           upheld=False, note="unfounded")  # fmt: skip
+    run.refuse(
+        SchemaViolation,
+        "resolve_objection",
+        staff("market"),
+        t + 4000,
+        step="notice",
+        index=0,
+        upheld=False,
+        note="again",
+    )
+    run.do(
+        "resolve_objection",
+        staff("market", "admin"),
+        t + 4000,
+        step="notice",
+        index=1,
+        upheld=False,
+        note="unfounded",
+    )
     st = run.step("notice")
     assert st.status == "open"
     assert [o["status"] for o in st.objections] == ["dismissed", "dismissed"]
     run.do("end_notice", staff("market"), end, step="notice")
     assert run.case.outcome == "approved"
     assert run.events()[-5:] == [
-        "objection", "objection_dismissed", "objection_dismissed", "notice_ended", "approved"]  # fmt: skip
+        "objection",
+        "objection_dismissed",
+        "objection_dismissed",
+        "notice_ended",
+        "approved",
+    ]
 
 
 def test_an_upheld_objection_rejects_automatically() -> None:
@@ -874,8 +1091,15 @@ def test_an_upheld_objection_rejects_automatically() -> None:
     run = Run(SIMPLE, t)
     checks_yes(run, t)
     run.do("object", PUBLIC, t + 1, step="notice", text="unpaid wages")
-    run.do("resolve_objection", staff("market"), t + 2, step="notice", index=0, upheld=True,
-           note="wages unpaid")  # fmt: skip
+    run.do(
+        "resolve_objection",
+        staff("market"),
+        t + 2,
+        step="notice",
+        index=0,
+        upheld=True,
+        note="wages unpaid",
+    )
     c = run.case
     notice = run.step("notice")
     assert (notice.status, notice.result) == ("done", "fail")
@@ -894,8 +1118,15 @@ def test_an_upheld_objection_rejects_even_while_a_check_waits() -> None:
     run = Run(SIMPLE, t)
     run.do("answer_check", node("tax"), t, step="tax_arrears", attestation="a", answer=False)
     run.do("object", PUBLIC, t + 1, step="notice", text="unpaid wages")
-    run.do("resolve_objection", staff("market"), t + 2, step="notice", index=0, upheld=True,
-           note="wages unpaid")  # fmt: skip
+    run.do(
+        "resolve_objection",
+        staff("market"),
+        t + 2,
+        step="notice",
+        index=0,
+        upheld=True,
+        note="wages unpaid",
+    )
     assert (run.case.status, run.case.outcome) == ("decided", "rejected")
     assert run.events()[-1] == "rejected"
 
@@ -907,8 +1138,15 @@ def test_an_objection_after_the_notice_period_is_too_late() -> None:
     run.do("object", PUBLIC, end - 1, step="notice", text="just in time")
     err = run.refuse(CaseExpired, "object", PUBLIC, end, step="notice", text="too late")
     assert isinstance(err, Conflict) and err.fields["deadline_ms"] == end
-    run.do("resolve_objection", staff("market"), end + 1, step="notice", index=0, upheld=False,
-           note="unfounded")  # fmt: skip
+    run.do(
+        "resolve_objection",
+        staff("market"),
+        end + 1,
+        step="notice",
+        index=0,
+        upheld=False,
+        note="unfounded",
+    )
     run.refuse(CaseExpired, "object", PUBLIC, end + 2, step="notice", text="too late")
     run.do("end_notice", node("market"), end + 2, step="notice")
     assert run.step("notice").result == "pass"
@@ -922,8 +1160,13 @@ def test_a_supplement_extends_the_notice_by_the_calendar_time_waited() -> None:
     t = cst("2026-09-28")
     run = Run(SIMPLE, t)
     assert run.step("notice").deadline_ms == cst("2026-10-18")
-    run.do("request_supplement", staff("market"), cst("2026-09-30"), items=["承诺书"],
-           reason="unsigned")  # fmt: skip
+    run.do(
+        "request_supplement",
+        staff("market"),
+        cst("2026-09-30"),
+        items=["承诺书"],
+        reason="unsigned",
+    )
     run.refuse(IllegalTransition, "object", PUBLIC, cst("2026-10-01"), step="notice", text="x")
     run.do("resubmit", FIRM, cst("2026-10-08"), materials={"commitment": h("signed")})
     assert run.step("notice").deadline_ms == cst("2026-10-26")
@@ -947,8 +1190,7 @@ def test_ordinary_deregistration() -> None:
     review = run.step("liquidation_review")
     assert (review.status, review.opened_ms) == ("open", end)
     assert review.deadline_ms == add_working_days(end, 3, CAL)
-    run.do("complete", staff("market", "admin"), end + 1, step="liquidation_review",
-           result="pass")  # fmt: skip
+    run.do("complete", staff("market", "admin"), end + 1, step="liquidation_review", result="pass")
     assert run.case.status == "accepted"
     run.do("decide", staff("market", "approver"), end + 2, outcome="approve")
     assert (run.case.status, run.case.outcome) == ("issued", "approved")
@@ -973,12 +1215,11 @@ def test_commitment_approval_is_checked_before_closing() -> None:
     assert c.commitment_deadline_ms == add_working_days(t, 20, CAL) == end_of("2026-03-30")
     err = run.refuse(IllegalTransition, "close", staff("health"), t + 1)
     assert err.fields["state"] == "issued"
-    run.refuse(WrongActor, "verify_commitment", staff("fire", "inspector"), t + 1,
-               result="pass")  # fmt: skip
-    run.refuse(WrongActor, "verify_commitment", staff("health", "approver"), t + 1,
-               result="pass")  # fmt: skip
-    run.refuse(SchemaViolation, "verify_commitment", staff("health", "inspector"), t + 1,
-               result="maybe")  # fmt: skip
+    run.refuse(WrongActor, "verify_commitment", staff("fire", "inspector"), t + 1, result="pass")
+    run.refuse(WrongActor, "verify_commitment", staff("health", "approver"), t + 1, result="pass")
+    run.refuse(
+        SchemaViolation, "verify_commitment", staff("health", "inspector"), t + 1, result="maybe"
+    )
     run.do("verify_commitment", staff("health", "inspector"), t + 1, result="pass")
     assert (run.case.commitment_deadline_ms, run.case.status) == (0, "issued")
     assert run.events()[-1] == "commitment_kept"
@@ -991,8 +1232,13 @@ def test_a_broken_commitment_revokes_and_closes() -> None:
     t = cst("2026-03-02")
     run = _approved_permit(t)
     run.refuse(SchemaViolation, "verify_commitment", staff("health"), t + 1, result="fail")
-    run.do("verify_commitment", staff("health"), t + 1, result="fail",
-           note="现场与承诺不符 / premises not as pledged")  # fmt: skip
+    run.do(
+        "verify_commitment",
+        staff("health"),
+        t + 1,
+        result="fail",
+        note="现场与承诺不符 / premises not as pledged",
+    )
     c = run.case
     assert (c.status, c.outcome, c.commitment_deadline_ms) == ("closed", "revoked", 0)
     assert c.reason == "现场与承诺不符 / premises not as pledged" and c.decided_ms == t
@@ -1059,10 +1305,30 @@ def test_terminal_cases_never_change(kind: str) -> None:
         defn = {c.code: c for c in (REG, PERMIT)}[case.service]
         before = snapshot(case)
         with pytest.raises(IllegalTransition) as info:
-            apply(case, ev(kind, staff(defn.owner, "admin"), cst("2026-06-01"), step="review"),
-                  defn, CAL)  # fmt: skip
+            apply(
+                case,
+                ev(kind, staff(defn.owner, "admin"), cst("2026-06-01"), step="review"),
+                defn,
+                CAL,
+            )
         assert (info.value.fields["state"], info.value.fields["event"]) == (case.status, kind)
         assert snapshot(case) == before
+
+
+# --- the records ----------------------------------------------------------------------------------
+
+
+def test_evolve_is_replace_for_the_records() -> None:
+    c = Run(REG, cst("2026-03-02")).case
+    changed = evolve(c, status="accepted", accepted_ms=5)
+    assert changed == dataclasses.replace(c, status="accepted", accepted_ms=5)
+    assert c.status == "submitted"  # the original is untouched
+    step = evolve(c.steps[0], status="open")
+    assert step == dataclasses.replace(c.steps[0], status="open")
+    # Bug report: like dataclasses.replace, a misspelt field must fail loudly; evolve silently
+    # drops it, so a typo in a transition would leave the case unchanged without an error.
+    with pytest.raises(TypeError):
+        evolve(c, statuss="accepted")
 
 
 # --- the stored form ------------------------------------------------------------------------------
@@ -1105,5 +1371,9 @@ def test_case_json_round_trip_in_every_state() -> None:
         assert case_from_json(doc) == c
         text = json.dumps(doc, sort_keys=True, ensure_ascii=False)
         assert case_from_json(json.loads(text)) == c
-        assert json.dumps(case_to_json(case_from_json(json.loads(text))), sort_keys=True,
-                          ensure_ascii=False) == text  # fmt: skip
+        assert (
+            json.dumps(
+                case_to_json(case_from_json(json.loads(text))), sort_keys=True, ensure_ascii=False
+            )
+            == text
+        )

@@ -305,7 +305,11 @@ class CasesContract:
         for i, st in enumerate(after.steps):
             d = defn.steps[i]
             key = layout.queue_key(d.dept, d.role, after.number, st.id)
-            live = st.status in ("open", "blocked") and after.status not in ("closed", "withdrawn")
+            # Steps are work only while the case is undecided: a decision ends them all.
+            live = st.status in ("open", "blocked") and after.status in (
+                "accepted",
+                "supplement_requested",
+            )
             old = before.steps[i] if before is not None else None
             if live:
                 entry = {
@@ -318,7 +322,12 @@ class CasesContract:
                     "deadline_ms": st.deadline_ms,
                 }
                 registry.store(ctx, key, entry)
-            elif old is not None and old.status in ("open", "blocked"):
+            elif (
+                old is not None
+                and old.status in ("open", "blocked")
+                and before is not None
+                and (before.status in ("accepted", "supplement_requested"))
+            ):
                 ctx.delete(key)
         waiting = after.status in ("submitted", "issued", "decided") or (
             after.status == "accepted"

@@ -191,8 +191,10 @@ def issue_licence(
     case: str,
     commitment: bool,
     cal: WorkCalendar,
+    valid_from_ms: int | None = None,
 ) -> dict[str, Any]:
-    """Put a licence into the licence registry and return its record."""
+    """Put a licence into the licence registry and return its record (valid from the block
+    time unless ``valid_from_ms`` says otherwise: an imported enterprise's licence)."""
     year = local_date(ctx.block_time_ms, cal).year
     if licence_type == "business_licence":
         number = str(holder["uscc"])  # a business licence carries the enterprise's USCC
@@ -207,7 +209,7 @@ def issue_licence(
         "holder": holder["uscc"],
         "holder_name": holder["name"],
         "scope": scope,
-        "valid_from_ms": ctx.block_time_ms,
+        "valid_from_ms": ctx.block_time_ms if valid_from_ms is None else valid_from_ms,
         "valid_until_ms": ctx.block_time_ms + validity_years * YEAR_MS if validity_years else 0,
         "issuer": dept,
         "case": case,

@@ -25,6 +25,7 @@ from govchain.errors import Conflict, Forbidden, NotFound, SchemaViolation
 from govchain.ledger.execution import CallContext
 from govchain.procedures import layout, registry
 from govchain.procedures.names import HANGZHOU_DIVISIONS, check_name, name_key
+from govchain.procedures.services_contract import load_calendar
 
 REGISTRATION_AUTHORITY = "market"
 """The department that keeps the enterprise register (市场监督管理局)."""
@@ -137,6 +138,20 @@ class RegistryContract:
             ctx, layout.name_key(key), {"uscc": uscc, "name": particulars["name"], "case": ""}
         )
         ctx.emit("registry.enterprise_imported", {"uscc": uscc})
+        # Its business licence comes along, valid since the enterprise was established.
+        registry.issue_licence(
+            ctx,
+            licence_type="business_licence",
+            name={"zh": "营业执照", "en": "Business licence"},
+            holder=record,
+            scope=particulars["scope"],
+            validity_years=0,
+            dept=ctx.signer_dept,
+            case="",
+            commitment=False,
+            cal=load_calendar(ctx),
+            valid_from_ms=established,
+        )
         return {"uscc": uscc}
 
     def view(self, ctx: CallContext, method: str, args: Mapping[str, Any]) -> Any:
