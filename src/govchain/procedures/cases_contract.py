@@ -26,7 +26,7 @@ from govchain.errors import Conflict, Forbidden, NotFound, SchemaViolation
 from govchain.ledger.execution import CallContext
 from govchain.procedures import layout, registry
 from govchain.procedures.calendar import WorkCalendar, local_date
-from govchain.procedures.cases import Actor, Case, Event, case_from_json, case_to_json
+from govchain.procedures.cases import Actor, Case, Event, case_from_json, case_to_json, evolve
 from govchain.procedures.definitions import CASE_ROLES, ServiceDefinition
 from govchain.procedures.engine import TRANSITIONS, apply, open_case
 from govchain.procedures.numbers import case_number
@@ -163,7 +163,7 @@ class CasesContract:
             if subject:
                 raise SchemaViolation("a registration has no subject yet", field="subject")
             particulars = registry.parse_registration(args.get("particulars"))
-            registry.reserve_name(ctx, particulars, number)
+            particulars["name_key"] = registry.reserve_name(ctx, particulars, number)
             return particulars
         if defn.applicants == {"enterprise"} and not subject:
             raise SchemaViolation(
@@ -254,8 +254,6 @@ class CasesContract:
         self, ctx: CallContext, case: Case, defn: ServiceDefinition,
         particulars: Mapping[str, Any], cal: WorkCalendar,
     ) -> Case:  # fmt: skip
-        from dataclasses import replace
-
         outputs: list[dict[str, Any]] = []
         holder: dict[str, Any] | None = None
         if case.subject:
@@ -296,7 +294,7 @@ class CasesContract:
                     {"kind": out.kind, "uscc": holder["uscc"], "licences_revoked": revoked}
                 )
         ctx.emit("cases.outputs_issued", {"case": case.number, "outputs": outputs})
-        return replace(case, outputs=tuple(outputs))
+        return evolve(case, outputs=tuple(outputs))
 
     def _queues(
         self, ctx: CallContext, before: Case | None, after: Case, defn: ServiceDefinition

@@ -116,9 +116,17 @@ def reserve_name(ctx: CallContext, particulars: Mapping[str, Any], number: str) 
     return key
 
 
+def _name_key(particulars: Mapping[str, Any]) -> str:
+    """The uniqueness key of a registration's name (kept with the case when it was reserved)."""
+    known = particulars.get("name_key")
+    if type(known) is str:
+        return known
+    return name_key(check_name(particulars["name"], HANGZHOU_DIVISIONS, ()))
+
+
 def release_name(ctx: CallContext, particulars: Mapping[str, Any], number: str) -> None:
     """Free a name reserved by a case that did not end in registration."""
-    key = name_key(check_name(particulars["name"], HANGZHOU_DIVISIONS, ()))
+    key = _name_key(particulars)
     holder = load(ctx, layout.name_key(key))
     if holder is not None and holder.get("case") == number and "uscc" not in holder:
         ctx.delete(layout.name_key(key))
@@ -145,9 +153,9 @@ def register_enterprise(
     """Add an enterprise (issuing its USCC) and return its record."""
     division = particulars["division"]
     uscc = issue_uscc(division, _next(ctx, "uscc/" + division))
-    key = name_key(check_name(particulars["name"], HANGZHOU_DIVISIONS, ()))
+    key = _name_key(particulars)
     record = {
-        **particulars,
+        **{k: v for k, v in particulars.items() if k != "name_key"},
         "uscc": uscc,
         "status": "active",
         "established_ms": ctx.block_time_ms,
