@@ -21,7 +21,7 @@ VENV_STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 # Debian packages the test suite needs (checked with dpkg, installed only when missing).
-TEST_DEB_PACKAGES := etcd-server
+TEST_DEB_PACKAGES := etcd-server chromium
 
 # Paths the linters look at; bench/ may not exist yet in a fresh clone.
 LINT_PATHS := $(wildcard src tests bench)

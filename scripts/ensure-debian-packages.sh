@@ -46,3 +46,15 @@ echo "ensure-debian-packages: installing ${missing[*]}"
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends "${missing[@]}"
+
+# The tests start their own etcd members on free loopback ports: the package's system service
+# (enabled by its install script) is not wanted on the host.
+for pkg in "${missing[@]}"; do
+    if [ "$pkg" = etcd-server ]; then
+        if command -v systemctl >/dev/null 2>&1; then
+            "${as_root[@]}" systemctl disable --now etcd >/dev/null 2>&1 || true
+        fi
+        "${as_root[@]}" rm -f /etc/systemd/system/multi-user.target.wants/etcd.service \
+            /etc/systemd/system/etcd2.service
+    fi
+done
