@@ -184,8 +184,10 @@ def run_node(
             f"{node.ledger.height}, {len(genesis.departments)} departments"
         )
         from govchain.api.app import create_app
+        from govchain.portal.app import mount_portal
 
         app = create_app(node, settings)
+        mount_portal(app)
         if after_start is not None:
             try:
                 for line in after_start(node, app.state):

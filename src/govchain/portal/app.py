@@ -1,0 +1,74 @@
+"""Mount the portal on the node's application: pages at ``/``, its files at ``/static``.
+
+The portal registers itself at the node's OpenID Connect provider as the public client
+``portal`` (PKCE, redirect ``<issuer>/callback``) and otherwise uses what the API application
+already holds: the identity service, the case desk, the node.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from govchain.errors import GovchainError, OAuthError
+from govchain.portal.routes import home, login
+from govchain.portal.security import RateLimit
+from govchain.portal.sessions import SessionStore
+from govchain.portal.web import CLIENT_ID, Portal, environment, error_page
+
+PORTAL_PREFIXES = ("/v1/", "/oidc/", "/.well-known/", "/docs", "/openapi", "/problems", "/healthz")
+"""Paths that are the API's, not the portal's (their errors stay problem documents)."""
+
+
+def read_demo_logins(network_dir: Path) -> list[dict[str, str]]:
+    """The demo accounts written by ``govchain demo`` (``demo-logins.txt``), if any."""
+    path = Path(network_dir) / "demo-logins.txt"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] in ("citizen", "enterprise", "staff"):
+            found.append({"kind": parts[0], "login": parts[1], "who": parts[2]})
+    return found
+
+
+def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
+    """Add the portal's pages to the node's application (``create_app``'s result)."""
+    settings = app.state.settings
+    redirect_uri = f"{settings.issuer_url}/callback"
+    provider = app.state.identity.provider
+    try:
+        known = list(provider.client(CLIENT_ID).redirect_uris)
+    except OAuthError:
+        known = []
+    if redirect_uri not in known:  # a public client (PKCE); another port adds its address
+        provider.register_client(CLIENT_ID, "统一门户 / Unified portal", [*known, redirect_uri])
+    app.state.portal = Portal(
+        sessions=SessionStore(),
+        logins=RateLimit(30, 60.0),
+        redirect_uri=redirect_uri,
+        templates=environment(),
+        demo_logins=read_demo_logins(settings.network_dir),
+        secure_cookies=secure_cookies,
+    )
+    static = resources.files("govchain.portal").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    for module in (login, home):
+        app.include_router(module.router)
+    previous = app.exception_handlers.get(GovchainError)
+
+    async def portal_errors(request: Request, exc: Exception) -> Response:
+        # The API's routes answer problem documents; the portal's pages answer pages.
+        if request.url.path.startswith(PORTAL_PREFIXES) or not isinstance(exc, GovchainError):
+            if previous is None:
+                raise exc
+            result: Response = await previous(request, exc)  # type: ignore[misc]
+            return result
+        return error_page(request, exc)
+
+    app.add_exception_handler(GovchainError, portal_errors)
