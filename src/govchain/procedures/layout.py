@@ -94,6 +94,11 @@ def serial_key(what: str) -> bytes:
     return REGISTRY + b"serial/" + what.encode()
 
 
+def agent_key(agent: str, uscc: str) -> bytes:
+    """Index: the enterprises a person acts for."""
+    return REGISTRY + b"agent/" + agent.encode() + b"/" + uscc.encode()
+
+
 def licence_key(number: str) -> bytes:
     """A licence record."""
     return REGISTRY + b"lic/" + number.encode()

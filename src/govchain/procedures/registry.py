@@ -138,6 +138,16 @@ def _next(ctx: CallContext, what: str) -> int:
     return n
 
 
+def set_agents(ctx: CallContext, uscc: str, before: list[str], after: list[str]) -> None:
+    """Keep the index of who acts for which enterprise in step with its ``agents``."""
+    for agent in before:
+        if agent not in after:
+            ctx.delete(layout.agent_key(agent, uscc))
+    for agent in after:
+        if agent not in before:
+            store(ctx, layout.agent_key(agent, uscc), {"since_ms": ctx.block_time_ms})
+
+
 def load_enterprise(ctx: CallContext, uscc: str) -> dict[str, Any]:
     """Return an enterprise record (``NotFound`` naming the code)."""
     ent = load(ctx, layout.enterprise_key(uscc))
@@ -165,6 +175,7 @@ def register_enterprise(
         "history": [{"status": "active", "time_ms": ctx.block_time_ms, "case": case}],
     }
     store(ctx, layout.enterprise_key(uscc), record)
+    set_agents(ctx, uscc, [], agents)
     store(ctx, layout.name_key(key), {"uscc": uscc, "name": particulars["name"], "case": case})
     ctx.emit(
         "registry.enterprise_registered", {"uscc": uscc, "name": particulars["name"], "case": case}

@@ -74,6 +74,7 @@ class RegistryContract:
                 if len(agents) == 1:
                     raise Conflict("the last person acting for an enterprise cannot be removed")
                 agents.remove(agent)
+            registry.set_agents(ctx, uscc, ent["agents"], agents)
             ent["agents"] = agents
             registry.store(ctx, layout.enterprise_key(uscc), ent)
             ctx.emit(f"registry.{method[:-6]}_agent", {"uscc": uscc, "agent": agent})
@@ -134,6 +135,7 @@ class RegistryContract:
             ],
         }
         registry.store(ctx, layout.enterprise_key(uscc), record)
+        registry.set_agents(ctx, uscc, [], list(agents))
         registry.store(
             ctx, layout.name_key(key), {"uscc": uscc, "name": particulars["name"], "case": ""}
         )
@@ -177,6 +179,15 @@ class RegistryContract:
             if lic is None:
                 raise NotFound(f"no licence {number!r}", licence=number)
             return lic
+        if method == "acting_for":
+            agent = args.get("agent")
+            if type(agent) is not str or not agent:
+                raise SchemaViolation("agent is a user id", field="agent")
+            prefix = layout.agent_key(agent, "")
+            return [
+                registry.load_enterprise(ctx, key[len(prefix) :].decode())
+                for key, _ in ctx.scan(prefix, MAX_LIST)
+            ]
         if method == "licences":
             return registry.licences_of(ctx, _uscc(args))
         if method == "name":
