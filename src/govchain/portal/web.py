@@ -30,7 +30,7 @@ from govchain.identity.oidc import Principal
 from govchain.node.casedesk import CaseDesk
 from govchain.node.node import Node
 from govchain.portal import i18n
-from govchain.portal.security import HEADERS, RateLimit
+from govchain.portal.security import HEADERS, RateLimit, TooManyRequests
 from govchain.portal.sessions import COOKIE, PortalSession, SessionStore
 
 CLIENT_ID = "portal"
@@ -179,7 +179,10 @@ def error_page(request: Request, exc: GovchainError) -> Response:
     if isinstance(exc, Unauthenticated):
         return redirect(f"/login?next={quote(_next_path(request), safe='')}")
     status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
-    return render(request, "error.html", status=status, error=exc)
+    response = render(request, "error.html", status=status, error=exc)
+    if status == 429:  # RFC 9110 §10.2.3: say when to come back
+        response.headers["Retry-After"] = str(exc.fields.get("retry_after", 60))
+    return response
 
 
 _STATUS: tuple[tuple[type[GovchainError], int], ...] = (
@@ -187,6 +190,7 @@ _STATUS: tuple[tuple[type[GovchainError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (InvalidInput, 422),
+    (TooManyRequests, 429),
     (Unavailable, 503),
 )
 

@@ -151,8 +151,12 @@ _set = object.__setattr__
 def evolve(obj: _R, **changes: Any) -> _R:
     """``dataclasses.replace`` for these slotted records, without its per-call field
     introspection (the case engine copies a case several times per transition)."""
+    slots = type(obj).__slots__
+    unknown = [name for name in changes if name not in slots]
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field {unknown[0]!r}")
     new = object.__new__(type(obj))
-    for name in type(obj).__slots__:
+    for name in slots:
         _set(new, name, changes[name] if name in changes else getattr(obj, name))
     return new
 

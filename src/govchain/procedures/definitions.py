@@ -228,6 +228,11 @@ class _Problems:
             return lo
         return value
 
+    def only(self, obj: Mapping[str, Any], allowed: Collection[str], place: str) -> None:
+        """Refuse fields a nested object does not have (a typo is never silently ignored)."""
+        for extra in sorted(set(obj) - set(allowed)):
+            self.add(f"{place}{extra}", "unknown field")
+
     def dept(self, value: Any, place: str, departments: Collection[str]) -> str:
         if type(value) is not str or value not in departments:
             self.add(
@@ -284,6 +289,7 @@ def _read_check(step: Mapping[str, Any], place: str, p: _Problems) -> Check | No
     if not isinstance(raw, Mapping):
         p.add(f"{place}check", "must be an object")
         return None
+    p.only(raw, ("resource", "predicate", "statement", "advice"), f"{place}check.")
     resource = raw.get("resource")
     if type(resource) is not str or not _RESOURCE.match(resource):
         p.add(f"{place}check.resource", "must be a catalogue resource id like 'tax.arrears'")
@@ -375,12 +381,27 @@ def _check_order(steps: Sequence[Step], p: _Problems) -> None:
                 deps.discard(sid)
                 if not deps and other not in done:
                     ready.append(other)
-    stuck = [s for s in steps if s.id not in done and waiting[s.id]]
+    stuck = {s.id for s in steps if s.id not in done and waiting[s.id]}
     if stuck:
-        ids = " → ".join(s.id for s in stuck)
-        p.add(
-            f"steps[{index[stuck[0].id]}].after", f"the steps wait for each other in a cycle: {ids}"
-        )
+        # Steps left waiting are on a cycle or wait for one: name only those on it (a step that
+        # can reach itself through the steps it waits for).
+        cycle = [s.id for s in steps if s.id in stuck and _reaches_itself(s.id, waiting)]
+        ids = " → ".join(cycle)
+        p.add(f"steps[{index[cycle[0]]}].after", f"the steps wait for each other in a cycle: {ids}")
+
+
+def _reaches_itself(start: str, waiting: Mapping[str, set[str]]) -> bool:
+    """Whether ``start`` waits, directly or through others, for itself."""
+    seen: set[str] = set()
+    todo = list(waiting[start])
+    while todo:
+        sid = todo.pop()
+        if sid == start:
+            return True
+        if sid not in seen:
+            seen.add(sid)
+            todo.extend(waiting.get(sid, ()))
+    return False
 
 
 def _read_materials(raw: Any, departments: Collection[str], p: _Problems) -> tuple[Material, ...]:
@@ -394,6 +415,7 @@ def _read_materials(raw: Any, departments: Collection[str], p: _Problems) -> tup
         if not isinstance(m, Mapping):
             p.add(f"materials[{i}]", "must be an object")
             continue
+        p.only(m, ("id", "name", "required", "held_by"), place)
         mid = m.get("id")
         if type(mid) is not str or not _ID.match(mid) or mid in seen:
             p.add(f"{place}id", "must be a unique lower-case identifier")
@@ -409,6 +431,7 @@ def _read_materials(raw: Any, departments: Collection[str], p: _Problems) -> tup
             if not isinstance(h, Mapping):
                 p.add(f"{place}held_by", "must be an object (dept, resource, via)")
             else:
+                p.only(h, ("dept", "resource", "via", "predicate", "statement"), f"{place}held_by.")
                 held = p.dept(h.get("dept"), f"{place}held_by.dept", departments)
                 via = h.get("via", "")
                 if via not in ("grant", "attestation"):
@@ -456,6 +479,8 @@ def _read_outputs(raw: Any, p: _Problems) -> tuple[Output, ...]:
         if not isinstance(o, Mapping) or o.get("kind") not in OUTPUT_KINDS:
             p.add(f"outputs[{i}].kind", f"must be one of {', '.join(sorted(OUTPUT_KINDS))}")
             continue
+        fields = ("kind", "licence_type", "licence_name", "validity_years")
+        p.only(o, fields if o["kind"] == "licence.issue" else ("kind",), place)
         if o["kind"] == "licence.issue":
             ltype = o.get("licence_type")
             if type(ltype) is not str or not _ID.match(ltype):
@@ -513,6 +538,7 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
     if not isinstance(decision, Mapping):
         p.add("decision", "must be an object (role, auto)")
         decision = {}
+    p.only(decision, ("role", "auto"), "decision.")
     decision_role = decision.get("role", "approver")
     if decision_role not in CASE_ROLES:
         p.add("decision.role", f"unknown role {decision_role!r}")
@@ -539,6 +565,7 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
         if not isinstance(commitment, Mapping):
             p.add("commitment", "must be an object with 'check_days'")
         else:
+            p.only(commitment, ("check_days",), "commitment.")
             check_days = p.integer(commitment, "check_days", "commitment.", 1, MAX_DAYS)
             if not any(o.kind == "licence.issue" for o in outputs):
                 p.add("commitment", "commitment-based approval needs a licence output")

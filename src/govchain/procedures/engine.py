@@ -235,34 +235,39 @@ def _open_ready(case: Case, defn: ServiceDefinition, now: int, cal: WorkCalendar
     return replace(case, steps=tuple(steps))
 
 
-def _auto_decide(case: Case, defn: ServiceDefinition, event: Event) -> Case:
-    """Decide without a person once every step is done, if the definition says so."""
+def _auto_decide(case: Case, defn: ServiceDefinition, event: Event, cal: WorkCalendar) -> Case:
+    """Decide without a person, if the definition says so: reject as soon as a step failed
+    (the outcome is certain), approve once every step passed."""
     if not defn.auto_decision or case.status != "accepted":
         return case
-    if any(s.status != "done" for s in case.steps):
+    failed = [s for s in case.steps if s.status == "done" and s.result == "fail"]
+    if not failed and any(s.status != "done" for s in case.steps):
         return case
-    failed = [s for s in case.steps if s.result != "pass"]
     system = Event(
         event.type, Actor("node", "system", defn.owner, "", ""), event.time_ms, event.tx, {}
     )
     if failed:
-        return _entry(
-            _decided(
-                case, defn, event.time_ms, "rejected", f"step {failed[0].id}: {failed[0].note}"
-            ),
-            system,
-            "rejected",
-        )
-    return _entry(_decided(case, defn, event.time_ms, "approved", ""), system, "approved")
+        reason = f"step {failed[0].id}: {failed[0].note}"
+        decided = _decided(case, defn, event.time_ms, "rejected", reason, cal)
+        return _entry(decided, system, "rejected")
+    return _entry(_decided(case, defn, event.time_ms, "approved", "", cal), system, "approved")
 
 
-def _decided(case: Case, defn: ServiceDefinition, now: int, outcome: str, reason: str) -> Case:
+def _decided(
+    case: Case, defn: ServiceDefinition, now: int, outcome: str, reason: str, cal: WorkCalendar
+) -> Case:
+    """The decision: approval issues the outputs (and sets a commitment's check, if the
+    approval rests on one); either way an open supplement request ends."""
     if outcome == "approved":
+        days = defn.commitment_check_days
+        due = add_working_days(now, days, cal) if days else 0
         return replace(
             case, status="issued", outcome="approved", reason="", decided_ms=now,
-            commitment_deadline_ms=0,
+            commitment_deadline_ms=due, supplement=None,
         )  # fmt: skip
-    return replace(case, status="decided", outcome="rejected", reason=reason, decided_ms=now)
+    return replace(
+        case, status="decided", outcome="rejected", reason=reason, decided_ms=now, supplement=None
+    )
 
 
 # --- transitions ------------------------------------------------------------------------------
@@ -282,7 +287,7 @@ def _reject(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Ca
     roles = ("officer", d.decision_role) if case.status == "submitted" else (d.decision_role,)
     _need_staff(e.actor, d.owner, roles)
     reason = _text(e.args, "reason")
-    return _entry(_decided(case, d, e.time_ms, "rejected", reason), e, "rejected")
+    return _entry(_decided(case, d, e.time_ms, "rejected", reason, cal), e, "rejected")
 
 
 def _request_supplement(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
@@ -324,6 +329,8 @@ def _resubmit(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> 
             f"the supplement for case {case.number} was due by {sup['deadline_ms']} (block time "
             f"{e.time_ms}); the case can only be closed as expired",
             deadline_ms=sup["deadline_ms"],
+            state=case.status,
+            event="resubmit",
         )
     materials = dict(case.materials)
     materials.update(check_materials(e.args.get("materials", {}), d))
@@ -332,12 +339,24 @@ def _resubmit(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> 
         form_hash = check_hash(e.args["form_hash"], "form_hash")
     if materials == dict(case.materials) and form_hash == case.form_hash:
         raise SchemaViolation("a supplement must change the form or a material", field="materials")
-    # The time spent waiting for the applicant does not count against the departments.
+    # The time spent waiting for the applicant does not count against the departments: open
+    # steps' deadlines move on by the working days waited (a notice, counted in calendar time,
+    # by the time waited), so a step that was already late stays late.
+    waited_days = working_days_between(sup["requested_ms"], e.time_ms, cal)
+    waited_ms = e.time_ms - sup["requested_ms"]
+    kinds = {s.id: s.kind for s in d.steps}
     steps = []
     for st in case.steps:
         if st.status in ("open", "blocked") and st.deadline_ms:
-            left = working_days_between(sup["requested_ms"], st.deadline_ms, cal)
-            st = replace(st, deadline_ms=add_working_days(e.time_ms, max(left, 0), cal))
+            if kinds[st.id] == "notice":
+                moved = st.deadline_ms + waited_ms
+            else:
+                moved = (
+                    add_working_days(st.deadline_ms, waited_days, cal)
+                    if waited_days
+                    else st.deadline_ms
+                )
+            st = replace(st, deadline_ms=moved)
         steps.append(st)
     case = replace(
         case,
@@ -398,7 +417,7 @@ def _complete(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> 
     note = _text(e.args, "note", required=result == "fail")
     case = _with_step(case, i, status="done", result=result, note=note, assignee=e.actor.person)
     case = _open_ready(_entry(case, e, f"step_{result}", step.id), d, e.time_ms, cal)
-    return _auto_decide(case, d, e)
+    return _auto_decide(case, d, e, cal)
 
 
 def _answer_check(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
@@ -419,7 +438,7 @@ def _answer_check(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar)
     if answer:
         case = _with_step(case, i, status="done", result="pass", note="", attestation=att)
         case = _open_ready(_entry(case, e, "check_yes", step.id), d, e.time_ms, cal)
-        return _auto_decide(case, d, e)
+        return _auto_decide(case, d, e, cal)
     advice = step.check.advice
     note = f"{advice.get('zh', '')} / {advice.get('en', '')}"
     return _entry(
@@ -478,6 +497,9 @@ def _object(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Ca
             f"the notice period of case {case.number} ended at {st.deadline_ms}: objections "
             "are no longer accepted",
             deadline_ms=st.deadline_ms,
+            state=st.status,
+            event="object",
+            step=st.id,
         )
     objection = {
         "by": e.actor.person,
@@ -516,7 +538,7 @@ def _resolve_objection(case: Case, e: Event, d: ServiceDefinition, cal: WorkCale
             case, i, status="done", result="fail", note=note, objections=tuple(objections)
         )
         case = _entry(case, e, "objection_upheld", step.id)
-        return _auto_decide(case, d, e)
+        return _auto_decide(case, d, e, cal)
     status = "blocked" if still_open else "open"
     case = _with_step(case, i, status=status, objections=tuple(objections))
     return _entry(case, e, "objection_dismissed", step.id)
@@ -539,7 +561,7 @@ def _end_notice(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -
         )
     case = _with_step(case, i, status="done", result="pass", note="")
     case = _open_ready(_entry(case, e, "notice_ended", step.id), d, e.time_ms, cal)
-    return _auto_decide(case, d, e)
+    return _auto_decide(case, d, e, cal)
 
 
 def _decide(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
@@ -547,9 +569,8 @@ def _decide(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Ca
     _need_staff(e.actor, d.owner, (d.decision_role,))
     outcome = e.args.get("outcome")
     if outcome == "reject":
-        return _entry(
-            _decided(case, d, e.time_ms, "rejected", _text(e.args, "reason")), e, "rejected"
-        )
+        reason = _text(e.args, "reason")
+        return _entry(_decided(case, d, e.time_ms, "rejected", reason, cal), e, "rejected")
     if outcome != "approve":
         raise SchemaViolation("outcome must be 'approve' or 'reject'", field="outcome")
     unfinished = [s.id for s in case.steps if s.status != "done" or s.result != "pass"]
@@ -560,12 +581,7 @@ def _decide(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Ca
             event="decide",
             steps=unfinished,
         )
-    case = _decided(case, d, e.time_ms, "approved", "")
-    if d.commitment_check_days:
-        case = replace(
-            case, commitment_deadline_ms=add_working_days(e.time_ms, d.commitment_check_days, cal)
-        )
-    return _entry(case, e, "approved")
+    return _entry(_decided(case, d, e.time_ms, "approved", "", cal), e, "approved")
 
 
 def _verify_commitment(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
@@ -667,4 +683,6 @@ def apply(case: Case, event: Event, defn: ServiceDefinition, cal: WorkCalendar) 
 
 def overdue(case: Case, now_ms: int) -> list[StepState]:
     """Return the case's open or blocked steps whose time limit passed before ``now_ms``."""
+    if case.status != "accepted":  # decided, withdrawn, or waiting for the applicant
+        return []
     return [s for s in case.steps if s.status in ("open", "blocked") and 0 < s.deadline_ms < now_ms]
