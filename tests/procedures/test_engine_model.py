@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hypothesis import settings
+from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -394,8 +394,9 @@ def model_open(
 ) -> Model:
     m = Model(defn, applicant, "submitted", "", [MStep(s) for s in defn.steps], ["submitted"])
     m.consents = consents
-    if defn.auto_accept:
+    if defn.auto_accept:  # the engine accepts it at once, and says so in the timeline
         m.status = "accepted"
+        m.history.append("accepted")
         _open_ready(m, now)
     return m
 
@@ -849,8 +850,13 @@ class CasesVsModel(RuleBasedStateMachine):
                 assert not self._check(tr, t, tr.applicant if t == "withdraw" else STAFF[3], {})
 
 
-# One failure is shrunk and reported: shrinking several at once takes minutes.
+# One failure is shrunk and reported, without the "explain" phase: on this machine, explaining
+# or shrinking several failures at once takes minutes where shrinking one takes seconds.
 CasesVsModel.TestCase.settings = settings(
-    max_examples=50, stateful_step_count=30, deadline=None, report_multiple_bugs=False
+    max_examples=50,
+    stateful_step_count=30,
+    deadline=None,
+    report_multiple_bugs=False,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
 )
 TestCasesVsModel = CasesVsModel.TestCase

@@ -519,6 +519,8 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
     co_handlers = [p.dept(d, f"co_handlers[{i}]", departments) for i, d in enumerate(co)]
     if owner and owner in co_handlers:
         p.add("co_handlers", "the owner is not also a co-handler")
+    if len(set(co_handlers)) != len(co_handlers):
+        p.add("co_handlers", "a department is named twice")
     if not p.strings(obj, "legal_basis", ""):
         p.add("legal_basis", "name at least one law or regulation")
     p.strings(obj, "keywords", "", 40)

@@ -154,9 +154,12 @@ def open_case(
         history=(),
     )
     case = _entry(case, event, "submitted")
-    if defn.auto_accept:
+    if defn.auto_accept:  # accepted on submission, by the engine (recorded as such)
         case = replace(case, status="accepted", accepted_ms=event.time_ms)
-        case = _open_ready(case, defn, event.time_ms, cal)
+        system = Event(
+            event.type, Actor("node", "system", defn.owner, "", ""), event.time_ms, event.tx, {}
+        )
+        case = _open_ready(_entry(case, system, "accepted"), defn, event.time_ms, cal)
     return case
 
 
