@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from govchain.errors import GovchainError, OAuthError
-from govchain.portal.routes import home, login
+from govchain.portal.routes import apply, cases, home, login, staff
 from govchain.portal.security import RateLimit
 from govchain.portal.sessions import SessionStore
 from govchain.portal.web import CLIENT_ID, Portal, environment, error_page
@@ -58,7 +58,7 @@ def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
     )
     static = resources.files("govchain.portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (login, home):
+    for module in (login, home, staff, apply, cases):
         app.include_router(module.router)
     previous = app.exception_handlers.get(GovchainError)
 

@@ -204,4 +204,7 @@ def safe_next(value: str | None) -> str:
     """A same-site path to go to after login (never another site)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" would become "//evil…".
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return "/"
     return value
