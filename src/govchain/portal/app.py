@@ -8,33 +8,25 @@ already holds: the identity service, the case desk, the node.
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from govchain.errors import GovchainError, OAuthError
-from govchain.portal.routes import apply, cases, home, login, staff
+from govchain.portal.routes import apply, cases, home, login, me, staff
 from govchain.portal.security import RateLimit
 from govchain.portal.sessions import SessionStore
-from govchain.portal.web import CLIENT_ID, Portal, environment, error_page
+from govchain.portal.web import (
+    CLIENT_ID,
+    Portal,
+    environment,
+    error_page,
+    read_demo_logins,
+)
 
 PORTAL_PREFIXES = ("/v1/", "/oidc/", "/.well-known/", "/docs", "/openapi", "/problems", "/healthz")
 """Paths that are the API's, not the portal's (their errors stay problem documents)."""
-
-
-def read_demo_logins(network_dir: Path) -> list[dict[str, str]]:
-    """The demo accounts written by ``govchain demo`` (``demo-logins.txt``), if any."""
-    path = Path(network_dir) / "demo-logins.txt"
-    if not path.exists():
-        return []
-    found = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[0] in ("citizen", "enterprise", "staff"):
-            found.append({"kind": parts[0], "login": parts[1], "who": parts[2]})
-    return found
 
 
 def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
@@ -58,8 +50,9 @@ def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
     )
     static = resources.files("govchain.portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (login, home, staff, apply, cases):
+    for module in (login, home, staff, apply, cases, me):
         app.include_router(module.router)
+    me.install(app)  # the click log, its recording middleware, the recommender's model
     previous = app.exception_handlers.get(GovchainError)
 
     async def portal_errors(request: Request, exc: Exception) -> Response:

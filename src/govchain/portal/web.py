@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -53,6 +54,28 @@ class Portal:
     """Demo accounts to try, listed on the login page of a demo network ([] otherwise)."""
     secure_cookies: bool
     """Whether cookies are ``Secure`` (always, except plain-HTTP test clients)."""
+
+
+def read_demo_logins(network_dir: Path) -> list[dict[str, str]]:
+    """The demo accounts written by ``govchain demo`` (``demo-logins.txt``), if any."""
+    path = Path(network_dir) / "demo-logins.txt"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] in ("citizen", "enterprise", "staff"):
+            found.append({"kind": parts[0], "login": parts[1], "who": parts[2]})
+    return found
+
+
+def demo_logins(request: Request) -> list[dict[str, str]]:
+    """The demo accounts to list on the login page (read again until found: ``govchain demo``
+    writes the file after it mounted the portal, when it seeds the demo data)."""
+    portal = portal_of(request)
+    if not portal.demo_logins:
+        portal.demo_logins = read_demo_logins(request.app.state.settings.network_dir)
+    return portal.demo_logins
 
 
 def environment() -> jinja2.Environment:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from govchain.errors import GovchainError
+from govchain.portal.routes import me
 from govchain.portal.web import desk_of, language, render, session_of
 
 router = APIRouter(include_in_schema=False)
@@ -49,9 +50,18 @@ def home(request: Request) -> Response:
     """Search, life events, and the person's own matters."""
     session = session_of(request)
     mine: list[dict[str, Any]] = []
+    suggestions: list[dict[str, Any]] | None = []
     if session is not None and session.kind != "staff":
         mine = desk_of(request).node.query("cases", "cases_of", {"applicant": session.user})
-    return render(request, "home.html", session=session, events=life_events(request), mine=mine)
+        suggestions = me.suggestions_for(request, session, mine)  # None: personalisation off
+    return render(
+        request,
+        "home.html",
+        session=session,
+        events=life_events(request),
+        mine=mine,
+        suggestions=suggestions,
+    )
 
 
 @router.get("/services")

@@ -20,6 +20,7 @@ from govchain.portal.security import check_csrf
 from govchain.portal.sessions import COOKIE, MAX_S, PortalSession
 from govchain.portal.web import (
     CLIENT_ID,
+    demo_logins,
     portal_of,
     redirect,
     render,
@@ -33,9 +34,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/login")
 def login_page(request: Request, next: Annotated[str, Query(max_length=500)] = "/") -> Response:
     """Who may log in here; the demo network lists accounts to try."""
-    return render(
-        request, "login.html", next_path=safe_next(next), demo=portal_of(request).demo_logins
-    )
+    return render(request, "login.html", next_path=safe_next(next), demo=demo_logins(request))
 
 
 @router.get("/login/start")
