@@ -20,8 +20,9 @@ BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-# Debian packages the test suite needs (checked with dpkg, installed only when missing).
-TEST_DEB_PACKAGES := etcd-server chromium
+# Debian packages the test suite needs (checked with dpkg, installed only when missing): etcd for
+# the network tests, Chromium and a Chinese font for the portal's browser tests and screenshots.
+TEST_DEB_PACKAGES := etcd-server chromium fonts-wqy-microhei
 
 # Paths the linters look at; bench/ may not exist yet in a fresh clone.
 LINT_PATHS := $(wildcard src tests bench)
