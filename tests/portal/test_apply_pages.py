@@ -79,7 +79,7 @@ class Browser:
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         call = functools.partial(self._http.request, method, url, **kwargs)
-        return self._portal.call(call)  # type: ignore[arg-type]
+        return self._portal.call(call)
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", url, **kwargs)

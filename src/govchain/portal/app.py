@@ -20,7 +20,7 @@ from govchain.portal.sessions import SessionStore
 from govchain.portal.web import (
     CLIENT_ID,
     Portal,
-    environment,
+    environments,
     error_page,
     read_demo_logins,
 )
@@ -44,7 +44,7 @@ def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
         sessions=SessionStore(),
         logins=RateLimit(30, 60.0),
         redirect_uri=redirect_uri,
-        templates=environment(),
+        templates=environments(),
         demo_logins=read_demo_logins(settings.network_dir),
         secure_cookies=secure_cookies,
     )

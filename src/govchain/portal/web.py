@@ -48,8 +48,9 @@ class Portal:
     """Logins started per address."""
     redirect_uri: str
     """Where the provider sends the browser back (``…/callback``)."""
-    templates: jinja2.Environment
-    """The pages."""
+    templates: dict[str, jinja2.Environment]
+    """The pages, one environment per language (its translations installed once, so that
+    requests in different languages rendered at the same time never mix)."""
     demo_logins: list[dict[str, str]]
     """Demo accounts to try, listed on the login page of a demo network ([] otherwise)."""
     secure_cookies: bool
@@ -78,8 +79,13 @@ def demo_logins(request: Request) -> list[dict[str, str]]:
     return portal.demo_logins
 
 
-def environment() -> jinja2.Environment:
-    """The template environment (autoescaped, gettext installed per render)."""
+def environments() -> dict[str, jinja2.Environment]:
+    """A template environment per language."""
+    return {lang: environment(lang) for lang in i18n.LANGUAGES}
+
+
+def environment(lang: str) -> jinja2.Environment:
+    """The template environment of a language (autoescaped, its gettext installed)."""
     folder = resources.files("govchain.portal").joinpath("templates")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
@@ -92,6 +98,7 @@ def environment() -> jinja2.Environment:
     env.filters["yuan"] = lambda fen: f"{int(fen) // 100:,}.{int(fen) % 100:02d}"
     env.filters["cst"] = _cst
     env.filters["urlquote"] = lambda s: quote(str(s), safe="")
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return env
 
 
@@ -174,11 +181,9 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     """Render a page in the request's language, with the security headers."""
     portal = portal_of(request)
     lang = language(request)
-    tr = i18n.translations(lang)
-    env = portal.templates
+    env = portal.templates[lang]
     session = context.pop("session", None) or session_of(request)
     page = env.get_template(template)
-    env.install_gettext_translations(tr, newstyle=True)  # type: ignore[attr-defined]
     html = page.render(
         request=request,
         lang=lang,

@@ -86,7 +86,11 @@ class ClickRecorder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on; record it once it answered a page."""
-        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith(NOT_PAGES):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"].startswith(NOT_PAGES)
+        ):
             await self.app(scope, receive, send)
             return
         seen = [0, False]  # status, whether the body is HTML
@@ -231,7 +235,9 @@ class Journeys:
             self._dirty = False
             with self._lock:
                 views = [list(v) for v in self._views.values()]
-            self._model = build_model(self.desk.catalogue().list(), [*self.case_sequences(), *views])
+            self._model = build_model(
+                self.desk.catalogue().list(), [*self.case_sequences(), *views]
+            )
             self._built = time.monotonic()
         return self._model
 
@@ -239,7 +245,7 @@ class Journeys:
 def suggestions_for(
     request: Request, session: PortalSession, cases: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]] | None:
-    """"You may also need" for a citizen or enterprise (``None`` for staff and for people who
+    """ "You may also need" for a citizen or enterprise (``None`` for staff and for people who
     switched personalisation off): ``{code, name, reason, method}`` each."""
     log: ClickLog | None = getattr(request.app.state, "clicklog", None)
     journeys: Journeys | None = getattr(request.app.state, "journeys", None)
@@ -263,7 +269,12 @@ def suggestions_for(
     attributes = Attributes(facts, journeys.viewed(log.pseudonym(session.user)))
     model = journeys.model()
     return [
-        {"code": s.code, "name": model.services[s.code].name, "reason": s.reason, "method": s.method}
+        {
+            "code": s.code,
+            "name": model.services[s.code].name,
+            "reason": s.reason,
+            "method": s.method,
+        }
         for s in recommend(history, attributes, model, SUGGESTIONS)
     ]
 
