@@ -16,6 +16,7 @@ visits is measured, audited and checked at phone width, and some are photographe
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,15 @@ def launch(playwright: Playwright) -> Browser:
             f"{CHROMIUM} is missing: the portal's browser tests need Debian's Chromium "
             "(`apt-get install chromium`; `make test` installs it). They never download a "
             "browser (no `playwright install`)."
+        )
+    fonts = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False
+    )
+    if not fonts.stdout.strip():
+        pytest.fail(
+            "no Chinese font is installed: the pages would show boxes instead of Chinese (in "
+            "the screenshots too) and their widths would be wrong. Install Debian's "
+            "fonts-wqy-microhei (or fonts-noto-cjk)."
         )
     # --no-sandbox: the tests run as root in a container, where Chromium's sandbox cannot start.
     return playwright.chromium.launch(

@@ -71,21 +71,26 @@ PAGES = {
 """Pages written by the other portal modules: route path and the module serving it."""
 
 
-def has_page(paths: set[str], page: str) -> bool:
-    """Whether the application serves one of ``PAGES`` (by its route path)."""
-    return PAGES[page][0] in paths
+PROBE = {"code": "330100-ZX-0001", "number": "20260101-00001-0"}
+"""Values put into ``PAGES``' paths to ask whether they are served."""
 
 
-def need(paths: set[str], *pages: str) -> None:
+def served(response: httpx.Response) -> bool:
+    """Whether a page is served at all: the API answers a path nobody serves with a 404
+    problem document (a served page answers HTML, or sends the browser to log in)."""
+    return response.status_code != 404 or "text/html" in response.headers.get("content-type", "")
+
+
+def has_page(pages: set[str], page: str) -> bool:
+    """Whether one of ``PAGES`` is among those served."""
+    return page in pages
+
+
+def need(pages: set[str], *wanted: str) -> None:
     """Fail the test, naming them, when any of these ``PAGES`` is not served."""
-    missing = [f"{PAGES[p][0]} from {PAGES[p][1]}" for p in pages if not has_page(paths, p)]
+    missing = [f"{PAGES[p][0]} from {PAGES[p][1]}" for p in wanted if p not in pages]
     if missing:
         pytest.fail("this test waits for pages not served yet: " + "; ".join(missing))
-
-
-def route_paths(app: FastAPI) -> set[str]:
-    """Every route path of an application (``/cases/{number}`` …)."""
-    return {str(getattr(r, "path", "")) for r in app.routes}
 
 
 def logins_of(network_dir: Path) -> dict[str, str]:
@@ -198,10 +203,11 @@ class Site:
     clients: list[Client] = field(default_factory=list)
     """Clients made, closed at the end."""
 
-    @property
+    @functools.cached_property
     def paths(self) -> set[str]:
-        """The application's route paths."""
-        return route_paths(self.app)
+        """Which of ``PAGES`` the application serves."""
+        c = self.client()
+        return {p for p, (path, _) in PAGES.items() if served(c.get(path.format(**PROBE)))}
 
     def client(self, host: str = "127.0.0.1") -> Client:
         """A new client (no cookies) from this address."""
@@ -292,11 +298,14 @@ class Demo:
     logins: dict[str, str]
     """Demo logins (``logins_of``)."""
 
-    def serves(self, page: str, **values: str) -> bool:
-        """Whether one of ``PAGES`` is served (a 404 problem document means it is not)."""
-        path = PAGES[page][0].format(**values)
-        r = httpx.get(self.url + path, follow_redirects=False, timeout=30)
-        return r.status_code != 404 or "text/html" in r.headers.get("content-type", "")
+    @functools.cached_property
+    def paths(self) -> set[str]:
+        """Which of ``PAGES`` it serves."""
+        return {
+            p
+            for p, (path, _) in PAGES.items()
+            if served(httpx.get(self.url + path.format(**PROBE), timeout=30))
+        }
 
     def stop(self) -> int:
         """Stop it with SIGTERM (it commits what is queued and exits 0)."""

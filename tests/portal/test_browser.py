@@ -25,7 +25,7 @@ import pytest
 from browser import SHOTS, Audits, Visitor, launch
 from playwright.sync_api import Browser, sync_playwright
 
-from conftest import GOVCHAIN, PAGES, Demo, need
+from conftest import GOVCHAIN, Demo, need
 from govchain.apps.enterprise.demo import DEMO_PASSWORD
 from govchain.portal import i18n
 
@@ -171,16 +171,10 @@ def test_login_through_the_provider_and_logout(
     page.goto("/login/start?next=/")
     assert "/oidc/authorize" in page.url and page.locator("input[name=password]").count() == 1
     clean(v)
-    need(demo_paths(demo), "cases")
+    need(demo.paths, "cases")
     page.goto("/cases")
     v.check()
     assert v.path().startswith("/login?next=%2Fcases"), v.path()
-
-
-def demo_paths(demo: Demo) -> set[str]:
-    """The ``PAGES`` the demo serves, as route paths (for ``need``)."""
-    values = {"code": SERVICE, "number": "0"}
-    return {PAGES[p][0] for p in PAGES if demo.serves(p, **values)}
 
 
 # --- languages ------------------------------------------------------------------------------
@@ -337,7 +331,7 @@ def handle_as_officer(v: Visitor, number: str) -> None:
 def test_apply_handle_decide_and_verify(
     browser: Browser, demo: Demo, audits: Audits, visitors: list[Visitor], tmp_path: Path
 ) -> None:
-    need(demo_paths(demo), "apply", "cases", "case", "staff")
+    need(demo.paths, "apply", "cases", "case", "staff")
     citizen = visitor(visitors, browser, demo, audits)
     page = citizen.page
     citizen.goto("/")
@@ -433,7 +427,7 @@ def test_keyboard_only_login_and_application(
     v.tab_to(lambda f: f["href"] == f"/services/{SERVICE}/apply")
     press(v, "Enter")
     v.check()
-    need(demo_paths(demo), "apply", "case")
+    need(demo.paths, "apply", "case")
     v.tab_to(lambda f: f["href"].startswith(f"/services/{SERVICE}/apply/"))
     press(v, "Enter")
     if "/apply/who" in page.url:

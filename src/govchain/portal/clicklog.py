@@ -235,14 +235,18 @@ class ClickLog:
         self._write_lock = threading.RLock()
         self._pending: list[tuple[int, str, str, str, str]] = []
         self._names: dict[str, str] = {}
-        self._optout = {k[len(_OPTOUT) :].decode() for k, _ in store.scan(TABLE, _OPTOUT, _end(_OPTOUT))}
+        self._optout = {
+            k[len(_OPTOUT) :].decode() for k, _ in store.scan(TABLE, _OPTOUT, _end(_OPTOUT))
+        }
         head = orjson.loads(store.get(TABLE, _HEAD) or b"{}")
         self._next: int = head.get("next", 0)
         self._hash: str = head.get("hash", GENESIS_PREV)
         self._seq: int = head.get("seq", 0)
         self._first_kept: int = head.get("first_kept", 0)
         # Batch number -> (anchor transaction, when sent); stored as numbers only.
-        self._unanchored: dict[int, tuple[str, int]] = {n: ("", 0) for n in head.get("unanchored", [])}
+        self._unanchored: dict[int, tuple[str, int]] = {
+            n: ("", 0) for n in head.get("unanchored", [])
+        }
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -359,7 +363,7 @@ class ClickLog:
             tx = self.anchor.put(head.number, head.anchor_value())
         except GovchainError as exc:  # the node is busy or stopping: sent again later
             _log.warning("click log batch %d: anchor not sent: %s", head.number, exc)
-            return
+            tx = ""
         self._unanchored[head.number] = (tx, self._clock())
 
     def _reconcile(self) -> None:
@@ -420,7 +424,11 @@ class ClickLog:
                 for who in {e["who"] for e in self.events_of(number)}:
                     batch.delete(TABLE, _who_key(who, number))
                 batch.delete(TABLE, events_key(number))
-                batch.put(TABLE, batch_key(number), canonical_unchecked(asdict(replace(head, purged=True))))
+                batch.put(
+                    TABLE,
+                    batch_key(number),
+                    canonical_unchecked(asdict(replace(head, purged=True))),
+                )
                 number += 1
             purged = number - self._first_kept
             if purged:
@@ -440,7 +448,9 @@ class ClickLog:
             for number in range(self._next):
                 head = self.batch(number)
                 if head.prev != prev:
-                    raise _broken(number, "its prev is not the previous batch's hash", prev, head.prev)
+                    raise _broken(
+                        number, "its prev is not the previous batch's hash", prev, head.prev
+                    )
                 if not head.purged:
                     events += self._check_events(head)
                 if self.anchor is not None:
@@ -448,7 +458,9 @@ class ClickLog:
                     if found is None and number in self._unanchored:
                         pending.append(number)
                     elif found != head.anchor_value():
-                        raise _broken(number, "the anchor on-chain differs", head.anchor_value(), found)
+                        raise _broken(
+                            number, "the anchor on-chain differs", head.anchor_value(), found
+                        )
                     else:
                         anchored += 1
                 prev = head.hash

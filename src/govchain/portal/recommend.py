@@ -60,7 +60,6 @@ POPULAR_REASON: Mapping[str, str] = {
 """Reason of a suggestion made only because many people use the service."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class ServiceInfo:
     """What the recommender knows of a published service."""
@@ -227,7 +226,9 @@ def recommend(
     eligible = _eligible(attributes, model)
     decided = bool(attributes.enterprises)
     nexts = _next_after(person_history, attributes.viewed, model)
-    started = {e for c in person_history if c in model.services for e in model.services[c].life_events}
+    started = {
+        e for c in person_history if c in model.services for e in model.services[c].life_events
+    }
     top = max(model.popularity.values(), default=0)
     scored: list[Suggestion] = []
     for code, info in model.services.items():
