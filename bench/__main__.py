@@ -14,6 +14,7 @@ from bench import (
     casework_bench,
     catalogue_bench,
     catchup_bench,
+    recommend_bench,
     contracts_bench,
     http_bench,
     identity_bench,
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> None:
         cases_bench.main(["--cases", "200"])
         casework_bench.main(["--cases", "5", "--burst", "20", "--jumps", "3"])
         catalogue_bench.main(["--quick"])
+        recommend_bench.main(["--quick"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -60,6 +62,7 @@ def main(argv: list[str]) -> None:
         cases_bench.main([])
         casework_bench.main([])
         catalogue_bench.main([])
+        recommend_bench.main([])
 
 
 if __name__ == "__main__":

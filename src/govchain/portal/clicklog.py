@@ -318,22 +318,30 @@ class ClickLog:
 
     def _write(self, items: list[tuple[int, str, str, str, str]]) -> BatchHead:
         number, prev, first = self._next, self._hash, self._seq
-        events = [
+        events: list[dict[str, Any]] = [
             {"seq": first + i, "time_ms": t, "who": w, "kind": k, "path": p, "detail": d}
             for i, (t, w, k, p, d) in enumerate(items)
         ]
         root, digest = self._digest(prev, events)
-        times = [e["time_ms"] for e in events]
+        times = [t for t, *_ in items]
         head = BatchHead(number, digest, prev, root, len(events), first, min(times), max(times))
         batch = WriteBatch()
         batch.put(TABLE, events_key(number), canonical_unchecked(events))
         batch.put(TABLE, batch_key(number), canonical_unchecked(asdict(head)))
-        for who in {e["who"] for e in events}:
+        for who in {w for _, w, *_ in items}:
             batch.put(TABLE, _who_key(who, number), b"")
+        kept = (self._next, self._hash, self._seq, dict(self._unanchored))
         self._unanchored[number] = ("", 0)
         self._next, self._hash, self._seq = number + 1, digest, first + len(events)
         batch.put(TABLE, _HEAD, self._head_bytes())
-        self._store.commit(batch)  # one commit per batch: events, header, index, chain head
+        try:
+            self._store.commit(batch)  # one commit per batch: events, header, index, chain head
+        except BaseException:
+            # Nothing was written: the chain stays where it was and the events wait again.
+            self._next, self._hash, self._seq, self._unanchored = kept
+            with self._lock:
+                self._pending[:0] = items
+            raise
         self._send(head)
         for listener in self.listeners:
             listener(events)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from govchain.apps.enterprise.permits import permits_for
 from govchain.errors import GovchainError
@@ -156,7 +157,7 @@ def build_model(
             continue
         count += 1
         popularity.update(set(known))
-        for a, b in zip(known, known[1:], strict=False):
+        for a, b in pairwise(known):
             if a != b:
                 following.setdefault(a, Counter())[b] += 1
     return Model(

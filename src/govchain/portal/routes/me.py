@@ -14,6 +14,7 @@ personalisation switch; the middleware that records page views, searches and cli
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -68,6 +69,7 @@ VIEWS_KEPT = 50
 KIND_NAMES = {"view": N_("Page view"), "search": N_("Search"), "click": N_("Click")}
 """What each kind of event is called on the page."""
 
+_logger = logging.getLogger(__name__)
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -162,11 +164,13 @@ def install(app: FastAPI) -> ClickLog:
     node: Node = app.state.node
     desk: CaseDesk = app.state.casedesk
     network_dir = app.state.settings.network_dir
+    try:
+        anchor: KvAnchor | None = KvAnchor(node, desk, portal_dept(node, network_dir))
+    except NotFound as exc:  # still logged and chained; verify_chain checks no anchors
+        _logger.warning("click log: batches are not anchored: %s", exc.message)
+        anchor = None
     log = ClickLog(
-        node.ledger.store,
-        node.suite.hash,
-        load_or_create_key(network_dir),
-        anchor=KvAnchor(node, desk, portal_dept(node, network_dir)),
+        node.ledger.store, node.suite.hash, load_or_create_key(network_dir), anchor=anchor
     )
     app.state.clicklog = log
     app.state.journeys = Journeys(node, desk, log)
