@@ -15,6 +15,7 @@ visits is measured, audited and checked at phone width, and some are photographe
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 from dataclasses import dataclass, field
@@ -270,7 +271,5 @@ class Visitor:
 
     def close(self) -> None:
         """Close the context."""
-        try:
+        with contextlib.suppress(Error):  # closed already (the browser went first)
             self.context.close()
-        except Error:
-            pass

@@ -67,6 +67,7 @@ PAGES = {
     "cases": ("/cases", "routes/cases.py (my cases)"),
     "case": ("/cases/{number}", "routes/cases.py (a case)"),
     "staff": ("/staff", "routes/staff.py (the staff workbench)"),
+    "activity": ("/me/activity", "routes/me.py (what I did, recommendations)"),
 }
 """Pages written by the other portal modules: route path and the module serving it."""
 
@@ -373,6 +374,8 @@ def path_of(url: str) -> str:
 
 GUIDE_CODE = "330100-ZX-0001"
 """A service whose guide the tests open (企业简易注销登记)."""
+FILING = "330100-BA-0003"
+"""A service the tests apply for (报关单位备案: one page of each kind, who to check)."""
 
 
 def pages_to_visit(site: Site) -> dict[str, list[str]]:
@@ -397,9 +400,15 @@ def pages_to_visit(site: Site) -> dict[str, list[str]]:
     if has_page(paths, "cases"):
         out["citizen"].append("/cases")
     if has_page(paths, "case"):
-        out["citizen"] += [f"/cases/{c['number']}" for c in site.cases_of(citizen)[:3]]
+        numbers = [c["number"] for c in site.cases_of(citizen)[:3]]
+        out["citizen"] += [f"/cases/{n}" for n in numbers]
+        out["citizen"].append(f"/cases/{numbers[0]}/confirmation")
     if has_page(paths, "apply"):
-        out["citizen"].append(f"/services/{GUIDE_CODE}/apply")
+        out["citizen"] += [f"/services/{FILING}/apply", f"/services/{FILING}/apply/who"]
+    if has_page(paths, "activity"):
+        out["citizen"].append("/me/activity")
     if has_page(paths, "staff"):
-        out["staff"].append("/staff")
+        queue = site.node.query("cases", "queue", {"dept": "market", "limit": 1})
+        out["staff"] += ["/staff", "/staff?overdue=true", f"/staff/cases/{queue[0]['case']}"]
+        out["citizen"].append("/staff")  # refused: a 403 page
     return out

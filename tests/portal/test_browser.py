@@ -352,6 +352,9 @@ def test_apply_handle_decide_and_verify(
     number = apply_with_the_mouse(citizen, shots=True)
     citizen.goto("/cases")
     assert page.locator(f"a[href='/cases/{number}']").count() == 1
+    assert citizen.goto("/staff").status == 403  # the workbench is for staff (a 403 page)
+    if "activity" in demo.paths:  # not part of this journey, but audited like every page
+        citizen.goto("/me/activity")
 
     officer = visitor(visitors, browser, demo, audits)
     handle_as_officer(officer, number)
@@ -486,6 +489,29 @@ def type_date(v: Visitor, name: str) -> None:
     v.page.keyboard.type("12072026")
     value = v.page.eval_on_selector(f"[name={name}]", "e => e.value")
     assert value == "2026-12-07", f"the date input took 12072026 as {value!r}"
+
+
+def test_the_audit_finds_what_it_looks_for(browser: Browser) -> None:
+    """The checks are not vacuous: a page with an image without a text alternative, grey on
+    white text, a wide block and a failing script fails each of them."""
+    v = Visitor(browser, "http://127.0.0.1", Audits())  # a page of its own: no server
+    try:
+        v.page.set_content(
+            '<!doctype html><html lang="en"><head><title>t</title></head><body><main>'
+            '<img src="data:,"><p style="color:#ccc;background:#fff">faint</p>'
+            '<div style="width:800px">wide</div><script>nothing.here()</script></main></body>'
+            "</html>"
+        )
+        found = " ".join(v.check().problems())
+    finally:
+        v.close()
+    for expected in (
+        "critical image-alt",
+        "serious color-contrast",
+        "px wide on a phone",
+        "nothing",
+    ):
+        assert expected in found, (expected, found)
 
 
 def test_screenshots_were_saved() -> None:

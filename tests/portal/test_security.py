@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from conftest import (
+    FILING,
     ORIGIN,
     Client,
     Site,
@@ -183,21 +184,76 @@ def test_a_login_form_posted_from_another_site_is_refused(site: Site) -> None:
     assert "govchain_session" not in c.http.cookies
 
 
+FILING_FORM = {
+    "application_kind": "新办",
+    "application_date": "2026-12-07",
+    "signatory_name": "肖慧",
+    "truthfulness_pledge": "true",
+    "licence_delivery": "电子证照",
+    "contact_name": "肖慧",
+    "contact_phone": "13800138000",
+    "declarant_kind": "进出口货物收发货人",
+    "customs_office": "杭州海关",
+    "trade_kind": "一般贸易",
+}
+
+
+def forged(c: Client, action: str, token: str) -> None:
+    """Post to ``action`` without the token, with a wrong one, and with the right one from
+    another site: each is refused (403)."""
+    for headers, data in (
+        ({}, {}),
+        ({}, {"csrf": "x" * 43}),
+        ({"Origin": EVIL}, {"csrf": token}),
+        ({"Sec-Fetch-Site": "cross-site"}, {"csrf": token}),
+    ):
+        r = c.post(action, data=data, headers=headers)
+        assert r.status_code == 403, (action, headers, r.status_code)
+
+
 def test_a_forged_application_is_refused_and_nothing_is_filed(site: Site) -> None:
-    need(site.paths, "apply")
+    """A draft is taken to its last page; a forged submit files nothing, the real one does."""
+    need(site.paths, "apply", "case")
     c = logged_in(site)
-    before = len(site.cases_of(site.logins["citizen"]))
-    page = c.get(f"/services/{pages_to_visit(site)['citizen'][-1].split('/')[2]}/apply")
-    assert page.status_code in (200, 303)
-    forms = re.findall(r'<form[^>]*method="post"[^>]*action="([^"]+)"', page.text)
-    assert forms, "the application page has no form"
-    for action in forms:
-        if action == "/logout":
-            continue
-        for headers, data in (({}, {}), ({"Origin": EVIL}, {"csrf": csrf_of(page.text)})):
-            r = c.post(action, data=data, headers=headers)
-            assert r.status_code == 403, (action, headers, r.status_code)
-    assert len(site.cases_of(site.logins["citizen"])) == before
+    citizen = site.logins["citizen"]
+    before = len(site.cases_of(citizen))
+    base = f"/services/{FILING}/apply"
+    who = c.get(f"{base}/who")
+    token = csrf_of(who.text)
+    subject = re.findall(r'name="subject" value="([^"]+)"', who.text)[0]
+    for step in ("who", "consent", "form", "materials", "check", "discard"):
+        forged(c, f"{base}/{step}", token)
+    steps = (
+        ("who", {"subject": subject}, None),
+        ("consent", {"consent": "business_licence"}, None),
+        ("form", FILING_FORM, None),
+        ("materials", {}, {"file-application": ("form.pdf", b"%PDF-1.4 test", "application/pdf")}),
+    )
+    for step, data, files in steps:
+        r = c.post(f"{base}/{step}", data={"csrf": token, **data}, files=files)
+        assert r.status_code == 303, (step, r.status_code, r.text[:2000])
+    assert c.get(f"{base}/check").status_code == 200  # the draft is complete
+    forged(c, f"{base}/check", token)
+    assert len(site.cases_of(citizen)) == before  # nothing filed
+    filed = c.post(f"{base}/check", data={"csrf": token}, headers={"Origin": ORIGIN})
+    assert filed.status_code == 303 and filed.headers["location"].endswith("/confirmation")
+    assert len(site.cases_of(citizen)) == before + 1  # the same post with its token files
+    number = filed.headers["location"].split("/")[2]
+    forged(c, f"/cases/{number}/withdraw", token)
+    assert site.node.query("cases", "case", {"case": number})["status"] == "submitted"
+
+
+def test_a_forged_staff_action_is_refused_and_changes_nothing(site: Site) -> None:
+    need(site.paths, "staff")
+    officer = logged_in(site, "market/officer")
+    token = csrf_of(officer.get("/staff").text)
+    queue = site.node.query("cases", "queue", {"dept": "market", "limit": 100})
+    number = str(queue[0]["case"])
+    before = site.node.query("cases", "case", {"case": number})
+    for transition in ("accept", "claim", "decide", "reject"):
+        forged(officer, f"/staff/cases/{number}/{transition}", token)
+    forged(officer, "/staff/batch", token)
+    assert site.node.query("cases", "case", {"case": number}) == before
 
 
 # --- who may see what -----------------------------------------------------------------------
@@ -212,7 +268,9 @@ def test_another_persons_case_is_forbidden(site: Site) -> None:
     other = site.someone_elses_case(site.logins["citizen"])
     r = c.get(f"/cases/{other}")
     assert r.status_code == 403
-    assert other not in r.text.replace(f"/cases/{other}", "")  # nothing of it shown
+    case = site.node.query("cases", "case", {"case": other})
+    assert case["applicant"] not in r.text  # nothing of the case is shown
+    assert "/v1/transactions/" not in r.text and case["form_hash"] not in r.text
 
 
 def test_staff_pages_are_forbidden_to_citizens(site: Site) -> None:
