@@ -391,6 +391,17 @@ def test_next_cannot_send_the_browser_to_another_site(site: Site, target: str) -
     assert back.headers["location"] == "/", back.headers["location"]
 
 
+def test_a_stale_login_answer_starts_a_new_login_from_home(site: Site) -> None:
+    """A login answer the portal does not know (too late, used already) asks to log in again,
+    and the new login goes home, not back to the stale answer (which would fail again)."""
+    c = site.client()
+    stale = c.get("/callback", params={"state": "unknown-state", "code": "x"})
+    assert stale.status_code == 303 and stale.headers["location"] == "/login?next=%2F"
+    back = c.login(site.logins["citizen"])
+    replay = c.get(back.request.url.path, params=dict(back.request.url.params))
+    assert replay.status_code == 303 and replay.headers["location"] == "/login?next=%2F"
+
+
 def test_next_keeps_a_path_of_this_site(site: Site) -> None:
     c = site.client()
     back = c.login(site.logins["citizen"], next_path="/services?q=注销")

@@ -225,6 +225,8 @@ _STATUS: tuple[tuple[type[GovchainError], int], ...] = (
 
 def _next_path(request: Request) -> str:
     path = request.url.path
+    if path == "/callback":  # a failed login answer: coming back to it would fail again
+        return "/"
     return path + (f"?{request.url.query}" if request.url.query else "")
 
 
