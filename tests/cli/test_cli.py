@@ -25,7 +25,8 @@ from govchain.storage.base import WriteBatch
 from govchain.storage.factory import open_store
 
 GOVCHAIN = Path(sys.executable).with_name("govchain")
-ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+# The demo's own data is seeded smaller in tests (``govchain demo`` seeds 1,000 enterprises).
+ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "GOVCHAIN_DEMO_ENTERPRISES": "60"}
 
 
 def govchain(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -324,7 +324,7 @@ def start_demo(directory: Path, log: Path, timeout_s: float = 120.0) -> Demo:
     """Start ``govchain demo --dir directory`` on a free port; return once ``/v1/health``
     answers (the demo data is seeded before the server listens)."""
     port = free_port()
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "GOVCHAIN_DEMO_ENTERPRISES": "120"}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(GOVCHAIN), "demo", "--dir", str(directory), "--port", str(port)],

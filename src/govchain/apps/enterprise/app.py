@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from govchain.sdk import App
 
 
 def seed_demo(node: Any, app_state: Any, network_dir: Any) -> list[str]:
-    """The demo data (imported here: only ``govchain demo`` needs the generator)."""
+    """The demo data (imported here: only ``govchain demo`` needs the generator). The number
+    of enterprises is 1,000, or ``$GOVCHAIN_DEMO_ENTERPRISES`` (tests seed fewer)."""
+    from govchain.apps.enterprise.demo import DEFAULT_COUNT
     from govchain.apps.enterprise.demo import seed_demo as seed
 
-    return seed(node, app_state, network_dir)
+    count = os.environ.get("GOVCHAIN_DEMO_ENTERPRISES", "")
+    return seed(node, app_state, network_dir, int(count) if count.isdigit() else DEFAULT_COUNT)
 
 
 APP = App(
