@@ -201,6 +201,7 @@ def run_node(
                 "transactions are authorised only by their signatures; anyone who can reach it "
                 "can read state and submit signed transactions (identity endpoints need tokens)[/]"
             )
+        console.print(f"portal on http://{escape(host)}:{port}/  (一网通办)")
         console.print(f"API on http://{escape(host)}:{port}  (OpenAPI docs at /docs)")
         console.print(
             f"login (OpenID Connect) at http://{escape(host)}:{port}"
