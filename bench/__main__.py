@@ -20,6 +20,7 @@ from bench import (
     ledger_bench,
     memory_bench,
     network_bench,
+    portal_bench,
     proofs_bench,
     recommend_bench,
     sharing_bench,
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> None:
         casework_bench.main(["--cases", "5", "--burst", "20", "--jumps", "3"])
         catalogue_bench.main(["--quick"])
         recommend_bench.main(["--quick"])
+        portal_bench.main(["--quick"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -63,6 +65,7 @@ def main(argv: list[str]) -> None:
         casework_bench.main([])
         catalogue_bench.main([])
         recommend_bench.main([])
+        portal_bench.main([])
 
 
 if __name__ == "__main__":
