@@ -32,11 +32,12 @@ from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.node.materials import MaterialStore
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node
-from govchain.procedures.calendar import WorkCalendar, parse_calendar
+from govchain.procedures.calendar import WorkCalendar, load_default_calendar, parse_calendar
 from govchain.procedures.cases import Actor, Event, case_from_json
 from govchain.procedures.catalogue import Catalogue
 from govchain.procedures.definitions import ServiceDefinition, parse_definition
 from govchain.procedures.engine import apply
+from govchain.procedures.layout import CALENDAR_KEY, case_key
 from govchain.procedures.names import HANGZHOU_DIVISIONS, parse_name
 from govchain.procedures.services_contract import departments_in
 from govchain.sharing.keyfiles import ensure_agreement_key
@@ -194,8 +195,14 @@ class CaseDesk:
         return found
 
     def case(self, number: str) -> dict[str, Any]:
-        """Return a case record."""
-        found: dict[str, Any] = self.node.query("cases", "case", {"case": number})
+        """Return a case record (read from committed state without waiting for the committer:
+        one key is either as before or as after a block)."""
+        if type(number) is not str or not 0 < len(number) <= 64:
+            raise NotFound(f"no case {number!r}", case=number)
+        raw = self.node.ledger.state.get_value(case_key(number))
+        if raw is None:
+            raise NotFound(f"no case {number!r}", case=number)
+        found: dict[str, Any] = orjson.loads(raw)
         return found
 
     def catalogue(self) -> Catalogue:
@@ -381,9 +388,12 @@ class CaseDesk:
             found = self.definition(case.service, case.version)["definition"]
             defn = parse_definition(found, departments_in(found))
             self._parsed[(case.service, case.version)] = defn
-        raw_cal = orjson.dumps(self.node.query("services", "calendar", {}))
+        raw_cal = self.node.ledger.state.get_value(CALENDAR_KEY) or b""
         if self._calendar is None or self._calendar[0] != raw_cal:
-            self._calendar = (raw_cal, parse_calendar(orjson.loads(raw_cal)))
+            cal_in_force = (
+                load_default_calendar() if not raw_cal else parse_calendar(orjson.loads(raw_cal))
+            )
+            self._calendar = (raw_cal, cal_in_force)
         cal = self._calendar[1]
         head = self.node.ledger.head
         now = max(self.node.clock_ms(), head.header.timestamp_ms if head else 0)
