@@ -31,7 +31,77 @@ DEPARTMENTS = ("market", "tax", "hrss", "customs")
 """Departments of the harness network; each has an ``<id>/admin`` and ``<id>/officer``."""
 
 
-class ContractHarness:
+class InMemoryNetwork:
+    """Departments (each with a node key and ``<id>/admin`` and ``<id>/officer`` member keys),
+    their genesis and an in-memory ledger running the built-in contracts; blocks are committed
+    at the network's own clock, which starts at ``start_ms``."""
+
+    def __init__(self, departments: tuple[str, ...], suite: str, start_ms: int) -> None:
+        self.suite = get_suite(suite)
+        self.departments = departments
+        self.time_ms = start_ms
+        self._node_keys = {d: self.suite.generate_keypair() for d in departments}
+        self._keys = {
+            f"{d}/{role}": self.suite.generate_keypair()
+            for d in departments
+            for role in ("admin", "officer")
+        }
+        self.genesis = make_genesis(
+            chain_id="harness",
+            suite=suite,
+            created_ms=start_ms,
+            departments=[(d, d, self._node_keys[d].public) for d in departments],
+            members=[
+                Member(m, m.split("/")[0], m.split("/")[1], k.public) for m, k in self._keys.items()
+            ],
+        )
+        self.host: ContractRegistry = builtin_registry(self.genesis, self.suite.hash)
+        self.ledger = Ledger(MemoryStore(), self.genesis, self.suite, self.host)
+        self._nonce = 0
+
+    def advance(self, ms: int) -> None:
+        """Move the clock of the next block on by ``ms``."""
+        self.time_ms += ms
+
+    def _signed(
+        self,
+        contract: str,
+        method: str,
+        args: Mapping[str, Any],
+        member: str,
+        actor: str,
+        case: str,
+    ) -> Transaction:
+        self._nonce += 1
+        private = self._keys[member].private
+        return build_transaction(
+            chain=self.genesis.chain_id,
+            signer=member,
+            nonce=self._nonce,
+            contract=contract,
+            method=method,
+            args=dict(args),
+            actor=actor,
+            case=case,
+            sign=lambda m: self.suite.sign(private, m),
+            hash_fn=self.suite.hash,
+        )
+
+    def commit(self, txs: list[Transaction], advance_ms: int = 1_000) -> list[Receipt]:
+        """Commit ``txs`` as one block ``advance_ms`` after the previous; return the receipts."""
+        self.time_ms += advance_ms
+        proposer = self._node_keys[self.departments[0]]
+        block = self.ledger.commit_block(
+            txs,
+            timestamp_ms=self.time_ms,
+            proposer=self.departments[0],
+            sign_header=lambda m: self.suite.sign(proposer.private, m),
+            checkpoint_keys=[(d, k.private) for d, k in self._node_keys.items()],
+        )
+        return list(block.result.receipts)
+
+
+class ContractHarness(InMemoryNetwork):
     """One contract committed on an in-memory network (see the module docstring)."""
 
     def __init__(
@@ -43,27 +113,8 @@ class ContractHarness:
         policy: dict[str, Any] | None = None,
         start_ms: int = 1_767_225_600_000,  # 2026-01-01T00:00:00Z
     ) -> None:
-        self.suite = get_suite(suite)
+        super().__init__(DEPARTMENTS, suite, start_ms)
         self.name = name
-        self.time_ms = start_ms
-        self._node_keys = {d: self.suite.generate_keypair() for d in DEPARTMENTS}
-        self._keys = {
-            f"{d}/{role}": self.suite.generate_keypair()
-            for d in DEPARTMENTS
-            for role in ("admin", "officer")
-        }
-        self.genesis = make_genesis(
-            chain_id="harness",
-            suite=suite,
-            created_ms=start_ms,
-            departments=[(d, d, self._node_keys[d].public) for d in DEPARTMENTS],
-            members=[
-                Member(m, m.split("/")[0], m.split("/")[1], k.public) for m, k in self._keys.items()
-            ],
-        )
-        self.host: ContractRegistry = builtin_registry(self.genesis, self.suite.hash)
-        self.ledger = Ledger(MemoryStore(), self.genesis, self.suite, self.host)
-        self._nonce = 0
         install: dict[str, Any] = {"name": name, "version": 1, "files": dict(files)}
         if policy is not None:
             install["policy"] = policy
@@ -97,33 +148,9 @@ class ContractHarness:
         case: str = "",
     ) -> Transaction:
         """Build and sign a transaction (not submitted)."""
-        self._nonce += 1
-        private = self._keys[member].private
-        return build_transaction(
-            chain=self.genesis.chain_id,
-            signer=member,
-            nonce=self._nonce,
-            contract=contract or self.name,
-            method=method,
-            args=dict(args or {}),
-            actor=actor or f"{member}#staff",
-            case=case,
-            sign=lambda m: self.suite.sign(private, m),
-            hash_fn=self.suite.hash,
+        return self._signed(
+            contract or self.name, method, args or {}, member, actor or f"{member}#staff", case
         )
-
-    def commit(self, txs: list[Transaction], advance_ms: int = 1_000) -> list[Receipt]:
-        """Commit ``txs`` as one block ``advance_ms`` after the previous; return the receipts."""
-        self.time_ms += advance_ms
-        proposer = self._node_keys[DEPARTMENTS[0]]
-        block = self.ledger.commit_block(
-            txs,
-            timestamp_ms=self.time_ms,
-            proposer=DEPARTMENTS[0],
-            sign_header=lambda m: self.suite.sign(proposer.private, m),
-            checkpoint_keys=[(d, k.private) for d, k in self._node_keys.items()],
-        )
-        return list(block.result.receipts)
 
     def call(
         self,
@@ -161,7 +188,7 @@ SERVICE_DEPARTMENTS = ("market", "tax", "hrss", "customs", "health", "fire", "ho
 """Departments of ``NetworkHarness`` by default: the demo network's eight."""
 
 
-class NetworkHarness:
+class NetworkHarness(InMemoryNetwork):
     """An in-memory network of departments for services that run on the case engine.
 
     Each department has ``<id>/admin`` and ``<id>/officer`` keys (and a node key); every call
@@ -181,31 +208,7 @@ class NetworkHarness:
         suite: str = "intl",
         start_ms: int = 1_790_812_800_000,  # 2026-10-01T00:00:00Z
     ) -> None:
-        self.suite = get_suite(suite)
-        self.departments = departments
-        self.time_ms = start_ms
-        self._node_keys = {d: self.suite.generate_keypair() for d in departments}
-        self._keys = {
-            f"{d}/{role}": self.suite.generate_keypair()
-            for d in departments
-            for role in ("admin", "officer")
-        }
-        self.genesis = make_genesis(
-            chain_id="harness",
-            suite=suite,
-            created_ms=start_ms,
-            departments=[(d, d, self._node_keys[d].public) for d in departments],
-            members=[
-                Member(m, m.split("/")[0], m.split("/")[1], k.public) for m, k in self._keys.items()
-            ],
-        )
-        self.host: ContractRegistry = builtin_registry(self.genesis, self.suite.hash)
-        self.ledger = Ledger(MemoryStore(), self.genesis, self.suite, self.host)
-        self._nonce = 0
-
-    def advance(self, ms: int) -> None:
-        """Move the clock of the next block on by ``ms``."""
-        self.time_ms += ms
+        super().__init__(departments, suite, start_ms)
 
     def transaction(
         self,
@@ -218,33 +221,7 @@ class NetworkHarness:
         case: str = "",
     ) -> Transaction:
         """Build and sign a transaction (not submitted)."""
-        self._nonce += 1
-        private = self._keys[member].private
-        return build_transaction(
-            chain=self.genesis.chain_id,
-            signer=member,
-            nonce=self._nonce,
-            contract=contract,
-            method=method,
-            args=dict(args),
-            actor=actor or member,
-            case=case,
-            sign=lambda m: self.suite.sign(private, m),
-            hash_fn=self.suite.hash,
-        )
-
-    def commit(self, txs: list[Transaction], advance_ms: int = 1_000) -> list[Receipt]:
-        """Commit ``txs`` as one block ``advance_ms`` after the previous; return the receipts."""
-        self.time_ms += advance_ms
-        proposer = self._node_keys[self.departments[0]]
-        block = self.ledger.commit_block(
-            txs,
-            timestamp_ms=self.time_ms,
-            proposer=self.departments[0],
-            sign_header=lambda m: self.suite.sign(proposer.private, m),
-            checkpoint_keys=[(d, k.private) for d, k in self._node_keys.items()],
-        )
-        return list(block.result.receipts)
+        return self._signed(contract, method, args, member, actor or member, case)
 
     def call(
         self,
