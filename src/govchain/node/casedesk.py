@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 
 from govchain.errors import (
+    CallFailed,
+    Conflict,
     Forbidden,
     GovchainError,
     InvalidIdentityNumber,
@@ -28,6 +30,7 @@ from govchain.errors import (
 )
 from govchain.identity.idnumbers import validate_resident_id, validate_uscc
 from govchain.ledger.chain import CommittedBlock
+from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction, build_transaction
 from govchain.node.materials import MaterialStore
 from govchain.node.network import NetworkDir
@@ -36,15 +39,40 @@ from govchain.procedures.calendar import WorkCalendar, load_default_calendar, pa
 from govchain.procedures.cases import Actor, Event, case_from_json
 from govchain.procedures.catalogue import Catalogue
 from govchain.procedures.definitions import ServiceDefinition, parse_definition
-from govchain.procedures.engine import apply
+from govchain.procedures.engine import CaseExpired, IllegalTransition, WrongActor, apply
 from govchain.procedures.layout import CALENDAR_KEY, case_key
 from govchain.procedures.names import HANGZHOU_DIVISIONS, parse_name
+from govchain.procedures.registry import NameTaken
 from govchain.procedures.services_contract import departments_in
 from govchain.sharing.keyfiles import ensure_agreement_key
 from govchain.sharing.layout import subject_ref
 
 MAX_FORM_BYTES = 256 * 1024
 """Largest application form accepted."""
+
+
+RECEIPT_ERRORS: dict[str, type[GovchainError]] = {
+    "illegal_transition": IllegalTransition,
+    "wrong_actor": WrongActor,
+    "case_expired": CaseExpired,
+    "name_taken": NameTaken,
+    "schema_violation": SchemaViolation,
+    "not_found": NotFound,
+    "forbidden": Forbidden,
+    "conflict": Conflict,
+}
+"""The error types of failed receipts of case, service and registry calls: a transaction that
+passed the checks before signing but failed in its block (the state moved meanwhile) is answered
+as the error the contract raised."""
+
+
+def refusal_of(receipt: Mapping[str, Any], tx_id: str) -> GovchainError | None:
+    """The error a committed transaction's failed receipt names (``None`` if it succeeded)."""
+    if receipt["status"] == "ok":
+        return None
+    err = receipt.get("error") or {}
+    kind = RECEIPT_ERRORS.get(str(err.get("code")), CallFailed)
+    return kind(str(err.get("message", "the transaction failed")), tx_id=tx_id)
 
 
 class FormInvalid(SchemaViolation):
@@ -183,6 +211,32 @@ class CaseDesk:
             sign=lambda m: suite.sign(private, m),
             hash_fn=suite.hash,
         )
+
+    def commit(
+        self, txs: list[Transaction], timeout_s: float
+    ) -> list[GovchainError | dict[str, Any]]:
+        """Submit signed transactions together and wait until they are durable; return, per
+        transaction, its result or its refusal (at admission, or its failed receipt)."""
+        outcomes = self.node.submit(
+            [t.envelope() for t in txs], raw=False, wait=True, timeout=timeout_s
+        )
+        out: list[GovchainError | dict[str, Any]] = []
+        for outcome, tx in zip(outcomes, txs, strict=True):
+            if isinstance(outcome, GovchainError):
+                out.append(outcome)
+                continue
+            entry = self.node.ledger.entry_bytes(self.node.ledger.locate(tx.tx_id).log_index)
+            receipt = LogEntry.decode(entry).receipt.to_json()
+            refused = refusal_of(receipt, tx.tx_id.hex())
+            out.append(refused if refused is not None else receipt["result"])
+        return out
+
+    def commit_one(self, tx: Transaction, timeout_s: float) -> dict[str, Any]:
+        """``commit`` of one transaction: its result, or its refusal raised."""
+        (outcome,) = self.commit([tx], timeout_s)
+        if isinstance(outcome, GovchainError):
+            raise outcome
+        return outcome
 
     # --- reads ------------------------------------------------------------------------------
 

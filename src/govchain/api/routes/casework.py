@@ -30,19 +30,15 @@ from govchain.api.service_schemas import (
 from govchain.api.settings import ApiSettings
 from govchain.errors import (
     CallFailed,
-    Conflict,
     Forbidden,
-    GovchainError,
     NotFound,
-    SchemaViolation,
 )
 from govchain.identity.oidc import Principal
 from govchain.ledger.transactions import Transaction
-from govchain.node.casedesk import CaseDesk
+from govchain.node.casedesk import RECEIPT_ERRORS, CaseDesk
 from govchain.node.materials import MAX_MATERIAL_BYTES
 from govchain.node.node import Node
-from govchain.procedures.engine import TRANSITIONS, CaseExpired, IllegalTransition, WrongActor
-from govchain.procedures.registry import NameTaken
+from govchain.procedures.engine import TRANSITIONS
 
 router = APIRouter(tags=["cases"])
 
@@ -50,16 +46,6 @@ STAFF = dept_staff("officer", "inspector", "approver", "admin")
 """Staff of the department in the path who handle cases."""
 STAFF_TRANSITIONS = frozenset(TRANSITIONS) - {"resubmit", "withdraw", "object"}
 """Transitions staff make (the others are the applicant's or anyone's)."""
-_RECEIPT_ERRORS: dict[str, type[GovchainError]] = {
-    "illegal_transition": IllegalTransition,
-    "wrong_actor": WrongActor,
-    "case_expired": CaseExpired,
-    "name_taken": NameTaken,
-    "schema_violation": SchemaViolation,
-    "not_found": NotFound,
-    "forbidden": Forbidden,
-    "conflict": Conflict,
-}
 
 
 def desk_of(request: Request) -> CaseDesk:
@@ -80,7 +66,7 @@ def commit_one(node: Node, settings: ApiSettings, tx: Transaction) -> dict[str, 
     try:
         doc = commit_transactions(node, [tx], settings.wait_timeout_s)
     except CallFailed as exc:
-        kind = _RECEIPT_ERRORS.get(str(exc.fields.get("receipt_code")), CallFailed)
+        kind = RECEIPT_ERRORS.get(str(exc.fields.get("receipt_code")), CallFailed)
         raise kind(exc.message, tx_id=exc.fields.get("tx_id")) from None
     doc["result"] = doc["receipt"]["result"]
     return doc

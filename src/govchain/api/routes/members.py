@@ -13,14 +13,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from govchain.api import views
 from govchain.api.auth import IdentityDep, dept_staff, requires
+from govchain.api.commits import commit_transactions
 from govchain.api.deps import NodeDep, SettingsDep
 from govchain.api.identity_schemas import Acting, CallCreate, MemberCreate
 from govchain.api.settings import ApiSettings
 from govchain.contracts.members import root_key
 from govchain.crypto import get_suite
-from govchain.errors import CallFailed, Forbidden, GovchainError, NotFound, SchemaViolation
+from govchain.errors import Forbidden, NotFound, SchemaViolation
 from govchain.identity.members import MemberAdmin
 from govchain.identity.oidc import Principal
 from govchain.ledger.transactions import Transaction
@@ -59,22 +59,7 @@ def _member_admin(node: Node, settings: ApiSettings, dept: str) -> MemberAdmin:
 
 
 def _commit(node: Node, settings: ApiSettings, txs: list[Transaction]) -> dict[str, Any]:
-    outcomes = node.submit(
-        [t.envelope() for t in txs], raw=False, wait=True, timeout=settings.wait_timeout_s
-    )
-    for o in outcomes:
-        if isinstance(o, GovchainError):
-            raise o
-    doc = views.committed_transaction(node.ledger, txs[-1].tx_id, with_tx=False)
-    receipt = doc["receipt"]
-    if receipt["status"] != "ok":
-        err = receipt.get("error") or {}
-        raise CallFailed(
-            f"the transaction was committed but failed: {err.get('message', '')}",
-            tx_id=doc["tx_id"],
-            receipt_code=err.get("code"),
-        )
-    return doc
+    return commit_transactions(node, txs, settings.wait_timeout_s)
 
 
 def _root_registered(node: Node, dept: str) -> bool:

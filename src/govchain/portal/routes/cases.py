@@ -23,26 +23,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from govchain.errors import (
-    CallFailed,
-    Conflict,
     Forbidden,
     GovchainError,
-    NotFound,
-    SchemaViolation,
 )
-from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction
 from govchain.node.casedesk import FormInvalid, check_form
 from govchain.node.materials import MAX_MATERIAL_BYTES
-from govchain.node.node import Node
 from govchain.portal import forms, i18n
 from govchain.portal.messages import N_
 from govchain.portal.security import check_csrf
 from govchain.portal.sessions import PortalSession
 from govchain.portal.web import desk_of, language, node_of, redirect, render, require
 from govchain.procedures.cases import Actor
-from govchain.procedures.engine import MAX_TEXT, CaseExpired, IllegalTransition, WrongActor
-from govchain.procedures.registry import NameTaken
+from govchain.procedures.engine import MAX_TEXT
 from govchain.sdk import discover_apps
 
 router = APIRouter(include_in_schema=False)
@@ -80,45 +73,17 @@ DONE = {
     "supplied": N_("Your answer is sent to the department."),
 }
 """Notices shown once after an action."""
-_RECEIPT_ERRORS: dict[str, type[GovchainError]] = {
-    "illegal_transition": IllegalTransition,
-    "wrong_actor": WrongActor,
-    "case_expired": CaseExpired,
-    "name_taken": NameTaken,
-    "schema_violation": SchemaViolation,
-    "not_found": NotFound,
-    "forbidden": Forbidden,
-    "conflict": Conflict,
-}
 
 
 # --- committing ------------------------------------------------------------------------------
 
 
-def commit_now(node: Node, tx: Transaction, timeout: float) -> dict[str, Any]:
-    """Submit a signed transaction, wait until it is durable and return its result; a refused
-    admission is raised, a failed receipt raised as the error it names."""
-    for outcome in node.submit([tx.envelope()], raw=False, wait=True, timeout=timeout):
-        if isinstance(outcome, GovchainError):
-            raise outcome
-    loc = node.ledger.locate(tx.tx_id)
-    receipt = LogEntry.decode(node.ledger.entry_bytes(loc.log_index)).receipt.to_json()
-    if receipt["status"] != "ok":
-        err = receipt.get("error") or {}
-        kind = _RECEIPT_ERRORS.get(str(err.get("code")), CallFailed)
-        raise kind(
-            f"the transaction was committed but failed: {err.get('message', '')}",
-            tx_id=tx.tx_id.hex(),
-        )
-    result: dict[str, Any] = receipt["result"]
-    return result
-
-
 async def commit(request: Request, build: Callable[[], Transaction]) -> dict[str, Any]:
-    """Build (sign) a transaction and commit it, off the event loop; return its result."""
-    node = node_of(request)
+    """Build (sign) a transaction and commit it, off the event loop; return its result (a
+    refusal is raised as the error it names)."""
+    desk = desk_of(request)
     timeout = float(getattr(request.app.state.settings, "wait_timeout_s", 20.0))
-    return await run_in_threadpool(lambda: commit_now(node, build(), timeout))
+    return await run_in_threadpool(lambda: desk.commit_one(build(), timeout))
 
 
 # --- posted forms ----------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from govchain.errors import (
     NotFound,
     SchemaViolation,
 )
-from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction
 from govchain.node.casedesk import CaseDesk
 from govchain.node.node import Node
@@ -42,9 +41,6 @@ from govchain.procedures.definitions import CASE_ROLES
 from govchain.procedures.engine import (
     MAX_ITEMS,
     MAX_TEXT,
-    CaseExpired,
-    IllegalTransition,
-    WrongActor,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -127,14 +123,6 @@ _PROBES: dict[str, dict[str, Any]] = {
 }
 _HASH = re.compile(r"[0-9a-f]{64}")
 _ITEM = re.compile(r"([0-9A-Za-z-]{1,40})(?::([a-z0-9_]{1,40}))?")
-_REFUSALS: dict[str, type[GovchainError]] = {
-    "illegal_transition": IllegalTransition,
-    "wrong_actor": WrongActor,
-    "case_expired": CaseExpired,
-    "schema_violation": SchemaViolation,
-    "not_found": NotFound,
-    "forbidden": Forbidden,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,24 +216,10 @@ def actions_for(desk: CaseDesk, case: Mapping[str, Any], session: PortalSession)
 # --- committing -----------------------------------------------------------------------------------
 
 
-def _refusal(node: Node, tx: Transaction) -> GovchainError | None:
-    """The error of a committed transaction whose call failed (``None`` if it succeeded)."""
-    entry = LogEntry.decode(node.ledger.entry_bytes(node.ledger.locate(tx.tx_id).log_index))
-    if entry.receipt.status == "ok":
-        return None
-    err = entry.receipt.error or {}
-    kind = _REFUSALS.get(str(err.get("code")), Conflict)
-    return kind(str(err.get("message", "the transaction failed")), tx_id=tx.tx_id.hex())
-
-
-def commit(node: Node, txs: list[Transaction], timeout_s: float) -> list[GovchainError | None]:
+def commit(desk: CaseDesk, txs: list[Transaction], timeout_s: float) -> list[GovchainError | None]:
     """Submit signed transactions together, wait until they are durable, and return each one's
     refusal (``None`` for those that took effect)."""
-    outcomes = node.submit([t.envelope() for t in txs], raw=False, wait=True, timeout=timeout_s)
-    return [
-        o if isinstance(o, GovchainError) else _refusal(node, t)
-        for o, t in zip(outcomes, txs, strict=True)
-    ]
+    return [o if isinstance(o, GovchainError) else None for o in desk.commit(txs, timeout_s)]
 
 
 def _timeout(request: Request) -> float:
@@ -479,7 +453,7 @@ def batch(
         built.append((row, tx))
     if built:
         try:
-            refusals = commit(desk.node, [tx for _, tx in built], _timeout(request))
+            refusals = commit(desk, [tx for _, tx in built], _timeout(request))
         except GovchainError as exc:  # nothing of the batch is known to have committed
             refusals = [exc] * len(built)
         for (row, tx), refusal in zip(built, refusals, strict=True):
@@ -570,7 +544,7 @@ def act(
         desk = desk_of(request)
         try:
             tx = desk.staff_step(session.dept, session.user, session.role, number, transition, args)
-            refusal = commit(desk.node, [tx], _timeout(request))[0]
+            refusal = commit(desk, [tx], _timeout(request))[0]
             if refusal is not None:
                 raise refusal
         except (InvalidInput, Conflict) as exc:  # bad arguments, or the case moved on
