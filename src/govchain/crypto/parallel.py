@@ -20,6 +20,12 @@ where handing work over would cost more than it saves.
 The workers run at a lower priority than the node (``WORKER_NICENESS``), so the node's
 committer thread, the one part that cannot spread over cores, is never queued behind them.
 
+A forked worker starts with copies of every descriptor its parent had open, the API's listening
+socket among them (``govchain up`` binds it before the node opens, to fail fast on a busy port).
+Each worker closes the sockets it inherited and exits as soon as its parent is gone, so a node
+killed with ``kill -9`` leaves no process holding its port or its data files and restarts on the
+same port at once.
+
 Figures come from ``bench/crypto_limits.py`` and ``bench/ledger_bench.py``; rerun them rather
 than trusting these numbers.
 """
@@ -29,7 +35,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import stat
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -69,17 +77,49 @@ def _get_executor() -> ProcessPoolExecutor:
                     max_workers=worker_count(),
                     mp_context=multiprocessing.get_context("fork"),
                     initializer=_init_worker,
+                    initargs=(os.getpid(),),
                 )
             executor = _executor
     return executor
 
 
-def _init_worker() -> None:
+PARENT_CHECK_S = 0.2
+"""How often a worker checks that the process that started it is still alive."""
+
+
+def _init_worker(parent: int) -> None:
     os.nice(WORKER_NICENESS)
     # Ctrl-C in a terminal reaches the whole process group: the node stops on it and shuts
     # the pool down, while a worker interrupted in the middle of waiting for work would only
     # print a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    close_inherited_sockets()
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="parent-watch", daemon=True
+    ).start()
+
+
+def close_inherited_sockets() -> int:
+    """Close every socket this process holds (a worker talks to its parent over pipes only);
+    return how many were closed."""
+    closed = 0
+    for name in os.listdir("/proc/self/fd") if os.path.isdir("/proc/self/fd") else []:
+        fd = int(name)
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+                closed += 1
+        except OSError:
+            continue  # the descriptor of the listing itself, already closed
+    return closed
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A killed parent's children are re-parented (to init or a subreaper): getppid changes.
+    # Polled rather than PR_SET_PDEATHSIG, which fires when the *thread* that forked exits.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def warm_up() -> None:
