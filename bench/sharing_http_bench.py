@@ -29,6 +29,8 @@ from govchain.ledger.transactions import build_transaction
 from govchain.node.network import NetworkDir
 from govchain.sharing.requests import build_request
 
+JSON = {"content-type": "application/json"}
+
 
 def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
     """Set up records and a grant over HTTP, then time concurrent reads."""
@@ -49,7 +51,7 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
             method=method, args=args, actor=member, sign=lambda m: suite.sign(keys[member], m),
             hash_fn=suite.hash,
         )  # fmt: skip
-        r = api.post("/v1/transactions", content=t.encode())
+        r = api.post("/v1/transactions", content=t.encode(), headers=JSON)
         assert r.status_code == 200 and r.json()["receipt"]["status"] == "ok", r.text
         return r.json()["receipt"]["result"]
 
@@ -72,7 +74,7 @@ def run(reads: int, clients: int, subjects: int) -> dict[str, Any]:
                 "resource": "tax.arrears", "record": f"r{i}", "subject": subject,
                 "data": {"amount_fen": i, "due_date": "2026-10-15", "settled": i % 3 == 0},
             })  # fmt: skip
-            r = api.post("/v1/sharing/records", content=body)
+            r = api.post("/v1/sharing/records", content=body, headers=JSON)
             assert r.status_code == 200, r.text
 
         with ThreadPoolExecutor(32) as pool:

@@ -49,10 +49,12 @@ class ApiClient:
         return self.request("POST", url, **kwargs)
 
     def post_many(self, url: str, bodies: list[bytes]) -> list[httpx.Response]:
-        """POST every body concurrently (one event loop, like many clients at once)."""
+        """POST every JSON body concurrently (one event loop, like many clients at once)."""
+        json = {"content-type": "application/json"}
 
         async def all_of() -> list[httpx.Response]:
-            return list(await asyncio.gather(*(self._http.post(url, content=b) for b in bodies)))
+            posts = (self._http.post(url, content=b, headers=json) for b in bodies)
+            return list(await asyncio.gather(*posts))
 
         return self._portal.call(all_of)
 

@@ -18,6 +18,9 @@ from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.node import Node
 from govchain.sdk import find_app
 
+JSON = {"content-type": "application/json"}
+"""Headers of a JSON body."""
+
 LOOPING = """
 from govchain.sdk import Contract, entry, view
 
@@ -117,36 +120,52 @@ def test_contracts_listing_definition_and_views(
     assert client.get("/v1/contracts/lifecycle").json()["builtin"] is True
     problem(client.get("/v1/contracts/nothing"), 404, "unknown_contract")
 
-    r = client.post("/v1/contracts/notary/views/record", content=b'{"digest": "00"}')
+    r = client.post("/v1/contracts/notary/views/record", content=b'{"digest": "00"}', headers=JSON)
     assert r.status_code == 200 and r.json()["result"] is None
     problem(
-        client.post("/v1/contracts/notary/views/record", content=b'{"digest": 5}'),
+        client.post("/v1/contracts/notary/views/record", content=b'{"digest": 5}', headers=JSON),
         422,
         "bad_arguments",
     )
     problem(
-        client.post("/v1/contracts/notary/views/record", content=b"[1]"), 422, "schema_violation"
+        client.post("/v1/contracts/notary/views/record", content=b"[1]", headers=JSON),
+        422,
+        "schema_violation",
     )
     problem(
-        client.post("/v1/contracts/notary/views/record", content=b"{"), 400, "malformed_encoding"
+        client.post("/v1/contracts/notary/views/record", content=b"{", headers=JSON),
+        400,
+        "malformed_encoding",
     )
-    problem(client.post("/v1/contracts/notary/views/revoke", content=b"{}"), 404, "unknown_method")
+    problem(
+        client.post("/v1/contracts/notary/views/revoke", content=b"{}", headers=JSON),
+        404,
+        "unknown_method",
+    )
 
 
 def test_views_are_bounded_and_contract_bugs_are_4xx(
     client: ApiClient, node: Node, signer: Signer
 ) -> None:
     deploy(node, signer, "spin", {"contract.py": LOOPING})
-    problem(client.post("/v1/contracts/spin/views/forever", content=b"{}"), 422, "budget_exhausted")
+    problem(
+        client.post("/v1/contracts/spin/views/forever", content=b"{}", headers=JSON),
+        422,
+        "budget_exhausted",
+    )
     doc = problem(
-        client.post("/v1/contracts/spin/views/broken", content=b"{}"), 409, "contract_error"
+        client.post("/v1/contracts/spin/views/broken", content=b"{}", headers=JSON),
+        409,
+        "contract_error",
     )
     assert "ZeroDivisionError" in doc["detail"]
 
 
 def test_static_check_endpoint(client: ApiClient) -> None:
     files = {"contract.py": "import socket\n\nclass C:\n    x = ().__class__\n"}
-    r = client.post("/v1/contracts/check", content=orjson.dumps({"files": files})).json()
+    r = client.post(
+        "/v1/contracts/check", content=orjson.dumps({"files": files}), headers=JSON
+    ).json()
     assert r["ok"] is False
     assert r["findings"][0] == {
         "file": "contract.py",
@@ -155,11 +174,13 @@ def test_static_check_endpoint(client: ApiClient) -> None:
     }
     assert r["findings"][1]["line"] == 4 and ".__class__" in r["findings"][1]["reason"]
     ok = client.post(
-        "/v1/contracts/check", content=orjson.dumps({"files": find_app("notary").contract_files()})
+        "/v1/contracts/check",
+        content=orjson.dumps({"files": find_app("notary").contract_files()}),
+        headers=JSON,
     )
     assert ok.json() == {"ok": True, "findings": []}
     problem(
-        client.post("/v1/contracts/check", content=b'{"files": {"../x.py": ""}}'),
+        client.post("/v1/contracts/check", content=b'{"files": {"../x.py": ""}}', headers=JSON),
         422,
         "bad_arguments",
     )

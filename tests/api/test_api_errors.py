@@ -101,7 +101,9 @@ def test_bad_transaction_is_rejected_and_changes_nothing(
 def test_oversized_transaction_is_413(client, signer, node) -> None:
     tx = signer.put("big", "x" * 5000)  # the test network allows 4096 bytes
     before = snapshot(node)
-    doc = assert_problem(client.post("/v1/transactions", content=tx.encode()), 413, "too_large")
+    doc = assert_problem(
+        client.post("/v1/transactions", content=tx.encode(), headers=JSON), 413, "too_large"
+    )
     assert doc["limit"] == 4096 and doc["size"] > 4096
     assert snapshot(node) == before
 
@@ -118,20 +120,26 @@ def test_oversized_transaction_is_413(client, signer, node) -> None:
 def test_unauthentic_transaction_is_rejected(client, signer, node, make, status, code) -> None:
     tx = make(signer)
     before = snapshot(node)
-    assert_problem(client.post("/v1/transactions", content=tx.encode()), status, code)
+    assert_problem(client.post("/v1/transactions", content=tx.encode(), headers=JSON), status, code)
     assert snapshot(node) == before
 
 
 def test_replayed_nonce_and_duplicate_are_rejected(client, signer, node) -> None:
     tx = signer.put("once", 1, nonce=500)
-    assert client.post("/v1/transactions", content=tx.encode()).status_code == 200
+    assert client.post("/v1/transactions", content=tx.encode(), headers=JSON).status_code == 200
     before = snapshot(node)
     dup = assert_problem(
-        client.post("/v1/transactions", content=tx.encode()), 409, "duplicate_transaction"
+        client.post("/v1/transactions", content=tx.encode(), headers=JSON),
+        409,
+        "duplicate_transaction",
     )
     assert dup["tx_id"] == tx.tx_id.hex()
     replay = signer.put("other", 2, nonce=500)
-    assert_problem(client.post("/v1/transactions", content=replay.encode()), 400, "replayed_nonce")
+    assert_problem(
+        client.post("/v1/transactions", content=replay.encode(), headers=JSON),
+        400,
+        "replayed_nonce",
+    )
     assert snapshot(node) == before
     assert client.get("/v1/kv/other").json()["exists"] is False
 
@@ -139,22 +147,30 @@ def test_replayed_nonce_and_duplicate_are_rejected(client, signer, node) -> None
 def test_bad_batches(app, client, signer, settings, node) -> None:
     before = snapshot(node)
     post = client.post
-    assert_problem(post("/v1/transactions/batch", content=b"[{"), 400, "malformed_encoding")
-    assert_problem(post("/v1/transactions/batch", content=b'{"a": 1}'), 422, "schema_violation")
+    assert_problem(
+        post("/v1/transactions/batch", content=b"[{", headers=JSON), 400, "malformed_encoding"
+    )
+    assert_problem(
+        post("/v1/transactions/batch", content=b'{"a": 1}', headers=JSON), 422, "schema_violation"
+    )
 
     small = type(settings)(
         network_dir=settings.network_dir, max_batch_items=3, max_batch_bytes=2048
     )
     app.dependency_overrides[get_settings] = lambda: small
     four = orjson.dumps([signer.put(f"b{i}", i).envelope() for i in range(4)])
-    doc = assert_problem(post("/v1/transactions/batch", content=four), 413, "too_large")
+    doc = assert_problem(
+        post("/v1/transactions/batch", content=four, headers=JSON), 413, "too_large"
+    )
     assert doc["limit"] == 3
     # Rejected on Content-Length alone, before the body is read.
     big = orjson.dumps([signer.put(f"c{i}", "x" * 400).envelope() for i in range(3)])
     assert len(big) > 2048
-    doc = assert_problem(post("/v1/transactions/batch", content=big), 413, "too_large")
+    doc = assert_problem(
+        post("/v1/transactions/batch", content=big, headers=JSON), 413, "too_large"
+    )
     assert doc["limit"] == 2048
-    assert_problem(post("/v1/transactions", content=big), 413, "too_large")
+    assert_problem(post("/v1/transactions", content=big, headers=JSON), 413, "too_large")
     assert snapshot(node) == before
 
 
@@ -186,7 +202,7 @@ def test_unavailable_node_is_503_with_retry_after(app, client, signer) -> None:
             raise Unavailable("the node stopped committing: disk full")
 
     app.dependency_overrides[get_node] = Busy
-    r = client.post("/v1/transactions", content=signer.put("k", 1).encode())
+    r = client.post("/v1/transactions", content=signer.put("k", 1).encode(), headers=JSON)
     assert_problem(r, 503, "unavailable")
     assert r.headers["retry-after"] == "1"
 

@@ -25,6 +25,9 @@ from govchain.sharing.vault import CIPHERTEXT, TABLE
 from govchain.storage.base import WriteBatch
 from govchain.storage.memory import MemoryStore
 
+JSON = {"content-type": "application/json"}
+"""Headers of a JSON body."""
+
 Client = Any  # conftest.ApiClient (the fixtures of tests/api)
 TxSigner = Any  # conftest.Signer
 
@@ -92,7 +95,7 @@ def node(network: NetworkDir, clock: Clock) -> Iterator[Node]:
 
 
 def _commit(client: Client, tx: Transaction) -> dict[str, Any]:
-    r = client.post("/v1/transactions", content=tx.encode())
+    r = client.post("/v1/transactions", content=tx.encode(), headers=JSON)
     assert r.status_code == 200, r.text
     receipt: dict[str, Any] = r.json()["receipt"]
     return receipt
@@ -127,6 +130,7 @@ def granted(client: Client, signer: TxSigner, network: NetworkDir, clock: Clock)
             "resource": "tax.arrears", "record": "a-1", "subject": SUBJECT,
             "data": {"amount_fen": 120000, "settled": False},
         }),
+        headers=JSON,
     )  # fmt: skip
     assert r.status_code == 200, r.text
     receipt = _commit(client, signer.tx("sharing.grants", "request", {
@@ -149,6 +153,7 @@ def _read(
         content=_signed(
             network, clock, f"{reader}/admin", "read", args, purpose=kw.pop("purpose", PURPOSE)
         ),
+        headers=JSON,
     )
 
 
@@ -249,13 +254,13 @@ def test_tampered_record_is_an_integrity_error_and_returns_nothing(
 def test_bad_requests_are_4xx_problems(
     client: Client, network: NetworkDir, clock: Clock, granted: str
 ) -> None:
-    r = client.post("/v1/sharing/reads", content=b"{not json")
+    r = client.post("/v1/sharing/reads", content=b"{not json", headers=JSON)
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
-    r = client.post("/v1/sharing/reads", content=b'{"body": {}, "signature": "00"}')
+    r = client.post("/v1/sharing/reads", content=b'{"body": {}, "signature": "00"}', headers=JSON)
     assert r.status_code == 422 and r.json()["code"] == "schema_violation"
     good = orjson.loads(_signed(network, clock, "market/admin", "read", {}))
     good["body"]["actor"] = "someone else"
-    r = client.post("/v1/sharing/reads", content=orjson.dumps(good))
+    r = client.post("/v1/sharing/reads", content=orjson.dumps(good), headers=JSON)
     assert r.status_code == 400 and r.json()["code"] == "bad_signature"
     assert client.get("/v1/sharing/catalogue/nope.x").status_code == 404
     assert client.get("/v1/sharing/grants/g-unknown").status_code == 404
@@ -274,7 +279,7 @@ def test_catalogue_grants_and_attestations(
         "resource": "tax.arrears", "subject": SUBJECT, "statement": "无欠税",
         "predicate": {"filter": [["settled", "eq", False]], "count": ["eq", 0]},
     })  # fmt: skip
-    r = client.post("/v1/sharing/attestations", content=body)
+    r = client.post("/v1/sharing/attestations", content=body, headers=JSON)
     assert r.status_code == 200, r.text
     (att,) = r.json()
     assert att["answer"] is False
@@ -307,7 +312,7 @@ def test_attestation_batches_are_split_within_the_transaction_size_limit(
         )
         for subject in [SUBJECT] + [f"9133010000000000{i:02d}" for i in range(11)]
     ]
-    r = client.post("/v1/sharing/attestations", content=orjson.dumps(bodies))
+    r = client.post("/v1/sharing/attestations", content=orjson.dumps(bodies), headers=JSON)
     assert r.status_code == 200, r.text
     results = r.json()
     assert [a["answer"] for a in results] == [True] + [False] * 11
@@ -369,6 +374,6 @@ def test_revocation_takes_effect_at_the_next_read(
      b'{"body": {}, "signature": "00", "x": 9007199254740993}'],
 )  # fmt: skip
 def test_non_canonical_read_requests_are_4xx(client: Client, body: bytes) -> None:
-    r = client.post("/v1/sharing/reads", content=body)
+    r = client.post("/v1/sharing/reads", content=body, headers=JSON)
     assert r.status_code in (400, 422), r.text
     assert r.headers["content-type"] == PROBLEM

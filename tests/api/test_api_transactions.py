@@ -135,14 +135,14 @@ def test_batch_with_good_and_bad_items_commits_only_the_good(client, signer, nod
 def test_batch_without_wait_reports_pending(client, signer, node) -> None:
     txs = [signer.put(f"nw/{i}", i) for i in range(20)]
     body = orjson.dumps([t.envelope() for t in txs])
-    r = client.post("/v1/transactions/batch", content=body, params={"wait": "false"})
+    r = client.post("/v1/transactions/batch", content=body, params={"wait": "false"}, headers=JSON)
     assert r.status_code == 200
     assert {x["status"] for x in r.json()["results"]} == {"pending"}
     assert node.wait_committed([t.tx_id for t in txs], timeout=20)
 
 
 def test_empty_batch_is_accepted_and_does_nothing(client, node) -> None:
-    r = client.post("/v1/transactions/batch", content=b"[]")
+    r = client.post("/v1/transactions/batch", content=b"[]", headers=JSON)
     assert r.status_code == 200
     assert r.json() == {"accepted": 0, "rejected": 0, "results": []}
     time.sleep(0.02)

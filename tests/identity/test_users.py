@@ -15,7 +15,7 @@ from govchain.errors import (
 )
 from govchain.identity import totp
 from govchain.identity.records import RecordStore
-from govchain.identity.users import LOCK_S, MAX_FAILURES, UserDirectory
+from govchain.identity.users import IDENTITY_ADMIN, LOCK_S, MAX_FAILURES, UserDirectory
 from govchain.storage.memory import MemoryStore
 
 PASSWORD = "Correct-horse-42"
@@ -120,3 +120,12 @@ def test_role_assignment(users: UserDirectory) -> None:
     c = users.create_citizen("11010519491231002X", "张三", PASSWORD)
     with pytest.raises(SchemaViolation):
         users.set_role(c.id, "admin")
+
+
+def test_the_operator_appoints_identity_administrators(users: UserDirectory) -> None:
+    # What `govchain user add-staff --role identity_admin` and `govchain user role` call; the
+    # HTTP API's staff schemas do not offer this role (tests/api/test_oidc_abuse.py).
+    users.create_staff("tax/wang", "王五", "tax", "officer", PASSWORD)
+    assert users.set_role("tax/wang", IDENTITY_ADMIN).role == IDENTITY_ADMIN
+    made = users.create_staff("tax/li", "李四", "tax", IDENTITY_ADMIN, PASSWORD)
+    assert (made.kind, made.role) == ("staff", IDENTITY_ADMIN)

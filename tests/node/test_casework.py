@@ -166,7 +166,11 @@ class Desk:
             sign=lambda m: self.suite.sign(private, m),
             hash_fn=self.suite.hash,
         )
-        r = self.http.post("/v1/transactions?wait=true", content=tx.encode())
+        r = self.http.post(
+            "/v1/transactions?wait=true",
+            content=tx.encode(),
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 200, r.text
         receipt: dict[str, Any] = r.json()["receipt"]
         return receipt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from govchain.api import docs, problems
+from govchain.api import docs, guards, problems
 from govchain.api.auth import PUBLIC, SIGNED, USER, requires, staff
 from govchain.api.commits import CommitWatch
 from govchain.api.routes import (
@@ -80,6 +80,7 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.registry_feed = start_registry_feed(node, app.state.sharing)
     app.state.casedesk = open_casedesk(node, settings.network_dir)
     problems.install(app)
+    guards.install(app)  # after problems: access first, then the media type, then the rest
     docs.install(app)
     # First: routes are matched in order, and data-sharing reads are the busiest route.
     for sharing_router in sharing.ROUTERS:

@@ -16,14 +16,20 @@ no declaration. Policies:
 
 A bearer token that is forged, expired, wrongly signed, from another issuer or of a logged-out
 session is a 401; a valid token without the right kind, role or department is a 403.
+
+Access is checked before the request's input: FastAPI reads and decodes a JSON body before it
+solves any dependency, so ``api.guards`` checks the route's declaration (``declared_access``)
+before answering an input error that came that early. ``ACCESS_CHECKED`` marks a request whose
+access was checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
 from govchain.errors import Forbidden, Unauthenticated
 from govchain.identity.oidc import Principal
@@ -51,6 +57,11 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+ACCESS_CHECKED = "govchain.access_checked"
+"""ASGI scope key of the access checks a request passed: ``{Access: principal}`` (``None`` on
+public routes)."""
+
+
 class Access:
     """A route's access declaration, used as a FastAPI dependency."""
 
@@ -69,15 +80,46 @@ class Access:
 
     async def __call__(self, request: Request) -> Principal | None:
         # async: checked on the event loop (about 55 µs of CPU), without a worker-thread hop.
-        if self._check is None:
-            return None
-        token = bearer_token(request)
-        if token is None:
-            raise Unauthenticated("this endpoint needs a bearer access token (log in first)")
-        principal = get_identity(request).provider.verify_access_token(token)
-        self._check(principal, request)
-        request.state.principal = principal
+        checked: dict[Access, Principal | None] = request.scope.setdefault(ACCESS_CHECKED, {})
+        if self in checked:  # by api.guards, before an early input error
+            return checked[self]
+        principal = None
+        if self._check is not None:
+            token = bearer_token(request)
+            if token is None:
+                raise Unauthenticated("this endpoint needs a bearer access token (log in first)")
+            principal = get_identity(request).provider.verify_access_token(token)
+            self._check(principal, request)
+            request.state.principal = principal
+        checked[self] = principal
         return principal
+
+
+def _find_access(dependant: Dependant) -> Access | None:
+    for d in dependant.dependencies:
+        if isinstance(d.call, Access):
+            return d.call
+    for d in dependant.dependencies:
+        found = _find_access(d)
+        if found is not None:
+            return found
+    return None
+
+
+def declared_access(scope: Mapping[str, Any]) -> Access | None:
+    """Return the access declared by the route a request was routed to (``None`` before
+    routing, or for a route of another kind)."""
+    # FastAPI 0.165 includes routers lazily: the dependencies given to ``include_router`` (the
+    # apps' access levels) are only in the route's effective context, which holds the route's
+    # own dependencies as well. Older versions copy them into the route's own dependant.
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    for holder in (context, scope.get("route")):
+        dependant = getattr(holder, "dependant", None)
+        if isinstance(dependant, Dependant):
+            found = _find_access(dependant)
+            if found is not None:
+                return found
+    return None
 
 
 def _any(principal: Principal, request: Request) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from govchain.api.commits import CommitWatch
+from govchain.api.problems import UnsupportedMediaType
 from govchain.api.settings import ApiSettings
 from govchain.errors import TooLarge
 from govchain.node.node import Node
@@ -42,9 +43,56 @@ CommitWatchDep = Annotated[CommitWatch, Depends(get_commit_watch)]
 """Awaits commits of submitted transactions."""
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def is_json_media(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` value is JSON: ``application/json`` or ``application/*+json``
+    (RFC 6839), parameters such as ``charset`` aside."""
+    if content_type is None:
+        return False
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def declares_body(request: Request) -> bool:
+    """Whether a request says it carries a body (a non-zero ``Content-Length``, or chunks)."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        return length.strip() not in ("0", "")
+    return "transfer-encoding" in request.headers
+
+
+def media_refusal(request: Request) -> UnsupportedMediaType | None:
+    """Return the refusal (415) of a request whose declared media type is not JSON, or ``None``.
+
+    A JSON body must say so: ``text/plain`` (or no type at all) is what a page of another site
+    may send without asking the browser first, and what a mistaken client sends; neither is
+    taken as JSON."""
+    content_type = request.headers.get("content-type")
+    if is_json_media(content_type):
+        return None
+    return UnsupportedMediaType(
+        f"the body must be sent as application/json, not {content_type or 'untyped'}",
+        content_type=content_type or "",
+    )
+
+
+def require_json(request: Request) -> None:
+    """Raise ``media_refusal``'s answer, if any."""
+    refused = media_refusal(request)
+    if refused is not None:
+        raise refused
+
+
+async def read_body(request: Request, limit: int, *, json: bool = True) -> bytes:
     """Return the raw request body; ``TooLarge`` beyond ``limit`` bytes, checked on the
-    declared ``Content-Length`` before reading anything and again while reading."""
+    declared ``Content-Length`` before reading anything and again while reading.
+
+    ``json`` (the default: every JSON endpoint reads its body here) first refuses a non-empty
+    body that is not declared as JSON (``require_json``); ``json=False`` takes any media type
+    (uploaded files)."""
+    if json and declares_body(request):
+        require_json(request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(
@@ -59,4 +107,7 @@ async def read_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise TooLarge(f"request body is over the limit of {limit} bytes", limit=limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    if json and body and not declares_body(request):
+        require_json(request)  # a body that came without saying so
+    return body

@@ -35,6 +35,7 @@ class StaffCreate(BaseModel):
     model_config = _STRICT
     name: str = Field(description="Login name inside the department: the login is <dept>/<name>.")
     display_name: str = Field(description="Person's name.")
+    # Not identity_admin: only the node's operator grants it (identity.users.IDENTITY_ADMIN).
     role: Literal["admin", "officer", "inspector", "approver", "auditor"]
     password: str = Field(description="Initial password (10-256 characters, letters and digits).")
 
@@ -43,6 +44,7 @@ class RoleChange(BaseModel):
     """A new role for a staff account."""
 
     model_config = _STRICT
+    # Not identity_admin: only the node's operator grants it (identity.users.IDENTITY_ADMIN).
     role: Literal["admin", "officer", "inspector", "approver", "auditor"]
 
 

@@ -12,9 +12,10 @@ Every error response of the API is a problem document::
 Status codes of the ``GovchainError`` tree (the most specific class wins):
 
 =======================================================================  ======
-MalformedEncoding                                                        400
+MalformedEncoding (also a URL that is not UTF-8)                         400
 SchemaViolation (BadArguments, request validation)                       422
 TooLarge                                                                 413
+UnsupportedMediaType (a JSON body not sent as ``application/json``)      415
 BadSignature, UnknownSigner, ReplayedNonce, WrongChain, ProofError,
 other InvalidInput                                                       400
 NotFound (no such block, transaction, key, route)                        404
@@ -65,6 +66,15 @@ from govchain.errors import (
 
 log = logging.getLogger("govchain.api")
 
+
+class UnsupportedMediaType(InvalidInput):
+    """A JSON body was sent without the ``application/json`` (or ``+json``) media type.
+
+    Only HTTP has media types, so this leaf of the error tree lives here, with its status."""
+
+    code = "unsupported_media_type"
+
+
 PROBLEM_JSON = "application/problem+json"
 """Media type of every error response."""
 
@@ -75,6 +85,7 @@ STATUS_OF: dict[type[GovchainError], int] = {
     MalformedEncoding: 400,
     SchemaViolation: 422,
     TooLarge: 413,
+    UnsupportedMediaType: 415,
     BadSignature: 400,
     UnknownSigner: 400,
     ReplayedNonce: 400,
@@ -94,7 +105,7 @@ STATUS_OF: dict[type[GovchainError], int] = {
 """HTTP status of each class of the error tree; subclasses inherit their parent's."""
 
 _RESERVED = frozenset({"type", "title", "status", "detail", "instance", "code"})
-_WORD = re.compile(r"(?<!^)(?=[A-Z])")
+_WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 INTERNAL_ERROR = "internal_error"
 """Code of the problem returned for unexpected exceptions (bugs)."""
@@ -110,8 +121,10 @@ def status_of(exc_type: type[GovchainError]) -> int:
 
 
 def title_of(exc_type: type[GovchainError]) -> str:
-    """Return a short human title of an error class: ``BadSignature`` -> ``Bad signature``."""
-    return _WORD.sub(" ", exc_type.__name__).capitalize()
+    """Return a short human title of an error class: ``BadSignature`` -> ``Bad signature``,
+    ``OAuthError`` -> ``OAuth error`` (a word with capitals inside keeps its spelling)."""
+    first, *rest = _WORD.split(exc_type.__name__)
+    return " ".join([first, *(w if any(c.isupper() for c in w[1:]) else w.lower() for w in rest)])
 
 
 def problem(
@@ -197,7 +210,9 @@ async def _govchain_error(request: Request, exc: Exception) -> Response:
     return error_response(exc, request.url.path)
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
+async def validation_error(request: Request, exc: Exception) -> Response:
+    """Answer a request FastAPI found invalid (``RequestValidationError``): 422, every error
+    listed."""
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
@@ -221,7 +236,9 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Answer an ``HTTPException`` of the framework (no such route, method not allowed, a body
+    it could not read) as a problem document."""
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, (f"http_{exc.status_code}", "HTTP error"))
     if exc.status_code == 404:
@@ -252,6 +269,6 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
     app.add_exception_handler(GovchainError, _govchain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected_error)

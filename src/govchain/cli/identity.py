@@ -72,12 +72,17 @@ def print_users(users: list[User]) -> None:
     console.print(table)
 
 
+ROLE_HELP = (
+    "admin, officer, inspector, approver, auditor or identity_admin (may register OIDC clients)."
+)
+
+
 @users_app.command("add-staff")
 @reports_errors
 def add_staff(
     login: Annotated[str, typer.Argument(help="<department>/<name>, e.g. tax/li.")],
     name: NameOpt,
-    role: Annotated[str, typer.Option("--role", help="admin, officer or auditor.")],
+    role: Annotated[str, typer.Option("--role", help=ROLE_HELP)],
     password: PasswordOpt,
     network: NetworkOpt = DEFAULT_NETWORK,
 ) -> None:
@@ -134,7 +139,7 @@ def list_users(
 @reports_errors
 def set_role(
     user_id: Annotated[str, typer.Argument(help="Staff user id, e.g. tax/li.")],
-    role: Annotated[str, typer.Argument(help="admin, officer or auditor.")],
+    role: Annotated[str, typer.Argument(help=ROLE_HELP)],
     network: NetworkOpt = DEFAULT_NETWORK,
 ) -> None:
     """Assign a role to a staff account."""

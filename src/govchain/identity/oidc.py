@@ -9,6 +9,11 @@ Flow (OpenID Connect Core 1.0, section 3.1; RFC 7636 PKCE with ``S256`` only):
 3. ``refresh`` -> new tokens; ``logout`` revokes the session, which invalidates every token
    issued in it at once (bearer checks look the session up).
 
+Every token issued from one code, and from the refresh tokens that descend from it, carries the
+same *grant* id. A code presented a second time has leaked: the grant is revoked in its session,
+so those tokens stop working at once (RFC 6749 section 4.1.2), while the user's other clients
+stay logged in. A refresh token is only used up by the client it was issued to.
+
 Codes, refresh tokens and session secrets are stored as SHA-256 hashes only.
 """
 
@@ -123,8 +128,11 @@ class Provider:
     def register_client(
         self, client_id: str, name: str, redirect_uris: list[str], confidential: bool = False
     ) -> tuple[Client, str]:
-        """Register a relying party (see ``ClientRegistry.register``)."""
-        return self.clients.register(client_id, name, redirect_uris, confidential)
+        """Register a relying party (see ``ClientRegistry.register``); a redirect URI on the
+        provider's own origin is accepted even over plain http (the portal beside it)."""
+        return self.clients.register(
+            client_id, name, redirect_uris, confidential, own_origin=self.issuer
+        )
 
     def client(self, client_id: str) -> Client:
         """Return a registered client (``OAuthError invalid_client`` if unknown)."""
@@ -188,13 +196,24 @@ class Provider:
                     ended += 1
         return ended
 
+    def revoke_grant(self, sid: str, grant: str) -> None:
+        """Revoke the tokens of one grant (one redeemed code and its refresh chain) in session
+        ``sid``; the session and its other grants stay valid."""
+        with self._records.lock:
+            s = self._records.get(f"session/{sid}")
+            if s is None or grant in s.get("revoked_grants", ()):
+                return
+            revoked = [*s.get("revoked_grants", ()), grant]
+            self._records.write({f"session/{sid}": {**s, "revoked_grants": revoked}})
+
     def purge_expired(self) -> int:
-        """Delete expired codes, refresh tokens (used or not) and ended sessions; return how
-        many records went. Safe at any time: each of them is refused by its expiry anyway."""
+        """Delete expired codes (used or not), refresh tokens (used or not) and ended sessions;
+        return how many records went. Safe at any time: each of them is refused by its expiry
+        anyway."""
         now = self._now()
         gone: list[str] = []
         with self._records.lock:
-            for prefix in ("code/", "refresh/", "refresh-used/", "session/"):
+            for prefix in ("code/", "code-used/", "refresh/", "refresh-used/", "session/"):
                 for key, raw in self._records.scan(prefix):
                     rec = orjson.loads(raw)
                     if rec.get("expires", 0) < now or rec.get("revoked", False):
@@ -261,7 +280,14 @@ class Provider:
     # --- tokens ----------------------------------------------------------------------------
 
     def _issue(
-        self, client_id: str, user: User, sid: str, scope: str, nonce: str, auth_time: int
+        self,
+        client_id: str,
+        user: User,
+        sid: str,
+        grant: str,
+        scope: str,
+        nonce: str,
+        auth_time: int,
     ) -> TokenSet:
         now = self._now()
         base = {"sub": user.id, "iat": now, "exp": now + ACCESS_TTL_S, "sid": sid}
@@ -274,6 +300,7 @@ class Provider:
                 "typ": "access",
                 "client_id": client_id,
                 "scope": scope,
+                "grant": grant,
                 "jti": secrets.token_urlsafe(12),
             }
         )
@@ -297,6 +324,7 @@ class Provider:
                     "client": client_id,
                     "user": user.id,
                     "sid": sid,
+                    "grant": grant,
                     "scope": scope,
                     "auth_time": auth_time,
                     "expires": ends,
@@ -308,14 +336,38 @@ class Provider:
     def exchange_code(
         self, client_id: str, client_secret: str | None, code: str, redirect_uri: str, verifier: str
     ) -> TokenSet:
-        """Redeem a code (once) for tokens; PKCE ``S256`` verifier required."""
+        """Redeem a code (once) for tokens; PKCE ``S256`` verifier required.
+
+        A code presented again (by anyone) revokes the tokens issued for it: the code leaked,
+        and whoever redeemed it first may not be the client (RFC 6749 section 4.1.2)."""
         client = self.client(client_id)
         self.clients.check_secret(client, client_secret)
+        digest = _h(code)
+        grant_id = ""
         with self._records.lock:
-            key = f"code/{_h(code)}"
+            key = f"code/{digest}"
             grant = self._records.get(key)
             if grant is not None:
-                self._records.write({}, deletes=(key,))  # single use, even when it fails below
+                # Single use, even when it fails below. The grant id is fixed now, before any
+                # token exists, so that a replay racing this redemption still revokes them.
+                grant_id = secrets.token_urlsafe(12)
+                session = self._records.get(f"session/{grant['sid']}")
+                used = {
+                    "sid": grant["sid"],
+                    "grant": grant_id,
+                    # Tokens of the grant never outlive the session: neither need this record.
+                    "expires": max(grant["expires"], session["expires"] if session else 0),
+                }
+                self._records.write({f"code-used/{digest}": used}, deletes=(key,))
+            else:
+                replayed = self._records.get(f"code-used/{digest}")
+                if replayed is not None:
+                    self.revoke_grant(replayed["sid"], replayed["grant"])
+                    raise OAuthError(
+                        "this authorization code was already used: the tokens issued for it "
+                        "are revoked",
+                        error="invalid_grant",
+                    )
         if grant is None or grant["expires"] < self._now():
             raise OAuthError("the authorization code is invalid or expired", error="invalid_grant")
         if grant["client"] != client.client_id or grant["redirect_uri"] != redirect_uri:
@@ -327,7 +379,13 @@ class Provider:
             raise OAuthError("the login session has ended", error="invalid_grant")
         user = self._users.get(grant["user"])
         return self._issue(
-            client.client_id, user, grant["sid"], grant["scope"], grant["nonce"], grant["auth_time"]
+            client.client_id,
+            user,
+            grant["sid"],
+            grant_id,
+            grant["scope"],
+            grant["nonce"],
+            grant["auth_time"],
         )
 
     def refresh(self, client_id: str, client_secret: str | None, refresh_token: str) -> TokenSet:
@@ -335,7 +393,9 @@ class Provider:
 
         Presenting a refresh token that was already rotated means it was copied: the whole
         session is ended, so neither the thief nor the user keeps working tokens (OAuth 2.0
-        Security BCP, RFC 9700 section 4.14.2)."""
+        Security BCP, RFC 9700 section 4.14.2). A token presented by another client is refused
+        and stays valid: it is neither used up nor taken as a copy, or any client could log
+        its user out."""
         client = self.client(client_id)
         self.clients.check_secret(client, client_secret)
         digest = _h(refresh_token)
@@ -343,32 +403,53 @@ class Provider:
             key = f"refresh/{digest}"
             grant = self._records.get(key)
             if grant is not None:
-                used_rec = {"sid": grant["sid"], "expires": grant["expires"]}
+                if grant["client"] != client.client_id:
+                    raise OAuthError(
+                        "the refresh token was issued to another client", error="invalid_grant"
+                    )
+                used_rec = {
+                    "sid": grant["sid"],
+                    "client": grant["client"],
+                    "expires": grant["expires"],
+                }
                 self._records.write({f"refresh-used/{digest}": used_rec}, (key,))
             else:
                 used = self._records.get(f"refresh-used/{digest}")
-                if used is not None:
+                if used is not None and used.get("client", client.client_id) == client.client_id:
                     self.end_session(used["sid"])
                     raise OAuthError(
                         "this refresh token was already used: the session is ended",
                         error="invalid_grant",
                     )
-        if grant is None or grant["expires"] < self._now() or grant["client"] != client_id:
+        if grant is None or grant["expires"] < self._now():
             raise OAuthError("the refresh token is invalid or expired", error="invalid_grant")
-        if self._session(grant["sid"]) is None:
+        session = self._session(grant["sid"])
+        if session is None:
             raise OAuthError("the login session has ended", error="invalid_grant")
+        grant_id = grant.get("grant", "")
+        if grant_id in session.get("revoked_grants", ()):
+            raise OAuthError(
+                "the tokens of this grant were revoked (its code was used twice)",
+                error="invalid_grant",
+            )
         user = self._users.get(grant["user"])
         if user.status != "active":
             raise OAuthError(f"the account is {user.status}", error="invalid_grant")
-        return self._issue(client_id, user, grant["sid"], grant["scope"], "", grant["auth_time"])
+        return self._issue(
+            client_id, user, grant["sid"], grant_id, grant["scope"], "", grant["auth_time"]
+        )
 
     def verify_access_token(self, token: str) -> Principal:
         """Return the principal of a valid access token: signature, issuer, audience, type,
-        expiry, and a session that was not logged out (``InvalidToken`` otherwise)."""
+        expiry, a session that was not logged out and a grant that was not revoked
+        (``InvalidToken`` otherwise)."""
         claims = self.signer.verify(token, audience=API_AUDIENCE, now=self._now(), typ="access")
         sid = claims.get("sid", "")
-        if self._session(sid) is None:
+        session = self._session(sid)
+        if session is None:
             raise InvalidToken("the token's login session has ended (logged out or expired)")
+        if claims.get("grant") in session.get("revoked_grants", ()):
+            raise InvalidToken("the token was revoked: the code it was issued for was used twice")
         return Principal(
             claims["sub"], claims["kind"], claims["dept"], claims["role"], sid, claims["client_id"]
         )

@@ -37,7 +37,11 @@ from govchain.identity.records import RecordStore
 
 KINDS = ("citizen", "enterprise", "staff")
 """Kinds of user."""
-STAFF_ROLES = ("admin", "officer", "inspector", "approver", "auditor")
+IDENTITY_ADMIN = "identity_admin"
+"""Role of the staff who administer the login service itself (register OIDC clients). Only
+the node's operator grants it (``govchain user role``): a department administrator cannot, so
+that no department can put its own application on the platform's login page."""
+STAFF_ROLES = ("admin", "officer", "inspector", "approver", "auditor", IDENTITY_ADMIN)
 """Roles of department staff (``service`` is for machine members, not people); ``inspector``
 and ``approver`` own case steps and decisions (docs/services.md)."""
 MAX_FAILURES = 5

@@ -12,6 +12,7 @@ from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON
 from govchain.api.schemas import BlockPublic, ProblemPublic, SignedCheckpointPublic
+from govchain.ledger.encoding import MAX_SAFE_INTEGER
 
 router = APIRouter(tags=["blocks"], dependencies=[requires(PUBLIC)])
 
@@ -20,7 +21,10 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 Entries = Annotated[bool, Query(description="Include the log entries (transaction + receipt).")]
-Height = Annotated[int, PathParam(ge=1, description="Block height (the first block is 1).")]
+Height = Annotated[
+    int,
+    PathParam(ge=1, le=MAX_SAFE_INTEGER, description="Block height (the first block is 1)."),
+]
 
 
 @router.get(

@@ -111,7 +111,7 @@ async def upload_material(
     """The request body is the file (any content type, at most 10 MiB). Returns the
     material's hash, which the application then cites."""
     desk = desk_of(request)
-    data = await read_body(request, MAX_MATERIAL_BYTES)
+    data = await read_body(request, MAX_MATERIAL_BYTES, json=False)
     dept = desk.definition(service)["definition"]["owner"]
     user = principal_of(request).user
     media = request.headers.get("content-type", "application/octet-stream")

@@ -37,6 +37,8 @@ from govchain.errors import Forbidden, NotFound
 from govchain.identity import totp
 from govchain.identity.oidc import Principal
 from govchain.identity.service import Identity
+from govchain.identity.users import IDENTITY_ADMIN
+from govchain.ledger.encoding import MAX_SAFE_INTEGER
 
 router = APIRouter(tags=["identity"])
 
@@ -46,8 +48,8 @@ ADMIN_OR_AUDITOR = dept_staff("admin", "auditor")
 """Administrators and auditors of the department in the path."""
 AUDITOR = staff("auditor")
 """Auditors of any department."""
-ANY_ADMIN = staff("admin")
-"""Administrators of any department."""
+IDENTITY_ADMINS = staff(IDENTITY_ADMIN)
+"""Administrators of the login service itself (a role only the node's operator grants)."""
 STAFF = staff("admin", "officer", "auditor")
 """Any staff member."""
 
@@ -178,7 +180,9 @@ def verify_access_log(identity: IdentityDep) -> dict[str, Any]:
 def access_log(
     identity: IdentityDep,
     user: Annotated[str | None, Query(description="Only this user's entries.")] = None,
-    start: Annotated[int, Query(ge=0)] = 0,
+    start: Annotated[
+        int, Query(ge=0, le=MAX_SAFE_INTEGER, description="First entry (its sequence number).")
+    ] = 0,
     limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     """Return entries in order from ``start``, or one user's newest first."""
@@ -282,11 +286,12 @@ def change_staff(
     "/v1/identity/clients",
     status_code=201,
     response_model=ClientPublic,
-    dependencies=[requires(ANY_ADMIN)],
-    summary="Register an application or portal as an OIDC client (administrators)",
+    dependencies=[requires(IDENTITY_ADMINS)],
+    summary="Register an application or portal as an OIDC client (identity administrators)",
 )
 def register_client(body: ClientCreate, request: Request, identity: IdentityDep) -> dict[str, Any]:
-    """Register a relying party; a confidential client's secret is returned once."""
+    """Register a relying party; a confidential client's secret is returned once. Redirect
+    URIs are https, or http on a loopback address (``127.0.0.1``, ``[::1]``, ``localhost``)."""
     client, secret = identity.provider.register_client(
         body.client_id, body.name, body.redirect_uris, body.confidential
     )

@@ -11,6 +11,7 @@ from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON
 from govchain.api.schemas import ConsistencyProofPublic, InclusionProofPublic, ProblemPublic
+from govchain.ledger.encoding import MAX_SAFE_INTEGER
 
 router = APIRouter(prefix="/v1/log", tags=["log"], dependencies=[requires(PUBLIC)])
 
@@ -32,9 +33,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 )
 def consistency(
     node: NodeDep,
-    size1: Annotated[int, Query(alias="from", ge=0, description="Older log size.")],
+    size1: Annotated[
+        int, Query(alias="from", ge=0, le=MAX_SAFE_INTEGER, description="Older log size.")
+    ],
     size2: Annotated[
-        int | None, Query(alias="to", ge=0, description="Newer log size (default: current).")
+        int | None,
+        Query(
+            alias="to",
+            ge=0,
+            le=MAX_SAFE_INTEGER,
+            description="Newer log size (default: current).",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Prove that the log of size ``from`` is a prefix of the log of size ``to``."""
@@ -49,9 +58,14 @@ def consistency(
 )
 def inclusion(
     node: NodeDep,
-    index: Annotated[int, Query(ge=0, description="Log index of the entry.")],
+    index: Annotated[int, Query(ge=0, le=MAX_SAFE_INTEGER, description="Log index of the entry.")],
     size: Annotated[
-        int | None, Query(ge=1, description="Log size to prove against (default: current).")
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_SAFE_INTEGER,
+            description="Log size to prove against (default: current).",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Prove that the entry at ``index`` is in the log of ``size`` entries."""

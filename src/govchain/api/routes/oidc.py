@@ -66,7 +66,13 @@ async def _form(request: Request) -> dict[str, str]:
         raise SchemaViolation("the form is not UTF-8") from None
 
 
-def _login_page(client_name: str, params: dict[str, str], message: str, status: int) -> Response:
+def _login_page(
+    client_name: str,
+    params: dict[str, str],
+    message: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
     hidden = "".join(
         f'<input type="hidden" name="{k}" value="{html.escape(params[k])}">'
         for k in _AUTH_PARAMS
@@ -90,7 +96,7 @@ def _login_page(client_name: str, params: dict[str, str], message: str, status: 
 <input name="otp" inputmode="numeric" autocomplete="one-time-code"></label>
 <button type="submit">登录 · Log in</button>
 </form></main></body></html>"""
-    return HTMLResponse(page, status, headers=_PAGE_HEADERS)
+    return HTMLResponse(page, status, headers={**_PAGE_HEADERS, **(headers or {})})
 
 
 def _check_same_origin(request: Request, issuer: str) -> None:
@@ -164,7 +170,9 @@ async def authorize_login(request: Request, identity: IdentityDep) -> Response:
             _detail(request, params),
         )
     except AccountLocked as exc:
-        return _login_page(client.name, params, exc.message, 429)
+        # Like every 429 of the API: when to try again (RFC 6585 section 4).
+        retry = {"Retry-After": str(max(1, int(exc.fields.get("retry_after_s", 60))))}
+        return _login_page(client.name, params, exc.message, 429, retry)
     except GovchainError as exc:
         return _login_page(client.name, params, exc.message, 401)
     cookie = identity.provider.start_session(user)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import PUBLIC, USER, dept_staff, requires
@@ -19,6 +19,9 @@ from govchain.procedures.catalogue import MAX_LIMIT
 from govchain.procedures.definitions import DefinitionRefused
 
 router = APIRouter(tags=["services"])
+
+Version = Annotated[int, Path(ge=1, le=1_000_000, description="Definition version.")]
+"""A service definition's version in a path."""
 
 ADMIN = dept_staff("admin")
 """Administrators of the department in the path."""
@@ -142,7 +145,7 @@ def _proposal(node: NodeDep, code: str, version: int) -> dict[str, Any]:
 async def approve_service(
     dept: str,
     code: str,
-    version: int,
+    version: Version,
     body: DefinitionApproval,
     request: Request,
     node: NodeDep,
@@ -168,7 +171,7 @@ async def approve_service(
     summary="Publish an approved definition (ledger transaction)",
 )
 async def publish_service(
-    dept: str, code: str, version: int, request: Request, node: NodeDep, settings: SettingsDep
+    dept: str, code: str, version: Version, request: Request, node: NodeDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Make an approved version the current one."""
     prop = _proposal(node, code, version)

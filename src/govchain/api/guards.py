@@ -1,0 +1,117 @@
+"""The order in which a request is refused, the same for every route of the API:
+
+1. a URL whose path or query is not UTF-8 once percent-decoded: ``400 malformed_encoding``
+   (the server would otherwise replace the bad bytes and serve another key than was asked);
+2. the caller's access (``api.auth``): ``401`` without a valid token, ``403`` without the kind,
+   role or department the route declares;
+3. a JSON body sent as another media type: ``415 unsupported_media_type``;
+4. the route's input checks: ``400``/``413``/``422``.
+
+FastAPI decodes a JSON body before it solves any dependency, so a malformed body reaches the
+error handlers before the route's access dependency has run; the handlers installed here run
+that check first (``auth.declared_access``). Errors a route raises after its dependencies ran
+need nothing: its access was checked by then.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from govchain.api.auth import ACCESS_CHECKED, declared_access
+from govchain.api.deps import declares_body, media_refusal
+from govchain.api.problems import error_response, http_error, validation_error
+from govchain.errors import GovchainError, MalformedEncoding
+
+API_PREFIXES = ("/v1/", "/oidc/", "/problems/", "/.well-known/")
+"""Paths of the API (the portal's pages answer their own errors)."""
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class Utf8Urls:
+    """ASGI middleware: refuse an API request whose path or query string is not UTF-8 after
+    percent-decoding (``%ff%fe``); servers decode such bytes to U+FFFD, a different key."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
+            raw_path: bytes = scope.get("raw_path") or b""
+            query: bytes = scope.get("query_string") or b""
+            for part, raw in (("path", raw_path), ("query", query)):
+                if not _utf8(raw):
+                    exc = MalformedEncoding(
+                        f"the URL's {part} is not UTF-8 once percent-decoded", part=part
+                    )
+                    # The path as sent: its decoded form holds U+FFFD instead of the bytes.
+                    instance = raw_path.decode("ascii", "replace") or scope["path"]
+                    await error_response(exc, instance)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def refusal(request: Request) -> GovchainError | None:
+    """Return why the caller may not call the route the request was routed to (``None`` if
+    it may, if its access was checked already, or if the request reached no route)."""
+    if request.scope.get(ACCESS_CHECKED):
+        return None
+    access = declared_access(request.scope)
+    if access is None:
+        return None
+    try:
+        await access(request)
+    except GovchainError as exc:
+        return exc
+    return None
+
+
+def _wrong_media(request: Request, exc: RequestValidationError) -> GovchainError | None:
+    # FastAPI hands a body of another media type to the model as bytes, which always fails
+    # with an error located in the body.
+    if not declares_body(request) or not any(
+        tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()
+    ):
+        return None
+    return media_refusal(request)
+
+
+def install(app: FastAPI) -> None:
+    """Install the URL check and the access-first order on ``app``, in place of two of
+    ``problems.install``'s handlers (which answer what remains)."""
+    app.add_middleware(Utf8Urls)
+
+    async def input_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        refused = await refusal(request)
+        if refused is not None:
+            return error_response(refused, request.url.path)
+        refused = _wrong_media(request, exc)
+        if refused is not None:
+            return error_response(refused, request.url.path)
+        return await validation_error(request, exc)
+
+    async def body_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        # 400 and 413 are what FastAPI answers when it cannot read a body (before any
+        # dependency); 404 and 405 come from routing, where no access was declared yet.
+        if exc.status_code in (400, 413):
+            refused = await refusal(request)
+            if refused is not None:
+                return error_response(refused, request.url.path)
+        return await http_error(request, exc)
+
+    app.add_exception_handler(RequestValidationError, input_error)
+    app.add_exception_handler(StarletteHTTPException, body_error)
