@@ -92,7 +92,11 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     # X.509 for TLS certificates besides the crypto suites: node to node (node/transport.py)
     # and the local etcd cluster's authority (ordering/etcd_tls.py, the adapter's own TLS).
     "cryptography": frozenset({"crypto", "node", "identity", "ordering"}),
-    "rjieba": frozenset({"sharing", "procedures"}),
+    # Chinese word segmentation: catalogue search, and a service comparing texts (the duplication
+    # review); scikit-learn, NumPy and SciPy for the review's vectors, and openpyxl for its
+    # spreadsheet import, are for services only.
+    "rjieba": frozenset({"sharing", "procedures", "apps"}),
+    **dict.fromkeys(("sklearn", "numpy", "scipy", "openpyxl"), frozenset({"apps"})),
     # Application forms are JSON Schema: checked when a service is published, and by the portal.
     "jsonschema": frozenset({"procedures", "node", "portal"}),
 }

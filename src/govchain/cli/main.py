@@ -14,6 +14,7 @@ from govchain.cli import (
     identity,
     network,
     notary,
+    projects,
     queries,
     server,
     services,
@@ -52,6 +53,7 @@ app.command("logout")(session.logout)
 app.add_typer(services.app, name="service")
 app.add_typer(cases.app, name="case")
 app.add_typer(enterprises.app, name="enterprise")
+app.add_typer(projects.app, name="projects")
 
 if __name__ == "__main__":
     app()

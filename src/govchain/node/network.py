@@ -48,9 +48,11 @@ DEMO_SERVICE_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
     ("fire", "消防救援支队"),
     ("housing", "住房和城乡建设局"),
     ("transport", "交通运输局"),
+    ("data", "大数据发展管理局"),
 )
 """The other departments ``govchain demo`` runs, for the services that need them (permits'
-inspections, property records)."""
+inspections, property records; the data bureau keeps the registry of government IT systems and
+reviews new projects for duplication)."""
 
 
 @dataclass(frozen=True, slots=True)
