@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from govchain.errors import GovchainError, OAuthError
-from govchain.portal.routes import apply, cases, home, login, me, staff
+from govchain.portal.routes import apply, cases, home, login, me, projects, staff
 from govchain.portal.security import RateLimit
 from govchain.portal.sessions import SessionStore
 from govchain.portal.web import (
@@ -50,7 +50,7 @@ def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
     )
     static = resources.files("govchain.portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (login, home, staff, apply, cases, me):
+    for module in (login, home, staff, projects, apply, cases, me):
         app.include_router(module.router)
     me.install(app)  # the click log, its recording middleware, the recommender's model
     previous = app.exception_handlers.get(GovchainError)
