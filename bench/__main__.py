@@ -23,6 +23,7 @@ from bench import (
     portal_bench,
     proofs_bench,
     recommend_bench,
+    review_bench,
     sharing_bench,
     sharing_http_bench,
     store_bench,
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> None:
         casework_bench.main(["--cases", "5", "--burst", "20", "--jumps", "3"])
         catalogue_bench.main(["--quick"])
         recommend_bench.main(["--quick"])
+        review_bench.main(["--quick"])
         portal_bench.main(["--quick"])
     else:
         ledger_bench.main([])
@@ -65,6 +67,7 @@ def main(argv: list[str]) -> None:
         casework_bench.main([])
         catalogue_bench.main([])
         recommend_bench.main([])
+        review_bench.main([])
         portal_bench.main([])
 
 

@@ -300,7 +300,7 @@ def local_time(ms: int) -> str:
 def yuan(fen: int) -> str:
     """Return an amount in fen as yuan with two decimals (integer arithmetic)."""
     sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d} 元"
+    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d} 元"
 
 
 def print_json(value: Any) -> None:

@@ -54,7 +54,8 @@ def seed(node: Any, app_state: Any, network_dir: Any) -> list[str]:
             "application/json",
         )
         lines.append(
-            f"duplication review: {dept} registered {report.count} entries "
+            f"duplication review: {dept} registered {report.count} "
+            f"{'entry' if report.count == 1 else 'entries'} "
             f"({', '.join(f'{n} {s}' for s, n in sorted(report.by_status.items()))})"
         )
     lines += _decide(desk, dataset, keeper, members, _actor(app_state, f"{keeper}/approver"))
