@@ -8,11 +8,10 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.cli.client import NodeClient
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
-from govchain.cli.output import CliError, console, json_text, reports_errors
+from govchain.cli.output import CliError, console, json_text, new_grid, print_table, reports_errors
 from govchain.cli.transactions import MemberOpt, parse_json, print_receipt, sign
 from govchain.contracts.checks import check_source
 from govchain.contracts.packages import LIFECYCLE, check_files, code_hash
@@ -156,7 +155,7 @@ def show(
                 )
             return
         doc = client.get(f"/v1/contracts/{name}")
-    grid = Table.grid(padding=(0, 2))
+    grid = new_grid()
     grid.add_column(style="bold")
     grid.add_column()
     d = doc["definition"]
@@ -169,7 +168,7 @@ def show(
     for m in doc["methods"]:
         params = ", ".join(f"{a['name']}: {a['type']}" for a in m["args"])
         grid.add_row(m["kind"], escape(f"{m['name']}({params})  {m['doc']}"))
-    console.print(grid)
+    print_table(grid)
 
 
 @app.command("view")

@@ -15,11 +15,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.cli.client import NodeClient
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
-from govchain.cli.output import CliError, console, reports_errors
+from govchain.cli.output import CliError, console, new_table, print_table, reports_errors
 from govchain.cli.transactions import print_receipt
 from govchain.contracts.members import root_key
 from govchain.identity import totp
@@ -63,13 +62,13 @@ def open_identity(network: Path) -> Iterator[Identity]:
 
 def print_users(users: list[User]) -> None:
     """Print users as a table (no hashes, no keys)."""
-    table = Table()
+    table = new_table()
     for col in _USER_COLUMNS:
         table.add_column(col)
     for u in users:
         p = u.public()
         table.add_row(*(escape(str(p[c])) for c in _USER_COLUMNS))
-    console.print(table)
+    print_table(table)
 
 
 ROLE_HELP = (
@@ -240,12 +239,12 @@ def show_log(
     """Show access-log entries."""
     with open_identity(network) as ident:
         entries = ident.log.history(user, limit) if user else ident.log.entries()[-limit:]
-    table = Table()
+    table = new_table()
     for col in ("seq", "time_ms", "user", "event", "detail"):
         table.add_column(col)
     for e in entries:
         table.add_row(str(e.seq), str(e.time_ms), escape(e.user), e.event, escape(str(e.detail)))
-    console.print(table)
+    print_table(table)
 
 
 # --- member keys ------------------------------------------------------------------------------

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from govchain.cli.output import CliError, console, reports_errors
+from govchain.cli.output import CliError, console, new_table, print_table, reports_errors
 from govchain.crypto import get_suite
 from govchain.ledger.genesis import Genesis
 from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
@@ -41,7 +40,7 @@ def parse_departments(specs: list[str]) -> list[tuple[DeptId, str]]:
 def print_network(net: NetworkDir, genesis: Genesis) -> None:
     """Print a network's departments, key files and genesis hash."""
     suite = get_suite(genesis.suite)
-    table = Table(title=f"network {genesis.chain_id} ({genesis.suite})", title_justify="left")
+    table = new_table(title=f"network {genesis.chain_id} ({genesis.suite})")
     table.add_column("department")
     table.add_column("name")
     table.add_column("member")
@@ -54,7 +53,7 @@ def print_network(net: NetworkDir, genesis: Genesis) -> None:
             escape(f"{d.id}/admin"),
             escape(str(net.node_key_path(d.id).parent.relative_to(root))) + "/",
         )
-    console.print(table)
+    print_table(table)
     console.print(
         f"keys in      {escape(str(root))}/departments/<id>/: node.key signs blocks and "
         "checkpoints, members/admin.key signs transactions, root.key certifies member keys "

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.apps.notary.batches import build_batch
 from govchain.apps.notary.service import (
@@ -22,7 +21,7 @@ from govchain.apps.notary.service import (
 )
 from govchain.cli.client import NodeClient
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
-from govchain.cli.output import CliError, console, json_text, reports_errors
+from govchain.cli.output import CliError, console, json_text, new_grid, print_table, reports_errors
 from govchain.cli.transactions import ActorOpt, CaseOpt, MemberOpt, print_receipt, sign
 from govchain.errors import GovchainError
 from govchain.node.network import NetworkDir
@@ -205,7 +204,7 @@ def verify(
         raise typer.Exit(1)
     record = doc["record"]
     colour = "green" if doc["status"] == "valid" else "red"
-    grid = Table.grid(padding=(0, 2))
+    grid = new_grid()
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("status", f"[{colour}]{doc['status']}[/] (as of height {doc['height']})")
@@ -219,7 +218,7 @@ def verify(
     if record["revoked"]:
         r = record["revoked"]
         grid.add_row("revoked", escape(f"{_time(r['time_ms'])} by {r['by']}: {r['reason']}"))
-    console.print(grid)
+    print_table(grid)
     if doc["status"] != "valid":
         raise typer.Exit(1)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from govchain.errors import GovchainError
 
@@ -79,5 +81,38 @@ def json_text(value: Any) -> str:
 
 
 def short(hex_id: str, n: int = 16) -> str:
-    """Return the first ``n`` characters of a hex id followed by an ellipsis."""
+    """Return the first ``n`` characters of a hex id followed by an ellipsis (in a terminal;
+    into a pipe or a file the whole id: scripts read what is printed)."""
+    if not console.is_terminal:
+        return hex_id
     return hex_id if len(hex_id) <= n else hex_id[:n] + "…"
+
+
+def new_table(*columns: str, title: str | None = None) -> Table:
+    """Return a table whose long values wrap onto more lines instead of being cut short."""
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def new_grid() -> Table:
+    """Return a two-column grid of labels and values."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def print_table(table: Table) -> None:
+    """Print a table; into a pipe or file at its natural width, so no value is folded or cut
+    (scripts read whole ids and hashes)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    wide = Console(width=100_000, soft_wrap=True, no_color=True, highlight=False)
+    with wide.capture() as captured:
+        wide.print(table)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()

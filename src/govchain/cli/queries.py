@@ -8,11 +8,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.cli.client import NodeClient, path_segment
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
-from govchain.cli.output import CliError, ProblemError, console, json_text, reports_errors, short
+from govchain.cli.output import (
+    CliError,
+    ProblemError,
+    console,
+    json_text,
+    new_grid,
+    print_table,
+    reports_errors,
+    short,
+)
 from govchain.contracts.kv import state_key
 from govchain.crypto import get_suite
 from govchain.errors import GovchainError, ProofError
@@ -123,7 +131,7 @@ def status(url: UrlOpt = DEFAULT_URL) -> None:
             if exc.status != 404:
                 raise
             cp = None
-    grid = Table.grid(padding=(0, 2))
+    grid = new_grid()
     grid.add_column(style="bold")
     grid.add_column()
     colour = "green" if health["status"] == "ok" else "red"
@@ -145,4 +153,4 @@ def status(url: UrlOpt = DEFAULT_URL) -> None:
         grid.add_row("checkpoint", "none yet (no block committed)")
     if health.get("error"):
         grid.add_row("error", f"[red]{escape(str(health['error'].get('message')))}[/]")
-    console.print(grid)
+    print_table(grid)

@@ -32,9 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.cli.client import NodeClient
 from govchain.cli.identity import open_identity
@@ -45,6 +43,9 @@ from govchain.cli.output import (
     console,
     err_console,
     json_text,
+    new_grid,
+    new_table,
+    print_table,
     reports_errors,
 )
 from govchain.identity.tokens import b64u
@@ -306,36 +307,6 @@ def yuan(fen: int) -> str:
 def print_json(value: Any) -> None:
     """Print a JSON document in full on one line (``--json``)."""
     sys.stdout.write(json_text(value) + "\n")
-    sys.stdout.flush()
-
-
-def new_table(*columns: str, title: str | None = None) -> Table:
-    """Return a table whose long values wrap onto more lines instead of being cut short."""
-    table = Table(title=title, title_justify="left")
-    for col in columns:
-        table.add_column(col, overflow="fold")
-    return table
-
-
-def new_grid() -> Table:
-    """Return a two-column grid of labels and values."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    return grid
-
-
-def print_table(table: Table) -> None:
-    """Print a table; into a pipe or file at its natural width, so no value is folded or cut
-    (scripts read whole ids and hashes)."""
-    if console.is_terminal:
-        console.print(table)
-        return
-    wide = Console(width=100_000, soft_wrap=True, no_color=True, highlight=False)
-    with wide.capture() as captured:
-        wide.print(table)
-    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
-    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 

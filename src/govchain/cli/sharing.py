@@ -13,11 +13,19 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.cli.client import NodeClient, path_segment
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
-from govchain.cli.output import CliError, console, json_text, reports_errors, short
+from govchain.cli.output import (
+    CliError,
+    console,
+    json_text,
+    new_grid,
+    new_table,
+    print_table,
+    reports_errors,
+    short,
+)
 from govchain.cli.transactions import (
     ActorOpt,
     CaseOpt,
@@ -151,7 +159,7 @@ def catalogue(
         params["owner"] = owner
     with NodeClient(url) as client:
         resources = client.get("/v1/sharing/catalogue", **params)["resources"]
-    table = Table()
+    table = new_table()
     for col in ("resource", "name", "owner", "share level", "sensitivity", "fields"):
         table.add_column(col)
     if query:
@@ -168,7 +176,7 @@ def catalogue(
         if query:
             row.append(str(r["score"]))
         table.add_row(*map(escape, row))
-    console.print(table)
+    print_table(table)
     console.print(f"{len(resources)} resource(s)")
 
 
@@ -276,7 +284,7 @@ def grants(
     params = {k: v for k, v in (("dept", dept), ("resource", resource)) if v}
     with NodeClient(url) as client:
         items = client.get("/v1/sharing/grants", **params)["grants"]
-    table = Table()
+    table = new_table()
     table.add_column("grant", no_wrap=True, overflow="fold")
     for col in ("resource", "grantee", "fields", "purpose", "status", "expires"):
         table.add_column(col)
@@ -295,7 +303,7 @@ def grants(
                 ),
             )
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command("read")
@@ -327,7 +335,7 @@ def read(
     suite_name = net.genesis().suite
     key = read_agreement_key(agreement_key_path(net.root, answer["reader"]), suite_name)
     plain = open_answer(get_suite(suite_name), key.private, owner_public, answer)
-    table = Table(title=f"{resource} · {subject}", title_justify="left")
+    table = new_table(title=f"{resource} · {subject}")
     table.add_column("record")
     for f in plain["fields"]:
         table.add_column(f)
@@ -335,7 +343,7 @@ def read(
         table.add_row(
             escape(r["record"]), *(escape(json_text(r["data"][f])) for f in plain["fields"])
         )
-    console.print(table)
+    print_table(table)
     if plain["erased"]:
         console.print(f"erased (unreadable): {escape(', '.join(plain['erased']))}")
     console.print(f"read logged on-chain in transaction {answer['tx_id']}")
@@ -414,7 +422,7 @@ def attestation(
     params = {"subject": subject}
     with NodeClient(url) as client:
         a = client.get(f"/v1/sharing/attestations/{path_segment(att_id)}", **params)
-    grid = Table.grid(padding=(0, 2))
+    grid = new_grid()
     grid.add_column(style="bold")
     grid.add_column()
     for label, value in (
@@ -428,7 +436,7 @@ def attestation(
         ("transaction", a["tx_id"]),
     ):
         grid.add_row(label, escape(str(value)))
-    console.print(grid)
+    print_table(grid)
 
 
 @app.command("receipts")
@@ -451,7 +459,7 @@ def receipts(
     with NodeClient(url) as client:
         path = f"/v1/sharing/subjects/{path_segment(subject)}/receipts"
         doc = client.request("GET", path, headers=headers).json()
-    table = Table(title=f"reads of {subject}'s data", title_justify="left")
+    table = new_table(title=f"reads of {subject}'s data")
     for col in ("when", "department", "person", "case", "purpose", "resource", "fields"):
         table.add_column(col)
     for r in doc["reads"]:
@@ -469,7 +477,7 @@ def receipts(
                 ),
             )
         )
-    console.print(table)
+    print_table(table)
     for a in doc["attestations"]:
         console.print(
             f"attestation by {escape(a['issuer'])} for {escape(a['requester'])} "

@@ -10,11 +10,10 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from govchain.cli.client import NodeClient
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
-from govchain.cli.output import CliError, console, json_text, reports_errors
+from govchain.cli.output import CliError, console, json_text, new_grid, print_table, reports_errors
 from govchain.crypto import get_suite
 from govchain.errors import MalformedEncoding
 from govchain.ledger.bundles import verify_bundle
@@ -84,7 +83,7 @@ def print_receipt(doc: dict[str, Any]) -> None:
     """Print a committed transaction and its receipt."""
     receipt = doc["receipt"]
     ok = receipt["status"] == "ok"
-    grid = Table.grid(padding=(0, 2))
+    grid = new_grid()
     grid.add_column(style="bold")
     grid.add_column()
     colour = "green" if ok else "red"
@@ -101,7 +100,7 @@ def print_receipt(doc: dict[str, Any]) -> None:
         )
     for ev in receipt.get("events") or []:
         grid.add_row("event", escape(f"{ev.get('type')} {json_text(ev.get('data'))}"))
-    console.print(grid)
+    print_table(grid)
 
 
 def submit(
