@@ -15,6 +15,7 @@ from bench import (
     catalogue_bench,
     catchup_bench,
     contracts_bench,
+    crash_bench,
     http_bench,
     identity_bench,
     ledger_bench,
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> None:
         sharing_bench.main(["--reads", "1000", "--attestations", "2000"])
         sharing_http_bench.main(["--reads", "1000"])
         store_bench.main(["--commits", "5"])
+        crash_bench.main(["--runs", "1"])
         cases_bench.main(["--cases", "200"])
         casework_bench.main(["--cases", "5", "--burst", "20", "--jumps", "3"])
         catalogue_bench.main(["--quick"])
@@ -63,6 +65,7 @@ def main(argv: list[str]) -> None:
         sharing_bench.main([])
         sharing_http_bench.main([])
         store_bench.main([])
+        crash_bench.main([])
         cases_bench.main([])
         casework_bench.main([])
         catalogue_bench.main([])
