@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from govchain.api import docs, guards, problems
+from govchain.api import docs, guards, problems, telemetry
 from govchain.api.auth import PUBLIC, SIGNED, USER, requires, staff
 from govchain.api.commits import CommitWatch
 from govchain.api.routes import (
@@ -16,6 +16,7 @@ from govchain.api.routes import (
     health,
     log,
     members,
+    metrics,
     oidc,
     services,
     sharing,
@@ -92,7 +93,9 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
         app.include_router(module.router)
     app.include_router(contracts.router)
     app.include_router(apps.router)
+    app.include_router(metrics.router)
     mount_apps(app)
+    telemetry.install(app)  # last: its middleware times everything the others do
     return app
 
 

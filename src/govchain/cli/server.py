@@ -6,6 +6,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -35,6 +36,25 @@ AccessLogOpt = Annotated[
     typer.Option(
         "--access-log/--no-access-log",
         help="Log every HTTP request (about a tenth of the API's CPU under heavy load).",
+    ),
+]
+
+
+class LogFormat(StrEnum):
+    """How the node writes its log (standard error)."""
+
+    TEXT = "text"
+    """Lines for people (coloured on a terminal)."""
+    JSON = "json"
+    """One JSON object per line, for log collectors (``api.logs``)."""
+
+
+LogFormatOpt = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="Log lines for people (text) or one JSON object per line (json): time, level, "
+        "logger, message, and the request id and path of access logs.",
     ),
 ]
 
@@ -96,6 +116,24 @@ def without_query(record: logging.LogRecord) -> bool:
     return True
 
 
+def configure_logging(log_format: LogFormat) -> None:
+    """Send the process's log to standard error in ``log_format``, access log included (the
+    first call configures; later ones change nothing)."""
+    if log_format is LogFormat.JSON:
+        from govchain.api.logs import JsonFormatter
+
+        handler: logging.Handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+    elif err_console.is_terminal:
+        handler = RichHandler(console=err_console, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("uvicorn.access").addFilter(without_query)
+
+
 def serve(
     node: Node,
     settings: ApiSettings,
@@ -104,23 +142,18 @@ def serve(
     *,
     access_log: bool = True,
     app: Any = None,
+    log_format: LogFormat = LogFormat.TEXT,
 ) -> None:
     """Serve the API until Ctrl-C or SIGTERM, then stop the node after committing what is
     already queued (``close``: how to stop it, default ``node.close``; ``access_log``: log
-    every request; ``app``: the application, made here if not given)."""
+    every request; ``app``: the application, made here if not given; ``log_format``: text
+    or JSON lines)."""
     # Imported here: the web stack costs a second of start-up that other commands don't need.
     import uvicorn
 
     from govchain.api.app import create_app
 
-    if err_console.is_terminal:
-        handler: logging.Handler = RichHandler(console=err_console, show_path=False)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-    else:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("uvicorn.access").addFilter(without_query)
+    configure_logging(log_format)
     server = uvicorn.Server(
         uvicorn.Config(
             app if app is not None else create_app(node, settings),
@@ -162,11 +195,13 @@ def run_node(
     after_start: Callable[[Node, Any], list[str]] | None = None,
     *,
     access_log: bool = True,
+    log_format: LogFormat = LogFormat.TEXT,
 ) -> None:
     """Check, open, start and serve the embedded node of ``network`` (``after_start`` runs
     once the node commits, before the API serves, with the node and the application's state
     (identity, sharing, case desk); its lines are printed)."""
     data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
+    configure_logging(log_format)  # before the node opens: what it logs then is formatted too
     with listen(host, port) as sock:
         port = sock.getsockname()[1]
         settings = ApiSettings(
@@ -207,7 +242,7 @@ def run_node(
             f"login (OpenID Connect) at http://{escape(host)}:{port}"
             "/.well-known/openid-configuration"
         )
-        serve(node, settings, sock, access_log=access_log, app=app)
+        serve(node, settings, sock, access_log=access_log, app=app, log_format=log_format)
 
 
 @reports_errors
@@ -217,11 +252,12 @@ def up(
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
     access_log: AccessLogOpt = True,
+    log_format: LogFormatOpt = LogFormat.TEXT,
 ) -> None:
     """Run the embedded node (every local department key) and serve its API."""
     if not NetworkDir(network).exists():
         fail(f"{network}/genesis.json does not exist; run 'govchain init' first")
-    run_node(network, data, host, port, access_log=access_log)
+    run_node(network, data, host, port, access_log=access_log, log_format=log_format)
 
 
 @reports_errors

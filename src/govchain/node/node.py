@@ -29,6 +29,7 @@ from govchain.ledger.state_proof import StateProof
 from govchain.ledger.transactions import Transaction
 from govchain.node.admission import Admission, Outcome
 from govchain.node.content import ContentStore
+from govchain.node.telemetry import NodeMetrics
 from govchain.ordering.base import Orderer
 from govchain.storage.base import KVStore
 from govchain.types import DeptId
@@ -58,6 +59,8 @@ def tune_garbage_collector() -> None:
 
 RECEIPT_QUORUM_WAIT_S = 5.0
 """How long a network node waits for a quorum checkpoint covering a receipt's transaction."""
+READ_QUORUM_WAIT_S = 5.0
+"""How long a network node waits for a quorum to certify the height a proved read is as of."""
 
 
 @dataclass(slots=True)
@@ -130,10 +133,39 @@ class Node:
         the workers that read and write through the node stop here."""
         self.publish: Callable[[SignedHeader, Sequence[Transaction]], None] | None = None
         """Network proposer: appends each block to the ordering log before it is committed."""
-        self.certified_height: int | None = None
+        self._certified = threading.Condition()
+        self._certified_height: int | None = None
+        self.holds_quorum: Callable[[SignedCheckpoint], bool] = lambda signed: True
+        """Network node (set by the replica): whether a stored checkpoint carries the
+        signatures of a quorum of the departments in force at its height."""
+        self.health_extra: list[Callable[[], dict[str, Any]]] = []
+        self.metrics = NodeMetrics()
+        """What the node measures (``/metrics``); its parts update it per block or batch."""
+        self.metrics.observe_node(self)
+
+    @property
+    def certified_height(self) -> int | None:
         """Network node: highest height whose checkpoint a quorum signed (``None``: embedded,
         every checkpoint is signed by all local department keys)."""
-        self.health_extra: list[Callable[[], dict[str, Any]]] = []
+        return self._certified_height
+
+    @certified_height.setter
+    def certified_height(self, height: int | None) -> None:
+        with self._certified:
+            self._certified_height = height
+            self._certified.notify_all()
+
+    def wait_certified(self, height: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until a quorum certified ``height`` (embedded: at
+        once); return whether it did. A node that stops committing wakes its waiters."""
+        deadline = time.monotonic() + timeout
+        with self._certified:
+            while self._certified_height is not None and self._certified_height < height:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.failure is not None:
+                    return False
+                self._certified.wait(left)
+        return True
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -206,6 +238,8 @@ class Node:
         for w in waiters:
             w.error = err
             w.event.set()
+        with self._certified:
+            self._certified.notify_all()
 
     # --- committing -------------------------------------------------------------------------
 
@@ -214,6 +248,7 @@ class Node:
         ident = self.identity
         suite = self.suite
         publish = self.publish
+        started = time.perf_counter()
         with self._commit_lock:
             block = self.ledger.commit_block(
                 batch,
@@ -223,6 +258,7 @@ class Node:
                 checkpoint_keys=ident.checkpoint_keys,
                 publish=None if publish is None else (lambda signed: publish(signed, batch)),
             )
+        self.metrics.block_committed(block.tx_ids, time.perf_counter() - started, proposed=True)
         self._committed(block)
         return block
 
@@ -237,6 +273,7 @@ class Node:
         this node already holds (it proposed it) is compared with the stored one: ``None``.
         ``verified``: signatures already checked (``Ledger.check_signatures``)."""
         self._check_serving()
+        started = time.perf_counter()
         with self._commit_lock:
             height = signed.header.height
             if height <= self.ledger.height:
@@ -251,6 +288,7 @@ class Node:
             block = self.ledger.apply_block(
                 signed, txs, checkpoint_keys=self.identity.checkpoint_keys, verified=verified
             )
+        self.metrics.block_committed(block.tx_ids, time.perf_counter() - started, proposed=False)
         self._committed(block)
         return block
 
@@ -297,6 +335,8 @@ class Node:
     ) -> list[Outcome]:
         """Admit and order a batch. With ``wait`` return only once every admitted transaction
         is durably committed (raises ``Unavailable`` on timeout or node failure)."""
+        if self.failure is not None:
+            self.metrics.refused("node_failed", len(items))
         self._check_serving()
         self._reserve_capacity(len(items))
         try:
@@ -306,6 +346,8 @@ class Node:
             raise
         accepted = [o for o in outcomes if isinstance(o, Transaction)]
         self._release_capacity(len(items) - len(accepted))
+        if len(accepted) != len(outcomes):
+            self.metrics.refused_each(outcomes)
         if not accepted:
             return outcomes
         waiter: _Waiter | None = None
@@ -314,9 +356,11 @@ class Node:
             with self._waiters_lock:
                 for t in accepted:
                     self._waiters[t.tx_id] = waiter
+        self.metrics.sample(accepted[0].tx_id)
         try:
             self.orderer.submit(accepted)
-        except GovchainError:
+        except GovchainError as exc:
+            self.metrics.refused(exc.code, len(accepted))
             self.admission.dropped([t.tx_id for t in accepted])
             self._release_capacity(len(accepted))
             if waiter is not None:
@@ -324,6 +368,7 @@ class Node:
                     for t in accepted:
                         self._waiters.pop(t.tx_id, None)
             raise
+        self.metrics.admitted(len(accepted))
         if waiter is not None:
             if not waiter.event.wait(timeout):
                 raise Unavailable(
@@ -339,6 +384,7 @@ class Node:
         # Checked before admission, so a refused batch has used no nonce and can be resent.
         with self._in_flight_lock:
             if self._in_flight + n > self.max_pending:
+                self.metrics.refused("at_capacity", n)
                 raise Unavailable(
                     f"the node is at capacity ({self._in_flight} transactions pending, limit "
                     f"{self.max_pending}); retry shortly",
@@ -373,16 +419,47 @@ class Node:
     # --- consistent reads --------------------------------------------------------------------
 
     def state_with_proof(
-        self, key: bytes
+        self, key: bytes, timeout: float = READ_QUORUM_WAIT_S
     ) -> tuple[VersionedValue | None, StateProof, SignedCheckpoint | None]:
-        """Return a key's current value, its proof and the checkpoint of the same state root
-        (read together, so the proof always matches the checkpoint)."""
+        """Return a key's value, its proof and the checkpoint they are proven against, all as
+        of one height (the checkpoint's; ``None`` before block 1).
+
+        Embedded: the latest height, whose checkpoint every local department key signed. A
+        network node answers as of its latest committed height once a quorum of departments
+        certified it, waiting up to ``timeout`` seconds for their signatures (``Unavailable``
+        after that): never with a checkpoint that fewer departments signed."""
         self._check_serving()
-        with self._commit_lock:
-            value = self.ledger.state.get(key)
-            proof = self.ledger.state.prove(key)
-            cp = self.ledger.checkpoint() if self.ledger.height else None
-        return value, proof, cp
+        deadline = time.monotonic() + timeout
+        while True:
+            # Value, proof and height are read together: the proof is against that height's
+            # state root whatever commits while the quorum is awaited.
+            with self._commit_lock:
+                height = self.ledger.height
+                value = self.ledger.state.get(key)
+                proof = self.ledger.state.prove(key)
+                if not height:
+                    return value, proof, None
+                if self.certified_height is None:
+                    return value, proof, self.ledger.checkpoint()
+            # The other departments' signatures of a height arrive a few tenths of a second
+            # after its block; until then the stored checkpoint holds this node's alone.
+            if self.wait_certified(height, deadline - time.monotonic()):
+                cp = self.ledger.checkpoint(height)
+                if self.holds_quorum(cp):
+                    return value, proof, cp
+                # Certified past ``height`` without a quorum of it stored (heights certified
+                # before this node took part): read again after the next certification.
+                with self._certified:
+                    self._certified.wait(max(0.0, min(0.05, deadline - time.monotonic())))
+            self._check_serving()
+            if time.monotonic() >= deadline:
+                certified = self.certified_height or 0
+                raise Unavailable(
+                    f"no quorum of department signatures on the checkpoint at height {height} "
+                    f"within {timeout} s (certified height {certified}); retry shortly",
+                    height=height,
+                    certified_height=certified,
+                )
 
     def query(self, contract: str, method: str, args: dict[str, Any]) -> Any:
         """Run a contract view against the committed state (consistent: between two blocks)."""
@@ -410,9 +487,7 @@ class Node:
                 return self.ledger.receipt_bundle(tx_id)
         height = self.ledger.locate(tx_id).height
         # Other departments' signatures arrive within a few tenths of a second of the commit.
-        deadline = time.monotonic() + RECEIPT_QUORUM_WAIT_S
-        while (self.certified_height or 0) < height and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self.wait_certified(height, RECEIPT_QUORUM_WAIT_S)
         certified = self.certified_height or 0
         with self._commit_lock:
             loc = self.ledger.locate(tx_id)

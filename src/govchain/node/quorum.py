@@ -104,6 +104,14 @@ def _count(
     return Tally(tuple(agree), {cp: tuple(d) for cp, d in others.items()})
 
 
+def holds_quorum(signed: SignedCheckpoint, members: Membership) -> bool:
+    """Whether ``signed`` carries the signatures of a quorum of ``members`` (the departments in
+    force at its height). Only counts: the signatures are verified where the checkpoint is
+    read (``Ledger.checkpoint``) or merged (``tally``)."""
+    ids = set(members.ids())
+    return len({dept for dept, _ in signed.signatures if dept in ids}) >= members.quorum()
+
+
 def check_divergence(mine: Checkpoint, result: Tally, quorum: int) -> None:
     """Raise ``Divergence`` (height, both state roots and block hashes) if a quorum of
     departments signed a checkpoint other than ``mine``."""

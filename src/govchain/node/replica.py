@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,18 @@ from govchain.ledger.membership import DEPARTMENTS_KEY, Membership
 from govchain.ledger.transactions import Transaction, parse_transaction
 from govchain.node.catchup import CatchUp
 from govchain.node.lock import DataDirLock
+from govchain.node.metrics import MetricFamily
 from govchain.node.network import NetworkDir
 from govchain.node.node import Node, NodeIdentity
 from govchain.node.peers import Peers
-from govchain.node.quorum import MembershipHistory, check_divergence, peer_certificates, tally
+from govchain.node.quorum import (
+    MembershipHistory,
+    check_divergence,
+    holds_quorum,
+    peer_certificates,
+    tally,
+)
+from govchain.node.telemetry import ordering_families
 from govchain.node.transport import PeerServer, TlsContexts, check_peer, issue_certificate
 from govchain.node.wire import blocks_from, decode_block, encode_block, parse_sized
 from govchain.ordering.etcd import LEASE_TTL_S, BlockLog, EtcdOrderer
@@ -152,6 +160,11 @@ class NetworkNode:
         node.listeners.append(self._on_block)
         self.members = MembershipHistory(node.ledger.height, node.ledger.membership())
         """Who signs checkpoints, per height range."""
+        # Proved reads carry a checkpoint only once it holds a quorum of the departments in
+        # force at its height (``Node.state_with_proof``).
+        node.holds_quorum = lambda signed: holds_quorum(
+            signed, self.members.at(signed.checkpoint.height)
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -192,6 +205,7 @@ class NetworkNode:
         self._published = node.ledger.height
         self.catch_up_pipeline = CatchUp(node, self.peers.fetch_blocks, store)
         """Fetches, verifies and applies blocks from peers (catch-up)."""
+        node.metrics.registry.add_collector("ordering", self._ordering_metrics)
 
     # --- membership --------------------------------------------------------------------------
 
@@ -397,7 +411,7 @@ class NetworkNode:
         self.etcd_ok, self.etcd_error = True, None
         ledger = self.node.ledger
         if prefer_peers or target - ledger.height > PEER_CATCH_UP_BLOCKS:
-            applied += self.catch_up_pipeline.run(target, progress, self._stop, defer)
+            applied += self._catch_up_from_peers(target, progress, defer)
             self._certify_from_peers(self.catch_up_pipeline.checkpoints)
         while ledger.height < target and not self._stop.is_set():
             first = ledger.height + 1
@@ -424,6 +438,29 @@ class NetworkNode:
         self._exchange_checkpoints()
         self._maybe_compact()
         return applied
+
+    def _catch_up_from_peers(self, target: int, progress: Progress | None, defer: bool) -> int:
+        """Run the catch-up pipeline towards ``target``, measured (``node.telemetry``)."""
+        pipeline = self.catch_up_pipeline
+        before = self.node.ledger.height
+        metrics = self.node.metrics if before < target else None
+        if metrics is not None:
+            metrics.catch_up_started(target)
+        try:
+            return pipeline.run(target, progress, self._stop, defer)
+        finally:
+            if metrics is not None:
+                metrics.catch_up_ended(self.node.ledger.height - before, pipeline.transactions)
+
+    def _ordering_metrics(self) -> Iterator[MetricFamily]:
+        pipeline = self.catch_up_pipeline
+        return ordering_families(
+            self.etcd_height,
+            self.etcd_ok,
+            bool(self.log.lease),
+            pipeline.fetch_cpu,
+            pipeline.apply_cpu,
+        )
 
     def prepare_catch_up(self) -> None:
         """Publish this node's peer entry before catching up."""

@@ -71,6 +71,7 @@ class BatchQueue(Generic[T, R]):
         workers: int = WORKERS,
         max_batch: int = MAX_BATCH,
         max_pending: int = MAX_PENDING,
+        refused: Callable[[Unavailable], None] | None = None,
     ) -> None:
         if workers < 1 or max_batch < 1 or max_pending < 1:
             raise ValueError("workers, max_batch and max_pending must be >= 1")
@@ -83,18 +84,25 @@ class BatchQueue(Generic[T, R]):
         self._cond = threading.Condition(threading.Lock())
         self._threads: list[threading.Thread] = []
         self._closed = False
+        self._refused = refused
+        """Told of each request refused at once (queue full or closing)."""
 
     def submit(self, item: T, done: Done[R]) -> None:
         """Queue one request; ``done`` is called (on a worker thread) with its outcome.
         ``Unavailable`` at once if the queue is full or closed."""
         with self._cond:
+            refusal = None
             if self._closed:
-                raise Unavailable(f"the {self._name} service is stopping")
-            if len(self._queue) >= self._max_pending:
-                raise Unavailable(
+                refusal = Unavailable(f"the {self._name} service is stopping")
+            elif len(self._queue) >= self._max_pending:
+                refusal = Unavailable(
                     f"{len(self._queue)} {self._name} requests are waiting; try again shortly",
                     pending=len(self._queue),
                 )
+            if refusal is not None:
+                if self._refused is not None:
+                    self._refused(refusal)
+                raise refusal
             if not self._threads:
                 self._start()
             self._queue.append((item, done))

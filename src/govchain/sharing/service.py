@@ -55,6 +55,10 @@ from govchain.sharing.view import LedgerPort, LedgerView
 from govchain.storage.base import KVStore
 from govchain.types import DeptId
 
+Observer = Callable[[str, Sequence[str | None]], None]
+"""``observer(kind, outcomes)``: requests of ``kind`` (``read``, ``attest``) were answered; per
+request ``None`` if served, else the code of the error it was refused with."""
+
 
 class SharingService(LedgerView):
     """Serves the departments whose credentials it holds."""
@@ -69,7 +73,11 @@ class SharingService(LedgerView):
         self._keks: dict[tuple[DeptId, DeptId, bytes], bytes] = {}
         self._ready = False
         self._ready_lock = threading.Lock()
-        self._reads: BatchQueue[Any, dict[str, Any]] = BatchQueue(self.read_many, name="read")
+        self.observer: Observer | None = None
+        """Told the outcome of every read and attestation request (the node's metrics)."""
+        self._reads: BatchQueue[Any, dict[str, Any]] = BatchQueue(
+            self.read_many, name="read", refused=lambda exc: self._observe("read", [exc.code])
+        )
 
     def close(self) -> None:
         """Answer the reads already queued, then stop the read workers."""
@@ -275,6 +283,15 @@ class SharingService(LedgerView):
         """Serve many reads at once: per read its sealed answer or its error, in order. The
         signatures are verified together, the entries logged in one transaction per owner
         (within the size limit), and no answer is made before its entry is durable."""
+        try:
+            done = self._read_many(objs)
+        except GovchainError as exc:
+            self._observe("read", [exc.code] * len(objs))
+            raise
+        self._observe("read", [o.code if isinstance(o, GovchainError) else None for o in done])
+        return done
+
+    def _read_many(self, objs: Sequence[Any]) -> list[ReadOutcome]:
         self._ensure_ready()
         now = self.port.now_ms()
         out: list[ReadOutcome | None] = [None] * len(objs)
@@ -299,6 +316,10 @@ class SharingService(LedgerView):
         done = [o for o in out if o is not None]
         assert len(done) == len(objs), "every read has an answer or an error"
         return done
+
+    def _observe(self, kind: str, outcomes: Sequence[str | None]) -> None:
+        if self.observer is not None:
+            self.observer(kind, outcomes)
 
     def _prepare_read(
         self,
@@ -384,6 +405,15 @@ class SharingService(LedgerView):
         subject's records in the owner's vault and the yes/no answers are committed on-chain,
         many per transaction. Every request is checked before anything is committed; the
         result is, per request, ``{id, answer, tx_id}`` or ``{error, tx_id}``."""
+        try:
+            out = self._attest(objs)
+        except GovchainError as exc:
+            self._observe("attest", [exc.code] * len(objs))
+            raise
+        self._observe("attest", [_refusal_code(o) for o in out])
+        return out
+
+    def _attest(self, objs: Sequence[Any]) -> list[dict[str, Any]]:
         self._ensure_ready()
         by_owner: dict[DeptId, list[tuple[int, dict[str, Any]]]] = {}
         resources: dict[str, Resource] = {}  # a batch asks about a few resources: read once
@@ -443,3 +473,12 @@ class SharingService(LedgerView):
                 else:
                     out[n] = {**receipt["result"]["results"][i], "tx_id": tx_id}
         return out
+
+
+def _refusal_code(answer: Mapping[str, Any]) -> str | None:
+    """The error code of an attestation answer whose transaction failed (``None``: answered)."""
+    error = answer.get("error")
+    if error is None:
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else "failed"
