@@ -30,7 +30,7 @@ from govchain.api.settings import DEFAULT_HOST, ApiSettings
 from govchain.cli import join
 from govchain.cli.options import DataOpt, NetworkOpt
 from govchain.cli.output import CliError, console, err_console, reports_errors
-from govchain.cli.server import listen, serve
+from govchain.cli.server import LogFormat, LogFormatOpt, configure_logging, listen, serve
 from govchain.crypto import parallel
 from govchain.errors import IntegrityError, Unavailable
 from govchain.node.allocator import use_one_arena
@@ -138,14 +138,13 @@ def run(
         Path | None,
         typer.Option("--etcd-key", help="Its private key (PEM).", envvar="GOVCHAIN_ETCD_KEY"),
     ] = None,
+    log_format: LogFormatOpt = LogFormat.TEXT,
 ) -> None:
     """Run one department's node: etcd ordering, replication, checkpoints, API."""
     use_one_arena()  # before the node starts any thread
     endpoints = [e.strip() for e in etcd.split(",") if e.strip()]
     etcd_tls = _etcd_tls(endpoints, etcd_ca, etcd_cert, etcd_key)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_format)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per etcd call otherwise
     with listen(host, port) as sock:
         port = sock.getsockname()[1]
@@ -201,7 +200,7 @@ def run(
             f"API on {address}"
         )
         settings = ApiSettings(network_dir=network, data_dir=data_dir, host=host, port=port)
-        serve(node, settings, sock, close=rep.close)
+        serve(node, settings, sock, close=rep.close, log_format=log_format)
 
 
 # --- govchain network up / status -----------------------------------------------------------
