@@ -7,6 +7,7 @@ import typer
 from govchain.cli import (
     apps,
     audit,
+    backup,
     cases,
     cluster,
     contracts,
@@ -39,6 +40,7 @@ app.command("query")(queries.query)
 app.command("status")(queries.status)
 app.command("verify")(audit.verify)
 app.command("verify-receipt")(audit.verify_receipt)
+backup.register(app)
 app.add_typer(identity.users_app, name="user")
 app.add_typer(identity.clients_app, name="client")
 app.add_typer(identity.members_app, name="member")
