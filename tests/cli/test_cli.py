@@ -357,7 +357,8 @@ def test_verify_the_stopped_nodes_data(server: Server, receipt: Path, tmp_path: 
 
     bad = govchain("verify", "--network", server.network, "--data", data)
     assert bad.returncode == 1
-    assert "FAILED at block 2" in bad.stdout
+    # The table, the key and the block at fault are named.
+    assert f"FAILED at block 2: table entries, key {key.hex()}:" in bad.stdout, bad.stdout
 
     up = govchain(
         "up", "--network", server.network, "--data", data, "--port", str(free_port()), timeout=60

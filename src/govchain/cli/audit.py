@@ -10,50 +10,61 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from govchain.apps.notary.service import verify_document
 from govchain.cli.notary import print_document
 from govchain.cli.options import DEFAULT_NETWORK, DataOpt, NetworkOpt
-from govchain.cli.output import CliError, console, err_console, json_text, reports_errors
+from govchain.cli.output import (
+    CliError,
+    console,
+    err_console,
+    json_text,
+    new_grid,
+    print_table,
+    reports_errors,
+)
 from govchain.contracts.registry import builtin_registry
 from govchain.crypto import get_suite
 from govchain.errors import GovchainError, ProofError
-from govchain.ledger.audit import AuditReport, verify_chain
+from govchain.ledger.audit import AuditReport
 from govchain.ledger.bundles import VerifiedReceipt, verify_bundle
 from govchain.ledger.chain import META_GENESIS_HASH, Ledger
 from govchain.ledger.checkpoints import SignedCheckpoint, valid_signers
 from govchain.ledger.encoding import decode
 from govchain.ledger.genesis import Genesis, parse_genesis
 from govchain.ledger.membership import quorum_of
+from govchain.ledger.store_audit import MAX_FAULTS
+from govchain.ledger.store_audit import audit_store as audit_store_tables
 from govchain.node.embedded import EMBEDDED_NODE
 from govchain.node.network import NetworkDir
+from govchain.storage.base import KVStore
 from govchain.storage.factory import open_store
 
 
 def audit_store(genesis: Genesis, data: Path) -> AuditReport:
-    """Replay the chain stored in ``data`` (opened read-only) into a scratch ledger in a
-    temporary directory, with a progress bar."""
+    """Check the store in ``data`` (opened read-only): replay its chain into a scratch ledger in
+    a temporary directory, then compare every table with the replayed one, with a progress bar.
+    The store is read as it is, not opened as a ledger: a node refuses to open a corrupt store,
+    and this is the tool that says where it is corrupt."""
     suite = get_suite(genesis.suite)
     store = open_store(str(data), readonly=True)
     try:
         if store.get("meta", META_GENESIS_HASH) is None:
             raise CliError(f"{data} holds no chain data")
-        audited = Ledger(store, genesis, suite, builtin_registry(genesis, suite.hash))
         with tempfile.TemporaryDirectory(prefix="govchain-verify-") as scratch_dir:
             scratch_store = open_store(scratch_dir)
             try:
                 scratch = Ledger(
                     scratch_store, genesis, suite, builtin_registry(genesis, suite.hash)
                 )
-                return _replay(audited, scratch)
+                return _replay(store, scratch)
             finally:
                 scratch_store.close()
     finally:
         store.close()
 
 
-def _replay(audited: Ledger, scratch: Ledger) -> AuditReport:
+def _replay(store: KVStore, scratch: Ledger) -> AuditReport:
     with Progress(
         TextColumn("verifying"),
         BarColumn(),
@@ -62,22 +73,26 @@ def _replay(audited: Ledger, scratch: Ledger) -> AuditReport:
         TimeElapsedColumn(),
         console=err_console,
     ) as progress:
-        task = progress.add_task("verify", total=audited.height, txs=0, rate=0)
+        task = progress.add_task("verify", total=None, txs=0, rate=0)
         started = time.monotonic()
         txs = 0
 
         def advance(done: int, total: int) -> None:
             nonlocal txs
-            txs += audited.header(done).header.tx_count
+            head = scratch.head
+            txs += 0 if head is None else head.header.tx_count
             rate = int(txs / max(time.monotonic() - started, 1e-6))
             progress.update(task, completed=done, total=total, txs=txs, rate=rate)
 
-        return verify_chain(audited, scratch, advance)
+        return audit_store_tables(store, scratch, advance)
 
 
 @reports_errors
 def verify(network: NetworkOpt = DEFAULT_NETWORK, data: DataOpt = None) -> None:
-    """Re-verify a node's stored chain offline: signatures, re-execution, log and state roots."""
+    """Check a node's stored data offline against what its chain commits to: every signature,
+    the re-execution of every block, and every table (log tiles, state, history, buckets,
+    indexes, checkpoints and their signatures); exits 1 naming each table, key and block at
+    fault."""
     net = NetworkDir(network)
     genesis = net.genesis()
     path = data or net.data_dir(EMBEDDED_NODE)
@@ -87,15 +102,16 @@ def verify(network: NetworkOpt = DEFAULT_NETWORK, data: DataOpt = None) -> None:
     if report.ok:
         console.print(
             f"[green]OK[/]: {report.height} blocks, {report.transactions} transactions "
-            f"verified ({elapsed:.1f} s)"
+            f"verified; every table matches the chain ({elapsed:.1f} s)"
         )
         return
-    # Audit messages already start with "block <height>:" where a block is to blame.
-    reason = report.error or ""
-    where = (
-        "" if reason.startswith(f"block {report.bad_height}:") else (f"block {report.bad_height}: ")
-    )
-    console.print(f"[bold red]FAILED[/] at {where}{escape(reason)}")
+    for fault in report.faults:
+        # Descriptions start with "block <height>:" where a block is to blame.
+        where = "" if fault.height is None else f" at block {fault.height}"
+        text = fault.describe().removeprefix(f"block {fault.height}: ")
+        console.print(f"[bold red]FAILED[/]{where}: {escape(text)}", soft_wrap=True)
+    more = " (the first ones)" if len(report.faults) >= MAX_FAULTS else ""
+    console.print(f"{len(report.faults)} record(s) at fault{more}", soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -106,7 +122,7 @@ def print_verified(v: VerifiedReceipt, genesis: Genesis, bundle: dict[str, Any])
     departments = v.departments or genesis.departments
     signers = valid_signers(get_suite(genesis.suite), genesis, signed, departments=departments)
     log_size = signed.checkpoint.log_size
-    grid = Table.grid(padding=(0, 2))
+    grid = new_grid()
     grid.add_column(style="bold")
     grid.add_column()
     grid.add_row("transaction", v.tx_id)
@@ -137,7 +153,7 @@ def print_verified(v: VerifiedReceipt, genesis: Genesis, bundle: dict[str, Any])
         f"height {v.checkpoint_height}, signed by {len(signers)}/{n} departments "
         f"({escape(', '.join(signers))}; quorum {quorum_of(n)})",
     )
-    console.print(grid)
+    print_table(grid)
 
 
 @reports_errors

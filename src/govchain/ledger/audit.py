@@ -2,8 +2,9 @@
 
 * ``verify_chain`` re-verifies everything from genesis: every header's link and proposer
   signature, every transaction's signature, and — by re-executing each block into a scratch
-  ledger — its transaction root, log entries, log root and state root; finally the audited
-  node's current state against the recomputed one. It names the first bad block.
+  ledger — its transaction root, log entries, log root and state root; then every table of the
+  audited store against the replayed one (``store_audit.py``). It names each record at fault by
+  table, key and block.
 * ``check_integrity`` is the fast check a node runs before it starts: header chain and
   signatures, every stored log entry against the log's leaf hashes, each header's log root, and
   the state root. A node refuses to start when it fails.
@@ -11,104 +12,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from govchain.errors import GovchainError, IntegrityError
+from govchain.errors import IntegrityError
 from govchain.ledger.blocks import SignedHeader, height_key
 from govchain.ledger.chain import Ledger
-from govchain.ledger.receipts import LogEntry
-from govchain.ledger.transactions import Transaction, parse_envelope
+from govchain.ledger.integrity import decode_header, signed_by
+from govchain.ledger.store_audit import AuditReport, Fault, Progress, audit_store
 from govchain.types import Height
 
-Progress = Callable[[int, int], None]
-"""``progress(done, total)`` callback, called after each block."""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditReport:
-    """Outcome of an audit."""
-
-    ok: bool
-    """Whether every check passed."""
-    height: Height
-    """Height of the audited chain's head."""
-    transactions: int
-    """Number of transactions checked."""
-    bad_height: Height | None
-    """First bad block, if any."""
-    error: str | None
-    """What was wrong, if anything."""
+__all__ = ["AuditReport", "Fault", "Progress", "check_integrity", "verify_chain"]
 
 
 def _load_block(ledger: Ledger, height: Height) -> tuple[SignedHeader, list[bytes]]:
-    raw = ledger.store.get("blocks", height_key(height))
+    key = height_key(height)
+    raw = ledger.store.get("blocks", key)
     if raw is None:
-        raise IntegrityError(f"block {height} is missing", height=height)
-    try:
-        signed = SignedHeader.decode(raw)
-    except IntegrityError as exc:
-        raise IntegrityError(f"block {height}: {exc.message}", height=height) from None
-    entries = ledger.entries_of(signed.header)
+        raise IntegrityError(
+            f"block {height} is missing", table="blocks", key=key.hex(), height=height
+        )
+    signed = decode_header(raw, height)
+    hd = signed.header
+    # The entries as stored: this check compares them with the log itself.
+    entries = [
+        v
+        for _, v in ledger.store.scan(
+            "entries", hd.first_log_index.to_bytes(8, "big"), hd.log_size.to_bytes(8, "big")
+        )
+    ]
     if len(entries) != signed.header.tx_count:
         raise IntegrityError(
             f"block {height}: {len(entries)} log entries stored, header counts "
             f"{signed.header.tx_count}",
+            table="entries",
+            key=hd.first_log_index.to_bytes(8, "big").hex(),
             height=height,
         )
     return signed, entries
 
 
-def _parse_entries(
-    height: Height, entries: list[bytes], h: Callable[[bytes], bytes]
-) -> list[Transaction]:
-    txs: list[Transaction] = []
-    for i, e in enumerate(entries):
-        try:
-            entry = LogEntry.decode(e)
-            txs.append(parse_envelope(entry.tx, h))
-        except GovchainError as exc:
-            raise IntegrityError(
-                f"block {height}: log entry {i} is corrupt ({exc.message})", height=height
-            ) from None
-    return txs
-
-
 def verify_chain(audited: Ledger, scratch: Ledger, progress: Progress | None = None) -> AuditReport:
     """Re-verify ``audited`` from genesis by replaying it into the empty ``scratch`` ledger
-    (same genesis, its own store)."""
-    if scratch.height != 0:
-        raise ValueError("scratch ledger must be empty")
-    top = audited.height
-    suite = audited.suite
-    count = 0
-    height = 0
-    try:
-        for height in range(1, top + 1):
-            signed, entries = _load_block(audited, height)
-            txs = _parse_entries(height, entries, suite.hash)
-            scratch.apply_block(signed, txs, expected_entries=entries)
-            count += len(txs)
-            if progress is not None:
-                progress(height, top)
-        height = top
-        if audited.state.root != scratch.state.root:
-            raise IntegrityError(
-                f"stored state root {audited.state.root.hex()} differs from the recomputed "
-                f"{scratch.state.root.hex()}",
-                height=top,
-            )
-        mine = audited.store.scan("state")
-        theirs = scratch.store.scan("state")
-        for (k1, v1), (k2, v2) in zip(mine, theirs, strict=False):
-            if k1 != k2 or v1 != v2:
-                raise IntegrityError(
-                    f"stored state differs from the recomputed state at key {k1!r}", height=top
-                )
-    except IntegrityError as exc:
-        bad_h = exc.fields.get("height", height)
-        return AuditReport(False, top, count, bad_h, exc.message)
-    return AuditReport(True, top, count, None, None)
+    (same genesis, its own store), then check every table of its store against the replayed
+    chain (``store_audit.audit_store``)."""
+    return audit_store(audited.store, scratch, progress)
 
 
 def check_integrity(ledger: Ledger, progress: Progress | None = None) -> int:
@@ -116,9 +61,8 @@ def check_integrity(ledger: Ledger, progress: Progress | None = None) -> int:
     ``IntegrityError`` naming the first bad block."""
     h = ledger.h
     prev = ledger.genesis_hash
-    # Genesis departments and those that joined since (a department that left keeps its
-    # earlier blocks valid).
-    keys = {d.id: d.node_key for d in ledger.genesis.departments} | ledger.membership().keys()
+    # Every department that was ever a member (one that left keeps its earlier blocks valid).
+    keys = ledger.department_keys()
     suite = ledger.suite
     log = ledger.log
     top = ledger.height
@@ -131,22 +75,26 @@ def check_integrity(ledger: Ledger, progress: Progress | None = None) -> int:
             raise IntegrityError(
                 f"block {height}: header does not link to its parent", height=height
             )
-        key = keys.get(hd.proposer)
-        if key is None or not suite.verify(key, hd.signing_message(), signed.signature):
+        if not signed_by(suite, keys, hd.proposer, hd.signing_message(), signed.signature):
             raise IntegrityError(
-                f"block {height}: proposer signature does not verify", height=height
+                f"block {height}: proposer signature does not verify",
+                table="blocks",
+                key=height_key(height).hex(),
+                height=height,
             )
         first = hd.first_log_index
-        for i, e in enumerate(entries):
-            if h(b"\x00" + e) != log.leaf_hash_at(first + i):
+        leaves = log.leaf_hashes(first, hd.log_size)
+        for i, (e, leaf) in enumerate(zip(entries, leaves, strict=True)):
+            if h(b"\x00" + e) != leaf:
+                fault = ledger.entry_fault(first + i)
                 raise IntegrityError(
                     f"block {height}: log entry {i} (log index {first + i}) does not match the "
                     "transaction log",
-                    height=height,
+                    **fault.fields,
                 )
         if log.root_at(hd.log_size) != hd.log_root:
-            raise IntegrityError(
-                f"block {height}: log root does not match the header", height=height
+            raise log.fault(
+                f"the log root in the header of block {height}", hd.log_size, hd.log_root
             )
         prev = hd.hash(h)
         checked += len(entries)
@@ -156,7 +104,9 @@ def check_integrity(ledger: Ledger, progress: Progress | None = None) -> int:
     if last_state_root is not None and ledger.state.root != last_state_root:
         raise IntegrityError(
             f"block {top}: stored state root {ledger.state.root.hex()} does not match the "
-            f"header's {last_state_root.hex()}",
+            f"header's {last_state_root.hex()} (a state bucket is corrupt: `govchain verify` "
+            "names it)",
+            table="buckets",
             height=top,
         )
     if top and log.size != ledger.header(top).header.log_size:

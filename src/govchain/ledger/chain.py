@@ -7,6 +7,7 @@ head pointer go into one ``WriteBatch``; nothing is visible or acknowledged befo
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from govchain.errors import IntegrityError, NotFound, SchemaViolation, Unavailab
 from govchain.ledger import merkle
 from govchain.ledger.blocks import BlockHeader, SignedHeader, height_key, tx_root
 from govchain.ledger.checkpoints import Checkpoint, SignedCheckpoint
-from govchain.ledger.encoding import canonical_unchecked, decode
+from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import (
     ContractHost,
     ExecutionResult,
@@ -26,6 +27,16 @@ from govchain.ledger.execution import (
     member_key,
 )
 from govchain.ledger.genesis import Genesis
+from govchain.ledger.integrity import (
+    CheckedCache,
+    DepartmentKeys,
+    check_checkpoint,
+    check_header,
+    check_located,
+    decode_header,
+    department_keys,
+    stored_fault,
+)
 from govchain.ledger.log import LogHead, MerkleLog
 from govchain.ledger.membership import DEPARTMENTS_KEY, Membership, current_membership
 from govchain.ledger.receipts import BUNDLE_FORMAT, LogEntry, hex_list
@@ -43,6 +54,11 @@ rarely)."""
 META_GENESIS_HASH = b"genesis_hash"
 META_CHAIN_ID = b"chain_id"
 META_HEAD = b"head"
+
+CHECKED_CACHE = 1024
+"""Headers and checkpoints whose stored bytes were checked (signatures included) and are
+remembered with those bytes: a read that finds the same bytes again skips the signature checks;
+different bytes (a merge of signatures, or corruption) are checked again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +141,11 @@ class Ledger:
         self.h: Callable[[bytes], bytes] = suite.hash
         self.genesis_hash = Hash32(self.h(genesis.canonical()))
         self.state = WorldState(store, self.h, genesis.params.state_buckets)
-        self.log = MerkleLog(store, self.h)
+        self.log = MerkleLog(store, self.h, height_of=self.height_of, leaf_of=self._stored_leaf)
         self._reader = _Reader(self.state)
+        self._checked_headers: CheckedCache[SignedHeader] = CheckedCache(CHECKED_CACHE)
+        self._checked_checkpoints: CheckedCache[SignedCheckpoint] = CheckedCache(CHECKED_CACHE)
+        self._keys: tuple[int, DepartmentKeys] | None = None
         stored = store.get("meta", META_GENESIS_HASH)
         if stored is None:
             self._init_genesis()
@@ -157,7 +176,62 @@ class Ledger:
         height = 0 if raw is None else int.from_bytes(raw, "big")
         if height == 0:
             return None
-        return self.header(height)
+        try:
+            return self.header(height)
+        except NotFound:
+            raise IntegrityError(
+                f"the stored head says height {height}, and there is no block at that height",
+                table="meta",
+                key=META_HEAD.hex(),
+                height=height,
+            ) from None
+
+    # --- checked reads: what is served is first checked against what it commits to ----------
+
+    def department_keys(self) -> DepartmentKeys:
+        """Return the node keys of every department that was ever a member (genesis's and
+        each membership since): the keys a stored header or checkpoint signature may be under."""
+        current = self.state.get(DEPARTMENTS_KEY)
+        version = 0 if current is None else current.version
+        cached = self._keys
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        versions = (
+            [] if current is None else self.state.history(DEPARTMENTS_KEY, MAX_MEMBERSHIP_CHANGES)
+        )
+        try:
+            keys = department_keys(self.genesis, [v.value for v in versions if v.value is not None])
+        except SchemaViolation as exc:
+            raise IntegrityError(
+                f"a stored membership is corrupt ({exc.message})",
+                table="state",
+                key=DEPARTMENTS_KEY.hex(),
+                height=None if current is None else current.height,
+            ) from None
+        self._keys = (version, keys)
+        return keys
+
+    def stored_header(self, height: Height) -> SignedHeader:
+        """Return the header stored at ``height``, parsed but with its signature unchecked
+        (for the node's own bookkeeping; ``header`` is what may be served)."""
+        raw = self.store.get("blocks", height_key(height))
+        if raw is None:
+            raise NotFound(f"no block at height {height}", height=height)
+        cached = self._checked_headers.get(height, raw)
+        return cached if cached is not None else decode_header(raw, height)
+
+    def _stored_leaf(self, log_index: int) -> bytes | None:
+        """The leaf hash of the stored log entry ``log_index`` (``None`` if there is none)."""
+        raw = self.store.get("entries", log_index.to_bytes(8, "big"))
+        return None if raw is None else merkle.leaf_hash(self.h, raw)
+
+    def height_of(self, log_index: int) -> Height:
+        """Return the height of the block that holds log entry ``log_index`` (``NotFound`` past
+        the log's end)."""
+        if not 0 <= log_index < self.log.size:
+            raise NotFound(f"no log entry {log_index}", log_index=log_index)
+        sizes = _LogSizes(self)
+        return Height(bisect.bisect_right(sizes, log_index, 1, self.height + 1))
 
     # --- reads ------------------------------------------------------------------------------
 
@@ -176,35 +250,98 @@ class Ledger:
         return self.genesis_hash if self._head is None else self._head.header.hash(self.h)
 
     def header(self, height: Height) -> SignedHeader:
-        """Return the signed header at ``height`` (``NotFound`` beyond the head)."""
+        """Return the signed header at ``height`` (``NotFound`` beyond the head), checked: its
+        chain, canonical form and proposer signature (``IntegrityError`` naming it if not)."""
         raw = self.store.get("blocks", height_key(height))
         if raw is None:
             raise NotFound(f"no block at height {height}", height=height)
-        return SignedHeader.decode(raw)
+        cached = self._checked_headers.get(height, raw)
+        if cached is not None:
+            return cached
+        signed = check_header(
+            self.suite, self.department_keys(), self.genesis.chain_id, raw, height
+        )
+        self._checked_headers.put(height, raw, signed)
+        return signed
 
     def entry_bytes(self, log_index: int) -> bytes:
-        """Return the stored log entry at ``log_index``."""
-        raw = self.store.get("entries", log_index.to_bytes(8, "big"))
+        """Return the stored log entry at ``log_index``, checked against the transaction log's
+        leaf hash (``IntegrityError`` naming the entry or the log tile at fault)."""
+        key = log_index.to_bytes(8, "big")
+        raw = self.store.get("entries", key)
         if raw is None:
+            if log_index < self.log.size:
+                raise stored_fault(
+                    f"log entry {log_index} is missing", "entries", key, self.height_of(log_index)
+                )
             raise NotFound(f"no log entry {log_index}", log_index=log_index)
+        if self.h(b"\x00" + raw) != self.log.leaf_hash_at(log_index):
+            raise self.entry_fault(log_index)
         return raw
 
+    def entry_fault(self, log_index: int) -> IntegrityError:
+        """Return the error of a stored entry whose hash is not the log's leaf: the log tile
+        at fault if the leaf does not prove into the log's head (raised), else the entry."""
+        height = self.height_of(log_index)
+        self.log.check_leaf(log_index)
+        return stored_fault(
+            f"block {height}: log entry {log_index} does not match the transaction log",
+            "entries",
+            log_index.to_bytes(8, "big"),
+            height,
+        )
+
     def entries_of(self, header: BlockHeader) -> list[bytes]:
-        """Return the stored log entries of a block, in order."""
-        first = header.first_log_index
-        return [
-            v
-            for _, v in self.store.scan(
-                "entries", first.to_bytes(8, "big"), header.log_size.to_bytes(8, "big")
+        """Return the stored log entries of a block, in order, each checked against the
+        transaction log's leaf hash (``IntegrityError`` naming the one at fault)."""
+        first, end = header.first_log_index, header.log_size
+        items = list(self.store.scan("entries", first.to_bytes(8, "big"), end.to_bytes(8, "big")))
+        # Keys are unique, sorted and inside [first, end): the right count is every one.
+        if len(items) != header.tx_count:
+            have = {k for k, _ in items}
+            i = next(i for i in range(first, end) if i.to_bytes(8, "big") not in have)
+            raise stored_fault(
+                f"block {header.height}: log entry {i} is missing",
+                "entries",
+                i.to_bytes(8, "big"),
+                header.height,
             )
-        ]
+        entries = [v for _, v in items]
+        h = self.h
+        hashed = [h(b"\x00" + e) for e in entries]
+        leaves = self.log.leaf_hashes(first, end)
+        if hashed != leaves:
+            raise self.entry_fault(
+                first
+                + next(i for i, (a, b) in enumerate(zip(hashed, leaves, strict=True)) if a != b)
+            )
+        return entries
 
     def locate(self, tx_id: bytes) -> TxLocation:
-        """Return where a committed transaction is (``NotFound`` if it is not committed)."""
+        """Return where a committed transaction is (``NotFound`` if it is not committed),
+        checked against the log entry it points to (``IntegrityError`` if it is another's)."""
         raw = self.store.get("txindex", tx_id)
         if raw is None:
             raise NotFound(f"transaction {tx_id.hex()} is not committed", tx_id=tx_id.hex())
-        h, i, li = _LOC.unpack(raw)
+        try:
+            h, i, li = _LOC.unpack(raw)
+        except struct.error:
+            raise stored_fault(
+                f"the index record of transaction {tx_id.hex()} is corrupt", "txindex", tx_id, None
+            ) from None
+        # The store runs ahead of the in-memory log while a block is being committed; read
+        # what is pending before the size, so that a commit finishing in between is seen.
+        pending = self.log.staged_size()
+        if li >= self.log.size:
+            if pending is not None and li < pending:
+                raise NotFound(f"transaction {tx_id.hex()} is being committed", tx_id=tx_id.hex())
+            raise stored_fault(
+                f"the index of transaction {tx_id.hex()} points past the log's end ({li})",
+                "txindex",
+                tx_id,
+                h if h <= self.height else None,
+            )
+        check_located(self.h, tx_id, h, i, self.entry_bytes(li), li)
         return TxLocation(h, i, li)
 
     def is_committed(self, tx_id: bytes) -> bool:
@@ -212,12 +349,21 @@ class Ledger:
         return self.store.get("txindex", tx_id) is not None
 
     def checkpoint(self, height: Height | None = None) -> SignedCheckpoint:
-        """Return the signed checkpoint at ``height`` (default: the latest)."""
+        """Return the signed checkpoint at ``height`` (default: the latest), checked: the same
+        statement as its header, canonical form, every department signature valid
+        (``IntegrityError`` naming table, key and height if not)."""
         h = self.height if height is None else height
         raw = self.store.get("checkpoints", height_key(h))
         if raw is None:
             raise NotFound(f"no checkpoint at height {h}", height=h)
-        return SignedCheckpoint.from_json(decode(raw))
+        cached = self._checked_checkpoints.get(h, raw)
+        if cached is not None:
+            return cached
+        signed = check_checkpoint(
+            self.suite, self.department_keys(), raw, self.header(h), self.genesis.chain_id
+        )
+        self._checked_checkpoints.put(h, raw, signed)
+        return signed
 
     def receipt_bundle(
         self, tx_id: bytes, checkpoint_height: Height | None = None
@@ -244,8 +390,17 @@ class Ledger:
 
     def _proved_entry(self, log_index: int, cp: SignedCheckpoint) -> dict[str, Any]:
         """A log entry with its inclusion proof against ``cp`` (the fields of a receipt)."""
-        entry = LogEntry.decode(self.entry_bytes(log_index))
+        raw = self.entry_bytes(log_index)
+        entry = LogEntry.decode(raw)
         proof = self.log.inclusion_proof(log_index, cp.checkpoint.log_size)
+        # The proof is read from the log's tiles: check it leads to the signed root.
+        self.log.check_inclusion(
+            log_index,
+            cp.checkpoint.log_size,
+            merkle.leaf_hash(self.h, raw),
+            proof,
+            cp.checkpoint.log_root,
+        )
         return {
             "log_index": log_index,
             "entry": {
@@ -321,7 +476,6 @@ class Ledger:
     ) -> Hash32:
         header = signed.header
         block_hash = header.hash(self.h)
-        batch.put("blocks", height_key(header.height), signed.encode())
         cp = Checkpoint(
             chain=self.genesis.chain_id,
             height=header.height,
@@ -332,13 +486,17 @@ class Ledger:
         )
         msg = cp.signing_message()
         sigs = tuple(sorted((d, self.suite.sign(k, msg)) for d, k in checkpoint_keys))
-        batch.put(
-            "checkpoints",
-            height_key(header.height),
-            canonical_unchecked(SignedCheckpoint(cp, sigs).to_json()),
-        )
+        signed_cp = SignedCheckpoint(cp, sigs)
+        raw_cp = canonical_unchecked(signed_cp.to_json())
+        raw_header = signed.encode()
+        batch.put("blocks", height_key(header.height), raw_header)
+        batch.put("checkpoints", height_key(header.height), raw_cp)
         batch.put("meta", META_HEAD, header.height.to_bytes(8, "big"))
         self.store.commit(batch)
+        # Made (or re-verified) and signed here: what a read finds is known good while its
+        # bytes stay the same.
+        self._checked_headers.put(header.height, raw_header, signed)
+        self._checked_checkpoints.put(header.height, raw_cp, signed_cp)
         return block_hash
 
     def _discard(self) -> None:
@@ -473,6 +631,7 @@ class Ledger:
                             f"block {height}: transaction {i} ({txs[i].tx_id.hex()}) has an "
                             "invalid signature",
                             height=height,
+                            tx_index=i,
                         )
 
             return finish
@@ -530,6 +689,7 @@ class Ledger:
                             f"block {height}: stored log entry {i} (log index "
                             f"{hd.first_log_index + i}) differs from re-execution",
                             height=height,
+                            tx_index=i,
                         )
             if log_head.size != hd.log_size:
                 raise IntegrityError(
@@ -571,3 +731,19 @@ class Ledger:
 def leaf_hashes(h: Callable[[bytes], bytes], entries: Sequence[bytes]) -> list[bytes]:
     """Return the log leaf hashes of entry bytes."""
     return [merkle.leaf_hash(h, e) for e in entries]
+
+
+class _LogSizes:
+    """The log size after each block, read from the stored headers on demand: a sequence for
+    ``bisect`` (index = height)."""
+
+    __slots__ = ("_ledger",)
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def __len__(self) -> int:
+        return self._ledger.height + 1
+
+    def __getitem__(self, height: int) -> int:
+        return 0 if height == 0 else self._ledger.stored_header(height).header.log_size

@@ -37,6 +37,7 @@ from typing import cast
 
 from govchain.errors import (
     IntegrityError,
+    ProofError,
     SchemaViolation,
     TooLarge,
     Unavailable,
@@ -48,6 +49,7 @@ from govchain.ledger.state_proof import (
     StateProof,
     bucket_of,
     check_n_buckets,
+    state_root_from_proof,
 )
 from govchain.storage.base import KVStore, WriteBatch
 
@@ -151,6 +153,20 @@ def _embed_key(record: bytes, key: bytes) -> bytes:
     (n_tx,) = _U16.unpack_from(record, _RECORD.size - 2)
     cut = _RECORD.size + n_tx + (_PTR if record[0] & _HAS_PREV else 0)
     return bytes([record[0] | _HAS_KEY]) + record[1:cut] + _U16.pack(len(key)) + key + record[cut:]
+
+
+def _history_fault(
+    vv: VersionedValue, prev: bytes | None, height: int, newer: VersionedValue | None
+) -> str | None:
+    """What is wrong with a history record stored under a key of ``height`` (``newer``: the
+    next version of the same key), if anything."""
+    if vv.height != height:
+        return f"it says height {vv.height}"
+    if newer is not None and (vv.version != newer.version - 1 or vv.height > newer.height):
+        return f"it is version {vv.version} at height {vv.height}, before version {newer.version}"
+    if (vv.version > 1) != (prev is not None):
+        return f"version {vv.version} {'lacks' if prev is None else 'has'} a previous version"
+    return None
 
 
 def _update_bucket(
@@ -272,12 +288,18 @@ class WorldState:
         """Return the committed current version of ``key`` (a deletion has ``value`` None), or
         ``None`` if it was never written."""
         _check_key(key)
-        record = self._store.get("state", self._skey(key))
+        skey = self._skey(key)
+        record = self._store.get("state", skey)
         if record is None:
             return None
-        vv, full_key = _decode(_state_record(record))
+        try:
+            vv, full_key = _decode(_state_record(record))
+        except IntegrityError as exc:
+            raise IntegrityError(exc.message, table="state", key=skey.hex(), height=None) from None
         if full_key is not None and full_key != key:
-            raise IntegrityError("state record holds another key")
+            raise IntegrityError(
+                "state record holds another key", table="state", key=skey.hex(), height=vv.height
+            )
         return vv
 
     def get_value(self, key: bytes) -> bytes | None:
@@ -297,21 +319,124 @@ class WorldState:
         stored = self._store.get("state", self._skey(key))
         if stored is None:
             return []
+        skey = self._skey(key)
         hkey: bytes | None = stored[-_PTR:]
-        record = _state_record(stored)
-        _, _, full_key = _parse(record)
+        try:
+            current, prev, full_key = _parse(_state_record(stored))
+        except IntegrityError as exc:
+            raise IntegrityError(exc.message, table="state", key=skey.hex(), height=None) from None
         if full_key is not None and full_key != key:
-            raise IntegrityError("state record holds another key")
+            raise IntegrityError(
+                "state record holds another key", table="state", key=skey.hex(), height=None
+            )
         out: list[VersionedValue] = []
         # History records are immutable once committed: follow the chain back from the state
-        # record's version (records are read one by one; history is not on a hot path).
+        # record's version (records are read one by one; history is not on a hot path). Each
+        # must be where its chain says and one version older than the last: a corrupt record
+        # is refused here rather than served.
+        expected: tuple[VersionedValue, bytes | None] | None = (current, prev)
         while hkey is not None and len(out) < limit:
             found = self._store.get("history", hkey)
+            height = int.from_bytes(hkey[:8], "big")
             if found is None:
-                raise IntegrityError("state history chain is broken", history_key=hkey.hex())
-            vv, hkey, _ = _parse(found)
+                raise IntegrityError(
+                    f"block {height}: the history of a state key is broken (a version is missing)",
+                    table="history",
+                    key=hkey.hex(),
+                    height=height,
+                )
+            try:
+                vv, nxt, _ = _parse(found)
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"block {height}: history record is corrupt: {exc.message}",
+                    table="history",
+                    key=hkey.hex(),
+                    height=height,
+                ) from None
+            fault = _history_fault(vv, nxt, height, out[-1] if out else None)
+            if fault is None and expected is not None and expected != (vv, nxt):
+                # The state record and its newest history record disagree: the one whose value
+                # the state root does not commit to is the corrupt one.
+                if not self._committed_to(key, current):
+                    raise IntegrityError(
+                        f"block {current.height}: the state record of a key is corrupt (its "
+                        "value is not the one the state root commits to)",
+                        table="state",
+                        key=skey.hex(),
+                        height=current.height,
+                    )
+                fault = "it differs from the key's current state record"
+            if fault is not None:
+                raise IntegrityError(
+                    f"block {height}: history record is corrupt: {fault}",
+                    table="history",
+                    key=hkey.hex(),
+                    height=height,
+                )
+            expected = None
             out.append(vv)
+            hkey = nxt
         return out
+
+    def _committed_to(self, key: bytes, version: VersionedValue) -> bool:
+        """Whether the stored bucket of ``key`` holds exactly ``version``'s value (or, for a
+        deletion, no entry for the key)."""
+        key_hash = self._h(key)
+        blob = self._store.get("buckets", bucket_of(key_hash, self._n).to_bytes(4, "big")) or b""
+        entries = {
+            blob[i : i + 32]: blob[i + 32 : i + ENTRY_SIZE] for i in range(0, len(blob), ENTRY_SIZE)
+        }
+        found = entries.get(key_hash)
+        return found is None if version.value is None else found == self._h(version.value)
+
+    def check_answer(
+        self, key: bytes, current: VersionedValue | None, proof: StateProof, root: bytes
+    ) -> None:
+        """Check a state answer (the current version of ``key`` and its proof, read from the
+        store) before it is served: the proof must show that value and lead to ``root`` (the
+        checkpoint's). ``IntegrityError`` naming the state record or the bucket at fault."""
+        value = None if current is None else current.value
+        try:
+            calculated = state_root_from_proof(self._h, key, value, proof, self._n)
+        except ProofError:
+            # The proof's bucket was checked against the state tree as it was read, so it is
+            # the state record whose value the tree does not commit to.
+            height = None if current is None else current.height
+            raise IntegrityError(
+                f"block {height}: the stored value of this key is corrupt (the state root "
+                "commits to another)",
+                table="state",
+                key=self._skey(key).hex(),
+                height=height,
+            ) from None
+        if calculated != root:
+            raise self._bucket_fault(proof.bucket, "does not lead to the signed state root")
+
+    def _bucket_fault(self, bucket: int, what: str) -> IntegrityError:
+        """The error of a stored bucket that does not hash to the state tree it belongs to,
+        naming the last block that wrote a key of it."""
+        height = self.bucket_height(bucket)
+        return IntegrityError(
+            f"block {height}: state bucket {bucket} {what}",
+            table="buckets",
+            key=bucket.to_bytes(4, "big").hex(),
+            height=height,
+        )
+
+    def bucket_height(self, bucket: int) -> int | None:
+        """Return the last block that wrote a key of ``bucket`` (``None``: none did): a pass
+        over the state table, made only to name a corrupt bucket."""
+        last: int | None = None
+        for skey, stored in self._store.scan("state"):
+            try:
+                _, full_key = _decode(_state_record(stored))
+            except IntegrityError:
+                continue  # a corrupt record is reported by its own check
+            if bucket_of(self._h(skey if full_key is None else full_key), self._n) == bucket:
+                height = int.from_bytes(stored[-_PTR:][:8], "big")
+                last = height if last is None else max(last, height)
+        return last
 
     def iter_range(self, prefix: bytes = b"") -> Iterator[tuple[bytes, VersionedValue]]:
         """Iterate the committed live keys starting with ``prefix`` in key order."""
@@ -487,6 +612,10 @@ class WorldState:
             # Between the store commit and commit_staged the store runs ahead of the tree.
             if leaf_hash(h, blob) == tree[n + b]:
                 break
+            if self._staged is None and self._tree is tree:
+                # No block was staged or committed since the tree was read: the stored bucket
+                # itself is not what the state root commits to.
+                raise self._bucket_fault(b, "does not hash to its digest in the state root")
             time.sleep(0.002)
         else:
             raise Unavailable("state is being committed; retry")

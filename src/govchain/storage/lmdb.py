@@ -51,6 +51,29 @@ process would wait for the GIL after every single lookup while other threads run
 DEFAULT_MAP_SIZE = 1 << 30
 """Initial map size in bytes; it only reserves address space, the file grows as used."""
 
+DAMAGE_ERRORS: tuple[type[lmdb.Error], ...] = (
+    lmdb.CorruptedError,
+    lmdb.PageNotFoundError,
+    lmdb.PanicError,
+    lmdb.IncompatibleError,
+    lmdb.InvalidError,
+    lmdb.BadChecksumError,
+)
+"""What LMDB raises when its file's own structure is damaged (a flipped page number, page
+header or database record): answered as ``IntegrityError`` naming the table, not as a bug."""
+
+
+def _damaged(path: str, table: str | None, key: bytes | None, exc: lmdb.Error) -> IntegrityError:
+    """The ``IntegrityError`` of a damage error of LMDB, naming ``table`` (``None``: the
+    environment itself) and, where known, the ``key`` read."""
+    fields = {"path": path}
+    if table is not None:
+        fields["table"] = table
+    if key is not None:
+        fields["key"] = key.hex()
+    where = "" if table is None else f" (reading table {table!r})"
+    return IntegrityError(f"the LMDB file of {path} is damaged{where}: {exc}", **fields)
+
 
 class _ResizeGuard:
     """Many transactions at once, or one map resize (LMDB forbids resizing under them)."""
@@ -126,11 +149,17 @@ class LmdbStore:
         self._closed = False
         if readonly and not os.path.isdir(self._path):
             raise NotFound(f"no store at {self._path}", path=self._path)
-        self._env = open_environment(self._path, readonly=readonly, map_size=map_size)
+        try:
+            self._env = open_environment(self._path, readonly=readonly, map_size=map_size)
+        except DAMAGE_ERRORS as exc:
+            raise _damaged(self._path, None, None, exc) from None
         self._max_key = self._env.max_key_size()
         self._page_size = self._env.stat()["psize"]
         try:
             self._dbs = open_tables(self._env, readonly=readonly)
+        except DAMAGE_ERRORS as exc:
+            self._env.close()
+            raise _damaged(self._path, None, None, exc) from None
         except lmdb.NotFoundError:
             self._env.close()
             raise IntegrityError(
@@ -198,8 +227,11 @@ class LmdbStore:
         db = self._db(table)
         if not key or len(key) > self._max_key:
             return None  # no such key can have been stored
-        with self._reading() as txn:
-            return txn.get(key, db=db)
+        try:
+            with self._reading() as txn:
+                return txn.get(key, db=db)
+        except DAMAGE_ERRORS as exc:
+            raise _damaged(self._path, table, key, exc) from None
 
     def get_many(self, table: str, keys: Sequence[bytes]) -> list[bytes | None]:
         """Return the committed values of ``keys`` in ``table`` (``None`` where absent), read
@@ -208,9 +240,12 @@ class LmdbStore:
         if self._writer is not None and len(keys) >= BULK_READ_MIN:
             return self._writer.get_many(table, keys)
         mx = self._max_key
-        with self._reading() as txn:
-            get = txn.get
-            return [get(k, None, db) if 0 < len(k) <= mx else None for k in keys]
+        try:
+            with self._reading() as txn:
+                get = txn.get
+                return [get(k, None, db) if 0 < len(k) <= mx else None for k in keys]
+        except DAMAGE_ERRORS as exc:
+            raise _damaged(self._path, table, None, exc) from None
 
     def scan(
         self,
@@ -225,14 +260,17 @@ class LmdbStore:
         Items are read ``scan_chunk`` at a time, each chunk in its own read transaction.
         """
         db = self._db(table)  # fail now, not at the first next()
-        return self._scan(db, start, end, reverse)
+        return self._scan(table, db, start, end, reverse)
 
     def _scan(
-        self, db: lmdb._Database, start: bytes, end: bytes | None, reverse: bool
+        self, table: str, db: lmdb._Database, start: bytes, end: bytes | None, reverse: bool
     ) -> Iterator[tuple[bytes, bytes]]:
         lo, hi, after = start, end, False
         while True:
-            chunk = self._read_chunk(db, lo, hi, reverse, after)
+            try:
+                chunk = self._read_chunk(db, lo, hi, reverse, after)
+            except DAMAGE_ERRORS as exc:
+                raise _damaged(self._path, table, lo if after else None, exc) from None
             yield from chunk
             if len(chunk) < self._chunk:
                 return

@@ -22,6 +22,12 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": "A size or index is beyond the log.",
     },
     422: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "from > to."},
+    500: {
+        "model": ProblemPublic,
+        "content": {PROBLEM_JSON: {}},
+        "description": "`integrity_error`: a stored log tile (named by `table`, `key` and "
+        "`height`) does not lead to the log's root; the proof is not served.",
+    },
 }
 
 
@@ -47,7 +53,16 @@ def consistency(
     ] = None,
 ) -> dict[str, Any]:
     """Prove that the log of size ``from`` is a prefix of the log of size ``to``."""
-    return views.consistency(node, size1, size2)
+    doc = views.consistency(node, size1, size2)
+    # Read from the stored tiles: checked against the log's committed root before it is served.
+    node.ledger.log.check_consistency(
+        doc["from"],
+        doc["to"],
+        _unhex(doc["proof"]),
+        bytes.fromhex(doc["from_root"]),
+        bytes.fromhex(doc["to_root"]),
+    )
+    return doc
 
 
 @router.get(
@@ -69,4 +84,15 @@ def inclusion(
     ] = None,
 ) -> dict[str, Any]:
     """Prove that the entry at ``index`` is in the log of ``size`` entries."""
-    return views.inclusion(node, index, size)
+    doc = views.inclusion(node, index, size)
+    log = node.ledger.log
+    root = bytes.fromhex(doc["root"])
+    log.check_root(doc["size"], root)
+    log.check_inclusion(
+        index, doc["size"], bytes.fromhex(doc["leaf_hash"]), _unhex(doc["proof"]), root
+    )
+    return doc
+
+
+def _unhex(items: list[str]) -> list[bytes]:
+    return [bytes.fromhex(x) for x in items]

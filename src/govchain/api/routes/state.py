@@ -13,12 +13,23 @@ from govchain.api.deps import NodeDep
 from govchain.api.problems import PROBLEM_JSON
 from govchain.api.schemas import ProblemPublic, StateHistoryPublic, StatePublic
 from govchain.contracts.kv import state_key
+from govchain.ledger.encoding import canonical_unchecked
+from govchain.ledger.state import VersionedValue
+from govchain.ledger.state_proof import StateProof
+from govchain.node.node import Node
 
 router = APIRouter(tags=["state"], dependencies=[requires(PUBLIC)])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Key too long."},
     422: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Bad key."},
+    500: {
+        "model": ProblemPublic,
+        "content": {PROBLEM_JSON: {}},
+        "description": "`integrity_error`: a stored record (named by `table`, `key` and "
+        "`height`: a state value, a state bucket, a history version or the checkpoint) is not "
+        "what the chain commits to; it is not served.",
+    },
 }
 
 KeyEncoding = Annotated[
@@ -51,7 +62,8 @@ def state_history(
 def get_state(key: str, node: NodeDep, encoding: KeyEncoding = "utf8") -> dict[str, Any]:
     """Return the current value of a key (or its absence), the state proof and the signed
     checkpoint whose ``state_root`` the proof leads to."""
-    return views.state(node, views.parse_key(key, encoding), key)
+    raw_key = views.parse_key(key, encoding)
+    return _checked(node, raw_key, views.state(node, raw_key, key))
 
 
 @router.get(
@@ -63,4 +75,29 @@ def get_state(key: str, node: NodeDep, encoding: KeyEncoding = "utf8") -> dict[s
 def get_kv(key: str, node: NodeDep) -> dict[str, Any]:
     """Return ``c/kv/<key>`` like ``/v1/state`` does."""
     skey = state_key(key)
-    return views.state(node, skey, skey.decode())
+    return _checked(node, skey, views.state(node, skey, skey.decode()))
+
+
+def _checked(node: Node, key: bytes, doc: dict[str, Any]) -> dict[str, Any]:
+    """Return a state answer once its value, read from the store, is the one its proof and
+    checkpoint commit to (``IntegrityError`` naming the stored record if not)."""
+    if doc["checkpoint"] is None:
+        return doc  # nothing committed yet: nothing stored to check
+    value = doc["value"]
+    current = None
+    if doc["version"] is not None:
+        raw = None
+        if doc["exists"]:
+            raw = (
+                canonical_unchecked(value)
+                if doc["value_encoding"] == "json"
+                else bytes.fromhex(value)
+            )
+        current = VersionedValue(raw, doc["version"], doc["height"], 0, bytes.fromhex(doc["tx_id"]))
+    node.ledger.state.check_answer(
+        key,
+        current,
+        StateProof.from_json(doc["proof"]),
+        bytes.fromhex(doc["checkpoint"]["checkpoint"]["state_root"]),
+    )
+    return doc
