@@ -77,6 +77,10 @@ def test_any_key_bytes_are_read_exactly_or_refused(client: ApiClient, key: bytes
         key.decode("utf-8")
     except UnicodeDecodeError:
         problem(r, 400, "malformed_encoding")
+        return
+    if any(b < 0x20 or b == 0x7F for b in key):
+        # Route patterns drop a final line feed: such keys are read with encoding=hex.
+        problem(r, 400, "malformed_encoding")
     else:
         assert r.status_code == 200, r.text
         assert r.json()["key_hex"] == key.hex()

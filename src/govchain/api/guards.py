@@ -1,7 +1,9 @@
 """The order in which a request is refused, the same for every route of the API:
 
-1. a URL whose path or query is not UTF-8 once percent-decoded: ``400 malformed_encoding``
-   (the server would otherwise replace the bad bytes and serve another key than was asked);
+1. a URL whose path or query is not UTF-8 once percent-decoded, or whose path holds a control
+   character: ``400 malformed_encoding`` (the server would otherwise replace the bad bytes, or
+   its route patterns drop a final line feed, and serve another key than was asked; such keys
+   are read with ``encoding=hex``);
 2. the caller's access (``api.auth``): ``401`` without a valid token, ``403`` without the kind,
    role or department the route declares;
 3. a JSON body sent as another media type: ``415 unsupported_media_type``;
@@ -40,6 +42,26 @@ def _utf8(raw: bytes) -> bool:
     return True
 
 
+def _controls(raw: bytes) -> bool:
+    """Whether a percent-decoded path holds a control character (U+0000-U+001F, U+007F)."""
+    return any(b < 0x20 or b == 0x7F for b in unquote_to_bytes(raw))
+
+
+def malformed(raw_path: bytes, query: bytes) -> MalformedEncoding | None:
+    """Why a URL may not be served as it is (``None``: it may)."""
+    for part, raw in (("path", raw_path), ("query", query)):
+        if not _utf8(raw):
+            return MalformedEncoding(
+                f"the URL's {part} is not UTF-8 once percent-decoded", part=part
+            )
+    if _controls(raw_path):
+        return MalformedEncoding(
+            "the URL's path holds a control character (read such a key with encoding=hex)",
+            part="path",
+        )
+    return None
+
+
 class Utf8Urls:
     """ASGI middleware: refuse an API request whose path or query string is not UTF-8 after
     percent-decoding (``%ff%fe``); servers decode such bytes to U+FFFD, a different key."""
@@ -51,15 +73,12 @@ class Utf8Urls:
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES):
             raw_path: bytes = scope.get("raw_path") or b""
             query: bytes = scope.get("query_string") or b""
-            for part, raw in (("path", raw_path), ("query", query)):
-                if not _utf8(raw):
-                    exc = MalformedEncoding(
-                        f"the URL's {part} is not UTF-8 once percent-decoded", part=part
-                    )
-                    # The path as sent: its decoded form holds U+FFFD instead of the bytes.
-                    instance = raw_path.decode("ascii", "replace") or scope["path"]
-                    await error_response(exc, instance)(scope, receive, send)
-                    return
+            exc = malformed(raw_path, query)
+            if exc is not None:
+                # The path as sent: its decoded form holds U+FFFD instead of the bytes.
+                instance = raw_path.decode("ascii", "replace") or scope["path"]
+                await error_response(exc, instance)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 
