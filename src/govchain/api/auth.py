@@ -78,6 +78,11 @@ class Access:
     def __repr__(self) -> str:
         return f"Access({self.name!r})"
 
+    @property
+    def checks_token(self) -> bool:
+        """Whether the caller must present a bearer access token (401 without a valid one)."""
+        return self._check is not None
+
     async def __call__(self, request: Request) -> Principal | None:
         # async: checked on the event loop (about 55 µs of CPU), without a worker-thread hop.
         checked: dict[Access, Principal | None] = request.scope.setdefault(ACCESS_CHECKED, {})
@@ -95,12 +100,13 @@ class Access:
         return principal
 
 
-def _find_access(dependant: Dependant) -> Access | None:
+def find_access(dependant: Dependant) -> Access | None:
+    """Return the access declared among a route's dependencies (``None`` if none is)."""
     for d in dependant.dependencies:
         if isinstance(d.call, Access):
             return d.call
     for d in dependant.dependencies:
-        found = _find_access(d)
+        found = find_access(d)
         if found is not None:
             return found
     return None
@@ -116,7 +122,7 @@ def declared_access(scope: Mapping[str, Any]) -> Access | None:
     for holder in (context, scope.get("route")):
         dependant = getattr(holder, "dependant", None)
         if isinstance(dependant, Dependant):
-            found = _find_access(dependant)
+            found = find_access(dependant)
             if found is not None:
                 return found
     return None

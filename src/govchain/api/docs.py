@@ -1,4 +1,5 @@
-"""The interactive API documentation at ``/docs``, served without any CDN.
+"""The API's description (``/openapi.json``, see ``api.openapi``) and its interactive
+documentation at ``/docs``, served without any CDN.
 
 FastAPI's default ``/docs`` page loads Swagger UI from a CDN, which a closed government network
 cannot reach; the same Swagger UI files ship inside the ``fastapi-offline`` package and are
@@ -15,6 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from govchain.api import openapi
 from govchain.api.auth import PUBLIC, requires
 
 STATIC = Path(fastapi_offline.__file__).parent / "static"
@@ -22,7 +24,9 @@ STATIC = Path(fastapi_offline.__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    """Serve ``/docs`` (Swagger UI) and its assets from the local package."""
+    """Describe the shared answers in ``/openapi.json``; serve ``/docs`` (Swagger UI) and its
+    assets from the local package."""
+    openapi.install(app)
     app.mount("/docs-static", StaticFiles(directory=STATIC), name="docs-static")
 
     @app.get("/docs", include_in_schema=False, dependencies=[requires(PUBLIC)])

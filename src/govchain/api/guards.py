@@ -27,7 +27,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from govchain.api.auth import ACCESS_CHECKED, declared_access
 from govchain.api.deps import declares_body, media_refusal
-from govchain.api.problems import error_response, http_error, validation_error
+from govchain.api.problems import (
+    concrete_paths,
+    error_response,
+    http_error,
+    method_not_allowed,
+    validation_error,
+)
 from govchain.errors import GovchainError, MalformedEncoding
 
 API_PREFIXES = ("/v1/", "/oidc/", "/problems/", "/.well-known/")
@@ -82,6 +88,37 @@ class Utf8Urls:
         await self.app(scope, receive, send)
 
 
+class ConcretePaths:
+    """ASGI middleware: a path without parameters belongs to its own routes, as in OpenAPI
+    path matching. ``GET /v1/transactions/batch`` is a 405 naming the batch endpoint's
+    ``POST``, not a lookup of a transaction called ``batch`` by
+    ``GET /v1/transactions/{tx_id}``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._table: dict[str, list[str]] = {}
+        self._routes = -1
+
+    def _methods(self, app: FastAPI) -> dict[str, list[str]]:
+        # Rebuilt when routes are added (tests include routers into a running app).
+        if len(app.routes) != self._routes:
+            self._table = concrete_paths(app)
+            self._routes = len(app.routes)
+        return self._table
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = scope.get("app")
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIXES) and app:
+            root: str = scope.get("root_path", "")
+            allowed = self._methods(app).get(scope["path"].removeprefix(root))
+            if allowed and scope["method"] not in allowed:
+                await method_not_allowed(scope["method"], scope["path"], allowed)(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 async def refusal(request: Request) -> GovchainError | None:
     """Return why the caller may not call the route the request was routed to (``None`` if
     it may, if its access was checked already, or if the request reached no route)."""
@@ -108,9 +145,10 @@ def _wrong_media(request: Request, exc: RequestValidationError) -> GovchainError
 
 
 def install(app: FastAPI) -> None:
-    """Install the URL check and the access-first order on ``app``, in place of two of
+    """Install the URL checks and the access-first order on ``app``, in place of two of
     ``problems.install``'s handlers (which answer what remains)."""
-    app.add_middleware(Utf8Urls)
+    app.add_middleware(ConcretePaths)
+    app.add_middleware(Utf8Urls)  # outermost: a malformed URL is refused before anything else
 
     async def input_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

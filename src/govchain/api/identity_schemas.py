@@ -5,39 +5,72 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 _STRICT = ConfigDict(extra="forbid")
+
+# The identity checks answer their own codes (``invalid_identity_number``, ``weak_password``)
+# with a ``reason``; these constraints are documented for clients without being enforced first
+# by the framework, which would answer a bare ``schema_violation`` instead.
+_RESIDENT_ID: JsonDict = {"pattern": "^[0-9]{17}[0-9Xx]$", "minLength": 18, "maxLength": 18}
+_USCC: JsonDict = {"pattern": "^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"}
+_PASSWORD: JsonDict = {"minLength": 10, "maxLength": 256}
+_NAME: JsonDict = {"minLength": 1, "maxLength": 100, "pattern": "\\S"}
+_LOGIN_NAME = "^[a-z0-9][a-z0-9_.-]{0,63}$"
+"""A staff login or a member key's name inside its department (``<dept>/<name>``)."""
+_IDENTIFIER = "^[a-z][a-z0-9_.-]{0,63}$"
+"""A contract or method name, as a transaction body takes it."""
 
 
 class CitizenCreate(BaseModel):
     """Self-registration of a citizen."""
 
     model_config = _STRICT
-    resident_id: str = Field(description="Resident identity number (18 characters, GB 11643).")
-    name: str = Field(description="Name as on the identity card.")
-    password: str = Field(description="10-256 characters with letters and digits.")
+    resident_id: str = Field(
+        description="Resident identity number (18 characters, GB 11643, with its check digit).",
+        json_schema_extra=_RESIDENT_ID,
+    )
+    name: str = Field(description="Name as on the identity card.", json_schema_extra=_NAME)
+    password: str = Field(
+        description="10-256 characters with letters and digits.", json_schema_extra=_PASSWORD
+    )
 
 
 class EnterpriseCreate(BaseModel):
     """Registration of an enterprise by its legal representative."""
 
     model_config = _STRICT
-    uscc: str = Field(description="Unified social credit code (18 characters, GB 32100).")
-    name: str = Field(description="Registered name of the enterprise.")
-    legal_rep: str = Field(description="Name of the legal representative.")
-    legal_rep_id: str = Field(description="Resident identity number of the legal representative.")
-    password: str = Field(description="10-256 characters with letters and digits.")
+    uscc: str = Field(
+        description="Unified social credit code (18 characters, GB 32100, with its check "
+        "character).",
+        json_schema_extra=_USCC,
+    )
+    name: str = Field(description="Registered name of the enterprise.", json_schema_extra=_NAME)
+    legal_rep: str = Field(description="Name of the legal representative.", json_schema_extra=_NAME)
+    legal_rep_id: str = Field(
+        description="Resident identity number of the legal representative.",
+        json_schema_extra=_RESIDENT_ID,
+    )
+    password: str = Field(
+        description="10-256 characters with letters and digits.", json_schema_extra=_PASSWORD
+    )
 
 
 class StaffCreate(BaseModel):
     """A department staff account, added by an admin of the department."""
 
     model_config = _STRICT
-    name: str = Field(description="Login name inside the department: the login is <dept>/<name>.")
-    display_name: str = Field(description="Person's name.")
+    name: str = Field(
+        pattern=_LOGIN_NAME,
+        description="Login name inside the department: the login is <dept>/<name>.",
+    )
+    display_name: str = Field(description="Person's name.", json_schema_extra=_NAME)
     # Not identity_admin: only the node's operator grants it (identity.users.IDENTITY_ADMIN).
     role: Literal["admin", "officer", "inspector", "approver", "auditor"]
-    password: str = Field(description="Initial password (10-256 characters, letters and digits).")
+    password: str = Field(
+        description="Initial password (10-256 characters, letters and digits).",
+        json_schema_extra=_PASSWORD,
+    )
 
 
 class RoleChange(BaseModel):
@@ -68,7 +101,10 @@ class PasswordChange(BaseModel):
 
     model_config = _STRICT
     current: str = Field(description="The current password.")
-    new: str = Field(description="The new password (10-256 characters, letters and digits).")
+    new: str = Field(
+        description="The new password (10-256 characters, letters and digits).",
+        json_schema_extra=_PASSWORD,
+    )
 
 
 class TotpPublic(BaseModel):
@@ -118,10 +154,14 @@ class Acting(BaseModel):
 class MemberCreate(Acting):
     """A new member key of the department, certified by its root."""
 
-    name: str = Field(description="Member name: the member id is <dept>/<name>.")
+    name: str = Field(
+        pattern=_LOGIN_NAME, description="Member name: the member id is <dept>/<name>."
+    )
     role: Literal["admin", "officer", "auditor", "service"]
     public_key: str = Field(
         default="",
+        # 32 bytes (intl, Ed25519) or 64 (gm, SM2): the network's suite decides which.
+        pattern="^(([0-9a-fA-F]{64}){1,2})?$",
         description="Hex public key held by the member; empty: the node generates a key pair "
         "and keeps the private key in the network directory (0600).",
     )
@@ -130,8 +170,8 @@ class MemberCreate(Acting):
 class CallCreate(Acting):
     """A contract call a staff member makes for their department."""
 
-    contract: str
-    method: str
+    contract: str = Field(pattern=_IDENTIFIER)
+    method: str = Field(pattern=_IDENTIFIER)
     args: dict[str, Any]
 
 
@@ -152,3 +192,10 @@ class ClientPublic(BaseModel):
     name: str
     redirect_uris: list[str]
     client_secret: str = ""
+
+
+class OAuthErrorPublic(BaseModel):
+    """A token-endpoint error as RFC 6749 section 5.2 defines it (``application/json``)."""
+
+    error: str = Field(description="invalid_request, invalid_client, invalid_grant, ….")
+    error_description: str

@@ -37,6 +37,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import fastapi.routing
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -236,15 +237,58 @@ _HTTP_CODES = {
 }
 
 
+def _methods_by_path(app: Any) -> dict[str, tuple[Any, set[str]]]:
+    """Map each route path template of ``app`` to its compiled pattern and its methods."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes: Any = contexts(app.routes) if contexts is not None else app.routes
+    out: dict[str, tuple[Any, set[str]]] = {}
+    for route in routes:
+        regex = getattr(route, "path_regex", None)
+        methods = getattr(route, "methods", None)
+        if regex is not None and methods:
+            out.setdefault(route.path_format, (regex, set()))[1].update(methods)
+    return out
+
+
+def allowed_methods(app: Any, path: str) -> list[str]:
+    """Return the methods served at ``path``, as the description lists them.
+
+    Starlette's 405 names only the methods of the first route whose path matched, while one
+    path may be served by several routes (``GET`` and ``POST /oidc/authorize``). Where paths
+    overlap (``/v1/transactions/batch`` and ``/v1/transactions/{tx_id}``), the route with the
+    fewest parameters is the one the path belongs to, as in OpenAPI path matching."""
+    matching = {t: m for t, (regex, m) in _methods_by_path(app).items() if regex.match(path)}
+    if not matching:
+        return []
+    fewest = min(t.count("{") for t in matching)
+    return sorted(set().union(*(m for t, m in matching.items() if t.count("{") == fewest)))
+
+
+def concrete_paths(app: Any) -> dict[str, list[str]]:
+    """Map each path of ``app`` without parameters to the methods served there."""
+    return {t: sorted(m) for t, (_, m) in _methods_by_path(app).items() if "{" not in t}
+
+
+def method_not_allowed(method: str, path: str, allowed: list[str]) -> Response:
+    """Return the 405 problem response of ``method`` at ``path``, ``Allow`` listing what is."""
+    code, title = _HTTP_CODES[405]
+    doc = problem(405, code, title, f"method {method} is not allowed on {path}")
+    return problem_response(doc, {"Allow": ", ".join(allowed)}, path)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Answer an ``HTTPException`` of the framework (no such route, method not allowed, a body
     it could not read) as a problem document."""
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_CODES.get(exc.status_code, (f"http_{exc.status_code}", "HTTP error"))
+    if exc.status_code == 405:
+        path: str = request.scope["path"]
+        root: str = request.scope.get("root_path", "")
+        route_path = path.removeprefix(root) if root and path != root else path
+        allowed = allowed_methods(request.app, route_path)
+        return method_not_allowed(request.method, request.url.path, allowed)
     if exc.status_code == 404:
         detail = f"no such resource: {request.method} {request.url.path}"
-    elif exc.status_code == 405:
-        detail = f"method {request.method} is not allowed on {request.url.path}"
     else:
         detail = str(exc.detail)
     return problem_response(

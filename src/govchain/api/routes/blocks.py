@@ -10,23 +10,21 @@ from fastapi import Path as PathParam
 from govchain.api import views
 from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
-from govchain.api.problems import PROBLEM_JSON
-from govchain.api.schemas import BlockPublic, ProblemPublic, SignedCheckpointPublic
+from govchain.api.openapi import problem_responses
+from govchain.api.schemas import BlockPublic, SignedCheckpointPublic
 from govchain.ledger.encoding import MAX_SAFE_INTEGER
 
 router = APIRouter(tags=["blocks"], dependencies=[requires(PUBLIC)])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "No such block."},
-    500: {
-        "model": ProblemPublic,
-        "content": {PROBLEM_JSON: {}},
-        "description": "`integrity_error`: the stored record (named by `table`, `key` and "
-        "`height`) is not what the chain commits to (a header whose proposer signature does not "
-        "verify, a log entry that is not the log's leaf, a checkpoint that is not its block's "
-        "or carries a signature that does not verify); it is not served.",
-    },
-}
+_NOT_FOUND = problem_responses(
+    {
+        404: "No such block (none is committed yet, or the height is beyond the head).",
+        500: "`integrity_error`: the stored record (named by `table`, `key` and `height`) is "
+        "not what the chain commits to (a header whose proposer signature does not verify, a "
+        "log entry that is not the log's leaf, a checkpoint that is not its block's or carries "
+        "a signature that does not verify); it is not served.",
+    }
+)
 
 Entries = Annotated[bool, Query(description="Include the log entries (transaction + receipt).")]
 Height = Annotated[

@@ -13,13 +13,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import USER, dept_staff, requires
 from govchain.api.commits import commit_transactions
 from govchain.api.deps import NodeDep, SettingsDep, read_body
+from govchain.api.openapi import COMMIT_ANSWERS, problem_responses
+from govchain.api.params import DeptPath
 from govchain.api.service_schemas import (
     CaseCreate,
     ObjectionCreate,
@@ -46,6 +48,18 @@ STAFF = dept_staff("officer", "inspector", "approver", "admin")
 """Staff of the department in the path who handle cases."""
 STAFF_TRANSITIONS = frozenset(TRANSITIONS) - {"resubmit", "withdraw", "object"}
 """Transitions staff make (the others are the applicant's or anyone's)."""
+
+_NO_CASE = "No case with this number."
+_APPLICANT_STEP = problem_responses(
+    {
+        **COMMIT_ANSWERS,
+        403: "Only the applicant (or a person acting for the enterprise) may do this.",
+        404: _NO_CASE,
+        409: "The case is not in a state that allows this (`illegal_transition`, "
+        "`case_expired`), or the transaction failed.",
+        422: "The body does not fit the case (a form or material refused), or is malformed.",
+    }
+)
 
 
 def desk_of(request: Request) -> CaseDesk:
@@ -102,6 +116,15 @@ def _may_read(desk: CaseDesk, case: dict[str, Any], p: Principal) -> None:
     status_code=201,
     dependencies=[requires(USER)],
     summary="Upload a material for an application (kept encrypted by the handling department)",
+    responses=problem_responses(
+        {404: "No published service with this code.", 413: "The file is over 10 MiB."}
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def upload_material(
     request: Request,
@@ -123,6 +146,16 @@ async def upload_material(
     status_code=201,
     dependencies=[requires(USER)],
     summary="Apply for a service (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "Staff do not apply; or the applicant does not act for the enterprise.",
+            404: "No published service with this code.",
+            422: "The form does not satisfy the service's schema (`form_invalid`, `errors` "
+            "lists each field), a cited material was never uploaded (`unknown_material`), or "
+            "the body is malformed.",
+        }
+    ),
 )
 async def submit_case(
     body: CaseCreate, request: Request, node: NodeDep, settings: SettingsDep
@@ -157,7 +190,18 @@ def my_cases(
     return found
 
 
-@router.get("/v1/cases/{number}", dependencies=[requires(USER)], summary="A case and its timeline")
+@router.get(
+    "/v1/cases/{number}",
+    dependencies=[requires(USER)],
+    summary="A case and its timeline",
+    responses=problem_responses(
+        {
+            403: "The caller is neither its applicant (or acting for its enterprise) nor staff "
+            "of a department that handles it.",
+            404: _NO_CASE,
+        }
+    ),
+)
 def show_case(number: str, request: Request) -> dict[str, Any]:
     """The applicant (or a person acting for the enterprise) and staff of the departments that
     handle it may read it. Each timeline entry names its transaction; its receipt is at
@@ -188,6 +232,7 @@ def show_case(number: str, request: Request) -> dict[str, Any]:
     "/v1/cases/{number}/resubmit",
     dependencies=[requires(USER)],
     summary="Answer a supplement request (补正) (ledger transaction)",
+    responses=_APPLICANT_STEP,
 )
 async def resubmit(
     number: str, body: SupplementCreate, request: Request, node: NodeDep, settings: SettingsDep
@@ -210,6 +255,7 @@ async def resubmit(
     "/v1/cases/{number}/withdraw",
     dependencies=[requires(USER)],
     summary="Withdraw a case before its decision (ledger transaction)",
+    responses=_APPLICANT_STEP,
 )
 async def withdraw(
     number: str, body: WithdrawalCreate, request: Request, node: NodeDep, settings: SettingsDep
@@ -231,6 +277,14 @@ async def withdraw(
     status_code=201,
     dependencies=[requires(USER)],
     summary="Object during a case's public notice (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            404: _NO_CASE,
+            409: "The case has no public notice running (`illegal_transition`, "
+            "`case_expired`), or the transaction failed.",
+        }
+    ),
 )
 async def object_to(
     number: str, body: ObjectionCreate, request: Request, node: NodeDep, settings: SettingsDep
@@ -261,7 +315,7 @@ async def object_to(
     "/v1/departments/{dept}/queue", dependencies=[requires(STAFF)], summary="A department's queue"
 )
 def queue(
-    dept: str,
+    dept: DeptPath,
     request: Request,
     role: Annotated[str, Query(max_length=32)] = "",
     overdue: bool = False,
@@ -283,11 +337,25 @@ def queue(
     "/v1/departments/{dept}/cases/{number}/{transition}",
     dependencies=[requires(STAFF)],
     summary="A staff action on a case: accept, claim, complete, decide … (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "The caller's department or role does not own this step (`wrong_actor`).",
+            404: "No such case, or no staff action of this name.",
+            409: "The case is not in a state that allows this (`illegal_transition`, "
+            "`case_expired`), or the transaction failed.",
+            422: "The body does not fit the action, or is malformed.",
+        }
+    ),
 )
 async def staff_action(
-    dept: str,
+    dept: DeptPath,
     number: str,
-    transition: str,
+    transition: Annotated[
+        str,
+        # Documented, not validated: an unknown action is answered 404 like an unknown case.
+        Path(json_schema_extra={"enum": sorted(STAFF_TRANSITIONS)}),
+    ],
     body: StaffActionCreate,
     request: Request,
     node: NodeDep,
@@ -314,8 +382,22 @@ async def staff_action(
     "/v1/departments/{dept}/cases/{number}/materials/{digest}",
     dependencies=[requires(STAFF)],
     summary="Read a material of a case (staff of the department that holds it)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The file, with the media type it was uploaded with.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(
+            {
+                403: "The material is held by another department, or the caller's department "
+                "does not handle the case.",
+                404: "No such case, or the case cites no such material.",
+            }
+        ),
+    },
 )
-def read_material(dept: str, number: str, digest: str, request: Request) -> Response:
+def read_material(dept: DeptPath, number: str, digest: str, request: Request) -> Response:
     """The file, for staff of the department that holds it, if the case cites it."""
     desk = desk_of(request)
     case = desk.case(number)

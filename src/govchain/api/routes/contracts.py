@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request
 
 from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep, read_body
+from govchain.api.openapi import problem_responses
 from govchain.contracts.checks import check_source
 from govchain.contracts.errors import UnknownContract
 from govchain.contracts.model import ClassContract
-from govchain.contracts.packages import LIFECYCLE, check_files
+from govchain.contracts.packages import ENTRY_FILE, LIFECYCLE, check_files
 from govchain.contracts.registry import ContractRegistry
 from govchain.contracts.views import ReadContext
 from govchain.errors import MalformedEncoding, SchemaViolation
@@ -51,7 +52,11 @@ def list_contracts(node: NodeDep) -> dict[str, Any]:
     return {"builtin": registry.names(), "committed": committed}
 
 
-@router.get("/{name}", summary="A contract's definition and methods")
+@router.get(
+    "/{name}",
+    summary="A contract's definition and methods",
+    responses=problem_responses({404: "No contract of this name is deployed."}),
+)
 def get_contract(name: str, node: NodeDep) -> dict[str, Any]:
     """Return the committed definition (code hash, version, policy) and the method list."""
     registry = _registry(node)
@@ -70,10 +75,35 @@ def get_contract(name: str, node: NodeDep) -> dict[str, Any]:
     return {"name": name, "builtin": False, "definition": definition, "methods": loaded.describe()}
 
 
-_JSON_BODY: dict[str, Any] = {
+_ARGS_BODY: dict[str, Any] = {
     "requestBody": {
         "required": False,
+        "description": "The view's arguments (none: `{}`).",
         "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+_PACKAGE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "A contract package: its files by name, `contract.py` among them.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "object",
+                            "required": [ENTRY_FILE],
+                            "propertyNames": {
+                                "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,63}\\.(py|md|txt)$"
+                            },
+                            "additionalProperties": {"type": "string"},
+                        }
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -81,7 +111,19 @@ _JSON_BODY: dict[str, Any] = {
 @router.post(
     "/{name}/views/{method}",
     summary="Run a read-only view (JSON object of args)",
-    openapi_extra=_JSON_BODY,
+    openapi_extra=_ARGS_BODY,
+    responses=problem_responses(
+        {
+            400: "The body is not JSON, or the view refused its input.",
+            403: "The view refused the caller.",
+            404: "No such contract or view (`unknown_contract`, `unknown_method`), or what the "
+            "view looked up does not exist.",
+            409: "The view failed (`contract_failed`).",
+            413: "The body is over 64 KiB.",
+            422: "The body is not a JSON object, the view refused its arguments "
+            "(`bad_arguments`), or it used up its steps (`budget_exhausted`).",
+        }
+    ),
 )
 async def call_view(name: str, method: str, request: Request, node: NodeDep) -> dict[str, Any]:
     """Run a view against the committed state; the body is the JSON object of arguments."""
@@ -97,7 +139,15 @@ async def call_view(name: str, method: str, request: Request, node: NodeDep) -> 
 @router.post(
     "/check",
     summary="Check a contract package as install would (no state change)",
-    openapi_extra=_JSON_BODY,
+    openapi_extra=_PACKAGE_BODY,
+    responses=problem_responses(
+        {
+            400: "The body is not JSON.",
+            413: "The body is over 64 KiB.",
+            422: "The body is not a package (`bad_arguments`: no `contract.py`, a file name "
+            "or a file that is not text, over 48 KiB of text).",
+        }
+    ),
 )
 async def check_package(request: Request) -> dict[str, Any]:
     """Run the install-time static check on ``{"files": {...}}``; return every finding."""

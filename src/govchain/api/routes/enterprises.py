@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import PUBLIC, USER, requires
 from govchain.api.deps import NodeDep, SettingsDep
+from govchain.api.openapi import COMMIT_ANSWERS, problem_responses
+from govchain.api.params import UsccPath
 from govchain.api.routes.casework import commit_one, desk_of, principal_of
 from govchain.api.service_schemas import AgentCreate, NavigationCreate
 from govchain.apps.enterprise import permits
@@ -19,7 +21,9 @@ from govchain.procedures.names import HANGZHOU_DIVISIONS, check_name
 
 router = APIRouter(tags=["enterprises"])
 
-USCC = Annotated[str, Query(min_length=18, max_length=18)]
+INDUSTRY = "^([A-Ta-t]|[A-Ta-t]?[0-9]{2,4})$"
+"""Shape of a GB/T 4754 code: a section letter, or 2 to 4 digits (optionally after their
+section's letter); a code of that shape that is not in the standard is a 422 too."""
 
 
 @router.get("/v1/enterprises", dependencies=[requires(PUBLIC)], summary="The enterprise registry")
@@ -35,25 +39,42 @@ def list_enterprises(
     return found
 
 
-@router.get("/v1/enterprises/{uscc}", dependencies=[requires(PUBLIC)], summary="An enterprise")
-def show_enterprise(uscc: str, node: NodeDep) -> dict[str, Any]:
+@router.get(
+    "/v1/enterprises/{uscc}",
+    dependencies=[requires(PUBLIC)],
+    summary="An enterprise",
+    responses=problem_responses({404: "No enterprise with this code in the registry."}),
+)
+def show_enterprise(uscc: UsccPath, node: NodeDep) -> dict[str, Any]:
     """Its particulars, status and history, and its licences."""
     found: dict[str, Any] = node.query("registry", "enterprise", {"uscc": uscc})
     return found
 
 
-@router.get("/v1/licences/{number}", dependencies=[requires(PUBLIC)], summary="A licence")
+@router.get(
+    "/v1/licences/{number}",
+    dependencies=[requires(PUBLIC)],
+    summary="A licence",
+    responses=problem_responses({404: "No licence with this number."}),
+)
 def show_licence(number: str, node: NodeDep) -> dict[str, Any]:
     """A licence of the licence registry, with its status (``active``, ``revoked``)."""
     found: dict[str, Any] = node.query("registry", "licence", {"number": number})
     return found
 
 
-@router.get("/v1/names/check", dependencies=[requires(PUBLIC)], summary="Check an enterprise name")
+@router.get(
+    "/v1/names/check",
+    dependencies=[requires(PUBLIC)],
+    summary="Check an enterprise name",
+    responses=problem_responses(
+        {400: "The name is refused (`name_refused`, with `reason` and `word`)."}
+    ),
+)
 def check_enterprise_name(
     node: NodeDep, name: Annotated[str, Query(min_length=1, max_length=60)]
 ) -> dict[str, Any]:
-    """Structure and forbidden words (422 ``name_refused`` with the reason and word), then
+    """Structure and forbidden words (400 ``name_refused`` with the reason and word), then
     whether it is free in the registration area."""
     parts = check_name(name, HANGZHOU_DIVISIONS, ())
     found: dict[str, Any] = node.query("registry", "name", {"name": name})
@@ -78,10 +99,17 @@ def industries(q: Annotated[str, Query(min_length=1, max_length=50)]) -> list[di
 
 
 @router.get(
-    "/v1/permits/needed", dependencies=[requires(PUBLIC)], summary="Permits an enterprise needs"
+    "/v1/permits/needed",
+    dependencies=[requires(PUBLIC)],
+    summary="Permits an enterprise needs",
+    responses=problem_responses(
+        {422: "The industry is not a GB/T 4754-2017 code, or a parameter is malformed."}
+    ),
 )
 def permits_needed(
-    industry: Annotated[str, Query(min_length=1, max_length=8)],
+    industry: Annotated[
+        str, Query(min_length=1, max_length=5, pattern=INDUSTRY, description="GB/T 4754 code")
+    ],
     scope: Annotated[str, Query(max_length=1000)] = "",
 ) -> list[dict[str, Any]]:
     """From the industry code and the business scope, the permits it needs and why."""
@@ -120,7 +148,18 @@ def permit_industries() -> list[dict[str, Any]]:
 
 
 @router.post(
-    "/v1/permits/navigate", dependencies=[requires(PUBLIC)], summary="Answer a questionnaire"
+    "/v1/permits/navigate",
+    dependencies=[requires(PUBLIC)],
+    summary="Answer a questionnaire",
+    responses=problem_responses(
+        {
+            404: "No questionnaire for this industry (`/v1/permits/industries` lists them).",
+            422: (
+                "The body is malformed, or the answers do not fit the questionnaire (a question "
+                "unknown or unanswered, an answer not among its options)."
+            ),
+        }
+    ),
 )
 def navigate(body: NavigationCreate) -> dict[str, Any]:
     """The permits an enterprise needs from its answers, and their forms merged into one (each
@@ -146,9 +185,17 @@ def navigate(body: NavigationCreate) -> dict[str, Any]:
     status_code=201,
     dependencies=[requires(USER)],
     summary="Authorise a person to act for the enterprise (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "The caller does not act for the enterprise.",
+            404: "No enterprise with this code.",
+            409: "The person already acts for the enterprise, or the transaction failed.",
+        }
+    ),
 )
 async def add_agent(
-    uscc: str, body: AgentCreate, request: Request, node: NodeDep, settings: SettingsDep
+    uscc: UsccPath, body: AgentCreate, request: Request, node: NodeDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """Called by a person who already acts for the enterprise (e.g. its legal representative);
     revocable with DELETE."""
@@ -159,9 +206,22 @@ async def add_agent(
     "/v1/enterprises/{uscc}/agents/{agent:path}",
     dependencies=[requires(USER)],
     summary="Revoke a person's authorisation (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "The caller does not act for the enterprise.",
+            404: "No enterprise with this code, or the person does not act for it.",
+            409: "The last person acting for an enterprise cannot be removed, or the "
+            "transaction failed.",
+        }
+    ),
 )
 async def remove_agent(
-    uscc: str, agent: str, request: Request, node: NodeDep, settings: SettingsDep
+    uscc: UsccPath,
+    agent: Annotated[str, Path(min_length=1, max_length=128)],
+    request: Request,
+    node: NodeDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """The last person acting for an enterprise cannot be removed."""
     return await _agents(request, node, settings, uscc, agent, "remove_agent")

@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
-from govchain.api.problems import PROBLEM_JSON, catalogue
+from govchain.api.openapi import problem_responses
+from govchain.api.problems import catalogue
 from govchain.api.responses import json_response
-from govchain.api.schemas import HealthPublic, ProblemPublic, ProblemTypePublic
+from govchain.api.schemas import HealthPublic, ProblemTypePublic
 from govchain.errors import NotFound
 
 router = APIRouter(tags=["health"], dependencies=[requires(PUBLIC)])
@@ -38,7 +39,7 @@ router.add_api_route(
     "/problems/{code}",
     summary="What an error code means",
     response_model=ProblemTypePublic,
-    responses={404: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}},
+    responses=problem_responses({404: "No such error code."}),
 )
 def problem_type(code: str) -> dict[str, Any]:
     """Describe the problem type ``/problems/{code}`` that error responses name."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from govchain.api.auth import (
     PUBLIC,
@@ -33,6 +33,8 @@ from govchain.api.identity_schemas import (
     TotpPublic,
     UserPublic,
 )
+from govchain.api.openapi import problem_responses
+from govchain.api.params import DeptPath
 from govchain.errors import Forbidden, NotFound
 from govchain.identity import totp
 from govchain.identity.oidc import Principal
@@ -58,6 +60,19 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Most entries to return.
 
 _STAFF_ACTIONS = {"suspend": "suspended", "activate": "active", "revoke": "revoked"}
 
+_REGISTRATION = problem_responses(
+    {
+        409: "A user with this login (identity number or credit code) exists.",
+        422: "An identity number or credit code is invalid (`invalid_identity_number`, with "
+        "`reason`), the password is weak (`weak_password`), a name is empty or too long, or the "
+        "body is malformed.",
+    }
+)
+_NO_STAFF = "No staff account of this name in the department."
+StaffName = Annotated[
+    str, Path(pattern="^[a-z0-9][a-z0-9_.-]{0,63}$", description="Login name in the department.")
+]
+
 
 def _principal(request: Request) -> Principal:
     p: Principal = request.state.principal
@@ -78,6 +93,7 @@ def _public(user: Any) -> dict[str, Any]:
     response_model=UserPublic,
     dependencies=[requires(PUBLIC)],
     summary="Register a citizen (resident identity number checked)",
+    responses=_REGISTRATION,
 )
 def register_citizen(body: CitizenCreate, identity: IdentityDep) -> dict[str, Any]:
     """Create a citizen account; 422 with the reason if the identity number is invalid."""
@@ -90,6 +106,7 @@ def register_citizen(body: CitizenCreate, identity: IdentityDep) -> dict[str, An
     response_model=UserPublic,
     dependencies=[requires(PUBLIC)],
     summary="Register an enterprise (credit code and legal representative checked)",
+    responses=_REGISTRATION,
 )
 def register_enterprise(body: EnterpriseCreate, identity: IdentityDep) -> dict[str, Any]:
     """Create an enterprise account for its legal representative."""
@@ -131,6 +148,12 @@ def record_event(principal: Me, body: EventCreate, identity: IdentityDep) -> dic
     "/v1/identity/me/password",
     response_model=UserPublic,
     summary="Change the logged-in user's password",
+    responses=problem_responses(
+        {
+            403: "The current password is wrong.",
+            422: "The new password is weak (`weak_password`), or the body is malformed.",
+        }
+    ),
 )
 def change_password(principal: Me, body: PasswordChange, identity: IdentityDep) -> dict[str, Any]:
     """Check the current password, then store the Argon2id hash of the new one."""
@@ -165,6 +188,7 @@ def enable_totp(request: Request, identity: IdentityDep) -> dict[str, Any]:
     response_model=LogVerificationPublic,
     dependencies=[requires(AUDITOR)],
     summary="Verify the access log's hash chain (auditors)",
+    responses=problem_responses({500: "`integrity_error`, naming the first bad entry."}),
 )
 def verify_access_log(identity: IdentityDep) -> dict[str, Any]:
     """Recompute every entry's hash; 500 ``integrity_error`` naming the first bad entry."""
@@ -200,7 +224,7 @@ def access_log(
     dependencies=[requires(ADMIN_OR_AUDITOR)],
     summary="Staff accounts of a department",
 )
-def list_staff(dept: str, identity: IdentityDep) -> list[dict[str, Any]]:
+def list_staff(dept: DeptPath, identity: IdentityDep) -> list[dict[str, Any]]:
     """Return the department's staff."""
     return [_public(u) for u in identity.users.list(dept)]
 
@@ -211,9 +235,17 @@ def list_staff(dept: str, identity: IdentityDep) -> list[dict[str, Any]]:
     response_model=UserPublic,
     dependencies=[requires(ADMIN)],
     summary="Add a staff account to a department (its admins)",
+    responses=problem_responses(
+        {
+            404: "No such department in the network.",
+            409: "A user with this login exists.",
+            422: "The name, role or password is refused (`weak_password`), or the body is "
+            "malformed.",
+        }
+    ),
 )
 def add_staff(
-    dept: str, body: StaffCreate, request: Request, identity: IdentityDep, node: NodeDep
+    dept: DeptPath, body: StaffCreate, request: Request, identity: IdentityDep, node: NodeDep
 ) -> dict[str, Any]:
     """Create ``<dept>/<name>`` with a role."""
     node.genesis.department(dept)
@@ -239,9 +271,10 @@ def _staff_of(identity: Identity, dept: str, name: str) -> str:
     response_model=UserPublic,
     dependencies=[requires(ADMIN)],
     summary="Assign a role to a staff account",
+    responses=problem_responses({404: _NO_STAFF}),
 )
 def assign_role(
-    dept: str, name: str, body: RoleChange, request: Request, identity: IdentityDep
+    dept: DeptPath, name: StaffName, body: RoleChange, request: Request, identity: IdentityDep
 ) -> dict[str, Any]:
     """Change the role (takes effect at the user's next login or token refresh)."""
     user = identity.users.set_role(_staff_of(identity, dept, name), body.role)
@@ -258,9 +291,21 @@ def assign_role(
     response_model=UserPublic,
     dependencies=[requires(ADMIN)],
     summary="Suspend, reactivate, revoke or unlock a staff account",
+    responses=problem_responses(
+        {
+            403: "An administrator may not suspend or revoke their own account.",
+            404: f"{_NO_STAFF} Or no such action.",
+            409: "The account is revoked; revocation is final.",
+        }
+    ),
 )
 def change_staff(
-    dept: str, name: str, action: str, request: Request, identity: IdentityDep
+    dept: DeptPath,
+    name: StaffName,
+    # Documented, not validated: an unknown action is answered 404 like an unknown account.
+    action: Annotated[str, Path(json_schema_extra={"enum": [*_STAFF_ACTIONS, "unlock"]})],
+    request: Request,
+    identity: IdentityDep,
 ) -> dict[str, Any]:
     """``suspend`` / ``activate`` / ``revoke`` (final) / ``unlock`` (clears a lockout)."""
     user_id = _staff_of(identity, dept, name)
@@ -288,6 +333,12 @@ def change_staff(
     response_model=ClientPublic,
     dependencies=[requires(IDENTITY_ADMINS)],
     summary="Register an application or portal as an OIDC client (identity administrators)",
+    responses=problem_responses(
+        {
+            422: "The client id is not 1-64 letters, digits and `-`, there is no redirect URI, "
+            "or one is neither https nor http on a loopback address."
+        }
+    ),
 )
 def register_client(body: ClientCreate, request: Request, identity: IdentityDep) -> dict[str, Any]:
     """Register a relying party; a confidential client's secret is returned once. Redirect

@@ -8,19 +8,21 @@ did it, for which case.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import IdentityDep, dept_staff, requires
 from govchain.api.commits import commit_transactions
 from govchain.api.deps import NodeDep, SettingsDep
 from govchain.api.identity_schemas import Acting, CallCreate, MemberCreate
+from govchain.api.openapi import COMMIT_ANSWERS, problem_responses
+from govchain.api.params import DeptPath
 from govchain.api.settings import ApiSettings
 from govchain.contracts.members import root_key
 from govchain.crypto import get_suite
-from govchain.errors import Forbidden, NotFound, SchemaViolation
+from govchain.errors import Conflict, Forbidden, NotFound, SchemaViolation
 from govchain.identity.members import MemberAdmin
 from govchain.identity.oidc import Principal
 from govchain.ledger.transactions import Transaction
@@ -35,6 +37,7 @@ WORKER = dept_staff("admin", "officer")
 """Staff who act for the department in the path."""
 
 _MEMBER_ACTIONS = ("suspend", "resume", "revoke")
+_NO_KEYS = "This node does not hold the department's admin and root keys."
 
 
 def _principal(request: Request) -> Principal:
@@ -72,9 +75,17 @@ def _root_registered(node: Node, dept: str) -> bool:
     status_code=201,
     dependencies=[requires(ADMIN)],
     summary="Issue a member key certified by the department root (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            404: _NO_KEYS,
+            409: "The member exists (or its key file does), or the transaction failed.",
+            422: "The public key is not a key of the network's suite, or the body is malformed.",
+        }
+    ),
 )
 async def issue_member(
-    dept: str,
+    dept: DeptPath,
     body: MemberCreate,
     request: Request,
     node: NodeDep,
@@ -91,11 +102,21 @@ async def issue_member(
             public = bytes.fromhex(body.public_key)
         except ValueError:
             raise SchemaViolation("public_key is not hex", field="public_key") from None
+        # The suite's key size, from a key it makes: a key of another length would be
+        # certified as it is (gm) or fail deep in the X.509 builder (intl).
+        size = len(suite.generate_keypair().public)
+        if len(public) != size:
+            raise SchemaViolation(
+                f"public_key must be {size} bytes, a public key of the {node.genesis.suite} suite",
+                field="public_key",
+                size=len(public),
+            )
     else:
         net = NetworkDir(settings.network_dir)
         path = net.member_key_path(member_id)
         if path.exists():
-            raise SchemaViolation(f"a key file for {member_id!r} already exists", field="name")
+            # The member was issued before (its key is kept here): a duplicate, not bad input.
+            raise Conflict(f"a key file for {member_id!r} already exists", member=member_id)
         kp = suite.generate_keypair()
         public = kp.public
 
@@ -123,11 +144,19 @@ async def issue_member(
     "/v1/identity/departments/{dept}/members/{name}/{action}",
     dependencies=[requires(ADMIN)],
     summary="Suspend, resume or revoke a member key (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            404: f"{_NO_KEYS} Or no such action.",
+            409: "No such member, or it cannot change so (the transaction failed).",
+        }
+    ),
 )
 async def change_member(
-    dept: str,
-    name: str,
-    action: str,
+    dept: DeptPath,
+    name: Annotated[str, Path(min_length=1, max_length=64)],
+    # Documented, not validated: an unknown action is answered 404.
+    action: Annotated[str, Path(json_schema_extra={"enum": list(_MEMBER_ACTIONS)})],
     body: Acting,
     request: Request,
     node: NodeDep,
@@ -160,9 +189,21 @@ async def change_member(
     "/v1/departments/{dept}/calls",
     dependencies=[requires(WORKER)],
     summary="A contract call by a staff member for their department (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            400: (
+                "The arguments cannot be signed: canonical JSON has no floats "
+                "(`malformed_encoding`)."
+            ),
+            403: "Member keys are managed through their own endpoints.",
+            404: _NO_KEYS,
+            409: "The call failed in its block (`call_failed`, with the contract's error).",
+        }
+    ),
 )
 async def department_call(
-    dept: str,
+    dept: DeptPath,
     body: CallCreate,
     request: Request,
     node: NodeDep,

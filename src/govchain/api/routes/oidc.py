@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from govchain.api.auth import PUBLIC, USER, IdentityDep, requires
+from govchain.api.identity_schemas import OAuthErrorPublic
+from govchain.api.openapi import problem_responses
 from govchain.api.responses import json_response
 from govchain.errors import (
     AccountLocked,
@@ -54,6 +56,38 @@ _PAGE_HEADERS = {
 }
 MAX_FORM_BYTES = 16 * 1024
 """Largest accepted form body."""
+
+# What the endpoints read themselves (from the query or a form), documented for clients.
+_FORM = "application/x-www-form-urlencoded"
+_TEXT = {"type": "string"}
+_AUTH_FIELDS: dict[str, dict[str, Any]] = {
+    "response_type": {"type": "string", "enum": ["code"]},
+    "client_id": {"type": "string", "description": "A registered client."},
+    "redirect_uri": {"type": "string", "description": "One of the client's redirect URIs."},
+    "scope": {"type": "string", "description": "Space-separated; `openid` among them."},
+    "state": _TEXT,
+    "nonce": _TEXT,
+    "code_challenge": {"type": "string", "description": "PKCE S256 challenge."},
+    "code_challenge_method": {"type": "string", "enum": ["S256"]},
+}
+_AUTH_REQUIRED = ("response_type", "client_id", "redirect_uri", "code_challenge")
+
+
+def _form_body(fields: dict[str, dict[str, Any]], required: tuple[str, ...]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": fields, "required": list(required)}
+    return {"requestBody": {"required": True, "content": {_FORM: {"schema": schema}}}}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": _TEXT}}}
+
+
+_OAUTH_REFUSED = (
+    "The authorization request is refused (`oauth_error`: an unknown client, a redirect URI "
+    "it did not register, a missing or unsupported parameter)."
+)
+_FORM_REFUSED = "The form is over 16 KiB or not UTF-8."
+_REDIRECT = {"description": "Back to the client's redirect URI (`Location`)."}
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -136,6 +170,16 @@ def jwks(identity: IdentityDep) -> dict[str, Any]:
     dependencies=[requires(PUBLIC)],
     response_class=HTMLResponse,
     summary="Authorization endpoint: the login page, or straight back with a code",
+    responses={
+        302: {"description": "Logged in already: back to the client with a code (`Location`)."},
+        **problem_responses({400: _OAUTH_REFUSED}),
+    },
+    openapi_extra={
+        "parameters": [
+            {"name": k, "in": "query", "required": k in _AUTH_REQUIRED, "schema": v}
+            for k, v in _AUTH_FIELDS.items()
+        ]
+    },
 )
 def authorize(request: Request, identity: IdentityDep) -> Response:
     """With a valid login session, redirect back with a code at once (single sign-on)."""
@@ -154,6 +198,22 @@ def authorize(request: Request, identity: IdentityDep) -> Response:
     dependencies=[requires(PUBLIC)],
     response_class=HTMLResponse,
     summary="Log in (form post) and go back to the client with a code",
+    responses={
+        302: _REDIRECT,
+        401: _html("The login failed: the login page again, with the reason."),
+        429: _html("Too many failed logins: the login page, with `Retry-After`."),
+        **problem_responses(
+            {
+                400: _OAUTH_REFUSED,
+                403: "The form was posted from another site.",
+                422: _FORM_REFUSED,
+            }
+        ),
+    },
+    openapi_extra=_form_body(
+        {**_AUTH_FIELDS, "login": _TEXT, "password": _TEXT, "otp": _TEXT},
+        (*_AUTH_REQUIRED, "login", "password"),
+    ),
 )
 async def authorize_login(request: Request, identity: IdentityDep) -> Response:
     """Check the login; on success set the session cookie and redirect with a code."""
@@ -214,6 +274,26 @@ def _oauth_error(exc: GovchainError) -> Response:
     "/oidc/token",
     dependencies=[requires(PUBLIC)],
     summary="Token endpoint: authorization_code (PKCE) and refresh_token grants",
+    responses={
+        400: {"model": OAuthErrorPublic, "description": "The grant is refused (RFC 6749 5.2)."},
+        401: {
+            "model": OAuthErrorPublic,
+            "description": "The client failed to authenticate (`invalid_client`).",
+        },
+        **problem_responses({422: _FORM_REFUSED}),
+    },
+    openapi_extra=_form_body(
+        {
+            "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
+            "code": _TEXT,
+            "redirect_uri": _TEXT,
+            "code_verifier": _TEXT,
+            "refresh_token": _TEXT,
+            "client_id": _TEXT,
+            "client_secret": _TEXT,
+        },
+        ("grant_type",),
+    ),
 )
 async def token(request: Request, identity: IdentityDep) -> Response:
     """Exchange a code (with its PKCE verifier) or a refresh token for tokens."""
@@ -291,6 +371,10 @@ def _logout(request: Request, identity: Identity, params: dict[str, str]) -> Res
     dependencies=[requires(PUBLIC)],
     response_class=HTMLResponse,
     summary="End the login session (RP-initiated logout)",
+    responses={
+        302: _REDIRECT,
+        **problem_responses({400: "The ID token names a client that is not registered."}),
+    },
 )
 def logout(request: Request, identity: IdentityDep) -> Response:
     """Revoke the session: its refresh and access tokens stop working at once."""
@@ -302,6 +386,12 @@ def logout(request: Request, identity: IdentityDep) -> Response:
     dependencies=[requires(PUBLIC)],
     response_class=HTMLResponse,
     summary="End the login session (form post)",
+    responses={
+        302: _REDIRECT,
+        **problem_responses(
+            {400: "The ID token names a client that is not registered.", 422: _FORM_REFUSED}
+        ),
+    },
 )
 async def logout_post(request: Request, identity: IdentityDep) -> Response:
     """Same as ``GET /oidc/logout`` with form parameters."""

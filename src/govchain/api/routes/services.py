@@ -10,12 +10,14 @@ from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import PUBLIC, USER, dept_staff, requires
 from govchain.api.deps import NodeDep, SettingsDep
+from govchain.api.openapi import COMMIT_ANSWERS, problem_responses
+from govchain.api.params import USCC, DeptPath
 from govchain.api.routes.casework import commit_one as commit_case_transaction
 from govchain.api.routes.casework import desk_of, principal_of
 from govchain.api.service_schemas import CalendarYear, DefinitionApproval, DefinitionCreate
 from govchain.errors import Conflict, Forbidden, NotFound
-from govchain.procedures.calendar import add_working_days, parse_calendar
-from govchain.procedures.catalogue import MAX_LIMIT
+from govchain.procedures.calendar import MAX_MS, add_working_days, parse_calendar
+from govchain.procedures.catalogue import MAX_LIMIT, MAX_QUERY
 from govchain.procedures.definitions import DefinitionRefused
 
 router = APIRouter(tags=["services"])
@@ -25,6 +27,8 @@ Version = Annotated[int, Path(ge=1, le=1_000_000, description="Definition versio
 
 ADMIN = dept_staff("admin")
 """Administrators of the department in the path."""
+
+_UNKNOWN_SERVICE = "No published service with this code (or no such version)."
 
 
 def _summary(defn: Any) -> dict[str, Any]:
@@ -45,7 +49,13 @@ def _summary(defn: Any) -> dict[str, Any]:
 def list_services(
     request: Request,
     q: Annotated[
-        str | None, Query(max_length=200, description="Search words (中文 or English)")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY,
+            pattern=r"\S",
+            description="Search words (中文 or English; not only spaces)",
+        ),
     ] = None,
     owner: Annotated[str | None, Query(max_length=64)] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
@@ -69,7 +79,10 @@ def list_services(
 
 
 @router.get(
-    "/v1/services/{code}", dependencies=[requires(PUBLIC)], summary="A service's definition"
+    "/v1/services/{code}",
+    dependencies=[requires(PUBLIC)],
+    summary="A service's definition",
+    responses=problem_responses({404: _UNKNOWN_SERVICE}),
 )
 def show_service(
     code: str,
@@ -84,9 +97,14 @@ def show_service(
     "/v1/services/{code}/prefill",
     dependencies=[requires(USER)],
     summary="The form fields the registers answer, for an enterprise",
+    responses=problem_responses({404: f"{_UNKNOWN_SERVICE} Or no enterprise with this code."}),
 )
 def prefill(
-    code: str, request: Request, subject: Annotated[str, Query(min_length=18, max_length=18)]
+    code: str,
+    request: Request,
+    subject: Annotated[
+        str, Query(pattern=USCC, description="Unified social credit code of the enterprise.")
+    ],
 ) -> dict[str, Any]:
     """Read-only fields of the service's form filled from the enterprise register (they are
     not the applicant's to change: a submission takes them from the register)."""
@@ -106,9 +124,18 @@ def check_service(body: DefinitionCreate, node: NodeDep) -> dict[str, Any]:
     status_code=201,
     dependencies=[requires(ADMIN)],
     summary="Propose a version of a service definition (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "The definition's owner is another department.",
+            409: "The version is not the next one, or the transaction failed.",
+            400: "The definition is refused (`definition_refused`: `problems` lists each place "
+            "and reason).",
+        }
+    ),
 )
 async def propose_service(
-    dept: str, body: DefinitionCreate, request: Request, node: NodeDep, settings: SettingsDep
+    dept: DeptPath, body: DefinitionCreate, request: Request, node: NodeDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The owner department's admin proposes; every department concerned then approves its
     hash; the owner publishes."""
@@ -141,9 +168,18 @@ def _proposal(node: NodeDep, code: str, version: int) -> dict[str, Any]:
     "/v1/departments/{dept}/services/{code}/versions/{version}/approve",
     dependencies=[requires(ADMIN)],
     summary="Approve a proposed definition by its hash (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "The department is not one of the service's departments.",
+            404: "No such proposal.",
+            409: "The hash is not the proposal's, the department approved already, or the "
+            "transaction failed.",
+        }
+    ),
 )
 async def approve_service(
-    dept: str,
+    dept: DeptPath,
     code: str,
     version: Version,
     body: DefinitionApproval,
@@ -169,9 +205,21 @@ async def approve_service(
     "/v1/departments/{dept}/services/{code}/versions/{version}/publish",
     dependencies=[requires(ADMIN)],
     summary="Publish an approved definition (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: "Departments of the service have not approved this version yet.",
+            404: "No such proposal.",
+        }
+    ),
 )
 async def publish_service(
-    dept: str, code: str, version: Version, request: Request, node: NodeDep, settings: SettingsDep
+    dept: DeptPath,
+    code: str,
+    version: Version,
+    request: Request,
+    node: NodeDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
     """Make an approved version the current one."""
     prop = _proposal(node, code, version)
@@ -190,9 +238,10 @@ async def publish_service(
     "/v1/departments/{dept}/calendar",
     dependencies=[requires(ADMIN)],
     summary="Propose or approve one year of the working-day calendar (ledger transaction)",
+    responses=problem_responses(COMMIT_ANSWERS),
 )
 async def calendar_year(
-    dept: str, body: CalendarYear, request: Request, node: NodeDep, settings: SettingsDep
+    dept: DeptPath, body: CalendarYear, request: Request, node: NodeDep, settings: SettingsDep
 ) -> dict[str, Any]:
     """The first department proposes a year's holidays and make-up working days; it is in
     force once a majority of departments approved the same proposal."""
@@ -239,7 +288,7 @@ def show_calendar(node: NodeDep) -> dict[str, Any]:
 def deadline(
     node: NodeDep,
     days: Annotated[int, Query(ge=0, le=3650)],
-    from_ms: Annotated[int | None, Query(ge=0, le=253_402_300_799_999)] = None,
+    from_ms: Annotated[int | None, Query(ge=0, le=MAX_MS)] = None,
 ) -> dict[str, Any]:
     """The end of the ``days``-th working day after ``from_ms`` (default: the node's clock)."""
     cal = parse_calendar(node.query("services", "calendar", {}))

@@ -8,14 +8,15 @@ import asyncio
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import PUBLIC, SIGNED, USER, get_identity, requires
 from govchain.api.deps import read_body
-from govchain.api.problems import PROBLEM_JSON
+from govchain.api.openapi import problem_responses
+from govchain.api.params import DEPT
 from govchain.api.responses import json_response
-from govchain.api.schemas import ProblemPublic, request_body
+from govchain.api.schemas import request_body
 from govchain.api.sharing_schemas import (
     AccessReceiptsPublic,
     AttestationPublic,
@@ -32,7 +33,9 @@ from govchain.api.sharing_schemas import (
 )
 from govchain.errors import Forbidden, GovchainError, SchemaViolation
 from govchain.ledger.encoding import decode, decode_unchecked
+from govchain.sharing.model import RECORD_ID, RESOURCE_ID
 from govchain.sharing.reading import ReadOutcome
+from govchain.sharing.search import MAX_QUERY
 from govchain.sharing.service import SharingService
 
 router = APIRouter(prefix="/v1/sharing", tags=["data sharing"], dependencies=[requires(PUBLIC)])
@@ -54,27 +57,38 @@ async def get_sharing(request: Request) -> SharingService:
 
 SharingDep = Annotated[SharingService, Depends(get_sharing)]
 
-_PROBLEM = {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}
-_READ_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {**_PROBLEM, "description": "Unknown resource, grant, record or department."},
-}
-_REQUEST_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {**_PROBLEM, "description": text}
-    for status, text in (
-        (400, "Malformed JSON, bad signature, unknown signer, stale request."),
-        (
-            403,
+_READ_ERRORS = problem_responses({404: "Unknown resource, grant, record or department."})
+_REQUEST_ERRORS = problem_responses(
+    {
+        400: "Malformed JSON, bad signature, unknown signer, stale request.",
+        403: (
             "Access denied; `code` (= `reason`) says why: not_shared, secret_resource, no_grant, "
             "grant_pending, grant_rejected, grant_revoked, grant_expired, wrong_department, "
-            "wrong_purpose, fields_not_granted, not_owner.",
+            "wrong_purpose, fields_not_granted, not_owner."
         ),
-        (404, "Unknown resource, grant or record; record_erased."),
-        (409, "Replayed request, record exists."),
-        (422, "The request does not match the schema."),
-        (500, "integrity_error: a stored ciphertext fails its check; nothing is returned."),
-        (503, "The node cannot commit the log transaction now."),
-    )
-}
+        404: "Unknown resource, grant or record; record_erased.",
+        409: "Replayed request, record exists.",
+        413: "The request body is too large.",
+        422: "The request does not match the schema.",
+        500: "integrity_error: a stored ciphertext fails its check; nothing is returned.",
+        503: "The node cannot commit the log transaction now.",
+    }
+)
+ResourcePath = Annotated[
+    str,
+    Path(
+        pattern="^" + RESOURCE_ID.pattern.removesuffix("\\Z") + "$",
+        description="Resource id: a lower-case letter, then 1 to 63 of a-z, 0-9, `_`, `.`, `-`.",
+    ),
+]
+RecordPath = Annotated[
+    str,
+    Path(
+        pattern="^" + RECORD_ID.pattern.removesuffix("\\Z") + "$",
+        description="Record id: 1 to 64 of A-Z, a-z, 0-9, `_`, `.`, `-` (not starting with "
+        "`_`, `.` or `-`).",
+    ),
+]
 MAX_REQUEST_BYTES = 256 * 1024
 """Largest signed request body."""
 MAX_ATTESTATIONS = 1000
@@ -134,7 +148,9 @@ RECEIPT_STAFF_ROLES = ("admin", "auditor")
 """Staff roles that may list any subject's access receipts (answering a citizen's query)."""
 
 
-def authorize_subject(subject: str, request: Request) -> str:
+def authorize_subject(
+    subject: Annotated[str, Path(min_length=1, max_length=128)], request: Request
+) -> str:
     """Return the subject whose access receipts the caller may list: a citizen or enterprise
     only their own (their resident identity number or unified social credit code), department
     admins and auditors any subject."""
@@ -161,7 +177,15 @@ SubjectDep = Annotated[str, Depends(authorize_subject)]
 )
 def catalogue(
     sharing: SharingDep,
-    q: Annotated[str | None, Query(description="Words in Chinese or English.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY,
+            pattern=r"\S",
+            description="Words in Chinese or English (not only spaces).",
+        ),
+    ] = None,
     owner: Annotated[str | None, Query(description="Only this department's resources.")] = None,
 ) -> dict[str, Any]:
     """Return resources, best match first when ``q`` is given."""
@@ -179,7 +203,7 @@ def catalogue(
     response_model=ResourcePublic,
     responses=_READ_ERRORS,
 )
-def resource(resource: str, sharing: SharingDep) -> dict[str, Any]:
+def resource(resource: ResourcePath, sharing: SharingDep) -> dict[str, Any]:
     """Return a resource's schema, owner, share level and classification."""
     return sharing.resource(resource).to_json()
 
@@ -190,7 +214,7 @@ def resource(resource: str, sharing: SharingDep) -> dict[str, Any]:
     response_model=RecordEntryPublic,
     responses=_READ_ERRORS,
 )
-def record_entry(resource: str, record: str, sharing: SharingDep) -> dict[str, Any]:
+def record_entry(resource: ResourcePath, record: RecordPath, sharing: SharingDep) -> dict[str, Any]:
     """Return what the ledger holds about a record (never its data)."""
     return sharing.record_entry(resource, record)
 
@@ -219,7 +243,7 @@ def grant(grant: str, sharing: SharingDep) -> dict[str, Any]:
     response_model=KeyPublic,
     responses=_READ_ERRORS,
 )
-def agreement_key(dept: str, sharing: SharingDep) -> dict[str, Any]:
+def agreement_key(dept: Annotated[str, Path(pattern=DEPT)], sharing: SharingDep) -> dict[str, Any]:
     """Return the key read answers for ``dept`` are wrapped to."""
     return {"dept": dept, "public": sharing.agreement_public(dept).hex()}
 
@@ -273,8 +297,18 @@ async def erase(request: Request, sharing: SharingDep) -> Any:
     response_model=list[AttestationPublic],
     responses=_REQUEST_ERRORS,
     openapi_extra=request_body(
-        {"oneOf": [signed_request_schema("attest"), {"type": "array"}]},
-        "A signed attest request, or an array of them.",
+        {
+            "oneOf": [
+                signed_request_schema("attest"),
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_ATTESTATIONS,
+                    "items": signed_request_schema("attest"),
+                },
+            ]
+        },
+        f"A signed attest request, or an array of 1 to {MAX_ATTESTATIONS} of them.",
     ),
 )
 async def attest(request: Request, sharing: SharingDep) -> Any:
@@ -309,6 +343,12 @@ def attestation(
     "/subjects/{subject}/receipts",
     summary="Access receipts: who read a subject's data, when and why",
     response_model=AccessReceiptsPublic,
+    responses=problem_responses(
+        {
+            403: "A citizen or enterprise asked for another subject's receipts, or staff "
+            "other than admins and auditors asked."
+        }
+    ),
 )
 def access_receipts(subject: SubjectDep, sharing: SharingDep) -> dict[str, Any]:
     """Return every logged read of the subject's records and every attestation about them."""

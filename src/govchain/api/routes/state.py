@@ -10,30 +10,39 @@ from fastapi import APIRouter, Query
 from govchain.api import views
 from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
-from govchain.api.problems import PROBLEM_JSON
-from govchain.api.schemas import ProblemPublic, StateHistoryPublic, StatePublic
+from govchain.api.openapi import problem_responses
+from govchain.api.schemas import StateHistoryPublic, StatePublic
 from govchain.contracts.kv import state_key
 from govchain.ledger.encoding import canonical_unchecked
-from govchain.ledger.state import VersionedValue
+from govchain.ledger.state import MAX_KEY_SIZE, VersionedValue
 from govchain.ledger.state_proof import StateProof
 from govchain.node.node import Node
 
 router = APIRouter(tags=["state"], dependencies=[requires(PUBLIC)])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    413: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Key too long."},
-    422: {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}, "description": "Bad key."},
-    500: {
-        "model": ProblemPublic,
-        "content": {PROBLEM_JSON: {}},
-        "description": "`integrity_error`: a stored record (named by `table`, `key` and "
-        "`height`: a state value, a state bucket, a history version or the checkpoint) is not "
-        "what the chain commits to; it is not served.",
-    },
-}
+_INTEGRITY = (
+    "`integrity_error`: a stored record (named by `table`, `key` and `height`: a state value, "
+    "a state bucket, a history version or the checkpoint) is not what the chain commits to; "
+    "it is not served."
+)
+_ERRORS = problem_responses(
+    {
+        413: f"The key is over {MAX_KEY_SIZE} bytes.",
+        # A relation of two parameters: JSON Schema checks each parameter alone.
+        422: "With `encoding=hex`, the key is not hex; or a parameter is malformed.",
+        500: _INTEGRITY,
+    }
+)
+_KV_ERRORS = problem_responses(
+    {413: f"The key is over {MAX_KEY_SIZE} bytes (with its `c/kv/` prefix).", 500: _INTEGRITY}
+)
 
 KeyEncoding = Annotated[
-    Literal["utf8", "hex"], Query(description="How the key in the path is written.")
+    Literal["utf8", "hex"],
+    Query(
+        description="How the key in the path is written: UTF-8 text, or hex (then the path "
+        "must be an even number of hex digits; any bytes can be read so)."
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Most versions to return.")]
 
@@ -70,7 +79,7 @@ def get_state(key: str, node: NodeDep, encoding: KeyEncoding = "utf8") -> dict[s
     "/v1/kv/{key:path}",
     summary="A key of the built-in kv contract, with its proof",
     response_model=StatePublic,
-    responses=_ERRORS,
+    responses=_KV_ERRORS,
 )
 def get_kv(key: str, node: NodeDep) -> dict[str, Any]:
     """Return ``c/kv/<key>`` like ``/v1/state`` does."""

@@ -12,11 +12,12 @@ from starlette.responses import Response
 from govchain.api import views
 from govchain.api.auth import SIGNED, requires
 from govchain.api.deps import CommitWatchDep, NodeDep, SettingsDep, read_body
-from govchain.api.problems import PROBLEM_JSON, problem_of
+from govchain.api.openapi import problem_responses
+from govchain.api.params import TxIdPath
+from govchain.api.problems import problem_of
 from govchain.api.responses import dump_json, json_response
 from govchain.api.schemas import (
     BatchResultPublic,
-    ProblemPublic,
     ReceiptBundlePublic,
     TransactionCommittedPublic,
     TransactionPendingPublic,
@@ -32,17 +33,23 @@ router = APIRouter(
     prefix="/v1/transactions", tags=["transactions"], dependencies=[requires(SIGNED)]
 )
 
-_PROBLEM = {"model": ProblemPublic, "content": {PROBLEM_JSON: {}}}
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {**_PROBLEM, "description": text}
-    for status, text in (
-        (400, "Malformed JSON, bad signature, unknown signer, replayed nonce, wrong chain."),
-        (409, "The transaction is already pending or committed."),
-        (413, "The transaction or request is too large."),
-        (422, "The transaction does not match the schema."),
-        (503, "The node cannot take work, or the block was not durable in time."),
-    )
-}
+_ERRORS = problem_responses(
+    {
+        400: "Malformed JSON, bad signature, unknown signer, replayed nonce, wrong chain.",
+        409: "The transaction is already pending or committed.",
+        413: "The transaction or request is too large.",
+        422: "The transaction does not match the schema.",
+        503: "The node cannot take work, or the block was not durable in time.",
+    }
+)
+_BATCH_ERRORS = problem_responses(
+    {
+        400: "The body is not JSON.",
+        413: "The request is too large, or holds too many transactions.",
+        422: "The body is not a JSON array.",
+        503: "The node cannot take work, or the blocks were not durable in time.",
+    }
+)
 
 _ACCEPTED: dict[int | str, dict[str, Any]] = {
     202: {"model": TransactionPendingPublic, "description": "Accepted, not yet committed."}
@@ -119,10 +126,17 @@ def _submit_batch(node: Node, settings: ApiSettings, raw: bytes, wait: bool) -> 
     "/batch",
     summary="Submit a batch of signed transactions",
     response_model=BatchResultPublic,
-    responses=_ERRORS,
+    responses=_BATCH_ERRORS,
     openapi_extra=request_body(
-        {"type": "array", "maxItems": 10_000, "items": transaction_schema()},
-        "A JSON array of signed transaction envelopes (at most 10,000 and 64 MiB by default).",
+        {
+            "type": "array",
+            # Any item is taken: each is judged on its own and one that is not a valid signed
+            # transaction is rejected in its result (200), not the whole request.
+            "items": {"description": "A signed transaction envelope (TransactionCreate)."},
+        },
+        "A JSON array of signed transaction envelopes, each as the body of "
+        "`POST /v1/transactions`; an item that is not one is rejected in its result. The "
+        "node's limits (by default 10,000 items and 64 MiB) are answered with 413.",
     ),
 )
 async def submit_batch(
@@ -139,9 +153,9 @@ async def submit_batch(
     "/{tx_id}",
     summary="A transaction's status, location and receipt",
     response_model=TransactionStatusPublic,
-    responses={404: {**_PROBLEM, "description": "Unknown transaction."}},
+    responses=problem_responses({404: "Unknown transaction."}),
 )
-def get_transaction(tx_id: str, node: NodeDep) -> dict[str, Any]:
+def get_transaction(tx_id: TxIdPath, node: NodeDep) -> dict[str, Any]:
     """Return a committed transaction (location, envelope, receipt) or ``pending``."""
     return views.transaction_status(node, views.parse_tx_id(tx_id))
 
@@ -150,9 +164,9 @@ def get_transaction(tx_id: str, node: NodeDep) -> dict[str, Any]:
     "/{tx_id}/receipt",
     summary="The offline-verifiable receipt bundle of a committed transaction",
     response_model=ReceiptBundlePublic,
-    responses={404: {**_PROBLEM, "description": "Not committed (or unknown)."}},
+    responses=problem_responses({404: "Not committed (or unknown)."}),
 )
-def get_receipt(tx_id: str, node: NodeDep) -> Response:
+def get_receipt(tx_id: TxIdPath, node: NodeDep) -> Response:
     """Return the receipt bundle as a JSON download; ``govchain verify-receipt`` checks it
     with nothing but the network's genesis file."""
     tid = views.parse_tx_id(tx_id)

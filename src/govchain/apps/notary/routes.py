@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from govchain.apps.notary.service import CONTRACT, HASH_NAMES, document_digest, status_of
-from govchain.errors import NotFound, TooLarge
+from govchain.errors import NotFound, SchemaViolation, TooLarge
 from govchain.node.content import MAX_FILE_BYTES, check_digest
 from govchain.node.node import Node
+from govchain.sdk.answers import problem_responses
 
 public = APIRouter(tags=["notary"])
 """Routes anyone may call: a record's status, online verification, depositing a file."""
@@ -20,12 +21,21 @@ staff = APIRouter(tags=["notary"])
 ROUTERS = {"public": public, "staff": staff}
 """Who may call which routes (see ``docs/build-a-service.md``)."""
 
+_BINARY = {"type": "string", "format": "binary"}
 _FILE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "description": "The document's bytes (not empty).",
+        "content": {"application/octet-stream": {"schema": {**_BINARY, "minLength": 1}}},
     }
 }
+DigestPath = Annotated[
+    str, Path(pattern="^[0-9a-f]{64}$", description="64 lower-case hex characters.")
+]
+"""A document digest (or a batch root) in a path."""
+
+_NOT_DEPLOYED = "The notary contract is not deployed on this network (`unknown_contract`)."
+_TOO_LARGE = f"The document is over {MAX_FILE_BYTES} bytes."
 
 
 def _node(request: Request) -> Node:
@@ -45,6 +55,10 @@ async def _body(request: Request) -> bytes:
         data += chunk
         if len(data) > MAX_FILE_BYTES:
             raise TooLarge(f"document is over the limit of {MAX_FILE_BYTES} bytes")
+    if not data:
+        # Every network hashes the empty document to a fixed digest: an empty body is a
+        # client's mistake (no file attached), not a document to look up or keep.
+        raise SchemaViolation("the request body is empty: send the document's bytes", field="body")
     return bytes(data)
 
 
@@ -72,8 +86,12 @@ def _answer(node: Node, digest: str, record: dict[str, Any] | None) -> dict[str,
     }
 
 
-@public.get("/records/{digest}", summary="A notarisation (document digest or batch root)")
-def get_record(digest: str, node: NodeDep) -> dict[str, Any]:
+@public.get(
+    "/records/{digest}",
+    summary="A notarisation (document digest or batch root)",
+    responses=problem_responses({404: f"Not notarised. {_NOT_DEPLOYED}"}),
+)
+def get_record(digest: DigestPath, node: NodeDep) -> dict[str, Any]:
     """Return the on-chain record and its status (valid, revoked, expired) as of the last block."""
     check_digest(digest)
     record = _lookup(node, digest)
@@ -86,6 +104,9 @@ def get_record(digest: str, node: NodeDep) -> dict[str, Any]:
     "/verify",
     summary="Verify a document (request body: the file's bytes)",
     openapi_extra=_FILE_BODY,
+    responses=problem_responses(
+        {404: _NOT_DEPLOYED, 413: _TOO_LARGE, 422: "The body is empty (no document)."}
+    ),
 )
 async def verify(request: Request, node: NodeDep) -> dict[str, Any]:
     """Hash the uploaded document with the network's hash and look up its notarisation
@@ -98,8 +119,15 @@ async def verify(request: Request, node: NodeDep) -> dict[str, Any]:
     "/documents/{digest}",
     summary="Keep a document in the node's content store",
     openapi_extra=_FILE_BODY,
+    responses=problem_responses(
+        {
+            400: "The body does not hash to the digest (`root_mismatch`).",
+            413: _TOO_LARGE,
+            422: "The body is empty, or the digest is malformed.",
+        }
+    ),
 )
-async def put_document(digest: str, request: Request, node: NodeDep) -> dict[str, Any]:
+async def put_document(digest: DigestPath, request: Request, node: NodeDep) -> dict[str, Any]:
     """Store the request body under ``digest`` (refused unless it hashes to ``digest``).
 
     Open to anyone who is about to notarise the file: the store is content-addressed (a body
@@ -111,7 +139,20 @@ async def put_document(digest: str, request: Request, node: NodeDep) -> dict[str
     return {"digest": digest, "size": len(data)}
 
 
-@staff.get("/documents/{digest}", summary="A document from the node's content store")
-def get_document(digest: str, node: NodeDep) -> Response:
+@staff.get(
+    "/documents/{digest}",
+    summary="A document from the node's content store",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The document's bytes.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **problem_responses({404: "The content store holds no document with this digest."}),
+    },
+)
+def get_document(digest: DigestPath, node: NodeDep) -> Response:
     """Return a stored document's bytes (re-hashed on read)."""
     return Response(node.content.get(digest), media_type="application/octet-stream")

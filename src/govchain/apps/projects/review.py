@@ -201,6 +201,15 @@ rescaled to sum to 0.95 (docs/duplication-review.md); resources and departments 
 because a department's different systems share both."""
 
 
+def _fit(vectors: Any, docs: list[Any]) -> Any:
+    """Fit ``vectors`` on ``docs`` and return their matrix. An empty registry (a new node) has
+    no word at all, which the vectoriser refuses: it is fitted on one placeholder word instead,
+    whose row is dropped, so every review then finds nothing and recommends build."""
+    if any(docs):
+        return vectors.fit_transform(docs).tocsr()
+    return vectors.fit_transform([*docs, ("\0",)]).tocsr()[: len(docs)]
+
+
 class Reviewer:
     """Reviews applications against a registry (built once, then ~ms per review)."""
 
@@ -218,14 +227,14 @@ class Reviewer:
         self._index = {str(e["id"]): i for i, e in enumerate(self.entries)}
         cut = [text.entry_features(e) for e in self.entries]
         self._doc_vectors = TfidfVectorizer(analyzer=text.given, sublinear_tf=True)
-        self._docs = self._doc_vectors.fit_transform([w for w, _ in cut] or [[]]).tocsr()
+        self._docs = _fit(self._doc_vectors, [w for w, _ in cut])
         sentences: list[tuple[str, ...]] = []
         self._offsets = [0]
         for _whole, functions in cut:
             sentences.extend(functions)
             self._offsets.append(len(sentences))
         self._fn_vectors = TfidfVectorizer(analyzer=text.given, sublinear_tf=True)
-        self._functions = self._fn_vectors.fit_transform(sentences or [()]).tocsr()
+        self._functions = _fit(self._fn_vectors, sentences)
         self._resources = [text.resources(e) for e in self.entries]
 
     def __len__(self) -> int:

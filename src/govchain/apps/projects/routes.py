@@ -24,6 +24,7 @@ from govchain.apps.projects.imports import CSV, JSON, XLSX, media_type_of
 from govchain.apps.projects.service import MAX_UPLOAD_BYTES, ProjectDesk, desk_for
 from govchain.errors import Forbidden, TooLarge
 from govchain.identity.oidc import Principal
+from govchain.sdk.answers import COMMIT_ANSWERS, problem_responses
 
 user = APIRouter(tags=["projects"])
 """Every route: a login, and the staff role each route checks."""
@@ -64,6 +65,20 @@ def receipt_link(tx_id: str) -> str:
     return f"/v1/transactions/{tx_id}/receipt"
 
 
+_NOT_STAFF = "The caller is not staff of a role this route is for."
+_NO_ENTRY = "There is no entry with this id."
+_READ = problem_responses({403: _NOT_STAFF})
+_READ_ONE = problem_responses({403: _NOT_STAFF, 404: _NO_ENTRY})
+_CHANGE = problem_responses(
+    {
+        **COMMIT_ANSWERS,
+        403: f"{_NOT_STAFF} Or the entry is kept by another department.",
+        404: _NO_ENTRY,
+        422: "A field is refused (each with its reason), or the body is malformed.",
+    }
+)
+
+
 def _written(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "receipt": receipt_link(doc["tx_id"])}
 
@@ -101,7 +116,13 @@ _FILE_BODY: dict[str, Any] = {
 }
 
 
-@user.get("/entries", summary="Registry entries: list, filter, search")
+@user.get(
+    "/entries",
+    summary="Registry entries: list, filter, search",
+    responses=problem_responses(
+        {403: _NOT_STAFF, 422: "The status or department filter is not one the registry has."}
+    ),
+)
 def list_entries(
     desk: Desk,
     who: Reader,
@@ -115,7 +136,9 @@ def list_entries(
     return desk.entries(status=status, department=department, query=q, after=after, limit=limit)
 
 
-@user.get("/entries/{entry_id}", summary="An entry, its history and its decision")
+@user.get(
+    "/entries/{entry_id}", summary="An entry, its history and its decision", responses=_READ_ONE
+)
 def show_entry(entry_id: str, desk: Desk, who: Reader) -> dict[str, Any]:
     """The current version, every version (oldest first, each with the transaction that wrote
     it and its receipt link; ``previous_tx`` chains them) and, for a reviewed application, the
@@ -131,7 +154,20 @@ def show_entry(entry_id: str, desk: Desk, who: Reader) -> dict[str, Any]:
     }
 
 
-@user.post("/entries", status_code=201, summary="Register an entry (ledger transaction)")
+@user.post(
+    "/entries",
+    status_code=201,
+    summary="Register an entry (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: _NOT_STAFF,
+            409: "An entry with this id is registered, or the transaction failed.",
+            413: "The entry does not fit in a transaction.",
+            422: "A field is refused (`problems` lists each with its reason).",
+        }
+    ),
+)
 def register_entry(
     entry: Annotated[dict[str, Any], Body(description="The entry (see records.py)")],
     desk: Desk,
@@ -142,7 +178,9 @@ def register_entry(
     return _written(desk.register(who.dept, who.user, entry))
 
 
-@user.patch("/entries/{entry_id}", summary="Change an entry (ledger transaction)")
+@user.patch(
+    "/entries/{entry_id}", summary="Change an entry (ledger transaction)", responses=_CHANGE
+)
 def update_entry(
     entry_id: str,
     changes: Annotated[dict[str, Any], Body(description="Fields to change")],
@@ -154,7 +192,7 @@ def update_entry(
     return _written(desk.update(who.dept, who.user, entry_id, changes))
 
 
-@user.post("/entries/{entry_id}/retire", summary="Retire a system or project")
+@user.post("/entries/{entry_id}/retire", summary="Retire a system or project", responses=_CHANGE)
 def retire_entry(entry_id: str, body: RetireCreate, desk: Desk, who: Keeper) -> dict[str, Any]:
     """Only its keeper department, with a reason."""
     return _written(desk.retire(who.dept, who.user, entry_id, body.reason))
@@ -165,6 +203,17 @@ def retire_entry(entry_id: str, body: RetireCreate, desk: Desk, who: Keeper) -> 
     status_code=201,
     summary="Import a CSV, XLSX or JSON file of entries (ledger transactions)",
     openapi_extra=_FILE_BODY,
+    responses=problem_responses(
+        {
+            403: _NOT_STAFF,
+            409: "Some of the import's transactions were refused in their blocks (`committed` "
+            "and `refused` say which).",
+            413: "The file is too large.",
+            422: "The file is refused whole (`import_refused`, `problems` lists each "
+            "`{line, field, reason}`), or its type is not CSV, XLSX or JSON.",
+            503: COMMIT_ANSWERS[503],
+        }
+    ),
 )
 async def import_entries(
     request: Request,
@@ -194,7 +243,9 @@ async def import_entries(
     return doc
 
 
-@user.get("/applications/{application}/review", summary="Review an application")
+@user.get(
+    "/applications/{application}/review", summary="Review an application", responses=_READ_ONE
+)
 def review_application(
     application: str,
     desk: Desk,
@@ -206,7 +257,7 @@ def review_application(
     return desk.review(application, k)
 
 
-@user.get("/merge-candidates", summary="Pending applications to merge")
+@user.get("/merge-candidates", summary="Pending applications to merge", responses=_READ)
 def merge_candidates(
     desk: Desk,
     who: Reader,
@@ -220,6 +271,15 @@ def merge_candidates(
     "/applications/{application}/decision",
     status_code=201,
     summary="Decide on an application (ledger transaction)",
+    responses=problem_responses(
+        {
+            **COMMIT_ANSWERS,
+            403: f"{_NOT_STAFF} Or the approver is of the applicant's department.",
+            404: "There is no such application, or no such target entry.",
+            409: "The application is not pending, or the transaction failed.",
+            422: "The recommendation, target or reason is refused.",
+        }
+    ),
 )
 def decide(application: str, body: DecisionCreate, desk: Desk, who: Decider) -> dict[str, Any]:
     """An approver of another department than the applicant's confirms or changes the
@@ -231,7 +291,11 @@ def decide(application: str, body: DecisionCreate, desk: Desk, who: Decider) -> 
     return _written(doc)
 
 
-@user.get("/applications/{application}/decision", summary="The decision on an application")
+@user.get(
+    "/applications/{application}/decision",
+    summary="The decision on an application",
+    responses=problem_responses({403: _NOT_STAFF, 404: "No such application, or no decision yet."}),
+)
 def show_decision(application: str, desk: Desk, who: Reader) -> dict[str, Any]:
     """The decision, the review it rests on, who decided and when (404 before it)."""
     found = desk.decision(application)

@@ -165,3 +165,11 @@ def test_the_keyword_baseline_ranks_an_identical_copy_first() -> None:
     review = baseline.review({**entry, "id": "APP-2099-0003", "status": "pending"})
     assert review.candidates[0].id == entry["id"]
     assert review.candidates[0].score == 1000
+
+
+def test_an_empty_registry_recommends_build_and_pairs_nothing() -> None:
+    empty = Reviewer([])
+    review = empty.review(application())
+    assert review.recommendation == "build" and review.candidates == ()
+    assert review.reasons[0].startswith("登记库中没有")
+    assert empty.merge_candidates() == []
