@@ -498,7 +498,7 @@ def test_citizen_registers_a_company_and_staff_issue_its_licence(
     # The enterprise is in the registry, with its business licence.
     ent = ok(net, "enterprise", "show", uscc.group(1))
     assert ent.startswith(f"{COMPANY}  {uscc.group(1)}")
-    assert re.search(r"^registered capital\s+500000\.00 元$", ent, re.M)
+    assert re.search(r"^registered capital\s+500,000\.00 元$", ent, re.M)
     assert re.search(rf"^registered by\s+market, case {case}$", ent, re.M)
     assert re.search(
         rf"│ {uscc.group(1)} │ 营业执照 / Business licence │ market │ .* │ no end\s+│ "
