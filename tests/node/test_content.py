@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from govchain.crypto import get_suite
-from govchain.errors import NotFound, RootMismatch, SchemaViolation, TooLarge
+from govchain.errors import IntegrityError, NotFound, RootMismatch, SchemaViolation, TooLarge
 from govchain.node import content
 from govchain.node.content import ContentStore
 
@@ -38,7 +38,7 @@ def test_a_file_altered_on_disk_is_refused(tmp_path: Path) -> None:
     digest = store.put(b"licence")
     path = tmp_path / "c" / digest[:2] / digest
     path.write_bytes(b"licence, altered")
-    with pytest.raises(RootMismatch):
+    with pytest.raises(IntegrityError, match=f"file {digest} now hashes to"):
         store.get(digest)
     assert not list((tmp_path / "c").rglob(".incoming-*"))
 

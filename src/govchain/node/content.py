@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from govchain.errors import NotFound, RootMismatch, SchemaViolation, TooLarge
+from govchain.errors import IntegrityError, NotFound, RootMismatch, SchemaViolation, TooLarge
 
 _DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -74,7 +74,9 @@ class ContentStore:
         return digest
 
     def get(self, digest: str) -> bytes:
-        """Return a stored file (``NotFound`` if absent); the bytes are re-hashed on read."""
+        """Return a stored file (``NotFound`` if absent); the bytes are re-hashed on read, and a
+        file that no longer hashes to its name is stored corruption (``IntegrityError``: the API
+        answers 500 naming it, never the altered bytes)."""
         check_digest(digest)
         if self.root is None:
             data = self._memory.get(digest)
@@ -87,7 +89,9 @@ class ContentStore:
             raise NotFound(f"no file {digest} in the content store")
         actual = self.hash_fn(data).hex()
         if actual != digest:
-            raise RootMismatch("stored file", bytes.fromhex(digest), bytes.fromhex(actual))
+            raise IntegrityError(
+                f"content store: file {digest} now hashes to {actual}", digest=digest, actual=actual
+            )
         return data
 
     def has(self, digest: str) -> bool:
