@@ -95,8 +95,7 @@ def import_file(
     network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Register every entry of a file for your department, or none: a file with any problem is
-    refused with each problem's line and field."""
+    """Import a file's entries for your department: all, or none with every problem listed."""
     media = SUFFIXES.get(file.suffix.lower())
     if media is None:
         raise CliError(f"{file.name}: the file must end in {', '.join(SUFFIXES)}")
@@ -277,8 +276,7 @@ def review(
     network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Review an application against the registry: the most similar entries with the matching
-    functions, shared data, departments and budgets; the recommendation and why."""
+    """Review an application: similar entries, matching functions, recommendation and why."""
     with user_client(network, url, login) as client:
         doc = client.get(_path("applications", application, "review"), k=k)
     if as_json:
@@ -376,8 +374,7 @@ def decide(
     network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Decide on a pending application (approvers of another department than the applicant's);
-    the node records its own review of the application as the evidence."""
+    """Decide on a pending application (an approver of another department); evidence kept."""
     body = {"recommendation": recommendation, "target": target, "reason": reason}
     with user_client(network, url, login) as client:
         doc = client.post(_path("applications", application, "decision"), orjson.dumps(body))
