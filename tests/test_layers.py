@@ -35,6 +35,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "identity": ("govchain.identity",),
     "sharing": ("govchain.sharing",),
     "procedures": ("govchain.procedures",),
+    "credentials": ("govchain.credentials",),
+    "analytics": ("govchain.analytics",),
     "node": ("govchain.node",),
     "sdk": ("govchain.sdk",),
     # application ("N")
@@ -48,7 +50,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
 _BASE = frozenset({"base"})
 _ADAPTERS = frozenset({"storage", "storage.base", "ordering"})
 _CORE = _BASE | _ADAPTERS | {"crypto", "ledger"}
-_SUPPORT_PEERS = frozenset({"contracts", "identity", "sharing", "procedures", "sdk"})
+_SUPPORT_PEERS = frozenset(
+    {"contracts", "identity", "sharing", "procedures", "credentials", "analytics", "sdk"}
+)
 _BELOW_APPS = _CORE | _SUPPORT_PEERS | {"node"}
 _BELOW_ACCESS = _BELOW_APPS | {"apps"}
 
@@ -65,6 +69,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "identity": _CORE | _SUPPORT_PEERS,
     "sharing": _CORE | _SUPPORT_PEERS,
     "procedures": _CORE | _SUPPORT_PEERS,
+    "credentials": _CORE | _SUPPORT_PEERS,
+    "analytics": _CORE | _SUPPORT_PEERS,
     "node": _CORE | _SUPPORT_PEERS,
     "sdk": _CORE | _SUPPORT_PEERS,
     "apps": _BELOW_APPS,
@@ -96,7 +102,15 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     # review); scikit-learn, NumPy and SciPy for the review's vectors, and openpyxl for its
     # spreadsheet import, are for services only.
     "rjieba": frozenset({"sharing", "procedures", "apps"}),
-    **dict.fromkeys(("sklearn", "numpy", "scipy", "openpyxl"), frozenset({"apps"})),
+    **dict.fromkeys(("sklearn", "numpy", "scipy"), frozenset({"apps", "analytics"})),
+    # Spreadsheets: the review's registry import (apps) and the dashboards' exports.
+    "openpyxl": frozenset({"apps", "analytics", "portal", "api"}),
+    # The analytics index is DuckDB, read by the analytics package only.
+    "duckdb": frozenset({"analytics"}),
+    # Credentials: QR codes are drawn (segno) and read from pictures (zxing-cpp, Pillow).
+    **dict.fromkeys(("segno", "zxingcpp", "PIL"), frozenset({"credentials"})),
+    # Independent implementations the tests check credentials against.
+    **dict.fromkeys(("pyld", "sd_jwt"), frozenset()),
     # Application forms are JSON Schema: checked when a service is published, and by the portal.
     "jsonschema": frozenset({"procedures", "node", "portal"}),
 }
