@@ -18,6 +18,7 @@ from govchain.api.routes import (
     members,
     metrics,
     oidc,
+    ratings,
     services,
     sharing,
     state,
@@ -88,7 +89,7 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
         app.include_router(sharing_router)
     for module in (
         transactions, blocks, state, log, health, identity_routes, members, oidc,
-        services, casework, enterprises,
+        services, casework, ratings, enterprises,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(contracts.router)

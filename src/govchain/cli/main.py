@@ -17,6 +17,7 @@ from govchain.cli import (
     notary,
     projects,
     queries,
+    ratings,
     server,
     services,
     session,
@@ -56,6 +57,7 @@ app.add_typer(services.app, name="service")
 app.add_typer(cases.app, name="case")
 app.add_typer(enterprises.app, name="enterprise")
 app.add_typer(projects.app, name="projects")
+app.add_typer(ratings.app, name="rating")
 
 if __name__ == "__main__":
     app()

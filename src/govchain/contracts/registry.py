@@ -12,9 +12,11 @@ from govchain.contracts.kv import KvContract
 from govchain.contracts.lifecycle import lifecycle_contract
 from govchain.contracts.members import members_contract
 from govchain.contracts.network import NetworkContract
+from govchain.credentials.contract import CredentialsContract
 from govchain.ledger.execution import CallContext
 from govchain.ledger.genesis import Genesis
 from govchain.procedures.cases_contract import CasesContract
+from govchain.procedures.ratings import RatingsContract
 from govchain.procedures.registry_contract import RegistryContract
 from govchain.procedures.services_contract import ServicesContract
 from govchain.sharing.contracts import sharing_contracts
@@ -102,6 +104,8 @@ def builtin_registry(
         ServicesContract(genesis, hash_of),
         CasesContract(hash_of),
         RegistryContract(),
+        CredentialsContract(),
+        RatingsContract(),
     ]
     registry = ContractRegistry(contracts, installed)
     lifecycle.host = registry  # approvers follow the network contract's current departments

@@ -14,7 +14,9 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from govchain.errors import GovchainError, OAuthError
-from govchain.portal.routes import apply, cases, home, login, me, projects, staff
+from govchain.node.ratingdesk import figure_book
+from govchain.portal.funnel import Funnel
+from govchain.portal.routes import apply, cases, home, login, me, projects, ratings, staff
 from govchain.portal.security import RateLimit
 from govchain.portal.sessions import SessionStore
 from govchain.portal.web import (
@@ -50,9 +52,11 @@ def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
     )
     static = resources.files("govchain.portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (login, home, staff, projects, apply, cases, me):
+    for module in (login, home, staff, ratings, projects, apply, cases, me):
         app.include_router(module.router)
     me.install(app)  # the click log, its recording middleware, the recommender's model
+    book = figure_book(app.state, app.state.casedesk)
+    app.state.funnel = Funnel(app.state.clicklog, book.service_of)
     previous = app.exception_handlers.get(GovchainError)
 
     async def portal_errors(request: Request, exc: Exception) -> Response:

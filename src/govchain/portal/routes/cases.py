@@ -29,6 +29,7 @@ from govchain.errors import (
 from govchain.ledger.transactions import Transaction
 from govchain.node.casedesk import FormInvalid, check_form
 from govchain.node.materials import MAX_MATERIAL_BYTES
+from govchain.node.ratingdesk import rating_of
 from govchain.portal import forms, i18n
 from govchain.portal.messages import N_
 from govchain.portal.security import check_csrf
@@ -36,6 +37,7 @@ from govchain.portal.sessions import PortalSession
 from govchain.portal.web import desk_of, language, node_of, redirect, render, require
 from govchain.procedures.cases import Actor
 from govchain.procedures.engine import MAX_TEXT
+from govchain.procedures.ratings import RATEABLE
 from govchain.sdk import discover_apps
 
 router = APIRouter(include_in_schema=False)
@@ -71,8 +73,17 @@ EVENTS = {
 DONE = {
     "withdrawn": N_("Your application is withdrawn."),
     "supplied": N_("Your answer is sent to the department."),
+    "rated": N_("Thank you: your rating is recorded."),
 }
 """Notices shown once after an action."""
+LEVEL_NAMES = {
+    1: N_("Very dissatisfied"),
+    2: N_("Dissatisfied"),
+    3: N_("Neither satisfied nor dissatisfied"),
+    4: N_("Satisfied"),
+    5: N_("Very satisfied"),
+}
+"""The five levels of a rating (好差评), in words."""
 
 
 # --- committing ------------------------------------------------------------------------------
@@ -288,6 +299,9 @@ def case_view(request: Request, case: dict[str, Any], session: PortalSession) ->
         "is_applicant": case["applicant"] == session.user,
         "notice_open": notice_open,
         "events": EVENTS,
+        "rating": rating_of(desk, case["number"]),
+        "may_rate": case["status"] in RATEABLE and case["applicant"] == session.user,
+        "levels": LEVEL_NAMES,
     }
 
 
