@@ -107,6 +107,9 @@ class User:
         }
 
 
+_POLICY_KEY = "policy/login"
+
+
 def _user_key(user_id: str) -> str:
     return f"user/{user_id}"
 
@@ -230,6 +233,29 @@ class UserDirectory:
         user = self._update(user_id, lambda u: replace(u, totp_key=key.hex(), totp_last_step=-1))
         return user, key
 
+    def set_totp_key(self, user_id: str, key: bytes) -> User:
+        """Turn on the TOTP second factor with a given key (the demo network's deterministic
+        keys, ``identity.demo_totp``); the accepted-step counter restarts only for a new key."""
+        if len(key) < 16:
+            raise SchemaViolation("a TOTP key has at least 128 bits", field="totp_key")
+
+        def change(u: User) -> User:
+            if u.totp_key == key.hex():
+                return u
+            return replace(u, totp_key=key.hex(), totp_last_step=-1)
+
+        return self._update(user_id, change)
+
+    def require_staff_totp(self, on: bool = True) -> None:
+        """Require (or stop requiring) the TOTP second factor of every staff login: once on, a
+        staff account without a TOTP key cannot log in until an administrator turns it on."""
+        self._records.write({_POLICY_KEY: {"staff_totp": bool(on)}})
+
+    def staff_totp_required(self) -> bool:
+        """Whether staff must log in with a TOTP code (``require_staff_totp``)."""
+        policy = self._records.get(_POLICY_KEY)
+        return bool(policy and policy.get("staff_totp"))
+
     def change_password(self, user_id: str, current: str, new: str) -> User:
         """Replace the password after checking the current one (``BadCredentials`` if wrong)."""
         passwords.check_policy(new)
@@ -289,6 +315,12 @@ class UserDirectory:
                 raise BadCredentials("wrong login name, password or one-time code")
             if user.status != "active":
                 raise Forbidden(f"the account is {user.status}")
+            if user.kind == "staff" and not user.totp_key and self.staff_totp_required():
+                # Reached only with the right password, so saying why reveals nothing more.
+                raise Forbidden(
+                    "staff log in with a one-time code: ask an administrator to turn it on "
+                    "for this account (govchain user totp)"
+                )
             changed = replace(
                 user,
                 failed=0,

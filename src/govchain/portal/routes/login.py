@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
 from govchain.errors import GovchainError, Unauthenticated
+from govchain.identity.demo_totp import current_code
 from govchain.identity.tokens import b64u
 from govchain.portal import i18n
 from govchain.portal.security import check_csrf
@@ -33,8 +34,24 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/login")
 def login_page(request: Request, next: Annotated[str, Query(max_length=500)] = "/") -> Response:
-    """Who may log in here; the demo network lists accounts to try."""
-    return render(request, "login.html", next_path=safe_next(next), demo=demo_logins(request))
+    """Who may log in here; the demo network lists accounts to try, with the current one-time
+    code of each demo officer whose account uses its demo key."""
+    demo = demo_logins(request)
+    users = request.app.state.identity.users
+    chain = request.app.state.node.genesis.chain_id
+    listed = []
+    for entry in demo:
+        found = current_code(users, chain, entry["login"]) if entry["kind"] == "staff" else None
+        listed.append(
+            {**entry, "code": found[0] if found else "", "seconds": found[1] if found else 0}
+        )
+    return render(
+        request,
+        "login.html",
+        next_path=safe_next(next),
+        demo=listed,
+        staff_totp=users.staff_totp_required(),
+    )
 
 
 @router.get("/login/start")

@@ -44,6 +44,7 @@ from govchain.portal.recommend import (
     build_model,
     recommend,
 )
+from govchain.portal.routes import agents, mydata, notices
 from govchain.portal.security import HEADERS, check_csrf
 from govchain.portal.sessions import COOKIE, PortalSession
 from govchain.portal.web import desk_of, node_of, redirect, render, require
@@ -160,7 +161,8 @@ def portal_dept(node: Node, network_dir: Any) -> str:
 
 def install(app: FastAPI) -> ClickLog:
     """Open the click log in the node's store, start its writer (closed with the node), keep
-    the recommender's model, and add the recording middleware."""
+    the recommender's model, add the recording middleware; serve the account pages
+    (notices, agents, my data)."""
     node: Node = app.state.node
     desk: CaseDesk = app.state.casedesk
     network_dir = app.state.settings.network_dir
@@ -177,6 +179,11 @@ def install(app: FastAPI) -> ClickLog:
     node.before_close.append(log.close)
     log.start()
     app.add_middleware(ClickRecorder)
+    # The account pages: the notification centre (and the bell of every page), who acts for
+    # an enterprise, and who read my data.
+    notices.install(app)
+    app.include_router(agents.router)
+    app.include_router(mydata.router)
     return log
 
 
