@@ -335,6 +335,18 @@ def test_access_receipts_are_the_subjects_own(
     for login in (CITIZEN_ID, "tax/officer9"):
         r = client.get(url, headers=bearer(tokens_for(app.state.identity, login)))
         assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+    # "My receipts": the same entries, found from the login alone; staff have none.
+    mine = client.get(
+        "/v1/sharing/me/receipts", headers=bearer(tokens_for(app.state.identity, SUBJECT))
+    )
+    assert mine.status_code == 200 and mine.json()["reads"] == own.json()["reads"]
+    assert len(mine.json()["subject_refs"]) == 2  # the credit code and the pseudonymous id
+    nothing = client.get(
+        "/v1/sharing/me/receipts", headers=bearer(tokens_for(app.state.identity, CITIZEN_ID))
+    )
+    assert nothing.status_code == 200 and nothing.json()["reads"] == []
+    staff = bearer(tokens_for(app.state.identity, "tax/officer9"))
+    assert client.get("/v1/sharing/me/receipts", headers=staff).status_code == 403
 
 
 def test_concurrent_reads_each_get_their_own_answer(

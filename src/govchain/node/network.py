@@ -49,10 +49,14 @@ DEMO_SERVICE_DEPARTMENTS: tuple[tuple[DeptId, str], ...] = (
     ("housing", "住房和城乡建设局"),
     ("transport", "交通运输局"),
     ("data", "大数据发展管理局"),
+    ("public_security", "公安局"),
+    ("civil_affairs", "民政局"),
+    ("education", "教育局"),
 )
 """The other departments ``govchain demo`` runs, for the services that need them (permits'
 inspections, property records; the data bureau keeps the registry of government IT systems and
-reviews new projects for duplication)."""
+reviews new projects for duplication; public security, civil affairs and education answer and
+own the proof-free certification matters)."""
 
 
 @dataclass(frozen=True, slots=True)

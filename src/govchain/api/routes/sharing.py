@@ -340,6 +340,30 @@ def attestation(
 
 
 @personal.get(
+    "/me/receipts",
+    summary="My access receipts: who read my data, when and why, under every id I am filed by",
+    responses=problem_responses({403: "Staff have no receipts of their own."}),
+)
+def my_receipts(request: Request, sharing: SharingDep) -> dict[str, Any]:
+    """A citizen's or enterprise's records are filed under their login (resident identity
+    number or credit code) by the departments that hold them, and under their pseudonymous id
+    (``citizen/…``) when a case engine check asks about the applicant: this lists both, merged,
+    oldest first."""
+    principal = request.state.principal
+    if principal.kind == "staff":
+        raise Forbidden("staff have no access receipts of their own: ask for a subject's")
+    login = get_identity(request).users.get(principal.user).login
+    found = [sharing.access_receipts(s) for s in dict.fromkeys((login, principal.user))]
+    reads = sorted(
+        (r for f in found for r in f["reads"]), key=lambda r: (r["read_ms"], r["request_id"])
+    )
+    atts = sorted(
+        (a for f in found for a in f["attestations"]), key=lambda a: (a["issued_ms"], a["id"])
+    )
+    return {"subject_refs": [f["subject_ref"] for f in found], "reads": reads, "attestations": atts}
+
+
+@personal.get(
     "/subjects/{subject}/receipts",
     summary="Access receipts: who read a subject's data, when and why",
     response_model=AccessReceiptsPublic,
