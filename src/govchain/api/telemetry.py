@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govchain.analytics.follow import Follower
 from govchain.api.logs import CURRENT_REQUEST, RequestContext
 from govchain.node.casework import CaseWorker
 from govchain.node.metrics import Counter, Histogram, MetricFamily, Registry, family
@@ -181,6 +182,14 @@ def service_families(state: Any) -> Iterator[MetricFamily]:
             "counter",
             "Enterprise register records published into the registration authority's vault.",
             [({}, feed.published)],
+        )
+    follower = getattr(state, "analytics", None)
+    if isinstance(follower, Follower):
+        yield family(
+            "govchain_analytics_lag_blocks",
+            "gauge",
+            "Committed blocks the analytics index has not indexed yet.",
+            [({}, follower.lag())],
         )
     clicklog: _Backlog | None = getattr(state, "clicklog", None)
     if clicklog is not None:

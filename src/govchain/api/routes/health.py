@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from govchain.analytics.follow import index_for
 from govchain.api.auth import PUBLIC, requires
 from govchain.api.deps import NodeDep
 from govchain.api.openapi import problem_responses
@@ -24,9 +25,12 @@ router = APIRouter(tags=["health"], dependencies=[requires(PUBLIC)])
     response_model=HealthPublic,
     responses={503: {"model": HealthPublic, "description": "The node stopped committing."}},
 )
-def health(node: NodeDep) -> Response:
-    """Return height, log size, state root, pending work and the committer's state."""
+def health(request: Request, node: NodeDep) -> Response:
+    """Return height, log size, state root, pending work, the committer's state and how many
+    committed blocks the analytics index has yet to index (``analytics_lag``)."""
     doc = node.health()
+    index_for(request.app.state)  # starts the follower of the app's node on first use
+    doc["analytics_lag"] = request.app.state.analytics.lag()
     return json_response(doc, 503 if doc["status"] != "ok" else 200)
 
 
