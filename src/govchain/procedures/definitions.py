@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -37,9 +37,16 @@ STEP_KINDS = frozenset({"review", "inspection", "check", "notice"})
 """``review`` and ``inspection`` are done by a person, ``check`` is answered by the owning
 department's data (an attestation), ``notice`` is a public notice period open to objections."""
 OUTPUT_KINDS = frozenset(
-    {"enterprise.register", "enterprise.deregister", "enterprise.deregistering", "licence.issue"}
-)
+    {
+        "enterprise.register", "enterprise.deregister", "enterprise.deregistering",
+        "licence.issue", "certificate.issue",
+    }
+)  # fmt: skip
 """Registry changes a decision may make."""
+ISSUING_KINDS = frozenset({"licence.issue", "certificate.issue"})
+"""Outputs that issue something a commitment-based approval can later take back."""
+MAX_CERTIFICATE_DAYS = 3650
+"""Longest validity of a certificate, in days (ten years)."""
 EXISTS: Mapping[str, Any] = MappingProxyType({"filter": [], "count": ["ge", 1]})
 """Default predicate of a held material: the holder has a live record of it about the
 subject."""
@@ -137,6 +144,12 @@ class Output:
     """For ``licence.issue``: its display name."""
     validity_years: int
     """For ``licence.issue``: years of validity (0: no end)."""
+    certificate_type: str = ""
+    """For ``certificate.issue``: the certificate type code."""
+    certificate_name: Mapping[str, str] = field(default_factory=dict)
+    """For ``certificate.issue``: its display name (zh, en)."""
+    validity_days: int = 0
+    """For ``certificate.issue``: days of validity from the decision (0: no end)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,9 +492,20 @@ def _read_outputs(raw: Any, p: _Problems) -> tuple[Output, ...]:
         if not isinstance(o, Mapping) or o.get("kind") not in OUTPUT_KINDS:
             p.add(f"outputs[{i}].kind", f"must be one of {', '.join(sorted(OUTPUT_KINDS))}")
             continue
-        fields = ("kind", "licence_type", "licence_name", "validity_years")
-        p.only(o, fields if o["kind"] == "licence.issue" else ("kind",), place)
-        if o["kind"] == "licence.issue":
+        fields = {
+            "licence.issue": ("kind", "licence_type", "licence_name", "validity_years"),
+            "certificate.issue": ("kind", "certificate_type", "certificate_name", "validity_days"),
+        }
+        p.only(o, fields.get(o["kind"], ("kind",)), place)
+        if o["kind"] == "certificate.issue":
+            ctype = o.get("certificate_type")
+            if type(ctype) is not str or not _ID.match(ctype):
+                p.add(f"{place}certificate_type", "must be a lower-case identifier")
+                ctype = ""
+            days = p.integer(o, "validity_days", place, 0, MAX_CERTIFICATE_DAYS)
+            names = p.names(o, "certificate_name", place)
+            out.append(Output("certificate.issue", "", {}, 0, ctype, names, days))
+        elif o["kind"] == "licence.issue":
             ltype = o.get("licence_type")
             if type(ltype) is not str or not _ID.match(ltype):
                 p.add(f"{place}licence_type", "must be a lower-case identifier")
@@ -569,8 +593,12 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
         else:
             p.only(commitment, ("check_days",), "commitment.")
             check_days = p.integer(commitment, "check_days", "commitment.", 1, MAX_DAYS)
-            if not any(o.kind == "licence.issue" for o in outputs):
-                p.add("commitment", "commitment-based approval needs a licence output")
+            if not any(o.kind in ISSUING_KINDS for o in outputs):
+                # What a broken commitment takes back is what the approval issued.
+                p.add(
+                    "commitment",
+                    "commitment-based approval needs a licence output or a certificate output",
+                )
     if p.items:
         raise DefinitionRefused(p.items)
     return ServiceDefinition(

@@ -107,3 +107,13 @@ def licence_key(number: str) -> bytes:
 def holder_key(uscc: str, number: str) -> bytes:
     """Index: the licences of an enterprise."""
     return REGISTRY + b"held/" + uscc.encode() + b"/" + number.encode()
+
+
+def certificate_key(number: str) -> bytes:
+    """A citizen certificate record (issued by a case)."""
+    return REGISTRY + b"cert/" + number.encode()
+
+
+def certificate_holder_key(holder: str, number: str) -> bytes:
+    """Index: the certificates of a holder (a citizen's on-chain id, or a USCC)."""
+    return REGISTRY + b"certheld/" + holder.encode() + b"/" + number.encode()

@@ -1,4 +1,9 @@
-"""The enterprise and licence registries: the source of truth other services read.
+"""The enterprise, licence and certificate registries: the source of truth other services read.
+
+A citizen's certificate (a school place's eligibility, a marriage certificate) is issued by the
+case that decided it, to the applicant's on-chain id; like a licence it holds a credential
+status index allocated in the same transaction, and a broken commitment revokes it and sets
+its revocation bit in the transaction that records the failed check.
 
 Registry records change only as outputs of cases (``procedures.contracts``), in the same
 transaction as the decision, plus the few direct calls of the ``registry`` contract (agents,
@@ -14,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from govchain.credentials import ledger_status
 from govchain.errors import Conflict, NotFound, SchemaViolation
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.execution import CallContext
@@ -235,6 +241,8 @@ def issue_licence(
         "commitment": commitment,
         "status": "active",
         "revoked": None,
+        # Its entry in the issuer's status lists, allocated in this same transaction.
+        "status_index": ledger_status.allocate(ctx, dept),
     }
     store(ctx, layout.licence_key(number), record)
     store(ctx, layout.holder_key(holder["uscc"], number), {"type": licence_type})
@@ -255,6 +263,15 @@ def revoke_licence(ctx: CallContext, number: str, reason: str, case: str) -> dic
     lic["status"] = "revoked"
     lic["revoked"] = {"reason": reason, "case": case, "time_ms": ctx.block_time_ms}
     store(ctx, layout.licence_key(number), lic)
+    if "status_index" in lic:  # its credential's revocation bit flips in this transaction
+        ledger_status.set_status(
+            ctx,
+            lic["issuer"],
+            lic["status_index"],
+            ledger_status.REVOCATION,
+            on=True,
+            reason=reason,
+        )
     ctx.emit(
         "registry.licence_revoked", {"number": number, "holder": lic["holder"], "reason": reason}
     )
@@ -281,3 +298,101 @@ def revoke_all_licences(ctx: CallContext, uscc: str, reason: str, case: str) -> 
             revoke_licence(ctx, lic["number"], reason, case)
             done.append(lic["number"])
     return done
+
+
+# --- citizen certificates ---------------------------------------------------------------------
+
+CERTIFICATE_AREA = "330100"
+"""Division code of the city whose departments issue the certificates (杭州市): the area
+part of every certificate number, as a licence number carries its holder's district."""
+DAY_MS = 86_400_000
+
+
+def certificate_number(certificate_type: str, year: int, serial: int) -> str:
+    """Return the number of a certificate: the initials of its type, the area, the year and a
+    six-digit serial per type and year (``MC3301002026000001``), like a licence number."""
+    prefix = "".join(w[0] for w in certificate_type.split("_")).upper()
+    return f"{prefix}{CERTIFICATE_AREA}{year}{serial:06d}"
+
+
+def issue_certificate(
+    ctx: CallContext,
+    *,
+    certificate_type: str,
+    name: Mapping[str, str],
+    holder: str,
+    validity_days: int,
+    dept: str,
+    case: str,
+    commitment: bool,
+    cal: WorkCalendar,
+) -> dict[str, Any]:
+    """Put a certificate issued by case ``case`` to ``holder`` (the applicant's on-chain id, or
+    the USCC of the enterprise the case is about) into the certificate registry and return its
+    record: valid from the block time for ``validity_days`` days (0: no end), with its
+    credential status index allocated in this transaction."""
+    year = local_date(ctx.block_time_ms, cal).year
+    number = certificate_number(
+        certificate_type, year, _next(ctx, f"cert/{certificate_type}/{year}")
+    )
+    record = {
+        "number": number,
+        "type": certificate_type,
+        "name": dict(name),
+        "holder": holder,
+        "valid_from_ms": ctx.block_time_ms,
+        "valid_until_ms": ctx.block_time_ms + validity_days * DAY_MS if validity_days else 0,
+        "issuer": dept,
+        "case": case,
+        "commitment": commitment,
+        "status": "active",
+        "revoked": None,
+        # Its entry in the issuer's status lists, allocated in this same transaction.
+        "status_index": ledger_status.allocate(ctx, dept),
+    }
+    store(ctx, layout.certificate_key(number), record)
+    store(ctx, layout.certificate_holder_key(holder, number), {"type": certificate_type})
+    ctx.emit(
+        "registry.certificate_issued",
+        {"number": number, "type": certificate_type, "holder": holder, "case": case},
+    )
+    return record
+
+
+def load_certificate(ctx: CallContext, number: str) -> dict[str, Any]:
+    """Return a certificate record (``NotFound`` naming the number)."""
+    cert = load(ctx, layout.certificate_key(number))
+    if cert is None:
+        raise NotFound(f"no certificate {number!r}", certificate=number)
+    result: dict[str, Any] = cert
+    return result
+
+
+def revoke_certificate(ctx: CallContext, number: str, reason: str, case: str) -> dict[str, Any]:
+    """Revoke an active certificate and set its credential's revocation bit, in the same
+    transaction (``Conflict`` if it is not active)."""
+    cert = load_certificate(ctx, number)
+    if cert["status"] != "active":
+        raise Conflict(f"certificate {number} is {cert['status']}", certificate=number)
+    cert["status"] = "revoked"
+    cert["revoked"] = {"reason": reason, "case": case, "time_ms": ctx.block_time_ms}
+    store(ctx, layout.certificate_key(number), cert)
+    ledger_status.set_status(
+        ctx, cert["issuer"], cert["status_index"], ledger_status.REVOCATION, on=True, reason=reason
+    )
+    ctx.emit(
+        "registry.certificate_revoked",
+        {"number": number, "holder": cert["holder"], "reason": reason},
+    )
+    return cert
+
+
+def certificates_of(ctx: CallContext, holder: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Return the certificates issued to ``holder``, in number order."""
+    prefix = layout.certificate_holder_key(holder, "")
+    out = []
+    for key, _ in ctx.scan(prefix, limit):
+        cert = load(ctx, layout.certificate_key(key[len(prefix) :].decode()))
+        if cert is not None:
+            out.append(cert)
+    return out

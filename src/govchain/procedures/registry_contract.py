@@ -10,7 +10,9 @@ Most registry changes are outputs of cases (``cases_contract``). Directly:
 - ``revoke(uscc, reason)``: the registration authority revokes a business licence (吊销),
   which revokes every licence the enterprise holds, in the same block.
 
-Views: ``enterprise``, ``enterprises``, ``licence``, ``licences``, ``name``.
+Views: ``enterprise``, ``enterprises``, ``licence``, ``licences``, ``name``, ``certificate``
+(``number``) and ``certificates_of`` (``holder``: a citizen's on-chain id) — citizens'
+certificates, issued by the cases of certification matters.
 """
 
 from __future__ import annotations
@@ -190,6 +192,16 @@ class RegistryContract:
             ]
         if method == "licences":
             return registry.licences_of(ctx, _uscc(args))
+        if method == "certificate":
+            number = args.get("number")
+            if type(number) is not str or not number:
+                raise SchemaViolation("number is a certificate number", field="number")
+            return registry.load_certificate(ctx, number)
+        if method == "certificates_of":
+            holder = args.get("holder")
+            if type(holder) is not str or not holder:
+                raise SchemaViolation("holder is an on-chain id", field="holder")
+            return registry.certificates_of(ctx, holder, MAX_LIST)
         if method == "name":
             name = args.get("name")
             if type(name) is not str:

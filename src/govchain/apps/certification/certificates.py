@@ -5,9 +5,10 @@ office, a household registration desk): ``data/certificates.json`` names, per ma
 certificate it stands for (kind, name, e-licence type code, validity). ``certificate_of``
 reads an approved case and returns what such a certificate states: who holds it, which
 department issues it, when, until when, and each fact it rests on with the attestation (or the
-person-made step) that established it — the claims a credential issuer signs. The case engine
-cannot record a citizen's certificate as an output of the decision yet (its outputs are
-enterprise registry changes; see ``docs/certification.md``), so this is read from the case.
+person-made step) that established it — the claims a credential issuer signs. Each matter's
+definition issues that certificate (its ``certificate.issue`` output, the same kind, name and
+validity) into the certificate registry in the transaction of the approval;
+``certificate_credentials`` makes the registry's record a verifiable credential with these facts.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def _form(code: str, p: Resident, partner: Resident, n: int) -> dict[str, Any]:
         levels = ("高中或中专", "大专", "本科")
         return {
             "education": levels[n % 3], "skill_level": ("无", "中级工", "高级工")[n % 3],
-            "district": p.district, **consent,
+            "district": p.district, "no_criminal_record": True, **consent,
         }  # fmt: skip
     if code == HOUSING_PURCHASE:
         household = "非本市户籍" if p.migrant else "本市户籍"

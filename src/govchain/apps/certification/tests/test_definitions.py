@@ -92,16 +92,47 @@ def changed(code: str, **fields: Any) -> dict[str, Any]:
     return {**DEFINITIONS[code], **fields}
 
 
-def test_a_certificate_output_is_not_expressible_yet() -> None:
-    """Outputs are enterprise registry changes only (see docs/certification.md): a citizen's
-    certificate cannot be declared, nor a commitment without a licence output."""
+@pytest.mark.parametrize("code", MATTERS)
+def test_each_matter_issues_the_certificate_it_stands_for(code: str) -> None:
+    """The ``certificate.issue`` output of each definition is the certificate of
+    ``data/certificates.json``: the same kind, name and validity."""
+    (out,) = parse_definition(DEFINITIONS[code], NAMES).outputs
+    kind = certificate_kinds()[code]
+    assert (out.kind, out.certificate_type, dict(out.certificate_name), out.validity_days) == (
+        "certificate.issue",
+        kind.kind,
+        dict(kind.name),
+        kind.validity_days,
+    )
+
+
+def test_only_points_household_registration_is_granted_on_a_commitment() -> None:
+    """No criminal record (无犯罪记录) is taken on the applicant's commitment and checked by the
+    police within 20 working days; the other matters rest on the departments' answers alone."""
+    days = {c: parse_definition(DEFINITIONS[c], NAMES).commitment_check_days for c in MATTERS}
+    assert days == {SCHOOL_ENROLMENT: 0, POINTS_HOUSEHOLD: 20, HOUSING_PURCHASE: 0, MARRIAGE: 0}
+    form = DEFINITIONS[POINTS_HOUSEHOLD]["form"]
+    assert form["properties"]["no_criminal_record"]["const"] is True
+    assert "no_criminal_record" in form["required"]
+    assert any("国办发〔2020〕42号" in law for law in DEFINITIONS[POINTS_HOUSEHOLD]["legal_basis"])
+
+
+def test_a_commitment_without_the_certificate_output_is_refused() -> None:
+    with pytest.raises(DefinitionRefused) as caught:
+        parse_definition(changed(POINTS_HOUSEHOLD, outputs=[]), NAMES)
+    assert caught.value.fields["problems"] == [
+        {
+            "place": "commitment",
+            "reason": "commitment-based approval needs a licence output or a certificate output",
+        }
+    ]
     with pytest.raises(DefinitionRefused) as caught:
         parse_definition(changed(HOUSING_PURCHASE, outputs=[{"kind": "certificate.issue"}]), NAMES)
-    assert caught.value.fields["problems"][0]["place"] == "outputs[0].kind"
-    with pytest.raises(DefinitionRefused) as caught:
-        parse_definition(changed(SCHOOL_ENROLMENT, commitment={"check_days": 20}), NAMES)
-    assert caught.value.fields["problems"] == [
-        {"place": "commitment", "reason": "commitment-based approval needs a licence output"}
+    places = [p["place"] for p in caught.value.fields["problems"]]
+    assert places == [
+        "outputs[0].certificate_type",
+        "outputs[0].validity_days",
+        "outputs[0].certificate_name",
     ]
 
 

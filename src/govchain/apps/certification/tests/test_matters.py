@@ -34,6 +34,7 @@ from govchain.apps.certification.tests.nodes import (
     resident_id,
     wait_for,
 )
+from govchain.credentials import ledger_status as ls
 from govchain.errors import Conflict
 from govchain.node.casedesk import FormInvalid
 from govchain.procedures.engine import IllegalTransition
@@ -79,6 +80,14 @@ def school_form(**changes: Any) -> dict[str, Any]:
     form = {
         "child_name": "王子涵", "child_id": CHILD_ID, "relation": "父亲", "grade": "小学一年级",
         "district": "西湖区", "contact_phone": "13800001234", "consent": True,
+    }  # fmt: skip
+    return {**form, **changes}
+
+
+def points_form(**changes: Any) -> dict[str, Any]:
+    form = {
+        "education": "大专", "district": "余杭区", "contact_phone": "13700001111",
+        "no_criminal_record": True, "consent": True,
     }  # fmt: skip
     return {**form, **changes}
 
@@ -178,8 +187,7 @@ def test_points_household_registration_waits_for_the_points_review(world: World)
     person = citizen(world, "sun", [permit(), pension(36)])
     case = run(
         world, person, POINTS_HOUSEHOLD,
-        {"education": "本科", "skill_level": "高级工", "district": "余杭区",
-         "contact_phone": "13700001111", "consent": True},
+        points_form(education="本科", skill_level="高级工", district="余杭区"),
     )  # fmt: skip
     steps = {s["id"]: s["status"] for s in case["steps"]}
     assert steps == {"residence_permit": "done", "social_insurance": "done", "points": "open"}
@@ -194,8 +202,7 @@ def test_a_lapsed_residence_permit_blocks_points_household_registration(world: W
     person = citizen(world, "zhou", [permit("过期"), pension(36)])
     case = run(
         world, person, POINTS_HOUSEHOLD,
-        {"education": "大专", "district": "拱墅区", "contact_phone": "13700001112",
-         "consent": True},
+        points_form(district="拱墅区"),
     )  # fmt: skip
     steps = {s["id"]: s for s in case["steps"]}
     assert steps["residence_permit"]["status"] == "blocked"
@@ -296,3 +303,91 @@ def test_an_approved_case_states_its_certificate_and_a_refused_one_none(world: W
     held = run(world, refused, SCHOOL_ENROLMENT, school_form())
     with pytest.raises(Conflict):
         certificate_of(held, defn)
+
+
+def test_an_approved_case_puts_its_certificate_in_the_registry_for_the_citizen(
+    world: World,
+) -> None:
+    person = citizen(world, "qian", [permit(), pension(20)])
+    number = run(world, person, SCHOOL_ENROLMENT, school_form())["number"]
+    case = wait_for(lambda: (c := world.desk.case(number))["status"] == "issued" and c)
+    (out,) = case["outputs"]
+    assert (out["kind"], out["type"]) == ("certificate.issue", "school_place_eligibility")
+    cert = world.node.query("registry", "certificate", {"number": out["certificate"]})
+    assert out["certificate"].startswith("SPE330100") and len(out["certificate"]) == 19
+    # The registry's record states what the decided case stands for (``certificate_of``).
+    stated = certificate_of(case, world.desk.definition(SCHOOL_ENROLMENT)["definition"])
+    assert (cert["holder"], cert["issuer"], cert["case"], cert["type"]) == (
+        stated.holder,
+        stated.issuer,
+        number,
+        stated.kind.kind,
+    )
+    assert (cert["valid_from_ms"], cert["valid_until_ms"]) == (
+        stated.issued_ms,
+        stated.valid_until_ms,
+    )
+    assert cert["status"] == "active" and cert["commitment"] is False
+    assert type(cert["status_index"]) is int
+    held = world.node.query("registry", "certificates_of", {"holder": person})
+    assert held == [cert]
+
+
+def test_the_points_commitment_must_be_given_and_checked_before_the_case_closes(
+    world: World,
+) -> None:
+    with pytest.raises(FormInvalid) as caught:
+        world.desk.submission(
+            "citizen/0000000000000002", "s", POINTS_HOUSEHOLD,
+            points_form(no_criminal_record=False), {}, [],
+        )  # fmt: skip
+    assert [e["field"] for e in caught.value.fields["errors"]] == ["no_criminal_record"]
+    person = citizen(world, "feng", [permit(), pension(30)])
+    number = approved_points(world, person)
+    case = world.desk.case(number)
+    assert case["commitment_deadline_ms"] > case["decided_ms"]
+    with pytest.raises(IllegalTransition):  # approved on a commitment: check it first
+        staff(world, "public_security", "officer", number, "close")
+    staff(world, "public_security", "inspector", number, "verify_commitment", result="pass")
+    (cert,) = world.node.query("registry", "certificates_of", {"holder": person})
+    assert (cert["type"], cert["status"], cert["commitment"]) == (
+        "points_household_eligibility",
+        "active",
+        True,
+    )
+    assert not revoked_bit(world, cert)
+    closed = staff(world, "public_security", "officer", number, "close")
+    assert (closed["status"], closed["outcome"]) == ("closed", "approved")
+
+
+def test_a_broken_points_commitment_revokes_the_certificate_and_its_credential_bit(
+    world: World,
+) -> None:
+    person = citizen(world, "jiang", [permit(), pension(30)])
+    number = approved_points(world, person)
+    (cert,) = world.node.query("registry", "certificates_of", {"holder": person})
+    assert cert["status"] == "active" and not revoked_bit(world, cert)
+    note = "经向户籍地公安机关核查，申请人有犯罪记录，与承诺不符"
+    broken = staff(world, "public_security", "inspector", number, "verify_commitment",
+                   result="fail", note=note)  # fmt: skip
+    assert (broken["status"], broken["outcome"], broken["reason"]) == ("closed", "revoked", note)
+    after = world.node.query("registry", "certificate", {"number": cert["number"]})
+    assert after["status"] == "revoked" and after["revoked"]["case"] == number
+    assert after["revoked"]["reason"] == note
+    assert revoked_bit(world, after)  # set by the same transaction that recorded the check
+
+
+def approved_points(world: World, person: str) -> str:
+    """A points-based household registration approved on the applicant's commitment."""
+    number: str = run(world, person, POINTS_HOUSEHOLD, points_form())["number"]
+    staff(world, "public_security", "officer", number, "complete", step="points", result="pass",
+          note="积分 121 分，达到当年落户分值")  # fmt: skip
+    decided = staff(world, "public_security", "approver", number, "decide", outcome="approve")
+    assert (decided["status"], decided["outcome"]) == ("issued", "approved")
+    return number
+
+
+def revoked_bit(world: World, cert: dict[str, Any]) -> bool:
+    """Whether the revocation bit of a certificate's credential status index is set."""
+    read = world.node.ledger.state.get_value
+    return ls.is_set(read, cert["issuer"], ls.REVOCATION, cert["status_index"])
