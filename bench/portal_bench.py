@@ -41,6 +41,7 @@ from bench.common import SIGNERS, children_cpu_s, presign, process_cpu_s, write_
 from bench.http_bench import free_port
 from govchain.apps.enterprise.demo import DEMO_PASSWORD
 from govchain.apps.enterprise.synthetic import citizens
+from govchain.cli.identity import demo_code
 from govchain.crypto.limits import measure_limits
 from govchain.portal.sessions import COOKIE
 from govchain.portal.web import read_demo_logins
@@ -182,9 +183,9 @@ def path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def log_in(base: str, login: str, password: str) -> str:
-    """Log in through the portal and the provider's form as a browser does; return the
-    portal's session cookie."""
+def log_in(base: str, login: str, password: str, otp: str = "") -> str:
+    """Log in through the portal and the provider's form as a browser does (staff of the demo
+    with their one-time code); return the portal's session cookie."""
     with httpx.Client(base_url=base, timeout=60) as http:
         start = http.get("/login/start", params={"next": "/"})
         if start.status_code != 302:
@@ -192,6 +193,8 @@ def log_in(base: str, login: str, password: str) -> str:
         location = start.headers["location"]
         fields = {**dict(parse_qsl(urlsplit(location).query)), "login": login}
         fields["password"] = password
+        if otp:
+            fields["otp"] = otp
         posted = http.post("/oidc/authorize", data=fields)
         if posted.status_code != 302:
             raise SystemExit(f"login of {login} answered {posted.status_code}")
@@ -238,7 +241,14 @@ def open_sessions(base: str, network: Path, count: int) -> list[Session]:
     plan += [("staff", s, DEMO_PASSWORD) for s in staff]
     others = count - len(plan)
     plan += [("citizen", c, PASSWORD) for c in register_citizens(base, max(0, others))]
-    sessions = [Session(login, kind, log_in(base, login, pw)) for kind, login, pw in plan]
+    sessions = [
+        Session(
+            login,
+            kind,
+            log_in(base, login, pw, demo_code(network, login) if kind == "staff" else ""),
+        )
+        for kind, login, pw in plan
+    ]
     with httpx.Client(base_url=base, timeout=60) as http:
         for s in sessions:
             page = "/staff" if s.kind == "staff" else "/cases"

@@ -26,7 +26,14 @@ from govchain.storage.factory import open_store
 
 GOVCHAIN = Path(sys.executable).with_name("govchain")
 # The demo's own data is seeded smaller in tests (``govchain demo`` seeds 1,000 enterprises).
-ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "GOVCHAIN_DEMO_ENTERPRISES": "60"}
+ENV = {
+    **os.environ,
+    "COLUMNS": "200",
+    "NO_COLOR": "1",
+    "GOVCHAIN_DEMO_ENTERPRISES": "60",
+    "GOVCHAIN_DEMO_SUPERVISION": "200",
+    "GOVCHAIN_DEMO_RESIDENTS": "40",
+}
 
 
 def govchain(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:

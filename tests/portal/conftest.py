@@ -42,6 +42,8 @@ from govchain.api.app import create_app
 from govchain.api.settings import ApiSettings
 from govchain.apps.enterprise.demo import DEMO_PASSWORD, seed_demo
 from govchain.cli.apps import deploy_in_process
+from govchain.identity import totp
+from govchain.identity.demo_totp import current_code, demo_key
 from govchain.ledger.genesis import Params
 from govchain.node.embedded import open_embedded
 from govchain.node.network import (
@@ -51,8 +53,10 @@ from govchain.node.network import (
     init_network,
 )
 from govchain.node.node import Node
+from govchain.node.ratingdesk import rating_of
 from govchain.portal.app import mount_portal, read_demo_logins
 from govchain.portal.sessions import COOKIE
+from govchain.procedures.ratings import RATEABLE
 
 ORIGIN = "https://testserver"
 """Where the in-process clients believe the portal is (HTTPS, so ``Secure`` cookies flow)."""
@@ -173,11 +177,29 @@ class Client:
         form_page = self.get(start.headers["location"])
         assert form_page.status_code == 200, form_page.text
         fields = {**hidden_inputs(form_page.text), "login": login, "password": password}
+        otp = self.otp(login)
+        if otp:
+            fields["otp"] = otp
         posted = self.post("/oidc/authorize", data=fields, headers={"Origin": ORIGIN})
         assert posted.status_code == 302, posted.text
         back = self.get(posted.headers["location"])
         assert back.status_code == 303, back.text
         return back
+
+    def otp(self, login: str) -> str:
+        """The one-time code a staff account with its demo key logs in with now ('' for
+        every other account). A code is accepted once: when this time step's and the next
+        one's codes are used, wait for the next step."""
+        users = self.app.state.identity.users
+        chain_id = self.app.state.node.genesis.chain_id
+        user = users.find_login(login)
+        if user is None or user.totp_key != demo_key(chain_id, login).hex():
+            return ""  # no code, or one only its authenticator knows: the provider decides
+        while True:
+            found = current_code(users, chain_id, login)
+            if found is not None:
+                return found[0]
+            time.sleep(totp.STEP_S - time.time() % totp.STEP_S + 0.05)
 
     def session(self) -> Any:
         """The portal's server-side session of this client (``PortalSession``) or ``None``."""
@@ -320,11 +342,19 @@ class Demo:
         return self.proc.returncode
 
 
-def start_demo(directory: Path, log: Path, timeout_s: float = 120.0) -> Demo:
+def start_demo(directory: Path, log: Path, timeout_s: float = 420.0) -> Demo:
     """Start ``govchain demo --dir directory`` on a free port; return once ``/v1/health``
     answers (the demo data is seeded before the server listens)."""
     port = free_port()
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "GOVCHAIN_DEMO_ENTERPRISES": "120"}
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        # The demo's data, smaller: the pages are the same, the seeding much shorter.
+        "GOVCHAIN_DEMO_ENTERPRISES": "120",
+        "GOVCHAIN_DEMO_SUPERVISION": "300",
+        "GOVCHAIN_DEMO_RESIDENTS": "60",
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(GOVCHAIN), "demo", "--dir", str(directory), "--port", str(port)],
@@ -411,4 +441,21 @@ def pages_to_visit(site: Site) -> dict[str, list[str]]:
         queue = site.node.query("cases", "queue", {"dept": "market", "limit": 1})
         out["staff"] += ["/staff", "/staff?overdue=true", f"/staff/cases/{queue[0]['case']}"]
         out["citizen"].append("/staff")  # refused: a 403 page
+    # The account pages, a case the citizen may rate (its page has the rating form), and the
+    # staff's service figures and follow-ups of bad ratings.
+    out["citizen"] += ["/notices", "/me/data", "/enterprises/agents"]
+    out["citizen"] += [f"/cases/{n}" for n in rateable_cases(site, citizen)[:1]]
+    out["staff"] += ["/notices", "/staff/figures", "/staff/follow-ups"]
+    # Decision support and supervision: the dashboards with charts (partials/chart.html).
+    out["staff"] += ["/staff/decisions", "/staff/decisions/market", "/staff/supervision"]
     return out
+
+
+def rateable_cases(site: Site, login: str) -> list[str]:
+    """The numbers of the cases ``login`` applied for that have ended for them and are not
+    rated yet (their pages show the rating form)."""
+    return [
+        c["number"]
+        for c in site.cases_of(login)
+        if c["status"] in RATEABLE and rating_of(site.app.state.casedesk, c["number"]) is None
+    ]

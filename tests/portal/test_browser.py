@@ -11,7 +11,9 @@ The whole journey: a citizen finds a service by a Chinese search, logs in at the
 consents, applies; a customs officer accepts, claims, completes the review and approves; the
 citizen sees the decision and verifies the decision's receipt offline with
 ``govchain verify-receipt``. The same login and an application are also done with the keyboard
-alone.
+alone. The demo requires a one-time code of every staff login: the officers type the code
+``govchain user demo-otp`` prints. The account pages (notices, my data, agents), a case with
+its rating form and the staff's service figures and follow-ups are audited too.
 """
 
 from __future__ import annotations
@@ -81,12 +83,33 @@ def clean(*people: Visitor) -> None:
     assert not problems, "\n".join(problems)
 
 
-def log_in_at_provider(v: Visitor, login: str, shot: str | None = None) -> None:
-    """On the provider's login page: fill in the login and the password, submit."""
+def demo_otp(demo: Demo, login: str) -> str:
+    """The one-time code of a demo staff account now, as ``govchain user demo-otp`` prints
+    it from the demo's network directory."""
+    done = subprocess.run(
+        [str(GOVCHAIN), "user", "demo-otp", login, "--network", str(demo.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    code = done.stdout.strip()
+    assert re.fullmatch(r"\d{6}", code), code
+    return code
+
+
+def log_in_at_provider(
+    v: Visitor, login: str, shot: str | None = None, demo: Demo | None = None
+) -> None:
+    """On the provider's login page: fill in the login and the password (and, for staff of
+    the ``demo``, the one-time code), submit."""
     assert "/oidc/authorize" in v.page.url, v.page.url
     v.check(shot)
     v.page.fill("input[name=login]", login)
     v.page.fill("input[name=password]", DEMO_PASSWORD)
+    if demo is not None:
+        v.page.fill("input[name=otp]", demo_otp(demo, login))
     with v.page.expect_navigation():
         v.page.click("form[action='/oidc/authorize'] button[type=submit]")
 
@@ -304,11 +327,11 @@ def apply_with_the_mouse(v: Visitor, shots: bool) -> str:
     return found.group(1)
 
 
-def handle_as_officer(v: Visitor, number: str) -> None:
+def handle_as_officer(v: Visitor, number: str, demo: Demo) -> None:
     """A customs officer: the workbench, the case, accept, claim, complete, approve."""
     page = v.page
     v.goto("/login/start?next=/staff")
-    log_in_at_provider(v, OFFICER)
+    log_in_at_provider(v, OFFICER, demo=demo)
     assert v.path() == "/staff", v.path()
     v.check()
     with page.expect_navigation():
@@ -357,7 +380,7 @@ def test_apply_handle_decide_and_verify(
         citizen.goto("/me/activity")
 
     officer = visitor(visitors, browser, demo, audits)
-    handle_as_officer(officer, number)
+    handle_as_officer(officer, number, demo)
 
     citizen.goto(f"/cases/{number}", shot="case-decided")
     facts = page.locator("dl.facts").inner_text()
@@ -480,6 +503,62 @@ def test_keyboard_only_login_and_application(
     v.check()
     assert re.search(r"/cases/[^/]+/confirmation$", page.url), page.url
     clean(v)
+
+
+# --- the account pages, a rating form, the staff's figures -------------------------------------
+
+
+def test_account_rating_and_figures_pages(
+    browser: Browser, demo: Demo, audits: Audits, visitors: list[Visitor]
+) -> None:
+    """The citizen's notices, data and agents pages, one of their finished cases with its
+    rating form (and a consent's revocation page when they have a consent in effect); the
+    enterprise's agents; an officer's notices, service figures and follow-ups."""
+    need(demo.paths, "cases", "case")
+    citizen = visitor(visitors, browser, demo, audits)
+    page = citizen.page
+    citizen.goto("/login/start?next=/notices")
+    log_in_at_provider(citizen, demo.logins["citizen"])
+    assert citizen.path() == "/notices", citizen.path()
+    citizen.check()
+    citizen.goto("/me/data")
+    assert page.locator("h1").inner_text() == zh("My data")
+    revoke = page.locator("a[href^='/me/data/consents/']")
+    if revoke.count():
+        with page.expect_navigation():
+            revoke.first.click()
+        citizen.check()
+        assert page.locator("input[type=file][name=file]").count() == 1
+    citizen.goto("/enterprises/agents")
+    # A finished case of theirs shows the rating form (the demo has some).
+    page.goto("/cases")
+    numbers = page.locator("main a[href^='/cases/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    rated = None
+    for href in numbers:
+        page.goto(href)
+        if page.locator(f"form[action='{href}/rating']").count():
+            rated = href
+            break
+    assert rated is not None, f"no case of the demo citizen can be rated: {numbers}"
+    citizen.check()
+    assert page.locator(f"form[action='{rated}/rating'] input[name=level]").count() == 5
+
+    enterprise = visitor(visitors, browser, demo, audits)
+    enterprise.goto("/login/start?next=/enterprises/agents")
+    log_in_at_provider(enterprise, demo.logins["enterprise"])
+    enterprise.check()
+    enterprise.goto("/me/data")
+
+    officer = visitor(visitors, browser, demo, audits)
+    officer.goto("/login/start?next=/staff/figures")
+    log_in_at_provider(officer, "market/officer", demo=demo)
+    assert officer.path() == "/staff/figures", officer.path()
+    officer.check()
+    officer.goto("/staff/follow-ups")
+    officer.goto("/notices")
+    clean(citizen, enterprise, officer)
 
 
 def type_date(v: Visitor, name: str) -> None:

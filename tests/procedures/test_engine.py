@@ -284,6 +284,7 @@ def test_transitions_are_the_documented_ones() -> None:
         "close",
         "expire",
         "withdraw",
+        "revoke_consent",
     }
 
 

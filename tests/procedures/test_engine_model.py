@@ -17,7 +17,8 @@ agree with it:
   the case is decided, withdrawn or expired, done steps have a result, a supplement request
   only while one is open, no overdue step in a case that cannot act, the JSON round trip.
 
-Materials held by another department are attached by it (with the applicant's consent). A rule
+Materials held by another department are attached by it (with the applicant's consent), until
+the applicant revokes the consent (a required one only with their own file instead). A rule
 (and the teardown) drives every case to exactly one terminal state, closed or withdrawn.
 Deadline arithmetic in working days is checked by example in ``test_engine.py``; the model
 keeps only the calendar-time deadlines it needs (notices, supplements).
@@ -192,6 +193,7 @@ CASE_STATUS: dict[str, frozenset[str]] = {
     "close": frozenset({"issued", "decided"}),
     "expire": frozenset({"supplement_requested"}),
     "withdraw": frozenset({"submitted", "accepted", "supplement_requested"}),
+    "revoke_consent": frozenset({"submitted", "accepted", "supplement_requested"}),
 }
 """In which case statuses each transition is legal."""
 STEP_STATUS: dict[str, frozenset[str]] = {
@@ -272,7 +274,7 @@ def may(m: Model, t: str, actor: Actor, step: MStep | None, material: Any = None
     if t == "request_supplement":
         depts = {d.owner} | {s.spec.dept for s in m.steps if s.status == "open"}
         return actor.kind == "staff" and actor.dept in depts
-    if t in ("resubmit", "withdraw"):
+    if t in ("resubmit", "withdraw", "revoke_consent"):
         return actor.kind == "applicant" and actor.person == m.applicant
     if t == "decide":
         return _staff(actor, d.owner, {d.decision_role})
@@ -326,6 +328,14 @@ def faults(m: Model, t: str, actor: Actor, args: dict[str, Any], now: int) -> li
             return [*out, Fault(SchemaViolation)]
         if m.fetched.get(args["material"]):
             out.append(Fault(IllegalTransition, frozenset({"attached"})))
+    if t == "revoke_consent":
+        held = {mt.id: mt for mt in m.defn.materials if mt.held_by}
+        if args["material"] not in held:
+            return [*out, Fault(SchemaViolation)]
+        if args["material"] not in m.consents:
+            out.append(Fault(IllegalTransition, frozenset({"not_consented"})))
+        if held[args["material"]].required and "replacement" not in args:
+            out.append(Fault(SchemaViolation))
     if not may(m, t, actor, step, args.get("material")):
         out.append(Fault(WrongActor))
     if step is not None:
@@ -431,6 +441,10 @@ def model_apply(m: Model, t: str, actor: Actor, args: dict[str, Any], now: int) 
     if t == "close":
         m.status = "closed"
         return ["closed"]
+    if t == "revoke_consent":  # the holder's answer no longer counts
+        m.consents = m.consents - {args["material"]}
+        m.fetched.pop(args["material"], None)
+        return ["consent_revoked"]
     if t == "attach":
         m.fetched[args["material"]] = args["answer"]
         return ["material_attached" if args["answer"] else "material_missing"]
@@ -532,6 +546,7 @@ RARE = frozenset(
         "resubmit",
         "expire",
         "attach",
+        "revoke_consent",
     }
 )
 
@@ -609,6 +624,9 @@ class CasesVsModel(RuleBasedStateMachine):
                 "attestation": f"{self.fresh:064x}",
                 "answer": choice % 2 == 0,
             },
+            # with the applicant's own file instead, or without one
+            "revoke_consent": {"material": target}
+            | ({"replacement": f"{self.fresh:064x}"} if choice % 2 == 0 else {}),
         }
         args = variants.get(t, {})
         if t in STEP_STATUS:
@@ -631,10 +649,12 @@ class CasesVsModel(RuleBasedStateMachine):
                 ]
             elif t == "attach":
                 targets = [(mt.id, mt.held_by, 2) for mt in m.defn.materials if mt.held_by]
+            elif t == "revoke_consent":
+                targets = [(mt.id, "", 2) for mt in m.defn.materials if mt.id in m.consents]
             else:
                 targets = [("", m.defn.owner, 2)]
             for target, dept, variants in targets:
-                if t in ("resubmit", "withdraw"):
+                if t in ("resubmit", "withdraw", "revoke_consent"):
                     actors: list[Actor] = [tr.applicant]
                 elif t == "object":
                     actors = [PUBLIC, tr.other]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -38,6 +38,11 @@ class ApiSettings:
     """Directory of the node's identity store and token key; ``None``: in memory (tests)."""
     issuer: str = ""
     """Public base URL of the OIDC provider (token ``iss``); empty: ``http://<host>:<port>``."""
+    alert_webhook_url: str = ""
+    """Where recorded supervision alerts are POSTed (``http://`` or ``https://``); empty: none."""
+    alert_webhook_secret: str = field(default="", repr=False)
+    """HMAC key the webhook's receiver checks ``X-Govchain-Signature`` with (at least 16
+    characters when a URL is set)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.network_dir, Path):
@@ -58,6 +63,12 @@ class ApiSettings:
             raise ValueError("max_batch_bytes must be an integer of at least 1024")
         if not 0 < self.wait_timeout_s <= 3600:
             raise ValueError("wait_timeout_s must be more than 0 and at most 3600 seconds")
+        if self.alert_webhook_url:
+            if not self.alert_webhook_url.startswith(("http://", "https://")):
+                raise ValueError("alert_webhook_url must be an http:// or https:// URL")
+            # A short key would let anyone forge alerts the receiver then believes.
+            if len(self.alert_webhook_secret) < 16:
+                raise ValueError("alert_webhook_secret must have at least 16 characters")
 
     @property
     def issuer_url(self) -> str:

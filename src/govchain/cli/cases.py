@@ -34,7 +34,7 @@ from govchain.cli.session import (
 
 app = typer.Typer(
     name="case",
-    help="Cases (办件): apply, follow, withdraw; staff queues and actions.",
+    help="Cases (办件): apply, follow, withdraw, revoke a consent; staff queues and actions.",
     no_args_is_help=True,
 )
 
@@ -400,6 +400,40 @@ def withdraw(
     with user_client(network, url, login) as client:
         path = f"/v1/cases/{path_segment(number)}/withdraw"
         doc = client.post(path, orjson.dumps({"reason": reason}))
+        _changed(client, doc, as_json)
+
+
+@app.command("revoke-consent")
+@reports_problems
+def revoke_consent(
+    number: NumberArg,
+    material: Annotated[
+        str, typer.Argument(metavar="MATERIAL", help="The material another department holds.")
+    ],
+    replacement: Annotated[
+        str | None,
+        typer.Option(
+            "--replacement",
+            "-r",
+            help="Your own file for it (FILE, uploaded first, or the HASH of one uploaded "
+            "before); needed when the material is required.",
+        ),
+    ] = None,
+    login: LoginOpt = None,
+    as_json: JsonOpt = False,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    url: UrlOpt = DEFAULT_URL,
+) -> None:
+    """Take back my consent to a department answering for a material (only before the
+    decision); a required material needs my own file instead (--replacement)."""
+    with user_client(network, url, login) as client:
+        body: dict[str, Any] = {"material": material}
+        if replacement is not None:
+            case = client.get(f"/v1/cases/{path_segment(number)}")
+            found = _materials(client, case["service"], [f"{material}={replacement}"])
+            body["replacement"] = found[material]
+        path = f"/v1/cases/{path_segment(number)}/revoke-consent"
+        doc = client.post(path, orjson.dumps(body))
         _changed(client, doc, as_json)
 
 

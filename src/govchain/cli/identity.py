@@ -8,6 +8,7 @@ sign ``members`` transactions with a department admin's key and submit them to t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from govchain.cli.output import CliError, console, new_table, print_table, repor
 from govchain.cli.transactions import print_receipt
 from govchain.contracts.members import root_key
 from govchain.identity import totp
+from govchain.identity.demo_totp import current_code, demo_key
 from govchain.identity.members import MemberAdmin
 from govchain.identity.service import Identity, identity_store_path, load_or_create_token_key
 from govchain.identity.users import User
@@ -192,6 +194,39 @@ def enable_totp(
         user, key = ident.users.enable_totp(user_id)
         console.print(f"TOTP on for {escape(user.id)}; give the user this (shown once):")
         console.print(totp.provisioning_uri(key, user.login, "govchain"), markup=False)
+
+
+def demo_code(network: Path, login: str, *, wait: bool = True) -> str:
+    """The one-time code a demo staff account can log in with now (``govchain demo`` gives
+    every staff account a key worked out from the chain id and the login). Once this time
+    step's and the next one's codes are used, wait for the next step (``wait``) or fail."""
+    chain_id = NetworkDir(network).genesis().chain_id
+    with open_identity(network) as ident:
+        user = ident.users.find_login(login)
+        if user is None or user.kind != "staff" or user.totp_key != demo_key(chain_id, login).hex():
+            raise CliError(
+                f"{login} has no demo one-time code: only staff accounts of a network started "
+                "with 'govchain demo' use their demo key (an authenticator app gives the others' "
+                "codes)"
+            )
+        while True:
+            found = current_code(ident.users, chain_id, login)
+            if found is not None:
+                return found[0]
+            if not wait:
+                raise CliError(f"the codes of {login} for now are used: try again in 30 s")
+            # Both codes the provider accepts now are used: the next step brings a new one.
+            time.sleep(totp.STEP_S - time.time() % totp.STEP_S + 0.05)
+
+
+@users_app.command("demo-otp")
+@reports_errors
+def print_demo_code(
+    login: Annotated[str, typer.Argument(help="A demo staff login, e.g. market/officer.")],
+    network: NetworkOpt = DEFAULT_NETWORK,
+) -> None:
+    """Print the one-time code a demo staff account logs in with now (demo networks only)."""
+    console.print(demo_code(network, login), markup=False)
 
 
 @clients_app.command("add")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -57,6 +58,33 @@ LogFormatOpt = Annotated[
         "logger, message, and the request id and path of access logs.",
     ),
 ]
+
+
+WEBHOOK_SECRET_ENV = "GOVCHAIN_ALERT_WEBHOOK_SECRET"
+"""Environment variable holding the alert webhook's HMAC key (never an option: a command
+line is visible to every user of the machine)."""
+AlertWebhookOpt = Annotated[
+    str,
+    typer.Option(
+        "--alert-webhook",
+        envvar="GOVCHAIN_ALERT_WEBHOOK",
+        help="POST each recorded supervision alert to this URL, signed with the key in "
+        f"${WEBHOOK_SECRET_ENV} (X-Govchain-Signature: sha256=<HMAC of the body>).",
+    ),
+]
+
+
+def webhook_secret(url: str) -> str:
+    """The alert webhook's key from the environment ('' without a webhook; exit 1 when a
+    webhook has no key of at least 16 characters)."""
+    if not url:
+        return ""
+    if not url.startswith(("http://", "https://")):
+        fail(f"--alert-webhook must be an http:// or https:// URL, not {url!r}")
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if len(secret) < 16:
+        fail(f"--alert-webhook needs a key of at least 16 characters in ${WEBHOOK_SECRET_ENV}")
+    return secret
 
 
 def open_checked(network: Path, data: Path | None) -> Node:
@@ -196,10 +224,13 @@ def run_node(
     *,
     access_log: bool = True,
     log_format: LogFormat = LogFormat.TEXT,
+    alert_webhook: str = "",
 ) -> None:
     """Check, open, start and serve the embedded node of ``network`` (``after_start`` runs
     once the node commits, before the API serves, with the node and the application's state
-    (identity, sharing, case desk); its lines are printed)."""
+    (identity, sharing, case desk); its lines are printed; ``alert_webhook``: where recorded
+    alerts are posted, with the key of ``$GOVCHAIN_ALERT_WEBHOOK_SECRET``)."""
+    secret = webhook_secret(alert_webhook)
     data_dir = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
     configure_logging(log_format)  # before the node opens: what it logs then is formatted too
     with listen(host, port) as sock:
@@ -210,6 +241,8 @@ def run_node(
             host=host,
             port=port,
             identity_dir=NetworkDir(network).identity_dir,
+            alert_webhook_url=alert_webhook,
+            alert_webhook_secret=secret,
         )
         node = open_checked(network, data_dir)
         genesis = node.genesis
@@ -253,11 +286,20 @@ def up(
     port: PortOpt = DEFAULT_PORT,
     access_log: AccessLogOpt = True,
     log_format: LogFormatOpt = LogFormat.TEXT,
+    alert_webhook: AlertWebhookOpt = "",
 ) -> None:
     """Run the embedded node (every local department key) and serve its API."""
     if not NetworkDir(network).exists():
         fail(f"{network}/genesis.json does not exist; run 'govchain init' first")
-    run_node(network, data, host, port, access_log=access_log, log_format=log_format)
+    run_node(
+        network,
+        data,
+        host,
+        port,
+        access_log=access_log,
+        log_format=log_format,
+        alert_webhook=alert_webhook,
+    )
 
 
 @reports_errors
@@ -266,6 +308,7 @@ def demo(
         Path, typer.Option("--dir", help="Demo network directory.", file_okay=False)
     ] = DEFAULT_NETWORK,
     port: PortOpt = DEFAULT_PORT,
+    alert_webhook: AlertWebhookOpt = "",
 ) -> None:
     """Create the demo network if needed (init --demo), then run it (up)."""
     if not NetworkDir(directory).exists():
@@ -285,5 +328,22 @@ def demo(
         after_start=lambda node, state: [
             *deploy_in_process(node, directory),
             *seed_apps(node, state, directory),
+            *require_demo_totp(node, state),
         ],
+        alert_webhook=alert_webhook,
     )
+
+
+def require_demo_totp(node: Node, state: Any) -> list[str]:
+    """Staff of the demo log in with a one-time code, as staff of a real network must: every
+    staff account gets its deterministic demo key (``identity.demo_totp``) and the provider
+    refuses a staff login without a code. Only ``govchain demo`` does this: a demo key is
+    worked out from the chain id and the login, so it is no secret."""
+    from govchain.identity.demo_totp import seed_demo_totp
+
+    seeded = seed_demo_totp(state.identity.users, node.genesis.chain_id)
+    return [
+        f"staff one-time codes (TOTP) required: {len(seeded)} staff accounts use their demo key; "
+        "the portal's login page shows the current codes, 'govchain user demo-otp LOGIN' "
+        "prints one"
+    ]

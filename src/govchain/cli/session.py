@@ -35,7 +35,7 @@ import typer
 from rich.markup import escape
 
 from govchain.cli.client import NodeClient
-from govchain.cli.identity import open_identity
+from govchain.cli.identity import demo_code, open_identity
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, NetworkOpt, UrlOpt
 from govchain.cli.output import (
     CliError,
@@ -431,15 +431,34 @@ def login(
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
     otp: Annotated[
-        str, typer.Option("--otp", help="One-time code, if the account has TOTP on.")
+        str,
+        typer.Option(
+            "--otp",
+            envvar="GOVCHAIN_OTP",
+            help="One-time code (TOTP) of the account's authenticator; staff need one when "
+            "the network requires it (govchain demo does).",
+        ),
     ] = "",
+    demo_otp: Annotated[
+        bool,
+        typer.Option(
+            "--demo-otp",
+            help="Work out the one-time code of a demo staff account from the network "
+            "directory (govchain user demo-otp; demo networks only).",
+        ),
+    ] = False,
     network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
     """Log in through the node's unified login; the session is kept for later commands.
 
-    The password comes from --password-stdin, $GOVCHAIN_PASSWORD or a prompt."""
+    The password comes from --password-stdin, $GOVCHAIN_PASSWORD or a prompt; a staff
+    account's one-time code from --otp (or --demo-otp on the demo)."""
     password = _read_password(password_stdin)
+    if demo_otp:
+        if otp:
+            raise CliError("give --otp or --demo-otp, not both")
+        otp = demo_code(network, login_name)
     with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
         try:
             code, verifier = _authorize(http, login_name, password, otp)

@@ -392,8 +392,10 @@ class CaseDesk:
     def applicant_step(
         self, applicant: str, session: str, number: str, transition: str, args: Mapping[str, Any]
     ) -> Transaction:
-        """Return an applicant's own transition (``resubmit``, ``withdraw``) signed by the
-        department that handles the case."""
+        """Return an applicant's own transition (``resubmit``, ``withdraw``,
+        ``revoke_consent``) signed by the department that handles the case; a cited file
+        (a supplement's materials, a revocation's ``replacement``) must be one the applicant
+        uploaded to that department."""
         case = self.case(number)
         found = self.definition(case["service"], case["version"])
         dept = found["definition"]["owner"]
@@ -414,6 +416,10 @@ class CaseDesk:
                     dept, applicant, "form.json", "application/json", encoded
                 )["hash"]
             self.materials.check(dept, applicant, out.get("materials", {}))
+        if transition == "revoke_consent" and out.get("replacement") is not None:
+            self.materials.check(
+                dept, applicant, {str(out.get("material")): str(out["replacement"])}
+            )
         return self.sign(dept, "cases", transition, out, applicant, case=number)
 
     def objection(self, person: str, number: str, step: str, text: str) -> Transaction:

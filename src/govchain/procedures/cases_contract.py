@@ -248,6 +248,8 @@ class CasesContract:
             for out in after.outputs:
                 if out.get("licence"):
                     registry.revoke_licence(ctx, out["licence"], after.reason, after.number)
+                elif out.get("certificate"):
+                    registry.revoke_certificate(ctx, out["certificate"], after.reason, after.number)
         return after
 
     def _issue(
@@ -281,6 +283,22 @@ class CasesContract:
                 )
                 outputs.append(
                     {"kind": out.kind, "licence": lic["number"], "type": out.licence_type}
+                )
+            elif out.kind == "certificate.issue":
+                # Issued to whom the case is about: the applicant, or the enterprise it acts for.
+                cert = registry.issue_certificate(
+                    ctx,
+                    certificate_type=out.certificate_type,
+                    name=out.certificate_name,
+                    holder=case.subject or case.applicant,
+                    validity_days=out.validity_days,
+                    dept=defn.owner,
+                    case=case.number,
+                    commitment=bool(defn.commitment_check_days),
+                    cal=cal,
+                )
+                outputs.append(
+                    {"kind": out.kind, "certificate": cert["number"], "type": out.certificate_type}
                 )
             elif out.kind == "enterprise.deregister" and holder is not None:
                 registry.set_status(ctx, holder["uscc"], "deregistered", case.number)

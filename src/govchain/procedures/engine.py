@@ -637,6 +637,46 @@ def _expire(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Ca
     return _entry(case, e, "expired")
 
 
+def _revoke_consent(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
+    """The applicant takes back a consent: the holding department may no longer answer for
+    the material, and an answer it gave no longer counts. A required material then needs the
+    applicant's own file, sent with the revocation (``replacement``): the case stays complete
+    and keeps its place, and without the file the only way out is to withdraw."""
+    _need_status(case, "revoke_consent", "submitted", "accepted", "supplement_requested")
+    mid = e.args.get("material")
+    material = next((m for m in d.materials if m.id == mid and m.held_by), None)
+    if material is None:
+        raise SchemaViolation(
+            f"{d.code} has no material {mid!r} held by a department", field="material"
+        )
+    _need_applicant(case, e.actor)
+    if material.id not in case.consents:
+        raise IllegalTransition(
+            f"case {case.number} has no consent in effect for {material.id}",
+            state="not_consented",
+            event="revoke_consent",
+        )
+    replacement = e.args.get("replacement")
+    if replacement is not None:
+        replacement = check_hash(replacement, "replacement")
+    elif material.required:
+        raise SchemaViolation(
+            f"{material.id} is required: send your own file with the revocation "
+            "(replacement), or withdraw the application",
+            field="replacement",
+        )
+    materials = dict(case.materials)
+    answered = case.fetched.get(material.id)
+    if answered is not None and materials.get(material.id) == answered["attestation"]:
+        del materials[material.id]
+    if replacement is not None:
+        materials[material.id] = replacement
+    fetched = {k: v for k, v in case.fetched.items() if k != material.id}
+    consents = tuple(c for c in case.consents if c != material.id)
+    case = replace(case, consents=consents, fetched=fetched, materials=materials)
+    return _entry(case, e, "consent_revoked", material.id)
+
+
 def _withdraw(case: Case, e: Event, d: ServiceDefinition, cal: WorkCalendar) -> Case:
     _need_status(case, "withdraw", "submitted", "accepted", "supplement_requested")
     _need_applicant(case, e.actor)
@@ -663,6 +703,7 @@ TRANSITIONS: dict[str, Handler] = {
     "close": _close,
     "expire": _expire,
     "withdraw": _withdraw,
+    "revoke_consent": _revoke_consent,
 }
 """Every transition after ``submit``, by name."""
 

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from govchain.api.auth import USER, dept_staff, requires
@@ -46,7 +47,7 @@ router = APIRouter(tags=["cases"])
 
 STAFF = dept_staff("officer", "inspector", "approver", "admin")
 """Staff of the department in the path who handle cases."""
-STAFF_TRANSITIONS = frozenset(TRANSITIONS) - {"resubmit", "withdraw", "object"}
+STAFF_TRANSITIONS = frozenset(TRANSITIONS) - {"resubmit", "withdraw", "object", "revoke_consent"}
 """Transitions staff make (the others are the applicant's or anyone's)."""
 
 _NO_CASE = "No case with this number."
@@ -60,6 +61,19 @@ _APPLICANT_STEP = problem_responses(
         422: "The body does not fit the case (a form or material refused), or is malformed.",
     }
 )
+
+
+class ConsentRevocation(BaseModel):
+    """An applicant takes back the consent to a department answering for a material."""
+
+    model_config = ConfigDict(extra="forbid")
+    material: str = Field(min_length=1, max_length=64, description="The material's id.")
+    replacement: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{64}$",
+        description="Hash of the applicant's own file for it (uploaded first with "
+        "`POST /v1/cases/materials`); required when the material is.",
+    )
 
 
 def desk_of(request: Request) -> CaseDesk:
@@ -269,6 +283,32 @@ async def withdraw(
         node,
         settings,
         lambda: desk.applicant_step(p.user, p.sid, number, "withdraw", args),
+    )
+
+
+@router.post(
+    "/v1/cases/{number}/revoke-consent",
+    dependencies=[requires(USER)],
+    summary="Revoke a consent to a department answering for a material (ledger transaction)",
+    responses=_APPLICANT_STEP,
+)
+async def revoke_consent(
+    number: str, body: ConsentRevocation, request: Request, node: NodeDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Only the applicant; only before the decision. The holding department may no longer
+    answer for the material (the contract refuses its answer) and an answer it gave no longer
+    counts. A required material needs ``replacement``, the applicant's own file (422
+    otherwise: send the file, or withdraw the application)."""
+    p = principal_of(request)
+    desk = desk_of(request)
+    args: dict[str, Any] = {"material": body.material}
+    if body.replacement is not None:
+        args["replacement"] = body.replacement
+    return await _run(
+        request,
+        node,
+        settings,
+        lambda: desk.applicant_step(p.user, p.sid, number, "revoke_consent", args),
     )
 
 

@@ -5,12 +5,19 @@ A webhook delivery is an HTTP POST of the alert as canonical JSON to a configure
 and ``X-Govchain-Delivery`` (the alert's id, so a receiver can drop a repeat). A connection
 error, a timeout or a 5xx answer is retried with a doubling pause; a 4xx answer is not (the
 receiver refused it and would refuse it again).
+
+``AlertDispatcher`` delivers off the request path: recording an alert only queues it, and one
+background thread posts the queued alerts in order, so a slow or unreachable receiver (up to
+``attempts`` tries with their pauses) never holds up the transaction that recorded the alert.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
+import logging
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +33,12 @@ SIGNATURE_HEADER = "X-Govchain-Signature"
 """Header carrying ``sha256=<hex HMAC of the body>``."""
 DELIVERY_HEADER = "X-Govchain-Delivery"
 """Header carrying the alert's id."""
+KEPT_DELIVERIES = 1000
+"""Outcomes of the latest deliveries a dispatcher keeps (for status and tests)."""
+MAX_QUEUED_ALERTS = 10_000
+"""Alerts a dispatcher holds waiting; past this a new one is dropped and logged."""
+
+log = logging.getLogger("govchain.supervision.alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +159,86 @@ def post_notices(board: Any, alert: Mapping[str, Any], name: Mapping[str, str]) 
         )
         out.append(str(notice.id))
     return out
+
+
+class AlertDispatcher:
+    """Posts recorded alerts to a webhook from one background thread, in the order queued."""
+
+    def __init__(self, hook: Webhook, sleep: Callable[[float], None] = time.sleep) -> None:
+        if not hook.url.startswith(("http://", "https://")):
+            raise SchemaViolation("the webhook URL must be http:// or https://", field="url")
+        self.hook = hook
+        self._sleep = sleep
+        self._queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._done: collections.deque[Delivery] = collections.deque(maxlen=KEPT_DELIVERIES)
+        self._cond = threading.Condition()
+        self._busy = False
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._run, name="govchain-alert-webhook", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, alert: Mapping[str, Any]) -> bool:
+        """Queue ``alert`` for delivery (never blocks); ``False`` if the queue is full or the
+        dispatcher is stopping, and the alert is not queued."""
+        with self._cond:
+            if self._stopping or len(self._queue) >= MAX_QUEUED_ALERTS:
+                log.warning("alert %s not queued for the webhook", alert_id(alert))
+                return False
+            self._queue.append(dict(alert))
+            self._cond.notify_all()
+            return True
+
+    def deliveries(self) -> list[Delivery]:
+        """Return the outcomes of the latest deliveries, oldest first."""
+        with self._cond:
+            return list(self._done)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued alert has been tried; ``False`` on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop taking alerts, let the thread try what is queued for up to ``timeout``
+        seconds, then stop it (what is left is logged as undelivered)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        with self._cond:
+            for alert in self._queue:
+                log.warning("alert %s not delivered: the node stopped", alert_id(alert))
+            self._queue.clear()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                alert = self._queue.popleft()
+                self._busy = True
+            try:
+                done = post_webhook(self.hook, alert, self._sleep)
+            except Exception as exc:  # a bad alert must not end the thread for the others
+                done = Delivery(alert_id(alert), False, 0, 0, str(exc))
+            if not done.delivered:
+                log.warning(
+                    "alert %s not delivered to the webhook after %d tries: %s",
+                    done.alert,
+                    done.attempts,
+                    done.error,
+                )
+            with self._cond:
+                self._done.append(done)
+                self._busy = False
+                self._cond.notify_all()

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from govchain.analytics.follow import Follower, follower_for
+from govchain.apps.supervision.alerts import AlertDispatcher, Webhook
 from govchain.apps.supervision.contract import (
     MAX_ROWS,
     RISK_CLASSES,
@@ -119,8 +120,11 @@ class SupervisionDesk:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         model: RiskModel | None = None,
         indicators: Sequence[Indicator] | None = None,
+        dispatcher: AlertDispatcher | None = None,
     ) -> None:
         self.node = node
+        self.dispatcher = dispatcher
+        """Posts recorded alerts to the configured webhook (``None``: no webhook)."""
         self.casedesk = casedesk
         self.follower = follower or follower_for(node)
         self.timeout_s = timeout_s
@@ -490,7 +494,8 @@ class SupervisionDesk:
 
     def record_alerts(self, dept: str, actor: str, period: str = "") -> list[dict[str, Any]]:
         """Record on-chain every signal of ``period`` not recorded yet; return the alerts
-        recorded now (each with its transaction)."""
+        recorded now (each with its transaction). With a webhook, each is queued for it once
+        committed: delivered off this call's path, by the dispatcher's thread."""
         fresh = [
             s
             for s in self.signals(period)
@@ -501,18 +506,34 @@ class SupervisionDesk:
             for s in fresh
         ]
         done = self._commit_all(txs) if txs else []
-        return [
+        recorded = [
             {**s.to_alert(), "tx_id": d["tx_id"], "height": d["height"]}
             for s, d in zip(fresh, done, strict=True)
         ]
+        if self.dispatcher is not None:
+            for alert in recorded:
+                self.dispatcher.submit(alert)
+        return recorded
 
 
 _DESK_LOCK = threading.Lock()
 
 
+def dispatcher_for(settings: Any) -> AlertDispatcher | None:
+    """Return a webhook dispatcher for the API settings' ``alert_webhook_url`` and
+    ``alert_webhook_secret`` (``None`` when no webhook is configured)."""
+    url = str(getattr(settings, "alert_webhook_url", "") or "")
+    if not url:
+        return None
+    secret = str(getattr(settings, "alert_webhook_secret", ""))
+    return AlertDispatcher(Webhook(url, secret.encode()))
+
+
 def desk_for(app_state: Any) -> SupervisionDesk:
     """Return the supervision desk of an API application's state (``node``, ``casedesk``
-    and the analytics follower; made on first use and kept there as ``supervision``)."""
+    and the analytics follower; made on first use and kept there as ``supervision``). With
+    a webhook in the settings, the desk's dispatcher posts the alerts it records and stops
+    before the node closes."""
     desk: SupervisionDesk | None = getattr(app_state, "supervision", None)
     if desk is None:
         with _DESK_LOCK:
@@ -523,8 +544,15 @@ def desk_for(app_state: Any) -> SupervisionDesk:
                 index_for(app_state)
                 settings = getattr(app_state, "settings", None)
                 timeout = getattr(settings, "wait_timeout_s", DEFAULT_TIMEOUT_S)
+                dispatcher = dispatcher_for(settings)
+                if dispatcher is not None:
+                    app_state.node.before_close.append(dispatcher.close)
                 desk = SupervisionDesk(
-                    app_state.node, app_state.casedesk, app_state.analytics, float(timeout)
+                    app_state.node,
+                    app_state.casedesk,
+                    app_state.analytics,
+                    float(timeout),
+                    dispatcher=dispatcher,
                 )
                 app_state.supervision = desk
     return desk

@@ -68,6 +68,7 @@ EVENTS = {
     "closed": N_("Case closed"),
     "expired": N_("Closed: the information asked for did not come in time"),
     "withdrawn": N_("Application withdrawn"),
+    "consent_revoked": N_("Consent revoked"),
 }
 """What each timeline entry means, in words."""
 DONE = {

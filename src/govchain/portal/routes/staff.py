@@ -88,6 +88,7 @@ EVENTS = frozenset(
         N_("notice_ended"),
         N_("commitment_kept"),
         N_("commitment_broken"),
+        N_("consent_revoked"),
         # marked in ``portal.messages``, as case statuses and outcomes
         *("submitted", "accepted", "supplement_requested", "approved", "rejected"),
         *("closed", "expired", "withdrawn"),
@@ -97,6 +98,7 @@ EVENTS = frozenset(
 OUTPUTS = {
     "enterprise.register": N_("Enterprise registered"),
     "licence.issue": N_("Licence issued"),
+    "certificate.issue": N_("Certificate issued"),
     "enterprise.deregister": N_("Enterprise deregistered"),
 }
 """What an approval issued, by kind."""

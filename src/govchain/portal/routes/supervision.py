@@ -1,7 +1,8 @@
 """Supervision (监管) in the staff workbench: indicators and recorded alerts with the series
 behind them, the risk list with each score's explanation, and the random inspection plans with
 their draws, recomputation and published results. Every page is server-rendered and works
-without JavaScript; charts are inline SVG drawn here from integers.
+without JavaScript; charts are drawn by ``partials/chart.html`` (ECharts), each with its
+figures in a table.
 
 The pages call the same service functions as the API (``desk_for(request.app.state)``, the
 ``SupervisionDesk`` of ``/v1/apps/supervision``) and never reach the ledger another way.
@@ -25,8 +26,6 @@ router = APIRouter(include_in_schema=False)
 
 PAGE = 50
 """Scores one page of the risk list shows."""
-CHART_W, CHART_H = 600, 160
-"""Size of a bar chart, in SVG units."""
 
 
 def reader(request: Request) -> PortalSession:
@@ -37,21 +36,15 @@ def reader(request: Request) -> PortalSession:
     return session
 
 
-def bars(points: Sequence[tuple[str, int]]) -> list[dict[str, Any]]:
-    """The bars of a chart of ``points`` (month, value): position and height in integers."""
-    top = max((v for _, v in points), default=0) or 1
-    width = CHART_W // max(1, len(points))
-    return [
-        {
-            "label": p,
-            "value": v,
-            "x": i * width,
-            "w": max(1, width - 2),
-            "h": v * (CHART_H - 20) // top,
-            "y": CHART_H - 20 - v * (CHART_H - 20) // top,
-        }
-        for i, (p, v) in enumerate(points)
-    ]
+def series(subject: str, points: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """Chart data of an indicator subject's monthly series: tax (``industry-…``, reported in
+    fen) in whole yuan, insured staff (``division-…``) as counted."""
+    in_yuan = subject.startswith("industry-")
+    return {
+        "labels": [p for p, _ in points],
+        "values": [v // 100 if in_yuan else v for _, v in points],
+        "unit": "yuan" if in_yuan else "people",
+    }
 
 
 @router.get("/staff/supervision")
@@ -65,20 +58,18 @@ def overview(request: Request, period: str = "") -> Response:
     except NotFound:
         signals, month, cells, total = [], "", [], None
     alerts = desk.alerts()
-    charts = {a["subject"]: bars(desk.trend(a["subject"])) for a in [*alerts, *signals]}
+    trends = {a["subject"]: series(a["subject"], desk.trend(a["subject"])) for a in alerts}
     return render(
         request,
         "supervision.html",
         session=session,
         signals=signals,
         alerts=alerts,
-        charts=charts,
+        trends=trends,
         month=month,
         cells=cells,
         total=total,
         plans=desk.plans(),
-        chart_w=CHART_W,
-        chart_h=CHART_H,
     )
 
 
