@@ -5,16 +5,20 @@ from __future__ import annotations
 import typer
 
 from govchain.cli import (
+    analytics,
     apps,
     audit,
     backup,
     cases,
     cluster,
     contracts,
+    credentials,
     enterprises,
+    funds,
     identity,
     network,
     notary,
+    policies,
     projects,
     queries,
     ratings,
@@ -22,6 +26,7 @@ from govchain.cli import (
     services,
     session,
     sharing,
+    supervision,
     transactions,
 )
 
@@ -56,7 +61,12 @@ app.command("logout")(session.logout)
 app.add_typer(services.app, name="service")
 app.add_typer(cases.app, name="case")
 app.add_typer(enterprises.app, name="enterprise")
+app.add_typer(credentials.app, name="credential")
 app.add_typer(projects.app, name="projects")
+app.add_typer(policies.app, name="policy")
+app.add_typer(supervision.app, name="supervision")
+app.add_typer(funds.app, name="funds")
+app.add_typer(analytics.app, name="analytics")
 app.add_typer(ratings.app, name="rating")
 
 if __name__ == "__main__":

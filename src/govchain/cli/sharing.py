@@ -442,7 +442,13 @@ def attestation(
 @app.command("receipts")
 @reports_errors
 def receipts(
-    subject: Annotated[str, typer.Argument(help="Citizen or enterprise id.")],
+    subject: Annotated[
+        str,
+        typer.Argument(
+            help="Citizen or enterprise id [default: mine: every id I am filed under, from my "
+            "token]."
+        ),
+    ] = "",
     token: Annotated[
         str,
         typer.Option(
@@ -454,12 +460,16 @@ def receipts(
     ] = "",
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Access receipts: who read a subject's data, when and why; attestations about them."""
+    """Access receipts: who read a subject's data, when and why; attestations about them.
+    Without SUBJECT: the token holder's own (also those filed under their on-chain id)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with NodeClient(url) as client:
-        path = f"/v1/sharing/subjects/{path_segment(subject)}/receipts"
+        if subject:
+            path = f"/v1/sharing/subjects/{path_segment(subject)}/receipts"
+        else:
+            path = "/v1/sharing/me/receipts"
         doc = client.request("GET", path, headers=headers).json()
-    table = new_table(title=f"reads of {subject}'s data")
+    table = new_table(title=f"reads of {subject}'s data" if subject else "reads of my data")
     for col in ("when", "department", "person", "case", "purpose", "resource", "fields"):
         table.add_column(col)
     for r in doc["reads"]:
