@@ -10,17 +10,22 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    analytics_bench,
     cases_bench,
     casework_bench,
     catalogue_bench,
     catchup_bench,
     contracts_bench,
     crash_bench,
+    credential_bench,
+    credential_issue_bench,
+    funds_bench,
     http_bench,
     identity_bench,
     ledger_bench,
     memory_bench,
     network_bench,
+    policy_bench,
     portal_bench,
     proofs_bench,
     recommend_bench,
@@ -28,6 +33,7 @@ from bench import (
     sharing_bench,
     sharing_http_bench,
     store_bench,
+    supervision_bench,
 )
 
 
@@ -53,6 +59,12 @@ def main(argv: list[str]) -> None:
         recommend_bench.main(["--quick"])
         review_bench.main(["--quick"])
         portal_bench.main(["--quick"])
+        credential_bench.main(["--seconds", "0.3"])
+        credential_issue_bench.main(["--count", "2000", "--chunk", "1000"])
+        analytics_bench.main(["--count", "20000", "--rows", "200000", "--repeat", "5"])
+        supervision_bench.main(["--enterprises", "500", "--targets", "20", "--repeat", "1"])
+        funds_bench.main(["--quick"])
+        policy_bench.main(["--quick"])
     else:
         ledger_bench.main([])
         http_bench.main([])
@@ -72,6 +84,12 @@ def main(argv: list[str]) -> None:
         recommend_bench.main([])
         review_bench.main([])
         portal_bench.main([])
+        credential_bench.main([])
+        credential_issue_bench.main([])
+        analytics_bench.main([])
+        supervision_bench.main([])
+        funds_bench.main([])
+        policy_bench.main([])
 
 
 if __name__ == "__main__":

@@ -127,13 +127,13 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--enterprises", type=int, default=100_000)
     parser.add_argument("--policies", type=int, default=1_000)
     parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     n, p = (5_000, 100) if args.quick else (args.enterprises, args.policies)
     limits = machine_limits()
     cols = synthetic_columns(n)

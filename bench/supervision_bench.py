@@ -113,13 +113,13 @@ def run(enterprises: int, targets: int, repeat: int) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its figures beside the machine's limits."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--enterprises", type=int, default=10_000)
     parser.add_argument("--targets", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     limits = machine_limits()
     found = run(args.enterprises, args.targets, args.repeat)
     # What the draw must do at least: hash every member once to order them.

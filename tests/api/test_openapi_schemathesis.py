@@ -67,6 +67,9 @@ SEMANTIC_REFUSALS: dict[str, str] = {
     "GET /v1/apps/projects/entries": "filters name a registry status or department code",
     "POST /v1/apps/projects/entries": "an entry's fields are checked field by field",
     "POST /v1/apps/projects/imports": "the file's rows are checked field by field",
+    "POST /v1/apps/policies/policies": "the rule language's lint (attributes, tiers, bounds)",
+    "POST /v1/apps/policies/test": "the rule language's lint (attributes, tiers, bounds)",
+    "POST /v1/apps/policies/facts": "an attribute's own type and range, and who holds it",
 }
 
 POSITIVE_EXPECTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]

@@ -11,17 +11,26 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from test_issuance_kit import Kit, open_kit
 
 from govchain.credentials import holder
-from govchain.credentials.issuance import Draft, certificate_draft, secure
-from govchain.credentials.keyhistory import as_key_history, history_from_json, history_to_json
+from govchain.credentials.issuance import (
+    CERTIFICATES,
+    Certificate,
+    Draft,
+    certificate_draft,
+    registry_certificate_draft,
+    secure,
+)
+from govchain.credentials.keyhistory import history_from_json, history_to_json
 from govchain.credentials.multibase import b58decode, b58encode
 from govchain.credentials.proofs import credential_digest, sign_credential, verify_proof
 from govchain.credentials.service import DeptSigner, Issued
 from govchain.crypto import get_suite
+from govchain.errors import Conflict, SchemaViolation
 from govchain.ledger.transactions import build_transaction
 
 
@@ -168,7 +177,7 @@ def test_a_key_revoked_before_issuance_fails_and_one_revoked_after_does_not(kit:
     (revoked,) = [r for r in history.keys("market") if r.member == "market/sharing"]
     assert revoked.revoked_height is not None
     # The lists were published before the revocation (the node can no longer sign new ones).
-    key_history = as_key_history(history_from_json(history_to_json(history)))
+    key_history = history_from_json(history_to_json(history))
 
     # Issued before the revocation, proved by its receipt: still valid.
     kept = _offline(kit, early.credential, evidence=early_evidence, key_history=key_history)
@@ -227,3 +236,82 @@ def test_secure_gives_the_proof_and_hash_of_the_library_signer(suite: str) -> No
             unsigned, signer, did + "#key-1", got.credential["proof"]["created"], suite
         )
         assert got.credential == expected
+
+
+MARRIAGE = {
+    "number": "MC3301002026000001",
+    "type": "marriage_certificate",
+    "name": {"zh": "结婚证", "en": "Marriage certificate"},
+    "holder": "citizen/00000000000000aa",
+    "valid_from_ms": 1_764_576_000_000,
+    "valid_until_ms": 0,  # a marriage certificate has no end
+    "issuer": "civil_affairs",
+    "case": "RZ-0004-0001",
+    "commitment": False,
+    "status": "active",
+    "revoked": None,
+    "status_index": 7,
+}
+
+
+def _marriage_draft(record: dict[str, Any], issuer: str = "civil_affairs") -> Any:
+    return registry_certificate_draft(
+        record,
+        type_code="MCA-JHZ",
+        data={"case": record["case"], "facts": []},
+        network="6a9148890b42f837",
+        issuer_did=f"did:govchain:6a9148890b42f837:{issuer}",
+        authority="民政局",
+        holder_name="王强",
+        holder_id_number="11010519491231002X",
+    )
+
+
+def test_a_registry_certificate_without_an_end_has_no_valid_until() -> None:
+    draft = _marriage_draft(MARRIAGE)
+    assert (draft.kind, draft.holder, draft.index) == (
+        "marriage_certificate",
+        MARRIAGE["holder"],
+        7,
+    )
+    subject = draft.credential["credentialSubject"]
+    assert "validUntil" not in draft.credential and "licenceValidUntil" not in subject
+    assert (subject["licenceNumber"], subject["holderIdentifierType"]) == (
+        "MC3301002026000001",
+        "RIN",
+    )
+    assert draft.credential["validFrom"] == "2025-12-01T08:00:00Z"
+
+
+def test_a_registry_certificate_must_be_active_and_its_issuers() -> None:
+    with pytest.raises(Conflict):
+        _marriage_draft({**MARRIAGE, "status": "revoked"})
+    with pytest.raises(SchemaViolation):
+        _marriage_draft(MARRIAGE, issuer="hrss")
+
+
+def test_a_department_certificate_of_zero_days_has_no_end_and_case_kinds_are_refused() -> None:
+    common: dict[str, Any] = {
+        "network": "6a9148890b42f837",
+        "authority": "人力资源和社会保障局",
+        "holder": "citizen/00000000000000aa",
+        "holder_name": "王强",
+        "holder_id_number": "11010519491231002X",
+        "serial": "1",
+        "facts": {},
+        "now_ms": 1_764_576_000_000,
+    }
+    zero = Certificate("residence_record", "hrss", "居住及就业登记证明", "RES-EMP", 0)
+    with patch.dict(CERTIFICATES, {"residence_record": zero}):
+        draft = certificate_draft(
+            "residence_record", issuer_did="did:govchain:6a9148890b42f837:hrss", **common
+        )
+    assert "validUntil" not in draft.credential
+    assert "licenceValidUntil" not in draft.credential["credentialSubject"]
+    # A certificate a case decides exists only through its case: never straight from the table.
+    with pytest.raises(SchemaViolation):
+        certificate_draft(
+            "marriage_certificate",
+            issuer_did="did:govchain:6a9148890b42f837:civil_affairs",
+            **common,
+        )

@@ -108,3 +108,48 @@ def test_canonical_form_is_a_fixed_point(value: object) -> None:
     once = canonicalize(value)
     # Every JSON number is an IEEE double in JCS; read them back as floats.
     assert canonicalize(json.loads(once, parse_int=float)) == once
+
+
+# Values where orjson's sorted output and JCS differ, or look as if they might: each must come
+# out as the rfc8785 package writes it.
+LOOKALIKES = [
+    {"a": 1.0, "b": [2.5, -0.0, 1e16, 5e-324]},
+    {"n": None, "s": "x:1.5", "t": ",2e+3", "u": "[null", "v": "-1.5"},
+    {"\ue000": 1, "\U0001f600": 2, "a": "\U0001f600"},
+    ["1.2.156.3005", "w3.org", "e-2", "1e-7", 7],
+    -7.25,
+    12,
+    "null",
+    [[[[[[1.5]]]]]],
+    {"deep": {"x": [1, {"y": 2.0}]}},
+]
+
+
+@pytest.mark.parametrize("value", LOOKALIKES)
+def test_float_and_astral_lookalikes_match_the_rfc8785_package(value: Any) -> None:
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+@given(
+    st.recursive(
+        st.floats(allow_nan=False, allow_infinity=False)
+        | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+        | st.text(alphabet=st.sampled_from(list(':,[-.e+0123456789null"\\\ue000\U0001f600')))
+        | st.none(),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=3), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_number_lookalikes_in_strings_match_the_rfc8785_package(value: Any) -> None:
+    # Strings built from the characters of number and null tokens and astral characters:
+    # the fast path must never mistake a string for a token nor miss a real one.
+    assert canonicalize(value) == rfc8785.dumps(value)
+
+
+def test_tuples_and_nested_subclasses_are_refused_or_written_alike() -> None:
+    assert canonicalize(("a", 1)) == rfc8785.dumps(["a", 1])
+    with pytest.raises(MalformedEncoding):
+        canonicalize({"when": object()})

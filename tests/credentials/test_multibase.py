@@ -51,3 +51,20 @@ def test_sm2_multikey_round_trip_and_point_check() -> None:
 def test_refuses_malformed_multibase(bad: str) -> None:
     with pytest.raises(SchemaViolation):
         mb.decode(bad)
+
+
+def _reference_b58encode(data: bytes) -> str:
+    # The textbook definition (one division by 58 per digit), as draft-msporny-base58 gives it.
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    n = int.from_bytes(data, "big")
+    out = ""
+    while n:
+        n, rem = divmod(n, 58)
+        out = alphabet[rem] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+@given(st.binary(max_size=140))
+def test_base58_matches_the_textbook_algorithm(data: bytes) -> None:
+    assert mb.b58encode(data) == _reference_b58encode(data)
+    assert mb.b58encode(b"\0\0" + data) == _reference_b58encode(b"\0\0" + data)

@@ -8,10 +8,12 @@ from govchain.api import docs, guards, problems, telemetry
 from govchain.api.auth import PUBLIC, SIGNED, USER, requires, staff
 from govchain.api.commits import CommitWatch
 from govchain.api.routes import (
+    analytics,
     apps,
     blocks,
     casework,
     contracts,
+    credentials,
     enterprises,
     health,
     log,
@@ -81,6 +83,7 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
     app.state.casework = start_casework(node, app.state.sharing, settings.network_dir)
     app.state.registry_feed = start_registry_feed(node, app.state.sharing)
     app.state.casedesk = open_casedesk(node, settings.network_dir)
+    app.state.credential_feed = credentials.start_feed(app)
     problems.install(app)
     guards.install(app)  # after problems: access first, then the media type, then the rest
     docs.install(app)
@@ -89,11 +92,12 @@ def create_app(node: Node, settings: ApiSettings, identity: Identity | None = No
         app.include_router(sharing_router)
     for module in (
         transactions, blocks, state, log, health, identity_routes, members, oidc,
-        services, casework, ratings, enterprises,
+        services, casework, ratings, enterprises, credentials,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(contracts.router)
     app.include_router(apps.router)
+    app.include_router(analytics.router)
     app.include_router(metrics.router)
     mount_apps(app)
     telemetry.install(app)  # last: its middleware times everything the others do

@@ -27,7 +27,7 @@ from govchain.cli.session import (
 )
 from govchain.credentials import CredentialCheckFailed, qr
 from govchain.credentials.holder import read_credential_file, verify_offline
-from govchain.credentials.keyhistory import as_key_history, history_from_json
+from govchain.credentials.keyhistory import history_from_json
 from govchain.credentials.verify import CheckResult, VerificationReport
 from govchain.node.network import NetworkDir
 
@@ -163,14 +163,38 @@ def issue(
     """Staff: issue the credentials of an enterprise's licences (each once)."""
     with user_client(network, url, login) as client:
         issued = client.post(f"/v1/credentials/licences/{path_segment(uscc)}", b"")
+    _print_issued(issued, as_json)
+
+
+@app.command("certificates")
+@reports_problems
+def issue_certificates(
+    resident_id: Annotated[
+        str, typer.Argument(help="The citizen's resident identity number (公民身份号码).")
+    ],
+    login: LoginOpt = None,
+    as_json: JsonOpt = False,
+    network: NetworkOpt = DEFAULT_NETWORK,
+    url: UrlOpt = DEFAULT_URL,
+) -> None:
+    """Staff: issue the credentials of a citizen's certificates that cases decided (each
+    once; the name and identity number on them come from the node's identity directory)."""
+    with user_client(network, url, login) as client:
+        issued = client.post(f"/v1/credentials/certificates/{path_segment(resident_id)}", b"")
+    _print_issued(issued, as_json)
+
+
+def _print_issued(issued: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print_json(issued)
         return
-    table = new_table("hash", "kind", "issuer", "index", "height")
+    table = new_table("hash", "kind", "number", "index", "height")
     for c in issued:
+        subject = c.get("credential", {}).get("credentialSubject", {})
         table.add_row(
             *map(
-                escape, (c["hash"][:16], c.get("kind", c.get("type", "")), str(c.get("issuer", "")))
+                escape,
+                (c["hash"][:16], str(c.get("kind", "")), str(subject.get("licenceNumber", ""))),
             ),
             str(c["index"]),
             str(c["height"]),
@@ -243,7 +267,7 @@ def verify(
             raise typer.Exit(1)
         return
     net = NetworkDir(network)
-    history = as_key_history(history_from_json(_read_json(keys))) if keys is not None else None
+    history = history_from_json(_read_json(keys)) if keys is not None else None
     report = verify_offline(
         credential,
         genesis=net.genesis(),

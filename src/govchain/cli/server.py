@@ -182,9 +182,12 @@ def serve(
     from govchain.api.app import create_app
 
     configure_logging(log_format)
+    if app is None:  # a department's node of a network (``node run``)
+        app = create_app(node, settings)
+        start_followers(app.state)
     server = uvicorn.Server(
         uvicorn.Config(
-            app if app is not None else create_app(node, settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -263,6 +266,7 @@ def run_node(
             except BaseException:
                 node.close()
                 raise
+        start_followers(app.state)
         if not settings.is_loopback:
             err_console.print(
                 f"[yellow]warning: listening on {escape(host)}: ledger reads are public and "
@@ -276,6 +280,18 @@ def run_node(
             "/.well-known/openid-configuration"
         )
         serve(node, settings, sock, access_log=access_log, app=app, log_format=log_format)
+
+
+def start_followers(app_state: Any) -> None:
+    """Start what follows the ledger as blocks commit, before the first request: the analytics
+    index and each service's own followers (``App.on_serve``)."""
+    from govchain.analytics.follow import index_for
+    from govchain.sdk import discover_apps
+
+    index_for(app_state)
+    for found in discover_apps():
+        if found.on_serve is not None:
+            found.on_serve(app_state)
 
 
 @reports_errors

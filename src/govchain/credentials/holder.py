@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from govchain.credentials import CHECKS, CredentialCheckFailed, sdjwt, statuslist
+from govchain.credentials import CHECKS, QR_CHECK, CredentialCheckFailed, qr, sdjwt, statuslist
 from govchain.credentials import contract as cc
 from govchain.credentials import ledger_status as ls
 from govchain.credentials.dids import (
@@ -33,7 +33,6 @@ from govchain.credentials.dids import (
     history_from_genesis,
     parse_did,
 )
-from govchain.credentials.keyhistory import as_key_history
 from govchain.credentials.multibase import b64url_decode
 from govchain.credentials.proofs import credential_digest
 from govchain.credentials.sdjwt import issue_sd_jwt
@@ -179,7 +178,7 @@ def verify_offline(
 
     A defect of the evidence or of a list file fails the check it belongs to (``key``,
     ``status_issuer``) with the reason, like any other check."""
-    history = key_history or as_key_history(history_from_genesis(genesis))
+    history = key_history or history_from_genesis(genesis)
     proved: IssuanceEvidence | None = None
     mismatch: CredentialCheckFailed | None = None
     lists: dict[str, Any] = {}
@@ -305,12 +304,42 @@ def verify_online(svc: CredentialService, credential: dict[str, Any] | str) -> d
         record = None
     report = verify_credential(
         credential,
-        resolver=HistoryResolver(as_key_history(svc.key_history())),
+        resolver=HistoryResolver(svc.key_history()),
         status_lists=status_lists_for(svc, credential),
         evidence=evidence,
         now=datetime.fromtimestamp(svc.now_ms() / 1000, UTC),
     )
     return {**report.to_json(), "notarised": record}
+
+
+def verify_online_qr(svc: CredentialService, payload: str) -> dict[str, Any]:
+    """Verify the credential a QR payload carries, online (``verify_online``), with the
+    ``qr_hash`` check in front. A reference payload is answered from this node's copy of the
+    credential it names (its SHA-256 is the notarised hash on ``intl`` networks); the copy
+    must match the reference."""
+    try:
+        content = qr.decode_payload(payload)
+        credential: dict[str, Any] | str
+        if content.reference is not None:
+            try:
+                credential = svc.document(content.reference.sha256)
+            except (GovchainError, ValueError):
+                raise CredentialCheckFailed(
+                    "format", "the credential this QR code refers to is not held here"
+                ) from None
+            qr.check_reference(content.reference, credential)
+        elif content.sd_jwt is not None:
+            credential = content.sd_jwt
+        else:
+            assert content.credential is not None
+            credential = content.credential
+    except CredentialCheckFailed as exc:
+        rest = [{"name": n, "passed": None, "reason": "not run"} for n in CHECKS]
+        failed = {"name": exc.check, "passed": False, "reason": exc.reason}
+        return {"ok": False, "failed": exc.check, "checks": [failed, *rest], "notarised": None}
+    found = verify_online(svc, credential)
+    head = {"name": QR_CHECK, "passed": True, "reason": "QR payload matches its digest"}
+    return {**found, "checks": [head, *found["checks"]]}
 
 
 def parse_list_id(list_id: str, network: str) -> tuple[str, str, int] | None:

@@ -37,15 +37,15 @@ from govchain.credentials.proofs import (
     CRYPTOSUITES,
     PROOF_TYPE,
     CredentialSigner,
-    credential_digest,
     network_suite,
-    sign_credential,
 )
 from govchain.crypto import get_suite
-from govchain.errors import SchemaViolation
+from govchain.errors import Conflict, SchemaViolation
 
 CHINA_TIME = timezone(timedelta(hours=8))
 """Dates printed on licences are dates in China (UTC+8)."""
+DAY_MS = 86_400_000
+"""Milliseconds in a day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class Certificate:
     type_code: str
     """证照类型代码 (our catalogue's code)."""
     validity_days: int
-    """Days it stays valid (a certificate answers a question at a date)."""
+    """Days it stays valid (a certificate answers a question at a date; 0: no end)."""
 
 
 CERTIFICATES: dict[str, Certificate] = {
@@ -115,7 +115,10 @@ CERTIFICATES: dict[str, Certificate] = {
     )
 }
 """Citizen certificates used by certification matters (housing, points-based household
-registration, school enrolment), by kind."""
+registration, school enrolment), by kind. A department issues these straight from the facts it
+holds; a certificate that a case decides (a marriage certificate, a school place) is never one
+of them: it exists only through its case, in the certificate registry, and its credential is
+drafted from the registry record (``registry_certificate_draft``)."""
 
 
 def iso_datetime(ms: int) -> str:
@@ -201,7 +204,8 @@ def certificate_draft(
         )
     if parse_did(issuer_did)[1] != cert.dept:
         raise SchemaViolation(f"{cert.name} is issued by {cert.dept}", field="kind")
-    until_ms = now_ms + cert.validity_days * 86_400_000
+    # 0 days: a certificate without an end (no licenceValidUntil, no validUntil).
+    until_ms = now_ms + cert.validity_days * DAY_MS if cert.validity_days else 0
     metadata = LicenceMetadata(
         licence_identifier=f"{network}-{cert.type_code}-{serial}",
         licence_name=cert.name,
@@ -214,17 +218,77 @@ def certificate_draft(
         issuing_authority_code=issuer_did,
         issue_date=china_date(now_ms),
         valid_from=china_date(now_ms),
-        valid_until=china_date(until_ms),
+        valid_until=china_date(until_ms) if until_ms else None,
     )
     credential = licence_credential(
         credential_id=f"urn:govchain:{network}:certificate:{cert.type_code}-{serial}",
         issuer=issuer_did,
         metadata=metadata,
         valid_from=iso_datetime(now_ms),
-        valid_until=iso_datetime(until_ms),
+        valid_until=iso_datetime(until_ms) if until_ms else None,
     )
     credential["credentialSubject"]["licenceData"] = dict(facts)
     return Draft(kind, holder, credential)
+
+
+def registry_certificate_draft(
+    record: Mapping[str, Any],
+    *,
+    type_code: str,
+    data: Mapping[str, Any],
+    network: str,
+    issuer_did: str,
+    authority: str,
+    holder_name: str,
+    holder_id_number: str,
+) -> Draft:
+    """Return the draft credential of an active certificate of the certificate registry
+    (``registry.issue_certificate``: issued by a case's decision, with its status index).
+
+    ``type_code`` is its e-licence type code, ``data`` what it rests on (``licenceData``: the
+    case and each fact with its attestation), ``authority`` the issuing department's name;
+    the holder's name and resident identity number come from the identity directory (the
+    registry knows the holder by on-chain id only). Validity is the record's: from its issue
+    to ``valid_until_ms``, and no end when that is 0 (a marriage certificate).
+    """
+    if record.get("status") != "active" or record.get("status_index") is None:
+        raise Conflict(
+            f"certificate {record.get('number')} is {record.get('status')}: only an active "
+            "certificate with a status index gets a credential",
+            certificate=record.get("number"),
+        )
+    if parse_did(issuer_did)[1] != record.get("issuer"):
+        raise SchemaViolation(
+            f"certificate {record.get('number')} is issued by {record.get('issuer')}",
+            field="issuer",
+        )
+    number = str(record["number"])
+    since, until = int(record["valid_from_ms"]), int(record["valid_until_ms"])
+    metadata = LicenceMetadata(
+        licence_identifier=f"{network}-{number}",
+        licence_name=str(record["name"]["zh"]),
+        licence_number=number,
+        licence_type_code=type_code,
+        holder=holder_name,
+        holder_identifier=holder_id_number,
+        holder_identifier_type="RIN",
+        issuing_authority=authority,
+        issuing_authority_code=issuer_did,
+        issue_date=china_date(since),
+        valid_from=china_date(since),
+        valid_until=china_date(until) if until else None,
+    )
+    credential = licence_credential(
+        credential_id=f"urn:govchain:{network}:certificate:{number}",
+        issuer=issuer_did,
+        metadata=metadata,
+        valid_from=iso_datetime(since),
+        valid_until=iso_datetime(until) if until else None,
+    )
+    credential["credentialSubject"]["licenceData"] = dict(data)
+    return Draft(
+        str(record["type"]), str(record["holder"]), credential, int(record["status_index"])
+    )
 
 
 def secure(
@@ -239,15 +303,10 @@ def secure(
     issuer = statuslist.issuer_of(draft.credential)
     unsigned = {**draft.credential, "credentialStatus": status_entries(issuer, index)}
     created = iso_datetime(created_ms)
-    if not all(type(k) is str and k.isascii() for k in unsigned):
-        signed = sign_credential(unsigned, signer, verification_method, created, signer.suite)
-        return Secured(draft, index, signed, credential_digest(signed, signer.suite).hex())
-    # The same proof as ``proofs.sign_credential`` (a test holds them equal), with each
-    # top-level member canonicalised once: the document's JCS bytes for the proof and the
-    # secured credential's JCS bytes for the notarised hash are joined from the same pieces
-    # (JCS sorts members by name; these names are ASCII, so code-point order is UTF-16 order).
+    # The same proof as ``proofs.sign_credential`` (a test holds them equal), written out so
+    # that the suite is looked up once and each canonical form is made once: the proof
+    # configuration, the document signed, and the secured credential whose hash is notarised.
     suite = get_suite(network_suite(signer.suite))
-    pieces = {k: canonicalize(k) + b":" + canonicalize(v) for k, v in unsigned.items()}
     proof: dict[str, Any] = {
         "type": PROOF_TYPE,
         "cryptosuite": CRYPTOSUITES[signer.suite],
@@ -257,13 +316,10 @@ def secure(
     }
     if "@context" in unsigned:
         proof["@context"] = unsigned["@context"]
-    document = b"{" + b",".join(pieces[k] for k in sorted(pieces)) + b"}"
-    signature = signer.sign(suite.hash(canonicalize(proof)) + suite.hash(document))
+    signature = signer.sign(suite.hash(canonicalize(proof)) + suite.hash(canonicalize(unsigned)))
     proof["proofValue"] = multibase.encode(signature)
-    pieces["proof"] = b'"proof":' + canonicalize(proof)
-    secured = b"{" + b",".join(pieces[k] for k in sorted(pieces)) + b"}"
     signed = {**unsigned, "proof": proof}
-    return Secured(draft, index, signed, suite.hash(secured).hex())
+    return Secured(draft, index, signed, suite.hash(canonicalize(signed)).hex())
 
 
 def status_list_draft(

@@ -15,10 +15,9 @@ needs keys added after genesis; with genesis alone, genesis keys resolve.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from govchain.credentials.dids import (
-    KeyHistory,
     KeyRecord,
     MemberKeyChange,
     StaticKeyHistory,
@@ -74,13 +73,6 @@ def member_key_changes(state: MemberHistory, genesis: Genesis) -> list[MemberKey
 def ledger_key_history(state: MemberHistory, genesis: Genesis) -> StaticKeyHistory:
     """Return the key history of every department as the ledger shows it now."""
     return history_from_genesis(genesis, member_key_changes(state, genesis))
-
-
-def as_key_history(history: StaticKeyHistory) -> KeyHistory:
-    """Return ``history`` typed as the ``dids.KeyHistory`` protocol. (The protocol declares
-    ``network_id`` as a plain attribute, which a frozen record only offers read-only; at run
-    time the record is exactly what the protocol asks for.)"""
-    return cast(KeyHistory, history)
 
 
 def current_key(history: StaticKeyHistory, member: str) -> KeyRecord:

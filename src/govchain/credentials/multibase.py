@@ -38,15 +38,31 @@ _SM2_A = _SM2_P - 3
 _SM2_B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
 
 
+_PAIRS = tuple(a + b for a in _B58 for b in _B58)
+"""Two base58 digits for each value below 58**2."""
+_CHUNK = 58**10
+"""Ten base58 digits: the remainders fit a machine word, so their digits are cheap."""
+
+
 def b58encode(data: bytes) -> str:
     """Return the base58btc (Bitcoin alphabet) text of ``data``; leading zero bytes become '1'."""
     zeros = len(data) - len(data.lstrip(b"\0"))
     n = int.from_bytes(data, "big")
-    out = []
+    # One big-number division per ten digits instead of per digit (a proof value has 88),
+    # then two digits per small division: the same digits, about five times faster.
+    chunks = []
     while n:
-        n, rem = divmod(n, 58)
-        out.append(_B58[rem])
-    return "1" * zeros + "".join(reversed(out))
+        n, rem = divmod(n, _CHUNK)
+        chunks.append(rem)
+    pairs = _PAIRS
+    out = []
+    for rem in reversed(chunks):
+        r4, d9 = divmod(rem, 3364)
+        r3, d7 = divmod(r4, 3364)
+        r2, d5 = divmod(r3, 3364)
+        d1, d3 = divmod(r2, 3364)
+        out.append(pairs[d1] + pairs[d3] + pairs[d5] + pairs[d7] + pairs[d9])
+    return "1" * zeros + "".join(out).lstrip("1")
 
 
 def b58decode(text: str) -> bytes:

@@ -26,11 +26,13 @@ import orjson
 
 from govchain.credentials import contract as cc
 from govchain.credentials import ledger_status as ls
+from govchain.credentials import statuslist
 from govchain.credentials.dids import (
     StaticKeyHistory,
     department_did,
     method_id,
     network_id,
+    parse_did,
 )
 from govchain.credentials.holder import BATCH_FORMAT, credential_hash
 from govchain.credentials.issuance import Draft, Secured, licence_draft, secure, status_list_draft
@@ -38,7 +40,7 @@ from govchain.credentials.jcs import canonicalize
 from govchain.credentials.keyhistory import current_key, ledger_key_history
 from govchain.credentials.proofs import CredentialSigner, sign_credential
 from govchain.crypto.suite import CryptoSuite, KeyPair
-from govchain.errors import IntegrityError, NotFound
+from govchain.errors import IntegrityError, NotFound, SchemaViolation
 from govchain.ledger.encoding import canonical_unchecked
 from govchain.ledger.genesis import Genesis
 from govchain.ledger.state import VersionedValue
@@ -143,6 +145,9 @@ class CredentialService:
         self._history: tuple[int, StaticKeyHistory] | None = None
         self._history_lock = threading.Lock()
         self._publish_lock = threading.Lock()
+        # Held while a registry record's credential is looked for and issued, so the automatic
+        # feed and a staff member's request never issue the same record twice.
+        self._registry_lock = threading.Lock()
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -327,34 +332,56 @@ class CredentialService:
         return out
 
     def issue_licences(
-        self, licences: Sequence[Mapping[str, Any]], *, actor: str
+        self, licences: Sequence[Mapping[str, Any]], *, actor: str | None = None
     ) -> list[Issued | dict[str, Any]]:
-        """Issue the credential of each active licence record that has none yet; return the
-        new ``Issued`` or, for a licence already issued, its on-chain record."""
-        done: list[Issued | dict[str, Any]] = []
-        by_dept: dict[str, list[Draft]] = {}
+        """Issue the credential of each active licence record of a served department that has
+        none yet; return the new ``Issued`` or, for a licence already issued, its on-chain
+        record (``actor``: who asked; the department's service member by default)."""
         names = {d.id: d.name for d in self.genesis.departments}
-        for lic in licences:
-            if lic.get("status_index") is None or lic.get("status") != "active":
-                continue
-            existing = self._issued_at(str(lic["holder"]), str(lic["issuer"]), lic["status_index"])
-            if existing is not None:
-                done.append(existing)
-                continue
-            dept = str(lic["issuer"])
-            by_dept.setdefault(dept, []).append(
-                licence_draft(
-                    lic,
-                    network=self.network,
-                    issuer_did=self.did(dept),
-                    authority=names.get(dept, dept),
-                )
+        served = set(self._signer.credentials)
+        drafts = [
+            licence_draft(
+                lic,
+                network=self.network,
+                issuer_did=self.did(str(lic["issuer"])),
+                authority=names.get(str(lic["issuer"]), str(lic["issuer"])),
             )
-        for dept, drafts in sorted(by_dept.items()):
-            done.extend(self.issue(dept, drafts, actor=self._signer.local(dept).member))
+            for lic in licences
+            if lic.get("status_index") is not None
+            and lic.get("status") == "active"
+            and lic.get("issuer") in served
+        ]
+        return self.issue_registered(drafts, actor=actor)
+
+    def issue_registered(
+        self, drafts: Sequence[Draft], *, actor: str | None = None
+    ) -> list[Issued | dict[str, Any]]:
+        """Issue drafts of registry records (licences, certificates: each keeps its record's
+        status index), each once ever: a draft whose issuer already issued a credential at its
+        index for its holder gives that credential's on-chain record instead. Drafts are
+        grouped by issuer, one ``issue`` call each (batched into transactions by size)."""
+        done: list[Issued | dict[str, Any]] = []
+        with self._registry_lock:
+            by_dept: dict[str, dict[int, Draft]] = {}
+            for d in drafts:
+                if d.index is None:
+                    raise SchemaViolation(
+                        "a registry record's draft carries its status index", field="index"
+                    )
+                dept = parse_did(statuslist.issuer_of(d.credential))[1]
+                existing = self.issued_at(d.holder, dept, d.index)
+                if existing is not None:
+                    done.append(existing)
+                else:
+                    by_dept.setdefault(dept, {})[d.index] = d
+            for dept, found in sorted(by_dept.items()):
+                who = actor or self._signer.local(dept).member
+                done.extend(self.issue(dept, list(found.values()), actor=who))
         return done
 
-    def _issued_at(self, holder: str, issuer: str, index: int) -> dict[str, Any] | None:
+    def issued_at(self, holder: str, issuer: str, index: int) -> dict[str, Any] | None:
+        """Return the record of the credential ``issuer`` issued to ``holder`` at status index
+        ``index`` (``None`` if there is none)."""
         for record in self.held([holder]):
             if record["issuer"] == issuer and record["index"] == index:
                 return record

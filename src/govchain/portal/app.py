@@ -16,7 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from govchain.errors import GovchainError, OAuthError
 from govchain.node.ratingdesk import figure_book
 from govchain.portal.funnel import Funnel
-from govchain.portal.routes import apply, cases, home, login, me, projects, ratings, staff
+from govchain.portal.routes import apply, cases, funds, home, login, me, projects, ratings, staff
+from govchain.portal.routes import credentials as creds
+from govchain.portal.routes import decisions as dec
+from govchain.portal.routes import policies as pol
+from govchain.portal.routes import supervision as sv
 from govchain.portal.security import RateLimit
 from govchain.portal.sessions import SessionStore
 from govchain.portal.web import (
@@ -52,7 +56,8 @@ def mount_portal(app: FastAPI, *, secure_cookies: bool = True) -> None:
     )
     static = resources.files("govchain.portal").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    for module in (login, home, staff, ratings, projects, apply, cases, me):
+    for module in (login, home, staff, ratings, projects, funds, sv, dec, pol, apply, cases, me,
+                   creds):  # fmt: skip
         app.include_router(module.router)
     me.install(app)  # the click log, its recording middleware, the recommender's model
     book = figure_book(app.state, app.state.casedesk)

@@ -64,6 +64,10 @@ class App:
     """Demo data for ``govchain demo``: called as ``seed(node, app_state, network_dir)`` once
     the service is deployed (``app_state`` holds the identity, sharing and case desk
     services); it must be idempotent and return a line per thing it did."""
+    on_serve: Callable[[Any], None] | None = None
+    """Called with the API application's state when the node starts serving (``govchain up``,
+    ``demo``): start what follows the ledger without waiting for a first request (e.g.
+    re-matching policies when a fact changes)."""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

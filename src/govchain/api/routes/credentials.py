@@ -8,31 +8,37 @@ by its USCC and reached by the enterprise's own account and every person acting 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Request
+import orjson
+from fastapi import APIRouter, Body, FastAPI, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from govchain.api.auth import PUBLIC, USER, requires, staff
 from govchain.api.openapi import problem_responses
 from govchain.api.params import UsccPath
 from govchain.api.routes.casework import principal_of
+from govchain.apps.certification import certificate_credentials
 from govchain.credentials import CredentialCheckFailed, ebills
 from govchain.credentials import ledger_status as ls
 from govchain.credentials.dids import resolve
 from govchain.credentials.ebills import parse_items
+from govchain.credentials.feed import CertificateDrafter, CredentialFeed
 from govchain.credentials.holder import (
     credential_file,
     read_credential_file,
     sd_jwt_form,
     verify_online,
 )
-from govchain.credentials.issuance import CERTIFICATES, certificate_draft
-from govchain.credentials.keyhistory import as_key_history, history_to_json
+from govchain.credentials.issuance import CERTIFICATES, Draft, certificate_draft
+from govchain.credentials.keyhistory import history_to_json
 from govchain.credentials.sdjwt import present
 from govchain.credentials.service import CredentialService, Issued
-from govchain.errors import Forbidden, NotFound
+from govchain.errors import Forbidden, GovchainError, NotFound
 from govchain.identity.oidc import Principal
+from govchain.identity.users import User
+from govchain.procedures import layout
 
 router = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
@@ -46,18 +52,81 @@ _lock = threading.Lock()
 def service_of(request: Request) -> CredentialService:
     """Return the node's credential service (made on first use, over the node's ledger, its
     content store and the department keys of its sharing service)."""
+    return service_for(request.app)
+
+
+def service_for(app: FastAPI) -> CredentialService:
+    """Return the credential service of an API application's node (made on first use)."""
     with _lock:
-        found: CredentialService | None = getattr(request.app.state, "credentials", None)
+        found: CredentialService | None = getattr(app.state, "credentials", None)
         if found is None:
-            node = request.app.state.node
+            node = app.state.node
             found = CredentialService(
                 ledger=node.ledger,
-                signer=request.app.state.sharing.signer,
+                signer=app.state.sharing.signer,
                 content=node.content,
                 clock_ms=node.clock_ms,
             )
-            request.app.state.credentials = found
+            app.state.credentials = found
         return found
+
+
+def citizen_of(app: FastAPI, holder: str) -> User | None:
+    """Return the directory's citizen with on-chain id ``holder`` (``None``: not a citizen
+    known to this node)."""
+    try:
+        user: User = app.state.identity.users.get(holder)
+    except NotFound:
+        return None
+    return user if user.kind == "citizen" else None
+
+
+def certificate_drafter(app: FastAPI) -> CertificateDrafter:
+    """Return how this node drafts the credential of a certificate registry record: the holder's
+    name and resident identity number from the identity directory, the case that decided it
+    and the definition it ran under from the ledger (``None`` for a holder the directory does
+    not know as a citizen)."""
+    node = app.state.node
+    svc = service_for(app)
+    names = {d.id: d.name for d in svc.genesis.departments}
+
+    def draft(record: Mapping[str, Any]) -> Draft | None:
+        person = citizen_of(app, str(record["holder"]))
+        if person is None:
+            return None
+        raw = node.ledger.state.get_value(layout.case_key(str(record["case"])))
+        if raw is None:
+            raise NotFound(f"no case {record['case']!r}", case=record["case"])
+        case = orjson.loads(raw)
+        definition = node.query(
+            "services", "definition", {"code": case["service"], "version": case["version"]}
+        )["definition"]
+        dept = str(record["issuer"])
+        return certificate_credentials.certificate_draft(
+            record,
+            case,
+            definition,
+            network=svc.network,
+            issuer_did=svc.did(dept),
+            authority=names.get(dept, dept),
+            holder_name=person.name,
+            holder_id_number=person.login,
+        )
+
+    return draft
+
+
+def start_feed(app: FastAPI) -> CredentialFeed | None:
+    """Start the credential feed of the application's node when the node issues for some
+    department (every licence and certificate of those departments becomes a credential);
+    it stops with the node."""
+    svc = service_for(app)
+    if not svc.served():
+        return None
+    node = app.state.node
+    feed = CredentialFeed(node, svc, certificate_drafter(app))
+    node.before_close.append(feed.close)
+    return feed
 
 
 def holders_of(request: Request, p: Principal) -> list[str]:
@@ -79,6 +148,26 @@ def _summary(issued: Issued) -> dict[str, Any]:
         "tx_id": issued.tx_id,
         "height": issued.height,
         "credential": issued.credential,
+    }
+
+
+def _summary_of(svc: CredentialService, done: Issued | Mapping[str, Any]) -> dict[str, Any]:
+    # A credential issued before (by the feed, or an earlier request) is answered in the same
+    # shape as a new one, with its document.
+    if isinstance(done, Issued):
+        return _summary(done)
+    try:
+        credential: dict[str, Any] | str | None = svc.document(str(done["hash"]))
+    except GovchainError:  # issued through another node: its record only
+        credential = None
+    return {
+        "hash": done["hash"],
+        "index": done["index"],
+        "kind": done["type"],
+        "holder": done["holder"],
+        "tx_id": done["tx_id"],
+        "height": done["height"],
+        "credential": credential,
     }
 
 
@@ -150,7 +239,7 @@ def did_document(request: Request, dept: DeptPath) -> dict[str, Any]:
     """The ``did:govchain`` document of a department, resolved from the key history."""
     svc = service_of(request)
     try:
-        return resolve(svc.did(dept), as_key_history(svc.key_history())).to_json()
+        return resolve(svc.did(dept), svc.key_history()).to_json()
     except CredentialCheckFailed:
         raise NotFound(f"department {dept!r} has no keys on this network", dept=dept) from None
 
@@ -230,7 +319,41 @@ def issue_licences(request: Request, uscc: UsccPath) -> list[dict[str, Any]]:
     served = set(svc.served())
     licences = [lic for lic in svc.licences_of(uscc) if lic["issuer"] in served]
     out = svc.issue_licences(licences, actor=principal_of(request).user)
-    return [_summary(i) if isinstance(i, Issued) else i for i in out]
+    return [_summary_of(svc, i) for i in out]
+
+
+@router.post(
+    "/certificates/{resident_id}",
+    dependencies=[requires(staff("admin", "officer"))],
+    summary="Issue the credentials of a citizen's certificates",
+    responses=problem_responses({404: "No citizen with this identity number here."}),
+)
+def issue_certificates(
+    request: Request,
+    resident_id: Annotated[
+        str, Path(pattern="^[0-9]{17}[0-9Xx]$", description="The resident identity number")
+    ],
+) -> list[dict[str, Any]]:
+    """Issue a credential for each active certificate of the citizen that cases decided
+    (certificate registry) and that has none yet, of the departments this node serves; the
+    name and identity number on it come from the identity directory. Already issued ones are
+    listed as well."""
+    svc = service_of(request)
+    user = request.app.state.identity.users.find_login(resident_id.upper())
+    if user is None or user.kind != "citizen":
+        raise NotFound("no citizen with this resident identity number", field="resident_id")
+    certificates = request.app.state.node.query("registry", "certificates_of", {"holder": user.id})
+    drafter = certificate_drafter(request.app)
+    served = set(svc.served())
+    drafts = [
+        d
+        for cert in certificates
+        if cert.get("status") == "active" and cert.get("issuer") in served
+        for d in [drafter(cert)]
+        if d is not None
+    ]
+    out = svc.issue_registered(drafts, actor=principal_of(request).user)
+    return [_summary_of(svc, i) for i in out]
 
 
 class CertificateCreate(BaseModel):

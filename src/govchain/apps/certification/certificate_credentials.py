@@ -1,15 +1,15 @@
 """The verifiable credential (电子证照) of a certificate a case issued.
 
 A certificate issued by the decision of a matter is in the certificate registry
-(``registry.certificate``) with a credential status index allocated in the deciding
-transaction, as a licence is. ``certificate_draft`` maps the registry record onto the
-GB/T 36903 e-licence terms the credentials package signs (``credentials.licence_terms``), puts
-in ``licenceData`` the facts it rests on, each with the attestation that established it
-(``certificates.certificate_of``), and keeps the record's status index: issuing it allocates
-no index, and the registry's revocation of the certificate (a broken commitment) is the
-credential's revocation bit. ``issue_certificate_credentials`` issues the credentials of a
-holder's active certificates that have none yet, as ``CredentialService.issue_licences`` does
-for an enterprise's licences.
+(``registry.certificate``) with a credential status index allocated in the deciding transaction,
+as a licence is. ``certificate_draft`` checks the record against its case and has the
+credentials package map it onto the GB/T 36903 e-licence terms
+(``issuance.registry_certificate_draft``), with in ``licenceData`` the facts it rests on, each
+with the attestation that established it (``certificates.certificate_of``), and keeps the
+record's status index: issuing it allocates no index, and the registry's revocation of the
+certificate (a broken commitment) is the credential's revocation bit.
+``issue_certificate_credentials`` issues the credentials of a holder's active certificates that
+have none yet, as ``CredentialService.issue_licences`` does for an enterprise's licences.
 
 The holder's name and resident identity number are personal data the identity directory keeps
 off-chain: the caller passes them; the registry knows the holder only by their on-chain id.
@@ -21,8 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from govchain.apps.certification.certificates import certificate_of
-from govchain.credentials.issuance import Draft, china_date, iso_datetime
-from govchain.credentials.licence_terms import LicenceMetadata, licence_credential
+from govchain.credentials.issuance import Draft, registry_certificate_draft
 from govchain.credentials.service import CredentialService, Issued
 from govchain.errors import Conflict
 
@@ -59,32 +58,9 @@ def certificate_draft(
             "stands for",
             certificate=record.get("number"),
         )
-    number = str(record["number"])
-    since, until = int(record["valid_from_ms"]), int(record["valid_until_ms"])
-    metadata = LicenceMetadata(
-        licence_identifier=f"{network}-{number}",
-        licence_name=str(record["name"]["zh"]),
-        licence_number=number,
-        licence_type_code=stated.kind.type_code,
-        holder=holder_name,
-        holder_identifier=holder_id_number,
-        holder_identifier_type="RIN",
-        issuing_authority=authority,
-        issuing_authority_code=issuer_did,
-        issue_date=china_date(since),
-        valid_from=china_date(since),
-        valid_until=china_date(until) if until else None,
-    )
-    credential = licence_credential(
-        credential_id=f"urn:govchain:{network}:certificate:{number}",
-        issuer=issuer_did,
-        metadata=metadata,
-        valid_from=iso_datetime(since),
-        valid_until=iso_datetime(until) if until else None,
-    )
     # What the certificate rests on: each condition with the attestation (or the examiner's
     # step) that established it, so a verifier can ask the ledger for the answer it cites.
-    credential["credentialSubject"]["licenceData"] = {
+    data = {
         "case": stated.case,
         "commitment": bool(record.get("commitment")),
         "facts": [
@@ -92,8 +68,15 @@ def certificate_draft(
             for f in stated.facts
         ],
     }
-    return Draft(
-        str(record["type"]), str(record["holder"]), credential, int(record["status_index"])
+    return registry_certificate_draft(
+        record,
+        type_code=stated.kind.type_code,
+        data=data,
+        network=network,
+        issuer_did=issuer_did,
+        authority=authority,
+        holder_name=holder_name,
+        holder_id_number=holder_id_number,
     )
 
 
@@ -105,7 +88,7 @@ def issue_certificate_credentials(
     *,
     holder_name: str,
     holder_id_number: str,
-    actor: str,
+    actor: str | None = None,
 ) -> list[Issued | dict[str, Any]]:
     """Issue the credential of each active certificate of one holder that has none yet (of the
     departments ``service`` issues for); ``cases`` by number, ``definitions`` by case number
@@ -113,33 +96,18 @@ def issue_certificate_credentials(
     ``Issued`` or, for a certificate already issued, its on-chain credential record."""
     names = {d.id: d.name for d in service.genesis.departments}
     served = set(service.served())
-    done: list[Issued | dict[str, Any]] = []
-    by_dept: dict[str, list[Draft]] = {}
-    for cert in certificates:
-        dept = str(cert["issuer"])
-        if cert.get("status") != "active" or dept not in served:
-            continue
-        existing = [
-            r
-            for r in service.held([str(cert["holder"])])
-            if r["issuer"] == dept and r["index"] == cert["status_index"]
-        ]
-        if existing:
-            done.append(existing[0])
-            continue
-        number = str(cert["case"])
-        by_dept.setdefault(dept, []).append(
-            certificate_draft(
-                cert,
-                cases[number],
-                definitions[number],
-                network=service.network,
-                issuer_did=service.did(dept),
-                authority=names.get(dept, dept),
-                holder_name=holder_name,
-                holder_id_number=holder_id_number,
-            )
+    drafts = [
+        certificate_draft(
+            cert,
+            cases[str(cert["case"])],
+            definitions[str(cert["case"])],
+            network=service.network,
+            issuer_did=service.did(str(cert["issuer"])),
+            authority=names.get(str(cert["issuer"]), str(cert["issuer"])),
+            holder_name=holder_name,
+            holder_id_number=holder_id_number,
         )
-    for dept, drafts in sorted(by_dept.items()):
-        done.extend(service.issue(dept, drafts, actor=actor))
-    return done
+        for cert in certificates
+        if cert.get("status") == "active" and cert.get("issuer") in served
+    ]
+    return service.issue_registered(drafts, actor=actor)

@@ -14,6 +14,13 @@ def seed_demo(node: Any, app_state: Any, network_dir: Any) -> list[str]:
     return seed(node, app_state, network_dir)
 
 
+def follow_ledger(app_state: Any) -> None:
+    """Start the policy desk's follower when the node serves (matches re-run on each change)."""
+    from govchain.apps.policies.service import desk_for
+
+    desk_for(app_state)
+
+
 APP = App(
     name="policies",
     title="惠企政策 / Enterprise support policies",
@@ -28,4 +35,5 @@ APP = App(
     contract_file="contract.py",
     services_dir="services",
     seed=seed_demo,
+    on_serve=follow_ledger,
 )

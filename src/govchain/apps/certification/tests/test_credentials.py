@@ -33,7 +33,6 @@ from govchain.apps.certification.tests.test_matters import (
 from govchain.credentials import ledger_status as ls
 from govchain.credentials.dids import parse_did
 from govchain.credentials.holder import verify_offline
-from govchain.credentials.keyhistory import as_key_history
 from govchain.credentials.service import CredentialService, Issued
 from govchain.credentials.verify import VerificationReport
 from govchain.errors import Conflict
@@ -74,7 +73,7 @@ def verify(world: World, svc: CredentialService, issued: Issued) -> Verification
         suite=world.node.suite,
         evidence=svc.evidence(issued.hash),
         status_files=lists,
-        key_history=as_key_history(svc.key_history()),
+        key_history=svc.key_history(),
         now=datetime.fromtimestamp(world.node.clock_ms() / 1000, UTC),
     )
 
