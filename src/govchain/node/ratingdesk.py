@@ -93,11 +93,19 @@ class FigureBook:
         )
         self._cases, self._ratings, self._height = cases, ratings, height
 
-    def services(self) -> list[str]:
-        """Codes of the services that have cases."""
+    def services(self, dept: str = "") -> list[str]:
+        """Codes of the services that have cases (``dept``: only those it owns or
+        co-handles)."""
         with self._lock:
             self._refresh()
-            return sorted(self._cases)
+            codes = sorted(self._cases)
+        if not dept:
+            return codes
+        return [code for code in codes if dept in self._handlers(code)]
+
+    def _handlers(self, code: str) -> tuple[str, ...]:
+        found = self.desk.definition(code)["definition"]
+        return (found["owner"], *found.get("co_handlers", []))
 
     def service_of(self, number: str) -> str | None:
         """The service of a case (``None``: no such case)."""

@@ -59,6 +59,7 @@ from govchain.apps.enterprise.demo_cases import (
     registrations,
 )
 from govchain.apps.enterprise.demo_permits import permit_applications
+from govchain.apps.enterprise.demo_ratings import seed_ratings
 from govchain.apps.enterprise.demo_records import (
     DEREGISTRATIONS,
     SEED,
@@ -175,6 +176,7 @@ def seed_demo(
             if granted
         ],
     )
+    rated = seed_ratings(desk, numbers, who.citizen.id)
     statuses = Counter(desk.case(n)["status"] for n in numbers)
     kinds = Counter(definitions[a.service].get("category", "") for a in apps)
     by_resource = Counter(r.resource for r in records)
@@ -192,6 +194,7 @@ def seed_demo(
         + f"); checks answered by the case worker: {answered}; {seconds:.1f} s",
         "enterprise demo: open steps become overdue as the clock passes their deadlines; "
         "simplified deregistrations end by themselves after their 20-day notice",
+        rated,
     ]
 
 
