@@ -26,6 +26,7 @@ from govchain.cli.output import (
     reports_errors,
     short,
 )
+from govchain.cli.session import LoginOpt, current_session
 from govchain.cli.transactions import (
     ActorOpt,
     CaseOpt,
@@ -455,14 +456,18 @@ def receipts(
             "--token",
             envvar="GOVCHAIN_TOKEN",
             help="Bearer access token from the unified login: the subject's own, or a "
-            "department admin's or auditor's.",
+            "department admin's or auditor's [default: the session of 'govchain login'].",
         ),
     ] = "",
+    login: LoginOpt = None,
+    network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
     """Access receipts: who read a subject's data, when and why; attestations about them.
-    Without SUBJECT: the token holder's own (also those filed under their on-chain id)."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    Without SUBJECT: my own (also those filed under the id I act under on-chain)."""
+    if not token:
+        token = current_session(network, url, login).access_token
+    headers = {"Authorization": f"Bearer {token}"}
     with NodeClient(url) as client:
         if subject:
             path = f"/v1/sharing/subjects/{path_segment(subject)}/receipts"

@@ -23,6 +23,7 @@ from govchain.analytics.index import AnalyticsIndex
 from govchain.api.auth import dept_staff, requires, staff
 from govchain.api.deps import NodeDep
 from govchain.api.openapi import problem_responses
+from govchain.procedures.calendar import MAX_MS
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -30,8 +31,36 @@ READERS = ("admin", "officer", "auditor")
 """Staff roles that read decision support."""
 Format = Literal["json", "csv", "xlsx"]
 DeptPath = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
-FromMs = Annotated[int | None, Query(ge=0, description="Start of the period (ms, inclusive).")]
-ToMs = Annotated[int | None, Query(ge=1, description="End of the period (ms, exclusive).")]
+FromMs = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_MS,
+        description="Start of the period (ms, inclusive): before `to_ms`, or without it before "
+        "the end of the last indexed block's day.",
+    ),
+]
+ToMs = Annotated[
+    int | None, Query(ge=1, le=MAX_MS, description="End of the period (ms, exclusive).")
+]
+
+
+_EXPORTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The figures as JSON, or with `format` as a CSV or XLSX file to download.",
+        "content": {
+            CSV_MEDIA_TYPE.split(";")[0]: {"schema": {"type": "string"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    },
+    **problem_responses(
+        {
+            422: "A period that is empty: `from_ms` not before `to_ms` (or, without `to_ms`, "
+            "not before the end of the last indexed block's day)."
+        }
+    ),
+}
+"""The answers of a decision-support route: JSON by default, CSV and XLSX on request."""
 
 
 def _index(request: Request) -> AnalyticsIndex:
@@ -90,7 +119,7 @@ def rebuild(request: Request, node: NodeDep) -> dict[str, Any]:
     "/decisions",
     dependencies=[requires(staff(*READERS))],
     summary="Cases and processing times of every department",
-    responses=problem_responses({422: "A period that ends before it starts."}),
+    responses=_EXPORTS,
 )
 def overview(
     request: Request,
@@ -129,7 +158,7 @@ def overview(
     "/decisions/{dept}",
     dependencies=[requires(dept_staff(*READERS))],
     summary="A department's decision support: cases per service, processing time, trends",
-    responses=problem_responses({422: "A period that ends before it starts."}),
+    responses=_EXPORTS,
 )
 def department(
     request: Request,

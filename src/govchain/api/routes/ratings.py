@@ -134,13 +134,14 @@ async def answer_follow_up(
     summary="The figures of every service with cases (completion, take-up, satisfaction, time)",
 )
 def figures(dept: DeptPath, request: Request) -> dict[str, Any]:
-    """Rates in basis points, mean rating times 100, times in working days. Online counts come
-    from the portal's click log when the portal runs in this process."""
+    """The services the department owns or co-handles. Rates in basis points, mean rating
+    times 100, times in working days. Online counts come from the portal's click log when the
+    portal runs in this process."""
     book = figure_book(request.app.state, desk_of(request))
     online = online_counts(request.app.state)
     rows = [
         book.figures(code, *online.get(code, (set(), set(), set()))).to_json()
-        for code in book.services()
+        for code in book.services(dept)
     ]
     return {"dept": dept, "services": rows}
 

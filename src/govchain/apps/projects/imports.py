@@ -340,7 +340,7 @@ def parse_csv(data: bytes) -> list[ImportRow]:
 
 def parse_xlsx(data: bytes) -> list[ImportRow]:
     """Read the entries of the first worksheet of an XLSX workbook."""
-    import openpyxl  # type: ignore[import-untyped]
+    import openpyxl
 
     rows: list[tuple[int, list[Any]]] = []
     try:

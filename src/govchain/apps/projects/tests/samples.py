@@ -8,7 +8,7 @@ import csv
 import io
 from typing import Any
 
-import openpyxl  # type: ignore[import-untyped]
+import openpyxl
 
 from govchain.apps.projects.imports import COLUMNS
 from govchain.apps.projects.records import LIST_FIELDS
