@@ -283,6 +283,7 @@ def show_flag(
     grid.add_row("status", f["status"] + (f" ({f['outcome']})" if f["outcome"] else ""))
     grid.add_row("raised by", escape(f"{f['actor']} of {f['dept']} in block {f['height']}"))
     grid.add_row("index height", str(f["index_height"]))
+    grid.add_row("case", f["case"] or "(none)")
     print_table(grid)
     inputs = new_table("input", "value", title="inputs")
     for key, value in f["inputs"].items():
@@ -303,7 +304,14 @@ def show_flag(
 @reports_problems
 def handle(
     flag_id: FlagArg,
-    assign: Annotated[str, typer.Option("--assign", help="Assign to this staff id.")] = "",
+    assign: Annotated[
+        str,
+        typer.Option(
+            "--assign",
+            help="Claim the explanation (your own staff id) or, as an admin of the project's "
+            "department, give it to this staff id.",
+        ),
+    ] = "",
     explain: Annotated[str, typer.Option("--explain", help="Explain it (as its assignee).")] = "",
     close: Annotated[str, typer.Option("--close", help="Close it: confirmed or dismissed.")] = "",
     note: Annotated[
@@ -317,7 +325,9 @@ def handle(
     network: NetworkOpt = DEFAULT_NETWORK,
     url: UrlOpt = DEFAULT_URL,
 ) -> None:
-    """Take one handling step on a flag: ``--assign``, ``--explain`` or ``--close``."""
+    """Take one handling step on a flag, a transition of its case: ``--assign`` (claim or
+    reassign its ``explain`` step), ``--explain`` (complete it) or ``--close`` (decide:
+    confirmed approves the case, dismissed rejects it; the case is then closed)."""
     chosen = [
         name
         for name, value in (("assign", assign), ("explain", explain), ("close", close))

@@ -5,8 +5,10 @@ form against the service's JSON Schema, keeps the form and uploaded materials en
 handling department (``node.materials``), and signs the ``cases`` transactions with the keys of
 the departments this node serves — for an applicant, with the applicant's pseudonymous id as
 actor and the login session it checked in the arguments; for staff, with their id as actor and
-their role in the arguments. It also keeps the service catalogue's search index in step with the
-published definitions.
+their role in the arguments; for a case a department opens itself (依职权,
+``department_submission``), with the department's node or officer as actor and the case's
+subject. It also keeps the service catalogue's search index in step with the published
+definitions.
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ from govchain.procedures.calendar import WorkCalendar, load_default_calendar, pa
 from govchain.procedures.cases import Actor, Event, case_from_json
 from govchain.procedures.catalogue import Catalogue
 from govchain.procedures.definitions import ServiceDefinition, parse_definition
-from govchain.procedures.engine import CaseExpired, IllegalTransition, WrongActor, apply
+from govchain.procedures.engine import (
+    DEPARTMENT,
+    CaseExpired,
+    IllegalTransition,
+    NoApplicant,
+    WrongActor,
+    apply,
+    open_case,
+)
 from govchain.procedures.layout import CALENDAR_KEY, case_key
 from govchain.procedures.names import HANGZHOU_DIVISIONS, parse_name
 from govchain.procedures.registry import NameTaken
@@ -55,6 +65,7 @@ RECEIPT_ERRORS: dict[str, type[GovchainError]] = {
     "illegal_transition": IllegalTransition,
     "wrong_actor": WrongActor,
     "case_expired": CaseExpired,
+    "no_applicant": NoApplicant,
     "name_taken": NameTaken,
     "schema_violation": SchemaViolation,
     "not_found": NotFound,
@@ -260,11 +271,12 @@ class CaseDesk:
         return found
 
     def catalogue(self) -> Catalogue:
-        """Return the search index of the published definitions (built on first use)."""
+        """Return the search index of the published definitions people apply for (built on
+        first use): a service a department opens itself (依职权) is not offered to applicants."""
         with self._lock:
             if self._catalogue is None:
                 defs = self.node.query("services", "definitions", {})
-                self._catalogue = Catalogue(d for d in defs if d is not None)
+                self._catalogue = Catalogue(d for d in defs if d is not None and _applied_for(d))
             return self._catalogue
 
     def _on_block(self, block: CommittedBlock) -> None:
@@ -284,8 +296,8 @@ class CaseDesk:
                         )
                     except GovchainError:
                         continue
-                    if defn is not None:
-                        self._catalogue.add(orjson.loads(defn))
+                    if defn is not None and _applied_for(found := orjson.loads(defn)):
+                        self._catalogue.add(found)
 
     # --- applicants -------------------------------------------------------------------------
 
@@ -443,23 +455,107 @@ class CaseDesk:
         signed (the contract checks again when the block runs)."""
         raw = self.case(number)
         case = case_from_json(raw)
-        defn = self._parsed.get((case.service, case.version))
+        defn = self._parsed_definition(case.service, case.version)
+        cal = self._calendar_in_force()
+        apply(
+            case,
+            Event(transition, actor, self._now(), "00" * 32, {**args, "case": number}),
+            defn,
+            cal,
+        )
+
+    def _parsed_definition(self, code: str, version: int) -> ServiceDefinition:
+        defn = self._parsed.get((code, version))
         if defn is None:  # published versions never change: parse each once
-            found = self.definition(case.service, case.version)["definition"]
+            found = self.definition(code, version)["definition"]
             defn = parse_definition(found, departments_in(found))
-            self._parsed[(case.service, case.version)] = defn
+            self._parsed[(code, version)] = defn
+        return defn
+
+    def _calendar_in_force(self) -> WorkCalendar:
         raw_cal = self.node.ledger.state.get_value(CALENDAR_KEY) or b""
         if self._calendar is None or self._calendar[0] != raw_cal:
             cal_in_force = (
                 load_default_calendar() if not raw_cal else parse_calendar(orjson.loads(raw_cal))
             )
             self._calendar = (raw_cal, cal_in_force)
-        cal = self._calendar[1]
+        return self._calendar[1]
+
+    def _now(self) -> int:
         head = self.node.ledger.head
-        now = max(self.node.clock_ms(), head.header.timestamp_ms if head else 0)
-        apply(case, Event(transition, actor, now, "00" * 32, {**args, "case": number}), defn, cal)
+        return max(self.node.clock_ms(), head.header.timestamp_ms if head else 0)
 
     # --- staff ------------------------------------------------------------------------------
+
+    def department_submission(
+        self,
+        dept: str,
+        person: str,
+        service: str,
+        subject: str,
+        form: Any,
+        *,
+        role: str = "system",
+        particulars: Mapping[str, Any] | None = None,
+    ) -> Transaction:
+        """Return the signed ``submit`` of a case the department opens itself (依职权) about
+        ``subject``: ``person`` is its staff member (``role`` ``officer`` or ``admin``) or its
+        node (``role`` ``system``); the form (what the department records) is checked against
+        the service's schema and kept with the department, ``particulars`` go on-chain."""
+        args = self.department_case(dept, person, service, subject, form, role, particulars)
+        return self.sign_department_case(dept, person, args)
+
+    def department_case(
+        self,
+        dept: str,
+        person: str,
+        service: str,
+        subject: str,
+        form: Any,
+        role: str = "system",
+        particulars: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """``department_submission`` without the signature: check everything, keep the form,
+        and return the ``submit`` arguments (sign them with ``sign_department_case``). A
+        caller opening many cases prepares them all first and signs them together, so that
+        their nonces stay close (a node accepts a signer's nonces within a small window)."""
+        found = self.definition(service)
+        raw, head = found["definition"], found["current"]
+        if raw.get("opened_by") != DEPARTMENT:
+            raise SchemaViolation(
+                f"{service} is applied for, not opened by a department", field="service"
+            )
+        if not person.startswith(dept + "/"):
+            raise Forbidden(f"{person} is not staff of {dept}")
+        check_form(raw["form"], form)
+        encoded = orjson.dumps(form, option=orjson.OPT_SORT_KEYS)
+        if len(encoded) > MAX_FORM_BYTES:
+            raise SchemaViolation(f"the form is larger than {MAX_FORM_BYTES} bytes", field="form")
+        digest = self.materials.put(dept, person, "form.json", "application/json", encoded)["hash"]
+        args: dict[str, Any] = {
+            "service": service,
+            "subject": subject,
+            "form_hash": digest,
+            "materials": {},
+            "consents": [],
+            "role": role,
+        }
+        if particulars is not None:
+            args["particulars"] = dict(particulars)
+        # The engine's own checks (the owner, the role, a subject), before anything is signed.
+        kind = "node" if role == "system" else "staff"
+        actor = Actor(kind, person, dept, role, f"{dept}/admin")
+        event = Event("submit", actor, self._now(), "00" * 32, args)
+        defn = self._parsed_definition(service, int(raw["version"]))
+        open_case("0", defn, event, DEPARTMENT, subject, self._calendar_in_force())
+        return {**args, "purpose": f"{service} v{head['version']}"}
+
+    def sign_department_case(
+        self, dept: str, person: str, prepared: Mapping[str, Any]
+    ) -> Transaction:
+        """Sign the ``submit`` that ``department_case`` prepared."""
+        args = {k: v for k, v in prepared.items() if k != "purpose"}
+        return self.sign(dept, "cases", "submit", args, person, purpose=str(prepared["purpose"]))
 
     def staff_step(
         self,
@@ -476,6 +572,11 @@ class CaseDesk:
         return self.sign(
             dept, "cases", transition, {**args, "case": number, "role": role}, person, case=number
         )
+
+
+def _applied_for(defn: Mapping[str, Any]) -> bool:
+    """Whether people apply for the service (not one a department opens itself)."""
+    return bool(defn.get("opened_by", "applicant") != "department")
 
 
 def open_casedesk(node: Node, network_dir: Path | str) -> CaseDesk:

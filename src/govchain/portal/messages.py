@@ -20,4 +20,4 @@ CASE_STATUSES = (
 )
 STEP_STATUSES = (N_("waiting"), N_("open"), N_("blocked"), N_("done"))
 OUTCOMES = (N_("approved"), N_("rejected"), N_("revoked"), N_("expired"))
-KINDS = (N_("citizen"), N_("enterprise"), N_("staff"))
+KINDS = (N_("citizen"), N_("enterprise"), N_("staff"), N_("department"))

@@ -99,7 +99,8 @@ class Case:
     applicant: str
     """Applicant's pseudonymous id."""
     applicant_kind: str
-    """``citizen`` or ``enterprise``."""
+    """``citizen`` or ``enterprise``; ``department`` for a case a department opened itself
+    (依职权, ``opened_by: department``), whose ``applicant`` is the member who opened it."""
     subject: str
     """What the case is about (a USCC for an enterprise; '' if only the applicant)."""
     status: str

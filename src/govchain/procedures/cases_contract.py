@@ -7,7 +7,9 @@ Who acts is read from the transaction: an actor ``citizen/…`` or ``enterprise/
 applicant, for whom the handling department's node signs (a member with role ``admin`` or
 ``service``) after checking the login session it names; an actor ``<dept>/<name>`` of the
 signing department is its staff, with the role the node vouches for (``args.role``; ``system``
-for the node answering from its own data). ``object`` is open to anyone during a notice.
+for the node answering from its own data). ``object`` is open to anyone during a notice. A
+service ``opened_by`` its department is submitted by that department's staff or node, about a
+``subject``, with no applicant (``applicant_kind`` ``department``).
 
 What a transition changes besides the case, in the same transaction: the queues of open steps
 per department and role, the owner's decision queue, the enterprise registry (a name reserved
@@ -28,7 +30,7 @@ from govchain.procedures import layout, registry
 from govchain.procedures.calendar import WorkCalendar, local_date
 from govchain.procedures.cases import Actor, Case, Event, case_from_json, case_to_json, evolve
 from govchain.procedures.definitions import CASE_ROLES, ServiceDefinition
-from govchain.procedures.engine import TRANSITIONS, apply, open_case
+from govchain.procedures.engine import DEPARTMENT, TRANSITIONS, apply, open_case
 from govchain.procedures.numbers import case_number
 from govchain.procedures.services_contract import load_calendar, load_definition
 from govchain.sharing.contracts import read_attestation
@@ -129,8 +131,12 @@ class CasesContract:
         if type(subject) is not str or len(subject) > 64:
             raise SchemaViolation("subject must be a USCC or ''", field="subject")
         # A person acting for an enterprise (its legal representative or an authorised agent)
-        # applies as the enterprise; ``_particulars`` checks the authorisation.
-        kind = "enterprise" if subject else event.actor.person.split("/", 1)[0]
+        # applies as the enterprise; ``_particulars`` checks the authorisation. A department
+        # opening its own case (依职权) is no applicant: the engine checks it is the owner.
+        if defn.opened_by == DEPARTMENT:
+            kind = DEPARTMENT
+        else:
+            kind = "enterprise" if subject else event.actor.person.split("/", 1)[0]
         day = local_date(ctx.block_time_ms, cal).strftime("%Y%m%d")
         serial = (registry.load(ctx, layout.day_serial_key(day)) or 0) + 1
         number = case_number(day, serial)
@@ -157,7 +163,14 @@ class CasesContract:
         self, ctx: CallContext, defn: ServiceDefinition, args: Mapping[str, Any],
         subject: str, applicant: str, number: str,
     ) -> dict[str, Any]:  # fmt: skip
-        """Check what the application says about its subject; reserve a new enterprise name."""
+        """Check what the application says about its subject; reserve a new enterprise name.
+        A department's own case names its subject (an enterprise, a project, a flag ...) with
+        no authorisation to check: the department acts on its own authority."""
+        if defn.opened_by == DEPARTMENT:
+            extra = args.get("particulars", {})
+            if not isinstance(extra, Mapping) or len(str(extra)) > 2000:
+                raise SchemaViolation("particulars must be a small object", field="particulars")
+            return dict(extra)
         registers = any(o.kind == "enterprise.register" for o in defn.outputs)
         if registers:
             if subject:
@@ -258,7 +271,10 @@ class CasesContract:
     ) -> Case:  # fmt: skip
         outputs: list[dict[str, Any]] = []
         holder: dict[str, Any] | None = None
-        if case.subject:
+        # Only an output that acts on the enterprise reads it (a department's own case may be
+        # about something else: a project, a flag).
+        holding = ("licence.issue", "enterprise.deregister")
+        if case.subject and any(o.kind in holding for o in defn.outputs):
             holder = registry.load_enterprise(ctx, case.subject)
         for out in defn.outputs:
             if out.kind == "enterprise.register":

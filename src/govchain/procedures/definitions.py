@@ -9,7 +9,10 @@ place (``steps[2].role``) and reason, so a department fixes a definition in one 
 - steps: unique ids, an owner department and role, a time limit in working days, ``after``
   naming earlier-declared or later steps without a cycle; checks name a data resource;
 - the application form is a valid JSON Schema (draft 2020-12) describing an object;
-- materials held by another department say where they come from (grant or attestation).
+- materials held by another department say where they come from (grant or attestation);
+- a service its department opens itself (``"opened_by": "department"``, 依职权) names no
+  applicants, no material held by another department and no notice open to objections, and
+  may have no steps.
 
 The result is a ``ServiceDefinition`` record whose ``raw`` is the canonical JSON that is hashed
 and approved on-chain; the case engine reads the typed fields.
@@ -31,6 +34,9 @@ CATEGORIES = frozenset(
 """Kinds of service (the catalogue filters on them)."""
 APPLICANTS = frozenset({"citizen", "enterprise"})
 """Who may apply."""
+OPENERS = frozenset({"applicant", "department"})
+"""Who opens a service's cases: an ``applicant`` (a citizen or enterprise applies), or the
+owner ``department`` itself (依职权: a grant without an application, a supervision lead)."""
 CASE_ROLES = frozenset({"officer", "inspector", "approver"})
 """Staff roles a step or decision may be owned by (a department ``admin`` may act for any)."""
 STEP_KINDS = frozenset({"review", "inspection", "check", "notice"})
@@ -193,6 +199,9 @@ class ServiceDefinition:
     working days (0: not commitment-based)."""
     raw: Mapping[str, Any]
     """The definition as published (canonical JSON of this is what is hashed)."""
+    opened_by: str = "applicant"
+    """One of ``OPENERS``: ``department`` cases are opened by the owner about a subject, with
+    no applicant."""
 
     def step(self, step_id: str) -> Step | None:
         """Return a step by id."""
@@ -269,6 +278,7 @@ _TOP_FIELDS = frozenset(
         "code", "version", "category", "name", "summary", "owner", "co_handlers", "legal_basis",
         "applicants", "keywords", "life_events", "materials", "form", "steps", "decision",
         "outputs", "fee_fen", "time_limit_days", "supplement_days", "commitment", "auto_accept",
+        "opened_by",
     }
 )  # fmt: skip
 _STEP_FIELDS = frozenset(
@@ -316,9 +326,11 @@ def _read_check(step: Mapping[str, Any], place: str, p: _Problems) -> Check | No
     return Check(resource, predicate, statement, advice)
 
 
-def _read_steps(raw: Any, departments: Collection[str], p: _Problems) -> tuple[Step, ...]:
-    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_STEPS:
-        p.add("steps", f"must be a list of 1 to {MAX_STEPS} steps")
+def _read_steps(
+    raw: Any, departments: Collection[str], p: _Problems, least: int = 1
+) -> tuple[Step, ...]:
+    if not isinstance(raw, list) or not least <= len(raw) <= MAX_STEPS:
+        p.add("steps", f"must be a list of {least} to {MAX_STEPS} steps")
         return ()
     steps: list[Step] = []
     seen: set[str] = set()
@@ -549,13 +561,30 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
         p.add("legal_basis", "name at least one law or regulation")
     p.strings(obj, "keywords", "", 40)
     p.strings(obj, "life_events", "", 40)
-    applicants = obj.get("applicants")
-    if not isinstance(applicants, list) or not applicants or not set(applicants) <= APPLICANTS:
+    opened_by = obj.get("opened_by", "applicant")
+    if opened_by not in OPENERS:
+        p.add("opened_by", "must be 'applicant' or 'department'")
+        opened_by = "applicant"
+    own = opened_by == "department"
+    applicants = obj.get("applicants", [] if own else None)
+    if own:
+        if applicants != []:
+            p.add("applicants", "a service its department opens itself has no applicants")
+        applicants = []
+    elif not isinstance(applicants, list) or not applicants or not set(applicants) <= APPLICANTS:
         p.add("applicants", "must list 'citizen' and/or 'enterprise'")
         applicants = []
     materials = _read_materials(obj.get("materials", []), departments, p)
+    if own:
+        for i, m in enumerate(materials):
+            if m.held_by:  # fetched with an applicant's consent, and there is no applicant
+                p.add(f"materials[{i}].held_by", "no applicant consents to fetching it")
     _check_form(obj.get("form"), p)
-    steps = _read_steps(obj.get("steps"), departments, p)
+    # A department's own case may be decided on what it records alone (no step at all).
+    steps = _read_steps(obj.get("steps"), departments, p, 0 if own else 1)
+    for i, s in enumerate(steps):
+        if own and s.objections:
+            p.add(f"steps[{i}].objections", "a department's own case takes no objections")
     handlers = {owner, *co_handlers}
     for i, s in enumerate(steps):
         if s.dept and s.dept not in handlers:
@@ -574,6 +603,8 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
         auto = False
     if auto and any(s.kind in ("review", "inspection") for s in steps):
         p.add("decision.auto", "an automatic decision needs steps answered by data or notice only")
+    if auto and not steps:
+        p.add("decision.auto", "an automatic decision follows steps: this service has none")
     auto_accept = obj.get("auto_accept", False)
     if type(auto_accept) is not bool:
         p.add("auto_accept", "must be true or false")
@@ -620,4 +651,5 @@ def parse_definition(obj: Any, departments: Collection[str]) -> ServiceDefinitio
         supplement_days=supplement,
         commitment_check_days=check_days,
         raw=obj,
+        opened_by=str(opened_by),
     )

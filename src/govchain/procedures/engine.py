@@ -7,6 +7,8 @@ case after one transition or raises a typed error and changes nothing:
   state; the error names the state.
 - ``WrongActor`` (403): the actor is not the department, role or person the step belongs to.
 - ``CaseExpired`` (409): a supplement arrived after its deadline.
+- ``NoApplicant`` (409): an applicant's transition (withdraw, resubmit, revoke_consent, object,
+  request_supplement) on a case a department opened itself (依职权), which has no applicant.
 - ``SchemaViolation`` (422): bad arguments (a missing reason, an unknown step ...).
 
 The on-chain ``cases`` contract and the tests call this same function. Deadlines count working
@@ -47,6 +49,23 @@ class CaseExpired(Conflict):
     """The time to act has passed."""
 
     code = "case_expired"
+
+
+class NoApplicant(IllegalTransition):
+    """The transition belongs to an applicant, and the case (opened by a department) has
+    none."""
+
+    code = "no_applicant"
+
+
+APPLICANT_TRANSITIONS = frozenset(
+    {"withdraw", "resubmit", "revoke_consent", "object", "request_supplement"}
+)
+"""Transitions made by, or waiting for, the applicant (a supplement request asks the applicant
+for something; an objection answers a notice to the public about an application): none of them
+exists for a case a department opened itself."""
+DEPARTMENT = "department"
+"""``applicant_kind`` of a case a department opened itself (依职权)."""
 
 
 def _text(args: Mapping[str, Any], key: str, required: bool = True) -> str:
@@ -103,14 +122,26 @@ def open_case(
     subject: str,
     cal: WorkCalendar,
 ) -> Case:
-    """Return a new submitted case (``event`` is the ``submit`` transition)."""
-    if event.actor.kind != "applicant":
-        raise WrongActor("only the applicant (through the handling node) submits a case")
-    if applicant_kind not in defn.applicants:
-        raise WrongActor(
-            f"{defn.code} is for {', '.join(sorted(defn.applicants))}, not {applicant_kind}"
-        )
+    """Return a new submitted case (``event`` is the ``submit`` transition).
+
+    A service ``opened_by`` its department is opened by the owner's node or staff (officer or
+    admin) about ``subject``, with ``applicant_kind`` ``department``: the submitting person is
+    recorded as applicant, nobody consents or logs in, and the case is accepted at once (a
+    department does not accept its own case)."""
     args = event.args
+    if defn.opened_by == DEPARTMENT:
+        _need_opener(defn, event.actor, applicant_kind, subject)
+        session = ""
+    else:
+        if event.actor.kind != "applicant":
+            raise WrongActor("only the applicant (through the handling node) submits a case")
+        if applicant_kind not in defn.applicants:
+            raise WrongActor(
+                f"{defn.code} is for {', '.join(sorted(defn.applicants))}, not {applicant_kind}"
+            )
+        session = args.get("session", "")
+        if type(session) is not str or not session or len(session) > 128:
+            raise SchemaViolation("the applicant's login session is required", field="session")
     materials = check_materials(args.get("materials", {}), defn)
     consents = args.get("consents", [])
     held = {m.id for m in defn.materials if m.held_by}
@@ -127,9 +158,6 @@ def open_case(
         raise SchemaViolation(
             f"required materials missing: {', '.join(missing)}", field="materials"
         )
-    session = args.get("session", "")
-    if type(session) is not str or not session or len(session) > 128:
-        raise SchemaViolation("the applicant's login session is required", field="session")
     case = Case(
         number=number,
         service=defn.code,
@@ -154,7 +182,9 @@ def open_case(
         history=(),
     )
     case = _entry(case, event, "submitted")
-    if defn.auto_accept:  # accepted on submission, by the engine (recorded as such)
+    if (
+        defn.auto_accept or defn.opened_by == DEPARTMENT
+    ):  # accepted on submission, by the engine (recorded as such)
         case = replace(case, status="accepted", accepted_ms=event.time_ms)
         system = Event(
             event.type, Actor("node", "system", defn.owner, "", ""), event.time_ms, event.tx, {}
@@ -164,6 +194,28 @@ def open_case(
 
 
 # --- who may act ------------------------------------------------------------------------------
+
+
+def _need_opener(defn: ServiceDefinition, a: Actor, applicant_kind: str, subject: str) -> None:
+    """A department's own case: opened by its node or its staff, about a named subject."""
+    if a.dept != defn.owner or a.kind not in ("node", "staff"):
+        raise WrongActor(
+            f"{defn.code} is opened by {defn.owner} itself (依职权): by its node or its staff",
+            dept=defn.owner,
+        )
+    if a.kind == "staff" and a.role not in ("officer", "admin"):
+        raise WrongActor(
+            f"a case of {defn.code} is opened by an officer of {defn.owner}, not a {a.role}",
+            dept=defn.owner,
+            roles=["officer"],
+        )
+    if applicant_kind != DEPARTMENT:
+        raise WrongActor(f"{defn.code} has no applicant: it is opened by {defn.owner}")
+    if not subject:
+        raise SchemaViolation(
+            f"a case {defn.owner} opens names what it is about (a USCC, a project ...)",
+            field="subject",
+        )
 
 
 def _need_applicant(case: Case, a: Actor) -> None:
@@ -722,6 +774,13 @@ def apply(case: Case, event: Event, defn: ServiceDefinition, cal: WorkCalendar) 
         )
     if defn.code != case.service or defn.version != case.version:
         raise SchemaViolation("the definition is not the one the case runs under", field="service")
+    if case.applicant_kind == DEPARTMENT and event.type in APPLICANT_TRANSITIONS:
+        raise NoApplicant(
+            f"case {case.number} was opened by {defn.owner} itself and has no applicant: "
+            f"'{event.type}' is not possible",
+            state=case.status,
+            event=event.type,
+        )
     return handler(case, event, defn, cal)
 
 

@@ -24,8 +24,10 @@ APP = App(
         "by hash. Rules and an isolation forest read the analytics index and raise flags "
         "(a payment without its milestone's evidence, one payee across unrelated projects, "
         "amounts out of line with peers, irregular payments), each recorded with the inputs "
-        "that raised it and handled on-chain: assigned, explained, closed."
+        "that raised it and handled as a case the supervising department opens itself: the "
+        "project's department explains it, the supervising department confirms or dismisses it."
     ),
     contract_file="contract.py",
+    services_dir="services",
     seed=seed_demo,
 )

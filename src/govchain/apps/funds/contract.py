@@ -1,6 +1,6 @@
 """Key projects and public-welfare funds (重点项目和公益资金监管): projects with milestones and
 payees, disbursements in integer fen, evidence notarised by hash, and anomaly flags with the
-inputs that raised them and their handling (assigned, explained, closed).
+inputs that raised them and the case (办件) that handles each on the case engine.
 
 State keys (under the contract's namespace ``c/funds/``):
 
@@ -8,10 +8,16 @@ State keys (under the contract's namespace ``c/funds/``):
 - ``pk/<department>/<project>``      projects of an owner department (value ``1``)
 - ``x/<disbursement>``               a disbursement; ``px/<project>/<disbursement>`` its index
 - ``v/<digest>``                     an evidence item; ``pv/<project>/<milestone>/<digest>``
-- ``f/<flag>``                       a flag with its inputs and handling history
+- ``f/<flag>``                       a flag with its inputs and its case number
 - ``fk/<rule>/<subject>``            the flag a rule raised on a subject (one per pair)
-- ``fs/<status>/<flag>``, ``fp/<project>/<flag>``   flag indexes (value ``1``)
+- ``fp/<project>/<flag>``            flags of a project (value ``1``)
 - ``n/flags``                        the number of flags raised (flag ids count up)
+
+A flag is handled as a case the raising department opens itself (依职权, service
+``330100-JG-00NN``, subject: the flag id): the project's department explains it in the case's
+``explain`` step and the raising department decides (approve: confirmed, reject: dismissed).
+``link_case`` records the case on the flag, after checking it is that department's own case
+about the flag; the handling itself is the case's timeline, nothing here.
 
 This file is installed through the lifecycle contract: it runs in the contract sandbox. Its
 checking functions are plain Python, so the service calls the same ones before it signs.
@@ -33,8 +39,6 @@ FUNDS = ("key_project", "public_welfare")
 EVIDENCE_KINDS = ("photo", "acceptance", "invoice")
 RULES = ("missing_evidence", "shared_payee", "peer_outlier", "isolation_forest")
 SUBJECTS = ("disbursement", "payee", "project", "disbursement")  # of each rule, in order
-FLAG_STATUSES = ("open", "assigned", "explained", "closed")
-OUTCOMES = ("confirmed", "dismissed")
 MAX_BUDGET = 10**14
 MAX_QUANTITY = 10**9
 MAX_PAYEES = 20
@@ -42,7 +46,7 @@ MAX_MILESTONES = 20
 MAX_RELATED = 20
 MAX_DISBURSEMENTS = 999
 MAX_PAGE = 1000
-MAX_TEXT = 1000
+MAX_TEXT = 500  # a flag's handling texts go into its case: the case engine's longest note
 MAX_INPUT_ITEMS = 2000
 PROJECT_FIELDS = (
     "id",
@@ -258,91 +262,13 @@ def inputs_problem(value: Any) -> str:
     return ""
 
 
-def handling_problem(flag: dict[str, Any], event: str, dept: str, actor: str, args: Any) -> str:
-    """Why ``actor`` of ``dept`` may not make the handling step ``event`` (``assign``,
-    ``explain`` or ``close``) on ``flag`` with ``args`` now ('' if they may).
-
-    The department that raised the flag assigns it to a person of a department a project of
-    the flag belongs to; that person explains it; the raising department closes it as
-    ``confirmed`` or ``dismissed`` with a reason, or assigns it again for a better
-    explanation."""
-    status = flag["status"]
-    if event == "assign":
-        if status not in ("open", "assigned", "explained"):
-            return f"state: flag {flag['id']} is {status}: it can no longer be assigned"
-        if dept != flag["dept"]:
-            return f"actor: only department {flag['dept']}, which raised it, assigns it"
-        to = args.get("to")
-        owners = flag["owners"]
-        if not isinstance(to, str) or len(to) > 128 or to.split("/")[0] not in owners:
-            return "to: must be a staff id '<dept>/<name>' of " + " or ".join(owners)
-        if len(to.split("/")) != 2 or not to.split("/")[1]:
-            return "to: must be a staff id '<dept>/<name>'"
-        note = args.get("note", "")
-        if not isinstance(note, str) or len(note) > MAX_TEXT:
-            return f"note: must be a text of at most {MAX_TEXT} characters"
-        return ""
-    if event == "explain":
-        if status != "assigned":
-            return f"state: flag {flag['id']} is {status}: only an assigned flag is explained"
-        if actor != flag["assignee"]:
-            return f"actor: the flag is assigned to {flag['assignee']}, who explains it"
-        bad = text_problem(args.get("explanation"), 2, MAX_TEXT)
-        if bad:
-            return "explanation " + bad
-        found = args.get("evidence", [])
-        if not isinstance(found, list) or len(found) > 20:
-            return "evidence: must list at most 20 digests"
-        for d in found:
-            if not isinstance(d, str) or len(d) != 64 or d.strip(HEX) != "":
-                return "evidence: each item must be 64 lower-case hex characters"
-        return ""
-    if event == "close":
-        if status == "closed":
-            return f"state: flag {flag['id']} is closed already"
-        if status != "explained":
-            return f"state: flag {flag['id']} is {status}: it is closed once explained"
-        if dept != flag["dept"]:
-            return f"actor: only department {flag['dept']}, which raised it, closes it"
-        if args.get("outcome") not in OUTCOMES:
-            return "outcome: must be one of " + ", ".join(OUTCOMES)
-        bad = text_problem(args.get("reason"), 2, MAX_TEXT)
-        return "reason " + bad if bad else ""
-    return "event: must be assign, explain or close"
-
-
-def handled(flag: dict[str, Any], event: str, step: dict[str, Any], args: Any) -> dict[str, Any]:
-    """Return ``flag`` after the handling step ``event`` (checked by ``handling_problem``);
-    ``step`` says who and when (``by``, ``actor``, ``dept``, ``height``, ``time_ms``,
-    ``tx_id``)."""
-    out = dict(flag)
-    record = dict(step)
-    record["event"] = event
-    if event == "assign":
-        out["status"] = "assigned"
-        out["assignee"] = args["to"]
-        record["to"] = args["to"]
-        record["note"] = args.get("note", "")
-    elif event == "explain":
-        out["status"] = "explained"
-        record["explanation"] = args["explanation"]
-        record["evidence"] = list(args.get("evidence", []))
-    else:
-        out["status"] = "closed"
-        out["outcome"] = args["outcome"]
-        record["outcome"] = args["outcome"]
-        record["reason"] = args["reason"]
-    out["handling"] = [*flag["handling"], record]
-    return out
-
-
 def _serial(n: int, width: int) -> str:
     text = str(n)
     return "0" * (width - len(text)) + text
 
 
 class Funds(Contract):
-    """Projects, disbursements, evidence and anomaly flags with their handling."""
+    """Projects, disbursements, evidence and anomaly flags with their cases."""
 
     def _stamp(self) -> dict[str, Any]:
         caller = self.ctx.caller
@@ -489,56 +415,41 @@ class Funds(Contract):
         ident = "F" + _serial(number, 6)
         flag: dict[str, Any] = {"id": ident, "rule": rule, "subject_kind": kind, "subject": subject}
         flag.update({"projects": list(projects), "owners": owners, "inputs": inputs})
-        flag.update({"index_height": index_height, "status": "open", "assignee": ""})
-        flag.update({"outcome": "", "handling": []})
+        flag.update({"index_height": index_height, "case": ""})
         flag.update(self._stamp())
         self.ctx.put("n/flags", number)
         self.ctx.put("f/" + ident, flag)
         self.ctx.put(f"fk/{rule}/{subject}", ident)
-        self.ctx.put("fs/open/" + ident, 1)
         for p in projects:
             self.ctx.put(f"fp/{p}/{ident}", 1)
         self.ctx.emit("flagged", {"id": ident, "rule": rule, "subject": subject})
         return {"id": ident, "height": flag["height"]}
 
-    def _handle(self, flag_id: str, event: str, args: dict[str, Any]) -> dict[str, Any]:
-        flag = self.ctx.get("f/" + flag_id) if isinstance(flag_id, str) else None
-        if flag is None:
-            raise Failed("not_found", f"there is no flag {flag_id!s}")
-        caller = self.ctx.caller
-        bad = handling_problem(flag, event, caller.dept, caller.actor, args)
-        if bad:
-            head, _, rest = bad.partition(": ")
-            code = {"state": "bad_state", "actor": "not_allowed"}.get(head)
-            raise Failed(code or "bad_handling", rest if code else bad)
-        new = handled(flag, event, self._stamp(), args)
-        if new["status"] != flag["status"]:
-            self.ctx.delete(f"fs/{flag['status']}/{flag_id}")
-            self.ctx.put(f"fs/{new['status']}/{flag_id}", 1)
-        self.ctx.put("f/" + flag_id, new)
-        self.ctx.emit("handled", {"id": flag_id, "event": event, "status": new["status"]})
-        return {"id": flag_id, "status": new["status"], "height": self.ctx.height}
-
     @entry
-    def assign_flag(self, flag: str, to: str, note: str = "") -> dict[str, Any]:
-        """Assign a flag to a person of a department owning one of its projects (by the
-        department that raised it)."""
-        return self._handle(flag, "assign", {"to": to, "note": note})
-
-    @entry
-    def explain_flag(
-        self, flag: str, explanation: str, evidence: list[str] | None = None
-    ) -> dict[str, Any]:
-        """Explain a flag (by its assignee), optionally naming notarised evidence."""
-        return self._handle(
-            flag, "explain", {"explanation": explanation, "evidence": evidence or []}
-        )
-
-    @entry
-    def close_flag(self, flag: str, outcome: str, reason: str) -> dict[str, Any]:
-        """Close an explained flag as confirmed or dismissed, with a reason (by the department
-        that raised it)."""
-        return self._handle(flag, "close", {"outcome": outcome, "reason": reason})
+    def link_case(self, flag: str, case: str) -> dict[str, Any]:
+        """Record the case that handles a flag (by the department that raised it): a case it
+        opened itself about the flag, and the flag's only one."""
+        found = self.ctx.get("f/" + flag) if isinstance(flag, str) and flag else None
+        if found is None:
+            raise Failed("not_found", f"there is no flag {flag!s}")
+        if self.ctx.caller.dept != found["dept"]:
+            raise Failed("not_allowed", f"only {found['dept']}, which raised it, opens its case")
+        if found["case"]:
+            raise Failed("exists", f"flag {flag} is handled in case {found['case']}")
+        try:
+            opened = self.ctx.read("cases", "case", {"case": case})
+        except Exception:
+            raise Failed("not_found", f"there is no case {case!s}") from None
+        if (
+            opened["applicant_kind"] != "department"
+            or opened["subject"] != flag
+            or opened["history"][0]["dept"] != found["dept"]
+        ):
+            raise Failed("wrong_case", f"case {case} is not {found['dept']}'s case about {flag}")
+        found["case"] = case
+        self.ctx.put("f/" + flag, found)
+        self.ctx.emit("case_opened", {"id": flag, "case": case})
+        return {"id": flag, "case": case, "height": self.ctx.height}
 
     @view
     def project(self, project_id: str) -> dict[str, Any] | None:
@@ -562,18 +473,13 @@ class Funds(Contract):
 
     @view
     def flag(self, flag_id: str) -> dict[str, Any] | None:
-        """Return a flag with its inputs and handling (``None`` if there is none)."""
+        """Return a flag with its inputs and its case (``None`` if there is none)."""
         found: dict[str, Any] | None = self.ctx.get("f/" + flag_id) if flag_id else None
         return found
 
     @view
-    def flags(self, status: str = "", limit: int = 100) -> list[dict[str, Any]]:
-        """Return up to ``limit`` flags (of one status if given), in id order."""
+    def flags(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return up to ``limit`` flags, in id order (their handling is their cases')."""
         if not 1 <= limit <= MAX_PAGE:
             raise Failed("bad_limit", f"limit must be 1 to {MAX_PAGE}")
-        if status and status not in FLAG_STATUSES:
-            raise Failed("bad_filter", "status must be one of " + ", ".join(FLAG_STATUSES))
-        if not status:
-            return [v for _, v in self.ctx.scan("f/", limit)]
-        keys = self.ctx.scan(f"fs/{status}/", limit)
-        return [self.ctx.get("f/" + k.split("/")[-1]) for k, _ in keys]
+        return [v for _, v in self.ctx.scan("f/", limit)]

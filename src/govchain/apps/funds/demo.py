@@ -1,6 +1,7 @@
 """Demo data of fund supervision on the demo network: the generated projects, evidence (files
 kept in the node's content store) and disbursements, then a scan of the analytics index that
-raises the flags, and one flag handled from assignment to closing.
+raises the flags (each with its case, opened by the supervising department), and one flag
+handled in its case from claiming to closing.
 
 The projects' owner departments are the demo's transport, housing, health, human resources
 and fire departments; the data bureau (``data``) supervises. A network without one of them
@@ -67,15 +68,20 @@ def seed(node: Any, app_state: Any, network_dir: Any) -> list[str]:
         f"height {report.index_height} "
         f"({', '.join(f'{n} {r}' for r, n in sorted(report.by_rule.items()))})",
     ]
-    if report.raised:
-        flag = desk.flag(report.raised[0])
+    opened = [f for f in desk.flags() if f["case"]]
+    lines.append(f"fund supervision: {len(opened)} flag(s) handled as cases (330100-JG-00NN)")
+    if opened:
+        flag = opened[0]
         owner = flag["owners"][0]
-        officer = f"{owner}/officer"
-        watcher = _actor(app_state, f"{supervisor}/officer")
+        officer = _actor(app_state, f"{owner}/officer")
         approver = _actor(app_state, f"{supervisor}/approver")
-        desk.assign(supervisor, watcher, flag["id"], officer, "请核实并说明。")
-        desk.explain(owner, officer, flag["id"], "拨付时验收报告未及时上传，现已补录存证。")
+        desk.assign(owner, officer, flag["id"], officer, "由本人核实并说明。", role="officer")
+        explanation = "拨付时验收报告未及时上传，现已补录存证。"
+        desk.explain(owner, officer, flag["id"], explanation, role="officer")
         reason = "拨付先于证据属实，已责令整改拨付复核流程。"
-        desk.close(supervisor, approver, flag["id"], "confirmed", reason)
-        lines.append(f"fund supervision: flag {flag['id']} assigned, explained and closed")
+        desk.close(supervisor, approver, flag["id"], "confirmed", reason, role="approver")
+        lines.append(
+            f"fund supervision: flag {flag['id']} claimed, explained and closed "
+            f"(case {flag['case']})"
+        )
     return lines

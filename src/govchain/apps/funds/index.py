@@ -11,7 +11,8 @@ Tables (every row carries the ``height`` and ``position`` of its transaction):
 ``funds_evidence``       one row per notarised evidence item
 ``funds_disbursements``  one row per disbursement (its id is the call's result)
 ``funds_flags``          one row per flag raised: rule, subject, projects (JSON)
-``funds_handling``       one row per handling step of a flag: event, department, actor
+``funds_flag_cases``     one row per flag's case (its handling is the case's, on the case
+                         engine): flag, case number, department, actor
 =======================  ======================================================================
 """
 
@@ -74,14 +75,8 @@ def _flag_rows(f: TxFacts) -> Iterable[tuple[Any, ...]]:
     )  # fmt: skip
 
 
-_EVENTS = {"assign_flag": "assign", "explain_flag": "explain", "close_flag": "close"}
-
-
-def _handling_rows(f: TxFacts) -> Iterable[tuple[Any, ...]]:
-    yield (
-        f.args["flag"], _EVENTS[f.method], f.result["status"], f.department, f.actor,
-        f.time_ms, f.height, f.position,
-    )  # fmt: skip
+def _case_rows(f: TxFacts) -> Iterable[tuple[Any, ...]]:
+    yield (f.args["flag"], f.args["case"], f.department, f.actor, f.time_ms, f.height, f.position)
 
 
 def _x(table: str, columns: str, methods: Iterable[str], rows: Any) -> Extractor:
@@ -138,11 +133,11 @@ EXTRACTORS = [
         _flag_rows,
     ),
     _x(
-        "funds_handling",
-        "flag VARCHAR, event VARCHAR, status VARCHAR, department VARCHAR, actor VARCHAR, "
+        "funds_flag_cases",
+        "flag VARCHAR, case_number VARCHAR, department VARCHAR, actor VARCHAR, "
         "time_ms BIGINT, height BIGINT, position INTEGER",
-        list(_EVENTS),
-        _handling_rows,
+        ["link_case"],
+        _case_rows,
     ),
 ]
 """The tables of fund supervision in the analytics index."""

@@ -13,11 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from govchain.apps.funds.contract import EVIDENCE_KINDS
+from govchain.apps.funds.contract import (
+    MAX_BUDGET,
+    MAX_MILESTONES,
+    MAX_PAYEES,
+    MAX_QUANTITY,
+    MAX_RELATED,
+    MAX_TEXT,
+)
 from govchain.apps.funds.service import FundsDesk, desk_for
 from govchain.errors import Forbidden, SchemaViolation, TooLarge
 from govchain.identity.oidc import Principal
@@ -72,20 +79,107 @@ def _written(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "receipt": f"/v1/transactions/{doc['tx_id']}/receipt"}
 
 
+# The shapes the contract's checks accept (``contract.py``), stated so that the description
+# says them: a request of another shape is refused with 422 before it reaches the desk.
+PROJECT_ID = "^[A-Z][A-Z0-9-]{1,39}$"
+"""A project id: 2 to 40 characters A-Z, 0-9 and '-', starting with a letter."""
+MILESTONE_ID = "^[A-Z][A-Z0-9-]{1,15}$"
+"""A milestone id: as a project id, of at most 16 characters."""
+PAYEE = "^[0-9A-HJ-NP-RTUW-Y]{18}$"
+"""18 characters of the unified social credit code's alphabet (GB 32100)."""
+CODE = "^[a-z][a-z0-9_]{1,31}$"
+"""A category code."""
+_NOT_SPACE = (
+    "[^\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+)
+# Spelled out rather than ``\S``: the contract strips what Python calls white space, which
+# differs from ``\s`` of ECMAScript (a client's reading) and of the validator's engine.
+TRIMMED = f"^{_NOT_SPACE}([\\s\\S]*{_NOT_SPACE})?$"
+"""A text that neither starts nor ends with white space (``str.isspace``)."""
+DIGEST = "^[0-9a-f]{64}$"
+"""An evidence file's hash."""
+_YEAR = "(19|[2-9][0-9])[0-9]{2}"
+_LEAP_YEAR = "((19|[2-9][0-9])(0[48]|[2468][048]|[13579][26])|([2468][048]|[3579][26])00)"
+DATE = (
+    f"^({_YEAR}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+    f"|02-(0[1-9]|1[0-9]|2[0-8]))|{_LEAP_YEAR}-02-29)$"
+)
+"""A calendar date ``YYYY-MM-DD`` from 1900 on (29 February in leap years only)."""
+
+
+def _text(shortest: int, longest: int, about: str) -> Any:
+    return Field(min_length=shortest, max_length=longest, pattern=TRIMMED, description=about)
+
+
+class Payee(BaseModel):
+    """Who a project may pay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=PAYEE)
+    """The payee's unified social credit code (unique in the project)."""
+    name: str = _text(2, 100, "The payee's name")
+    """The payee's name."""
+
+
+class Milestone(BaseModel):
+    """A stage of a project with its share of the budget."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=MILESTONE_ID)
+    """Milestone id (unique in the project)."""
+    name: str = _text(2, 100, "What is done by then")
+    """What is done by then."""
+    amount_fen: int = Field(ge=1, le=MAX_BUDGET)
+    """Its share of the budget in fen."""
+    due: str = Field(pattern=DATE)
+    """Due date (not before the project's start)."""
+
+
+class ProjectCreate(BaseModel):
+    """A key project or public-welfare fund to supervise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=PROJECT_ID)
+    """Project id (unique)."""
+    name: str = _text(2, 100, "The project's name")
+    """Name."""
+    fund: Literal["key_project", "public_welfare"]  # contract.FUNDS
+    """Which kind of fund pays it."""
+    category: str = Field(pattern=CODE)
+    """Category code (peers are compared within one)."""
+    unit: str = _text(1, 20, "Unit of the quantity delivered")
+    """Unit of the quantity delivered."""
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    """Quantity delivered."""
+    budget_fen: int = Field(ge=1, le=MAX_BUDGET)
+    """Budget in fen: the milestones' amounts add up to it."""
+    start_date: str = Field(pattern=DATE)
+    """Start date."""
+    payees: list[Payee] = Field(min_length=1, max_length=MAX_PAYEES)
+    """Who may be paid."""
+    milestones: list[Milestone] = Field(min_length=1, max_length=MAX_MILESTONES)
+    """The stages, each with its amount."""
+    related: list[Annotated[str, Field(pattern=PROJECT_ID)]] = Field(max_length=MAX_RELATED)
+    """Registered projects it relates to (not itself)."""
+
+
 class DisbursementCreate(BaseModel):
     """A payment from a project's budget."""
 
     model_config = ConfigDict(extra="forbid")
 
-    milestone: str = Field(min_length=1, max_length=16)
+    milestone: str = Field(pattern=MILESTONE_ID)
     """Milestone paid for."""
-    payee: str = Field(min_length=18, max_length=18)
+    payee: str = Field(pattern=PAYEE)
     """Payee's unified social credit code (one of the project's payees)."""
-    amount_fen: int = Field(ge=1)
-    """Amount in fen."""
-    paid_on: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
-    """Payment date."""
-    purpose: str = Field(min_length=2, max_length=200)
+    amount_fen: int = Field(ge=1, le=MAX_BUDGET)
+    """Amount in fen (within what is left of the budget)."""
+    paid_on: str = Field(pattern=DATE)
+    """Payment date (not before the project's start)."""
+    purpose: str = _text(2, 200, "What it pays for")
     """What it pays for."""
 
 
@@ -94,9 +188,9 @@ class AssignCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: str = Field(min_length=3, max_length=128)
+    to: str = Field(pattern="^[a-z][a-z0-9_-]{0,31}/[^/]+$", max_length=128)
     """Staff id ``<dept>/<name>`` of a department owning a project of the flag."""
-    note: str = Field(default="", max_length=1000)
+    note: str = Field(default="", max_length=MAX_TEXT)
     """What to look at."""
 
 
@@ -105,9 +199,11 @@ class ExplainCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    explanation: str = Field(min_length=2, max_length=1000)
+    explanation: str = _text(2, MAX_TEXT, "The explanation")
     """The explanation."""
-    evidence: list[str] = Field(default_factory=list, max_length=20)
+    evidence: list[Annotated[str, Field(pattern=DIGEST)]] = Field(
+        default_factory=list, max_length=20
+    )
     """Digests of notarised evidence it rests on."""
 
 
@@ -118,7 +214,7 @@ class CloseCreate(BaseModel):
 
     outcome: Literal["confirmed", "dismissed"]
     """Whether the anomaly is confirmed or dismissed."""
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: str = _text(2, MAX_TEXT, "Why")
     """Why."""
 
 
@@ -147,13 +243,10 @@ def show_project(project_id: str, desk: Desk, who: Reader) -> dict[str, Any]:
 @user.post(
     "/projects", status_code=201, summary="Register a project (transaction)", responses=_WRITE
 )
-def create_project(
-    project: Annotated[dict[str, Any], Body(description="The project (see records.py)")],
-    desk: Desk,
-    who: Writer,
-) -> dict[str, Any]:
-    """Checked field by field first (422 with ``problems``); the caller's department owns it."""
-    return _written(desk.create_project(who.dept, who.user, project))
+def create_project(project: ProjectCreate, desk: Desk, who: Writer) -> dict[str, Any]:
+    """Checked as a whole first (422 with ``problems``: the milestones add up to the budget,
+    none is due before the start, ids do not repeat); the caller's department owns it."""
+    return _written(desk.create_project(who.dept, who.user, project.model_dump()))
 
 
 @user.post(
@@ -174,7 +267,12 @@ def disburse(project_id: str, body: DisbursementCreate, desk: Desk, who: Writer)
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            "description": "The file's bytes (not empty).",
+            "content": {
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary", "minLength": 1}
+                }
+            },
         }
     },
     responses=_WRITE,
@@ -185,8 +283,11 @@ async def add_evidence(
     request: Request,
     desk: Desk,
     who: Writer,
-    kind: Annotated[str, Query(description="One of " + ", ".join(EVIDENCE_KINDS))],
-    title: Annotated[str, Query(min_length=2, max_length=200)],
+    kind: Annotated[
+        Literal["photo", "acceptance", "invoice"],  # contract.EVIDENCE_KINDS
+        Query(description="Its kind"),
+    ],
+    title: Annotated[str, Query(min_length=2, max_length=200, pattern=TRIMMED)],
 ) -> dict[str, Any]:
     """The file's hash goes on-chain; the file is kept in the node's content store."""
     data = bytearray()
@@ -206,8 +307,11 @@ async def add_evidence(
 def list_flags(
     desk: Desk,
     who: Reader,
-    status: Annotated[str, Query(description="open, assigned, explained or closed")] = "",
-    project: Annotated[str, Query(max_length=40)] = "",
+    status: Annotated[
+        Literal["", "open", "assigned", "explained", "closed"],  # contract.FLAG_STATUSES
+        Query(description="Flag status"),
+    ] = "",
+    project: Annotated[str, Query(pattern=f"^({PROJECT_ID[1:-1]})?$")] = "",
 ) -> dict[str, Any]:
     """Flags in id order, each with the inputs that raised it and its handling."""
     flags = desk.flags(status, project)
@@ -236,17 +340,22 @@ def scan(desk: Desk, who: Writer) -> dict[str, Any]:
 
 @user.post("/flags/{flag_id}/assign", summary="Assign a flag (transaction)", responses=_WRITE)
 def assign(flag_id: str, body: AssignCreate, desk: Desk, who: Writer) -> dict[str, Any]:
-    """By the department that raised it."""
-    return _written(desk.assign(who.dept, who.user, flag_id, body.to, body.note))
+    """By staff of the project's department, in the flag's case: the person claims the
+    explanation (``to`` is themself), or an admin reassigns it."""
+    return _written(desk.assign(who.dept, who.user, flag_id, body.to, body.note, role=who.role))
 
 
 @user.post("/flags/{flag_id}/explain", summary="Explain a flag (transaction)", responses=_WRITE)
 def explain(flag_id: str, body: ExplainCreate, desk: Desk, who: Writer) -> dict[str, Any]:
-    """By the person it is assigned to."""
-    return _written(desk.explain(who.dept, who.user, flag_id, body.explanation, body.evidence))
+    """By the person it is assigned to (the case's ``explain`` step)."""
+    return _written(
+        desk.explain(who.dept, who.user, flag_id, body.explanation, body.evidence, role=who.role)
+    )
 
 
 @user.post("/flags/{flag_id}/close", summary="Close a flag (transaction)", responses=_WRITE)
 def close(flag_id: str, body: CloseCreate, desk: Desk, who: Writer) -> dict[str, Any]:
-    """By the department that raised it, once explained."""
-    return _written(desk.close(who.dept, who.user, flag_id, body.outcome, body.reason))
+    """By the department that raised it, once explained (the case's decision)."""
+    return _written(
+        desk.close(who.dept, who.user, flag_id, body.outcome, body.reason, role=who.role)
+    )

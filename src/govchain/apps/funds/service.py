@@ -7,10 +7,20 @@ Flags are computed from the analytics index (``index.load_data``), never from th
 state: the scan waits until the index has caught up with the ledger, runs the rules and the
 detector over what it holds, and records each new finding on-chain with its inputs and the
 index height they were read at.
+
+Each flag is handled as a case (办件) on the case engine, opened by the raising department
+itself (依职权) right after the flag (service ``330100-JG-00NN`` of the raising department and
+the department of the flag's first project; subject: the flag id) and recorded on the flag
+(``link_case``). The handling steps are the case's transitions: *assign* is the project
+department's staff claiming the ``explain`` step (an admin reassigning it), *explain* completes
+it with the explanation, *close* is the raising department's decision (approve: confirmed,
+reject: dismissed) and closing the case. A flag's status, assignee, outcome and handling are
+read from its case and the transactions of its timeline.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,11 +29,11 @@ from typing import Any, Protocol
 import orjson
 
 from govchain.analytics.index import AnalyticsIndex
+from govchain.apps.funds.app import APP
 from govchain.apps.funds.contract import (
     EVIDENCE_KINDS,
-    FLAG_STATUSES,
+    MAX_TEXT,
     disbursement_problem,
-    handling_problem,
     id_problem,
 )
 from govchain.apps.funds.detector import detector_findings
@@ -35,13 +45,16 @@ from govchain.errors import (
     Forbidden,
     GovchainError,
     NotFound,
+    ReplayedNonce,
     SchemaViolation,
     Unavailable,
 )
+from govchain.ledger.receipts import LogEntry
 from govchain.ledger.transactions import Transaction
 from govchain.node.casedesk import CaseDesk
 from govchain.node.content import check_digest
 from govchain.node.node import Node
+from govchain.procedures.cases import Actor
 
 CONTRACT = "funds"
 """Name the contract is committed under."""
@@ -74,6 +87,25 @@ class IndexFollower(Protocol):
     def wait_caught_up(self, timeout: float) -> bool:
         """Wait until the index holds every committed block; return whether it does."""
         ...
+
+
+FLAG_STATUSES = ("open", "assigned", "explained", "closed")
+"""A flag's status, from its case: the ``explain`` step open and unclaimed, claimed, done;
+the case decided."""
+OUTCOMES = {"approved": "confirmed", "rejected": "dismissed"}
+"""A closed flag's outcome, from its case's."""
+FLAG_SERVICES: dict[tuple[str, str], str] = {
+    (str(d["owner"]), str(d["steps"][0]["dept"])): str(d["code"])
+    for d in APP.definitions()
+    if d.get("opened_by") == "department"
+}
+"""The flag case's service for (raising department, department that explains)."""
+EXPLAIN = "explain"
+"""The step of a flag case in which the project's department explains the flag."""
+NONCE_RETRIES = 3
+"""Times a call refused for a stale nonce is signed again and resubmitted."""
+ENGINE_ACTOR = "funds-scan"
+"""Person id (``<dept>/funds-scan``) of the node when it opens a flag's case."""
 
 
 Notify = Callable[[str, str, Mapping[str, str], Mapping[str, str], str, Mapping[str, Any]], None]
@@ -205,11 +237,12 @@ class FundsDesk:
         return found
 
     def flag(self, flag_id: str) -> dict[str, Any]:
-        """Return a flag with its inputs and handling (``NotFound`` if there is none)."""
+        """Return a flag with its inputs, its case and the handling read from the case
+        (``NotFound`` if there is none)."""
         found = self._get("f/" + flag_id) if not id_problem(flag_id) else None
         if found is None:
             raise NotFound(f"there is no flag {flag_id!r}", id=flag_id)
-        return found
+        return self._with_handling(found)
 
     def flags(self, status: str = "", project: str = "") -> list[dict[str, Any]]:
         """Return the flags (of one status, of one project, if given), in id order."""
@@ -224,7 +257,60 @@ class FundsDesk:
             found = [f for f in (self._get("f/" + i) for i in sorted(ids)) if f is not None]
         else:
             found = [v for _, v in self._scan("f/")]
-        return [f for f in found if not status or f["status"] == status]
+        out = [self._with_handling(f, timeline=False) for f in found]
+        return [f for f in out if not status or f["status"] == status]
+
+    def _with_handling(self, flag: dict[str, Any], timeline: bool = True) -> dict[str, Any]:
+        """The flag with ``status``, ``assignee``, ``outcome`` and (with ``timeline``) its
+        ``handling`` steps, read from its case."""
+        out = {**flag, "status": "open", "assignee": "", "outcome": "", "handling": []}
+        if not flag.get("case"):
+            return out
+        case = self.casedesk.case(flag["case"])
+        step = next((s for s in case["steps"] if s["id"] == EXPLAIN), None)
+        if case["outcome"] in OUTCOMES:
+            out["status"], out["outcome"] = "closed", OUTCOMES[case["outcome"]]
+        elif step is not None and step["status"] == "done":
+            out["status"] = "explained"
+        elif step is not None and step["assignee"]:
+            out["status"] = "assigned"
+        out["assignee"] = step["assignee"] if step is not None else ""
+        if timeline:
+            out["handling"] = self._handling(case)
+        return out
+
+    def _handling(self, case: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The case's timeline as handling steps, each with what its transaction said."""
+        steps = []
+        for h in case["history"]:
+            kind = {
+                "claimed": "assign", "reassigned": "assign", "step_pass": "explain",
+                "approved": "close", "rejected": "close",
+            }.get(h["event"])  # fmt: skip
+            if kind is None:
+                continue
+            loc = self.node.ledger.locate(bytes.fromhex(h["tx"]))
+            entry = LogEntry.decode(self.node.ledger.entry_bytes(loc.log_index))
+            args = entry.tx["body"]["args"]
+            step: dict[str, Any] = {
+                "event": kind,
+                "actor": h["actor"],
+                "dept": h["dept"],
+                "height": loc.height,
+                "time_ms": h["time_ms"],
+                "tx_id": h["tx"],
+            }
+            if kind == "assign":
+                step.update(to=args.get("to", h["actor"]), note=args.get("note", ""))
+            elif kind == "explain":
+                step.update(explanation=args.get("note", ""), evidence=args.get("evidence", []))
+            else:
+                step.update(
+                    outcome=OUTCOMES[h["event"]],
+                    reason=args.get("reason", case["reason"]),
+                )
+            steps.append(step)
+        return steps
 
     def project_view(self, project_id: str) -> dict[str, Any]:
         """Return a project with its disbursements, evidence and flags."""
@@ -342,7 +428,10 @@ class FundsDesk:
                 continue
             raised.append(str(outcome["id"]))
             by_rule[f.rule] = by_rule.get(f.rule, 0) + 1
-            self._notify_raised(str(outcome["id"]), f)
+        self.open_cases(dept, raised)
+        for f, outcome in zip(new, outcomes, strict=True):
+            if not isinstance(outcome, GovchainError):
+                self._notify_raised(str(outcome["id"]), f)
         if refused:
             # Another scan raised some of them meanwhile: say what did go in.
             raise Conflict(
@@ -351,20 +440,146 @@ class FundsDesk:
             )
         return ScanReport(height, len(findings), tuple(raised), len(findings) - len(new), by_rule)
 
-    def _handle(self, dept: str, actor: str, method: str, event: str, args: dict[str, Any]) -> Any:
-        flag = self.flag(str(args["flag"]))
-        bad = handling_problem(flag, event, dept, actor, args)
-        if bad:
-            raise _refusal(bad)
-        doc = self._commit(self.casedesk.sign(dept, CONTRACT, method, args, actor))
-        doc["flag"] = self.flag(flag["id"])
-        return doc
+    def open_cases(self, dept: str, flag_ids: list[str]) -> list[str]:
+        """Open the case of each flag (by ``dept``'s node, the department that raised them)
+        and record it on the flag; return the case numbers. A flag whose pair of departments
+        has no flag-case service published on this network is left without a case."""
+        actor = f"{dept}/{ENGINE_ACTOR}"
+        prepared: list[tuple[str, dict[str, Any]]] = []
+        for flag_id in flag_ids:
+            flag = self._get("f/" + flag_id)
+            if flag is None or flag["case"]:
+                continue
+            code = FLAG_SERVICES.get((flag["dept"], flag["owners"][0]))
+            if code is None:
+                continue
+            form = {
+                "flag": flag_id,
+                "rule": flag["rule"],
+                "subject": flag["subject"],
+                "projects": flag["projects"],
+                "inputs": flag["inputs"],
+                "index_height": flag["index_height"],
+            }
+            particulars = {"flag": flag_id, "rule": flag["rule"], "projects": flag["projects"]}
+            try:
+                args = self.casedesk.department_case(
+                    dept, actor, code, flag_id, form, particulars=particulars
+                )
+            except NotFound:  # the service is not published on this network
+                continue
+            prepared.append((flag_id, args))
+        opened = self._commit_signed(
+            [functools.partial(self.casedesk.sign_department_case, dept, actor, a)
+             for _, a in prepared]
+        )  # fmt: skip
+        numbers = [str(case["number"]) for case in opened]
+        self._commit_signed(
+            [
+                functools.partial(
+                    self.casedesk.sign, dept, CONTRACT, "link_case",
+                    {"flag": flag_id, "case": number}, actor,
+                )
+                for (flag_id, _), number in zip(prepared, numbers, strict=True)
+            ]
+        )  # fmt: skip
+        return numbers
 
-    def assign(self, dept: str, actor: str, flag_id: str, to: str, note: str = "") -> Any:
-        """Assign a flag to a person of a department owning one of its projects."""
-        doc = self._handle(
-            dept, actor, "assign_flag", "assign", {"flag": flag_id, "to": to, "note": note}
-        )
+    def _commit_signed(self, signers: list[Callable[[], Transaction]]) -> list[dict[str, Any]]:
+        """Sign the calls together just before committing them, and commit them; sign again
+        those the node refused for a stale nonce (another thread signed for the same member
+        meanwhile: a node accepts a member's nonces only within a small window), a few times.
+        Raise the first other refusal."""
+        outcomes: dict[int, dict[str, Any]] = {}
+        todo = list(range(len(signers)))
+        for _ in range(NONCE_RETRIES):
+            if not todo:
+                break
+            signed = [(i, signers[i]()) for i in todo]
+            results = self.casedesk.commit([tx for _, tx in signed], self.timeout_s)
+            todo = []
+            for (i, _), result in zip(signed, results, strict=True):
+                if isinstance(result, ReplayedNonce):
+                    todo.append(i)
+                elif isinstance(result, GovchainError):
+                    raise result
+                else:
+                    outcomes[i] = result
+        if todo:
+            raise Unavailable(f"{len(todo)} call(s) kept being refused for stale nonces")
+        return [outcomes[i] for i in range(len(signers))]
+
+    def _case_step(
+        self,
+        flag_id: str,
+        dept: str,
+        actor: str,
+        role: str,
+        steps: list[tuple[str, dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """Take case transitions on the flag's case as ``actor`` (checked by the case engine
+        before signing, and again when the block runs); return the last result and the flag."""
+        flag = self.flag(flag_id)
+        number = flag["case"]
+        if not number:
+            raise Conflict(f"flag {flag_id} has no case to handle it in", field="flag")
+        txs: list[Transaction] = []
+        for transition, args in steps:
+            if not txs:  # a later one depends on the state the first leaves: the block checks
+                self.casedesk.preview(
+                    number, transition, Actor("staff", actor, dept, role, f"{dept}/admin"), args
+                )
+            call = {**args, "case": number, "role": role}
+            txs.append(self.casedesk.sign(dept, "cases", transition, call, actor, case=number))
+        outcomes = self.casedesk.commit(txs, self.timeout_s)
+        for outcome in outcomes:
+            if isinstance(outcome, GovchainError):
+                raise outcome
+        last = outcomes[-1]
+        assert isinstance(last, dict)
+        height = self.node.ledger.locate(txs[-1].tx_id).height
+        return {"tx_id": txs[-1].tx_id.hex(), "height": height, "result": last,
+                "case": number, "flag": self.flag(flag_id)}  # fmt: skip
+
+    def next_steps(self, flag: Mapping[str, Any], dept: str, actor: str, role: str) -> list[str]:
+        """The handling steps (``assign``, ``explain``, ``close``) the case engine would let
+        this staff member take on the flag now."""
+        number = flag.get("case")
+        if not number:
+            return []
+        probes = {
+            "assign": ("claim", {"step": EXPLAIN}),
+            "explain": ("complete", {"step": EXPLAIN, "result": "pass", "note": "--"}),
+            "close": ("decide", {"outcome": "reject", "reason": "--"}),
+        }
+        if role == "admin":
+            probes["assign"] = ("reassign", {"step": EXPLAIN, "to": f"{dept}/x"})
+        if flag.get("status") != "explained":
+            del probes["close"]  # the case engine would let it be rejected: the desk waits
+        out = []
+        for name, (transition, args) in probes.items():
+            try:
+                self.casedesk.preview(
+                    str(number), transition, Actor("staff", actor, dept, role, ""), args
+                )
+            except GovchainError:
+                continue
+            out.append(name)
+        return out
+
+    def assign(
+        self, dept: str, actor: str, flag_id: str, to: str, note: str = "", *, role: str
+    ) -> Any:
+        """Give the flag's explanation to a person of the project's department: the person
+        claims it (``to`` is the actor), or an admin of that department reassigns it. ``role``
+        is the actor's staff role, which the node vouches for (from the login)."""
+        args: dict[str, Any] = {"step": EXPLAIN}
+        if note:
+            args["note"] = note
+        if to == actor:
+            doc = self._case_step(flag_id, dept, actor, role, [("claim", args)])
+        else:
+            doc = self._case_step(flag_id, dept, actor, role, [("reassign", {**args, "to": to})])
         self._post(
             to, "funds.flag_assigned", flag_id,
             {"zh": f"请说明预警 {flag_id}", "en": f"Please explain flag {flag_id}"},
@@ -379,12 +594,21 @@ class FundsDesk:
         flag_id: str,
         explanation: str,
         evidence: list[str] | None = None,
+        *,
+        role: str,
     ) -> Any:
-        """Explain a flag assigned to ``actor``, optionally naming notarised evidence."""
-        args = {"flag": flag_id, "explanation": explanation, "evidence": list(evidence or [])}
-        for digest in args["evidence"]:
+        """Explain a flag (completing its case's ``explain`` step; claimed by ``actor``, or
+        by nobody yet), optionally naming notarised evidence."""
+        self.flag(flag_id)
+        found = list(evidence or [])
+        for digest in found:
             self.evidence_item(digest)
-        doc = self._handle(dept, actor, "explain_flag", "explain", args)
+        if not 2 <= len(explanation) <= MAX_TEXT:
+            raise SchemaViolation(
+                f"the explanation is 2 to {MAX_TEXT} characters", field="explanation"
+            )
+        args = {"step": EXPLAIN, "result": "pass", "note": explanation, "evidence": found}
+        doc = self._case_step(flag_id, dept, actor, role, [("complete", args)])
         self._post(
             "dept:" + doc["flag"]["dept"], "funds.flag_explained", flag_id,
             {"zh": f"预警 {flag_id} 已说明", "en": f"Flag {flag_id} was explained"},
@@ -392,10 +616,30 @@ class FundsDesk:
         )  # fmt: skip
         return doc
 
-    def close(self, dept: str, actor: str, flag_id: str, outcome: str, reason: str) -> Any:
-        """Close an explained flag as ``confirmed`` or ``dismissed``, with a reason."""
-        args = {"flag": flag_id, "outcome": outcome, "reason": reason}
-        return self._handle(dept, actor, "close_flag", "close", args)
+    def close(
+        self,
+        dept: str,
+        actor: str,
+        flag_id: str,
+        outcome: str,
+        reason: str,
+        *,
+        role: str,
+    ) -> Any:
+        """Close an explained flag as ``confirmed`` (its case approved) or ``dismissed``
+        (rejected), with a reason; the case is closed with it."""
+        decision = {"confirmed": "approve", "dismissed": "reject"}.get(outcome)
+        if decision is None:
+            raise SchemaViolation("outcome must be confirmed or dismissed", field="outcome")
+        flag = self.flag(flag_id)
+        if not 2 <= len(reason) <= MAX_TEXT:
+            raise SchemaViolation(f"the reason is 2 to {MAX_TEXT} characters", field="reason")
+        if flag["status"] != "explained":
+            raise Conflict(
+                f"flag {flag_id} is {flag['status']}: it is closed once explained", field="flag"
+            )
+        steps = [("decide", {"outcome": decision, "reason": reason}), ("close", {})]
+        return self._case_step(flag_id, dept, actor, role, steps)
 
     # --- notices ----------------------------------------------------------------------------
 

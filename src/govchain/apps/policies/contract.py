@@ -15,7 +15,8 @@ State keys (under ``c/policies/``):
                           version, proposer and approver
 - ``f/<uscc>/<attr>``     the current attested value of an attribute of an enterprise
 - ``a/<attestation id>``  an attestation (value, department, time, expiry, revocation)
-- ``g/<policy>/<uscc>``   a grant decided without an application, with the facts relied on
+- ``g/<policy>/<uscc>``   a grant decided without an application, with its case (办件 the
+                          issuer opened, ``opened_by`` department) and the facts relied on
 - ``ge/<uscc>/<policy>``  index of an enterprise's grants (value ``1``)
 - ``b/<policy>``          the amount granted so far under a policy (fen)
 """
@@ -742,10 +743,12 @@ class Policies(Contract):
     # --- grants without an application --------------------------------------------------------
 
     @entry
-    def grant(self, policy_id: str, uscc: str) -> dict[str, Any]:
-        """Decide a grant of an automatic policy (its issuing department): the enterprise's
-        registry record and live attestations must satisfy the eligibility now; the decision
-        records the attestations relied on and the amount in fen."""
+    def grant(self, policy_id: str, uscc: str, case: str) -> dict[str, Any]:
+        """Decide a grant of an automatic policy (its issuing department) on ``case``, the
+        grant case (办件) the department opened for the enterprise under the policy and has
+        not decided yet: the enterprise's registry record and live attestations must satisfy
+        the eligibility now; the decision records the case, the attestations relied on and the
+        amount in fen."""
         record = self._policy(policy_id)
         policy = record["policy"]
         if self.ctx.caller.dept != policy["issuer"]:
@@ -769,12 +772,14 @@ class Policies(Contract):
             raise Failed(
                 "budget_exhausted", f"{policy_id} has {policy['budget_fen'] - spent} fen left"
             )
+        self._grant_case(case, policy_id, policy["issuer"], uscc)
         relied = variables(policy["eligibility"], [])
         variables(benefit_expression(policy["benefit"]), relied)
         decision = {
             "policy": policy_id,
             "version": record["version"],
             "uscc": uscc,
+            "case": case,
             "amount_fen": amount,
             "facts": [
                 {"attribute": a, "value": facts.get(a), **sources[a]}
@@ -792,6 +797,29 @@ class Policies(Contract):
         self.ctx.put("b/" + policy_id, spent + amount)
         self.ctx.emit("granted", {"policy": policy_id, "uscc": uscc, "amount_fen": amount})
         return decision
+
+    def _grant_case(self, number: Any, policy_id: str, issuer: str, uscc: str) -> None:
+        """Refuse unless ``number`` is an undecided case the issuer opened itself about the
+        enterprise, for this policy (its particulars name it)."""
+        if not isinstance(number, str) or not number:
+            raise Failed("no_case", "a grant is decided on its case: give the case number")
+        try:
+            found = self.ctx.read("cases", "case", {"case": number})
+        except Exception:
+            raise Failed("no_case", f"there is no case {number}") from None
+        opened = found["history"][0]
+        particulars = found.get("particulars") or {}
+        if (
+            found["applicant_kind"] != "department"
+            or opened["dept"] != issuer
+            or found["subject"] != uscc
+            or particulars.get("policy") != policy_id
+        ):
+            raise Failed(
+                "wrong_case", f"case {number} is not {issuer}'s case for {uscc} under {policy_id}"
+            )
+        if found["status"] != "accepted":
+            raise Failed("case_decided", f"case {number} is {found['status']}")
 
     @entry
     def decline(self, policy_id: str, uscc: str, reason: str) -> dict[str, Any]:

@@ -65,8 +65,8 @@ def _revocation_rows(f: TxFacts) -> Iterable[tuple[Any, ...]]:
 def _grant_rows(f: TxFacts) -> Iterable[tuple[Any, ...]]:
     g = f.result
     yield (
-        g["policy"], g["version"], g["uscc"], g["amount_fen"], _json(g["facts"]), f.department,
-        f.height, f.position, f.tx_id,
+        g["policy"], g["version"], g["uscc"], g["amount_fen"], _json(g["facts"]),
+        g.get("case", ""), f.department, f.height, f.position, f.tx_id,
     )  # fmt: skip
 
 
@@ -114,7 +114,8 @@ EXTRACTORS = [
     Extractor(
         "policy_grants",
         "CREATE TABLE policy_grants (policy VARCHAR, version BIGINT, uscc VARCHAR, "
-        "amount_fen BIGINT, facts VARCHAR, department VARCHAR, height BIGINT, "
+        "amount_fen BIGINT, facts VARCHAR, case_number VARCHAR, department VARCHAR, "
+        "height BIGINT, "
         "position INTEGER, tx_id VARCHAR)",
         CONTRACT,
         frozenset({"grant"}),

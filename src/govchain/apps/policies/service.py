@@ -45,7 +45,11 @@ APPLICANT_FIELDS = (
     "truthfulness_pledge",
 )  # fmt: skip
 """Fields of a policy support application the applicant fills in (the rest is pre-filled)."""
-APPLICATION_SERVICES: dict[str, str] = {str(d["code"]): str(d["owner"]) for d in APP.definitions()}
+APPLICATION_SERVICES: dict[str, str] = {
+    str(d["code"]): str(d["owner"])
+    for d in APP.definitions()
+    if d.get("opened_by", "applicant") == "applicant"
+}
 """Policy support applications (one per issuing department): code -> owner."""
 
 
@@ -289,6 +293,11 @@ class PolicyDesk:
         """Grant decisions (of one enterprise if given), by policy."""
         out = [v for _, v in self._scan(PREFIX + b"g/")]
         return [g for g in out if not uscc or g["uscc"] == uscc]
+
+    def spent(self, policy_id: str) -> int:
+        """Fen granted so far under a policy (declined grants released), as committed."""
+        raw = self.node.ledger.state.get_value(PREFIX + b"b/" + policy_id.encode())
+        return 0 if raw is None else int(orjson.loads(raw))
 
     def attestation(self, att_id: str) -> dict[str, Any]:
         """One attestation (``NotFound`` if there is none)."""

@@ -4,9 +4,11 @@ disbursements and flags; one flag with the inputs that raised it, its handling, 
 of the next handling step for whoever may take it.
 
 The pages call the same service functions as the API (``desk_for(request.app.state)``, the
-``FundsDesk`` of ``/v1/apps/funds``). Who may take a step is asked of the contract's own
-function (``contract.handling_problem``) before a form is shown, and again by the desk before
-anything is signed (and by the contract when the block runs).
+``FundsDesk`` of ``/v1/apps/funds``). A flag is handled in its case (办件) on the case engine:
+the steps here are its transitions (claim or reassign, complete the ``explain`` step, decide),
+and the page links to the case in the staff workbench. Who may take a step is asked of the case
+engine (``FundsDesk.next_steps``) before a form is shown, and again before anything is signed
+(and by the ``cases`` contract when the block runs).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import orjson
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from govchain.apps.funds.contract import handling_problem
 from govchain.apps.funds.routes import READERS, WRITERS
 from govchain.apps.funds.service import FundsDesk, desk_for
 from govchain.errors import Conflict, Forbidden, GovchainError, InvalidInput
@@ -79,21 +80,11 @@ def _dept_names(desk: FundsDesk) -> dict[str, str]:
     return {d.id: d.name for d in desk.node.genesis.departments}
 
 
-def next_steps(flag: Mapping[str, Any], session: PortalSession) -> list[str]:
-    """The handling steps the contract would let this staff member take on the flag now."""
-    if session.role not in WRITERS:
+def next_steps(desk: FundsDesk, flag: Mapping[str, Any], session: PortalSession) -> list[str]:
+    """The handling steps the case engine would let this staff member take on the flag now."""
+    if session.role not in WRITERS and session.role != "admin":
         return []
-    probe = {
-        "to": f"{flag['owners'][0]}/x",
-        "explanation": "--",
-        "outcome": "confirmed",
-        "reason": "--",
-    }
-    return [
-        step
-        for step in ("assign", "explain", "close")
-        if not handling_problem(dict(flag), step, session.dept, session.user, probe)
-    ]
+    return desk.next_steps(flag, session.dept, session.user, session.role)
 
 
 @router.get("/staff/funds")
@@ -191,7 +182,7 @@ def _flag_page(
         session=session,
         flag=flag,
         inputs=inputs,
-        possible=next_steps(flag, session),
+        possible=next_steps(desk, flag, session),
         error=error,
         values=dict(values or {}),
         depts=_dept_names(desk),
@@ -224,12 +215,13 @@ def handle_flag(
     desk = desk_for(request.app.state)
     values = {"step": step, "to": to, "text": text, "outcome": outcome}
     try:
+        who = (session.dept, session.user)
         if step == "assign":
-            desk.assign(session.dept, session.user, flag_id, to.strip(), text.strip())
+            desk.assign(*who, flag_id, to.strip() or session.user, text.strip(), role=session.role)
         elif step == "explain":
-            desk.explain(session.dept, session.user, flag_id, text.strip())
+            desk.explain(*who, flag_id, text.strip(), role=session.role)
         elif step == "close":
-            desk.close(session.dept, session.user, flag_id, outcome, text.strip())
+            desk.close(*who, flag_id, outcome, text.strip(), role=session.role)
         else:
             raise InvalidInput("choose a handling step", field="step")
     except Forbidden as exc:

@@ -1,6 +1,6 @@
 """A test network of fund supervision: the demo's owner departments and the supervising data
 bureau, and the ``funds`` contract committed through the lifecycle (installed by one
-department, approved by all)."""
+department, approved by all) with the services of the flags' cases."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from govchain.contracts.packages import code_hash
 from govchain.ledger.genesis import Params
 from govchain.node.casedesk import CaseDesk
 from govchain.node.network import NetworkDir, init_network
+from govchain.procedures.publishing import publication_plan
 
 DEPARTMENTS = [
     ("transport", "交通运输局"),
@@ -49,3 +50,19 @@ def deploy(desk: CaseDesk) -> None:
     calls += [(departments[0], "commit", {"name": APP.contract_name, "version": 1})]
     for dept, method, args in calls:
         desk.commit_one(desk.sign(dept, "lifecycle", method, args, f"{dept}/admin"), 30)
+    publish_definitions(desk)
+
+
+def publish_definitions(desk: CaseDesk) -> None:
+    """Publish the flag cases' services (proposed by the data bureau, approved by each
+    department concerned, published) through the ``services`` contract."""
+    here = {d for d, _ in DEPARTMENTS}
+    admins = {d: f"{d}/admin" for d in here}
+    plan = publication_plan(
+        APP.definitions(), lambda code: None, here, admins, desk.node.suite.hash
+    )
+    for stage in plan.phases:
+        for call in stage:
+            dept = call.member.split("/")[0]
+            tx = desk.sign(dept, "services", call.method, dict(call.args), call.member)
+            desk.commit_one(tx, 30)

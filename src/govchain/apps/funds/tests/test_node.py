@@ -1,6 +1,7 @@
 """Fund supervision on an embedded node: the demo data committed through the contract, indexed
 by the analytics follower, flagged from the index (each flag on-chain with its inputs), the
-flags' precision and recall on the injected anomalies, and a flag handled to its close."""
+flags' precision and recall on the injected anomalies, and a flag handled in its case (opened
+by the raising department) to its close."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from govchain.apps.funds.flags import rule_findings
 from govchain.apps.funds.generator import DemoSet, dataset
 from govchain.apps.funds.index import load_data
 from govchain.apps.funds.records import Finding
-from govchain.apps.funds.service import FundsDesk
-from govchain.errors import Conflict, Forbidden, SchemaViolation
+from govchain.apps.funds.service import FLAG_SERVICES, FundsDesk
+from govchain.errors import Conflict, SchemaViolation
+from govchain.procedures.engine import WrongActor
 
 
 @pytest.fixture(scope="module")
@@ -83,26 +85,71 @@ def test_evidence_is_kept_and_notarised(loaded: FundsDesk) -> None:
     assert hashlib.sha256(data).hexdigest() == item["digest"]
 
 
-def test_a_flag_is_handled_through_to_closing(scanned: FundsDesk) -> None:
+def test_every_raised_flag_has_its_case(scanned: FundsDesk) -> None:
+    flags = scanned.flags()
+    assert flags and all(f["case"] for f in flags)
+    for f in flags[:5]:
+        case = scanned.casedesk.case(f["case"])
+        assert (case["subject"], case["applicant_kind"], case["status"]) == (
+            f["id"], "department", "accepted",
+        )  # fmt: skip
+        assert case["service"] == FLAG_SERVICES[("data", f["owners"][0])]
+        assert case["particulars"]["flag"] == f["id"] and case["applicant"] == "data/funds-scan"
+        explain = next(s for s in case["steps"] if s["id"] == "explain")
+        assert explain["status"] == "open" and f["status"] == "open"
+
+
+def test_a_flag_is_handled_through_to_closing_in_its_case(scanned: FundsDesk) -> None:
     flag = next(f for f in scanned.flags("open") if f["rule"] == "missing_evidence")
-    owner = flag["owners"][0]
-    with pytest.raises(Forbidden):
-        scanned.assign(owner, f"{owner}/officer-1", flag["id"], f"{owner}/officer-1")
-    with pytest.raises(SchemaViolation):
-        scanned.assign("data", "data/officer-1", flag["id"], "fire/officer-9")
+    owner, fid = flag["owners"][0], flag["id"]
+    officer, other = f"{owner}/officer-1", f"{owner}/officer-2"
+    assert scanned.next_steps(flag, owner, officer, "officer") == ["assign", "explain"]
+    assert scanned.next_steps(flag, "data", "data/approver-1", "approver") == []
+    with pytest.raises(WrongActor):  # the supervising department does not take the step
+        scanned.assign("data", "data/officer-1", fid, "data/officer-1", role="officer")
+    with pytest.raises(WrongActor):  # an officer claims for themself; an admin reassigns
+        scanned.assign(owner, officer, fid, other, role="officer")
     with pytest.raises(Conflict):
-        scanned.close("data", "data/officer-1", flag["id"], "dismissed", "没有说明不能关闭")
-    scanned.assign("data", "data/officer-1", flag["id"], f"{owner}/officer-1", "请说明")
-    with pytest.raises(Forbidden):
-        scanned.explain(owner, f"{owner}/officer-2", flag["id"], "不是被指派的人")
-    scanned.explain(owner, f"{owner}/officer-1", flag["id"], "验收报告迟交，已补录。")
-    doc = scanned.close("data", "data/approver-1", flag["id"], "confirmed", "证据晚于拨付，属实。")
+        scanned.close(
+            "data", "data/approver-1", fid, "dismissed", "没有说明不能关闭", role="approver"
+        )
+    doc = scanned.assign(owner, officer, fid, officer, "由本人说明", role="officer")
+    assert doc["flag"]["status"] == "assigned" and doc["flag"]["assignee"] == officer
+    with pytest.raises(WrongActor):
+        scanned.explain(owner, other, fid, "不是认领的人", role="officer")
+    scanned.explain(owner, officer, fid, "验收报告迟交，已补录。", role="officer")
+    with pytest.raises(WrongActor):  # the decision is the approver's
+        scanned.close(
+            "data", "data/officer-1", fid, "confirmed", "证据晚于拨付，属实。", role="officer"
+        )
+    doc = scanned.close(
+        "data", "data/approver-1", fid, "confirmed", "证据晚于拨付，属实。", role="approver"
+    )
     closed = doc["flag"]
     assert closed["status"] == "closed" and closed["outcome"] == "confirmed"
     assert [h["event"] for h in closed["handling"]] == ["assign", "explain", "close"]
-    assert closed["handling"][1]["actor"] == f"{owner}/officer-1"
+    assert closed["handling"][1]["actor"] == officer
+    assert closed["handling"][1]["explanation"] == "验收报告迟交，已补录。"
+    assert closed["handling"][2]["reason"] == "证据晚于拨付，属实。"
+    case = scanned.casedesk.case(closed["case"])
+    assert (case["status"], case["outcome"]) == ("closed", "approved")
+    events = [h["event"] for h in case["history"]]
+    assert events == ["submitted", "accepted", "claimed", "step_pass", "approved", "closed"]
     with pytest.raises(Conflict):
-        scanned.assign("data", "data/officer-1", flag["id"], f"{owner}/officer-1")
+        scanned.assign(owner, officer, fid, officer, role="officer")
+
+
+def test_a_dismissed_flag_rejects_its_case(scanned: FundsDesk) -> None:
+    flag = next(f for f in scanned.flags("open") if f["rule"] != "missing_evidence")
+    owner, fid = flag["owners"][0], flag["id"]
+    scanned.assign(owner, f"{owner}/chief", fid, f"{owner}/officer-3", "请说明", role="admin")
+    scanned.explain(owner, f"{owner}/officer-3", fid, "单价含征地费用。", role="officer")
+    assert scanned.flag(fid)["status"] == "explained"
+    doc = scanned.close("data", "data/approver-1", fid, "dismissed", "说明合理。", role="approver")
+    case = scanned.casedesk.case(doc["case"])
+    assert (case["outcome"], case["reason"]) == ("rejected", "说明合理。")
+    assert doc["flag"]["outcome"] == "dismissed"
+    assert doc["flag"]["handling"][0]["to"] == f"{owner}/officer-3"
 
 
 def test_disbursements_over_budget_are_refused(loaded: FundsDesk) -> None:

@@ -12,8 +12,9 @@ import pytest
 from govchain.apps.policies.app import APP
 from govchain.apps.policies.contract import civil_date, full_years
 from govchain.apps.policies.rules import shipped_policies
+from govchain.procedures.publishing import publication_plan
 from govchain.procedures.uscc import issue_uscc
-from govchain.sdk.testing import ContractHarness
+from govchain.sdk.testing import DEPARTMENTS, ContractHarness
 
 POLICIES = {p["id"]: p for p in shipped_policies()}
 RD = POLICIES["zj-rd-expense-support"]
@@ -54,6 +55,45 @@ def _publish(h: ContractHarness, policy: dict[str, Any]) -> None:
         "version": h.view("policy", {"policy_id": policy["id"]})["version"],
     }
     _ok(h.call("approve", args, member=f"{policy['issuer']}/admin", actor="p2"))
+
+
+GRANT_SERVICES = {
+    str(d["owner"]): d for d in APP.definitions() if d.get("opened_by") == "department"
+}
+"""The grant cases' services (免申即享), by issuing department."""
+
+
+def _open_case(h: ContractHarness, policy: dict[str, Any], uscc: str) -> str:
+    """Publish the issuer's grant service (once) and open its case for the enterprise under
+    the policy, as the issuer's node does; return the case number."""
+    issuer = policy["issuer"]
+    service = GRANT_SERVICES[issuer]
+    if h.view("list", contract="services") == [] or not any(
+        row["code"] == service["code"] for row in h.view("list", contract="services")
+    ):
+        admins = {d: f"{d}/admin" for d in DEPARTMENTS}
+        plan = publication_plan([service], lambda c: None, DEPARTMENTS, admins, h.suite.hash)
+        for phase in plan.phases:
+            for c in phase:
+                _ok(h.call(c.method, dict(c.args), contract="services", member=c.member))
+    args = {
+        "service": service["code"],
+        "subject": uscc,
+        "form_hash": "ab" * 32,
+        "particulars": {"policy": policy["id"]},
+        "role": "system",
+    }
+    opened = h.call(
+        "submit", args, contract="cases", member=f"{issuer}/admin", actor=f"{issuer}/engine"
+    )
+    return str(_ok(opened)["number"])
+
+
+def _grant(h: ContractHarness, policy: dict[str, Any], uscc: str, case: str = "") -> Any:
+    """Open the grant's case (unless given) and decide the grant on it."""
+    number = case or _open_case(h, policy, uscc)
+    args = {"policy_id": policy["id"], "uscc": uscc, "case": number}
+    return h.call("grant", args, member=f"{policy['issuer']}/admin")
 
 
 RD_FACTS = {
@@ -136,7 +176,7 @@ def test_grant_records_the_attestations_relied_on(h: ContractHarness) -> None:
     uscc = _enterprise(h, 2)
     _publish(h, RD)
     ids = _attest(h, uscc, RD_FACTS)
-    decision = _ok(h.call("grant", {"policy_id": RD["id"], "uscc": uscc}, member="tax/admin"))
+    decision = _ok(_grant(h, RD, uscc))
     assert decision["amount_fen"] == 5_000_000  # 10% of 500,000 yuan, under the 1 million cap
     relied = {f["attribute"]: f for f in decision["facts"]}
     assert sorted(relied) == sorted(RD_FACTS)
@@ -144,7 +184,7 @@ def test_grant_records_the_attestations_relied_on(h: ContractHarness) -> None:
     assert relied["rd_share_bps"] == {
         "attribute": "rd_share_bps", "value": 450, "dept": "tax", "attestation": ids[1],
     }  # fmt: skip
-    again = h.call("grant", {"policy_id": RD["id"], "uscc": uscc}, member="tax/admin")
+    again = _grant(h, RD, uscc)
     assert "granted" in str(again.error)
     assert h.view("grants", {"uscc": uscc}) == [decision]
 
@@ -153,7 +193,7 @@ def test_a_fact_changing_after_the_grant_leaves_the_decision(h: ContractHarness)
     uscc = _enterprise(h, 3)
     _publish(h, RD)
     _attest(h, uscc, RD_FACTS)
-    decision = _ok(h.call("grant", {"policy_id": RD["id"], "uscc": uscc}, member="tax/admin"))
+    decision = _ok(_grant(h, RD, uscc))
     _attest(h, uscc, {"rd_share_bps": 100, "tax_arrears": True})
     assert h.view("check", {"policy_id": RD["id"], "uscc": uscc})["status"] == "not"
     assert h.view("decision", {"policy_id": RD["id"], "uscc": uscc}) == decision
@@ -167,7 +207,7 @@ def test_a_revoked_attestation_blocks_a_grant_not_yet_made(h: ContractHarness) -
     _ok(h.call("revoke", {"attestation": ids[1], "reason": "申报有误，已更正"}, member="tax/admin"))
     check = h.view("check", {"policy_id": RD["id"], "uscc": uscc})
     assert check["status"] == "nearly" and "rd_share_bps" not in check["facts"]
-    r = h.call("grant", {"policy_id": RD["id"], "uscc": uscc}, member="tax/admin")
+    r = _grant(h, RD, uscc)
     assert r.status == "failed" and "not_eligible" in str(r.error)
     assert h.view("decision", {"policy_id": RD["id"], "uscc": uscc}) is None
 
@@ -178,7 +218,7 @@ def test_an_expired_attestation_no_longer_counts(h: ContractHarness) -> None:
     rows = [{"uscc": uscc, "attribute": k, "value": v} for k, v in RD_FACTS.items()]
     _ok(h.call("attest", {"facts": rows, "valid_days": 1}, member="tax/officer"))
     h.advance(2 * 86_400_000)
-    r = h.call("grant", {"policy_id": RD["id"], "uscc": uscc}, member="tax/admin")
+    r = _grant(h, RD, uscc)
     assert "not_eligible" in str(r.error)
 
 
@@ -200,7 +240,7 @@ def test_decline_by_the_enterprise_releases_the_budget(h: ContractHarness) -> No
     uscc = _enterprise(h, 7)
     _publish(h, RD)
     _attest(h, uscc, RD_FACTS)
-    _ok(h.call("grant", {"policy_id": RD["id"], "uscc": uscc}, member="tax/admin"))
+    _ok(_grant(h, RD, uscc))
     args = {"policy_id": RD["id"], "uscc": uscc, "reason": "本年度不申领"}
     stranger = h.call("decline", args, member="tax/admin", actor="person/other")
     assert "not_agent" in str(stranger.error)
@@ -216,8 +256,8 @@ def test_budget_caps_the_grants(h: ContractHarness) -> None:
     a, b = _enterprise(h, 8), _enterprise(h, 9)
     _attest(h, a, RD_FACTS)
     _attest(h, b, RD_FACTS)
-    _ok(h.call("grant", {"policy_id": RD["id"], "uscc": a}, member="tax/admin"))
-    r = h.call("grant", {"policy_id": RD["id"], "uscc": b}, member="tax/admin")
+    _ok(_grant(h, RD, a))
+    r = _grant(h, RD, b)
     assert "budget_exhausted" in str(r.error)
 
 
@@ -226,7 +266,28 @@ def test_application_policies_are_not_granted_automatically(h: ContractHarness) 
     _publish(h, policy)
     uscc = _enterprise(h, 10)
     _attest(h, uscc, {"tax_paid_fen": 2 * 10**9, "tax_arrears": False})
-    r = h.call("grant", {"policy_id": policy["id"], "uscc": uscc}, member="tax/admin")
+    r = _grant(h, policy, uscc)
     assert "not_automatic" in str(r.error)
     check = h.view("check", {"policy_id": policy["id"], "uscc": uscc})
     assert check["status"] == "qualifies" and check["benefit_fen"] == 50 * 10**6
+
+
+def test_a_grant_is_decided_on_the_issuers_own_case(h: ContractHarness) -> None:
+    uscc, other = _enterprise(h, 11), _enterprise(h, 12)
+    _publish(h, RD)
+    _attest(h, uscc, RD_FACTS)
+    assert "no_case" in str(_grant(h, RD, uscc, case="20260101999999").error)
+    elsewhere = _open_case(h, RD, other)  # the case of another enterprise
+    assert "wrong_case" in str(_grant(h, RD, uscc, case=elsewhere).error)
+    number = _open_case(h, RD, uscc)
+    decided = {"case": number, "role": "approver", "outcome": "reject", "reason": "测试"}
+    _ok(h.call("decide", decided, contract="cases", member="tax/admin", actor="tax/zhao"))
+    assert "case_decided" in str(_grant(h, RD, uscc, case=number).error)
+    decision = _ok(_grant(h, RD, uscc))
+    case = h.view("case", {"case": decision["case"]}, contract="cases")
+    assert (case["subject"], case["applicant_kind"], case["status"]) == (
+        uscc,
+        "department",
+        "accepted",
+    )
+    assert case["particulars"] == {"policy": RD["id"]}

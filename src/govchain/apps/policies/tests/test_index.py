@@ -13,7 +13,7 @@ from govchain.analytics.extract import TxFacts, check_extractor
 from govchain.apps.policies.app import APP
 from govchain.apps.policies.index import EXTRACTORS
 from govchain.apps.policies.rules import shipped_policies
-from govchain.apps.policies.tests.test_contract import RD_FACTS, _enterprise
+from govchain.apps.policies.tests.test_contract import RD_FACTS, _enterprise, _open_case
 from govchain.ledger.receipts import Receipt
 from govchain.sdk.testing import ContractHarness
 
@@ -43,11 +43,12 @@ def test_rows_of_real_calls_fill_every_column() -> None:
     h = ContractHarness.for_app(APP)
     uscc = _enterprise(h, 21)
     facts = [{"uscc": uscc, "attribute": k, "value": v} for k, v in RD_FACTS.items()]
+    number = _open_case(h, RD, uscc)
     calls: list[tuple[str, dict[str, Any], str, str]] = [
         ("propose", {"policy": RD}, "tax/officer", "p1"),
         ("approve", {"policy_id": RD["id"], "version": 1}, "tax/admin", "p2"),
         ("attest", {"facts": facts}, "tax/officer", "p3"),
-        ("grant", {"policy_id": RD["id"], "uscc": uscc}, "tax/admin", "engine"),
+        ("grant", {"policy_id": RD["id"], "uscc": uscc, "case": number}, "tax/admin", "engine"),
         ("decline", {"policy_id": RD["id"], "uscc": uscc, "reason": "不需要"}, "tax/admin",
          "person/legal-rep-1"),
     ]  # fmt: skip
@@ -66,5 +67,6 @@ def test_rows_of_real_calls_fill_every_column() -> None:
     grant = tables["policy_grants"][0]
     assert grant[:4] == (RD["id"], 1, uscc, 5_000_000)
     assert {f["attribute"] for f in orjson.loads(grant[4])} == set(RD_FACTS)
+    assert grant[5] == number
     assert tables["policy_declines"][0][:4] == (RD["id"], uscc, "不需要", "person/legal-rep-1")
     assert tables["policy_proposals"][0][:4] == (RD["id"], 1, "tax", "automatic")

@@ -9,10 +9,12 @@ import copy
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from govchain.apps.policies.contract import assess
 from govchain.apps.policies.demo import fact_rows, synthetic_facts
+from govchain.apps.policies.follower import GRANT_SERVICES
 from govchain.apps.policies.rules import shipped_policies
 from govchain.apps.policies.service import PolicyDesk
 from govchain.apps.policies.tests.conftest import AGENT, DEPARTMENTS, import_enterprises
@@ -101,6 +103,40 @@ def test_automatic_policies_are_granted_and_notified(
         assert all(f["attestation"] for f in g["facts"])
         kinds = [n.kind for n in board.list("uscc:" + g["uscc"], limit=200)]
         assert "policy.grant" in kinds
+
+
+def test_each_grant_is_a_case_the_issuer_opened_and_decided(
+    world: dict[str, Any], desk: PolicyDesk, node: Node
+) -> None:
+    grants = desk.grants()
+    assert grants
+    for g in grants:
+        issuer = desk.policy(g["policy"])["policy"]["issuer"]
+        case = desk.casedesk.case(g["case"])
+        assert case["service"] == GRANT_SERVICES[issuer]
+        assert (case["subject"], case["applicant_kind"], case["applicant"]) == (
+            g["uscc"],
+            "department",
+            f"{issuer}/policy-engine",
+        )
+        assert (case["status"], case["outcome"]) == ("closed", "approved")
+        assert [h["event"] for h in case["history"]] == [
+            "submitted", "accepted", "approved", "closed",
+        ]  # fmt: skip
+        relied = [f["attestation"] for f in g["facts"]]
+        assert case["particulars"] == {
+            "policy": g["policy"],
+            "version": g["version"],
+            "amount_fen": g["amount_fen"],
+            "attestations": relied,
+        }
+        # The form hash commits to the form kept with the issuer: the same attestations.
+        _, data = desk.casedesk.materials.read(issuer, case["form_hash"], issuer)
+        form = orjson.loads(data)
+        assert [f["attestation"] for f in form["facts"]] == relied
+        assert form["amount_fen"] == g["amount_fen"] and form["uscc"] == g["uscc"]
+        about = node.query("cases", "cases_about", {"subject": g["uscc"], "limit": 1000})
+        assert g["case"] in [c["number"] for c in about]
 
 
 def test_a_new_fact_is_matched_and_granted(world: dict[str, Any], desk: PolicyDesk) -> None:
