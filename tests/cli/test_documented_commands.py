@@ -89,9 +89,7 @@ def root() -> CliCommand:
 # --- 1. every documented command parses -------------------------------------------------------
 
 
-def test_every_documented_command_parses(
-    root: CliCommand, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_every_documented_command_parses(root: CliCommand, monkeypatch: pytest.MonkeyPatch) -> None:
     # A new account's password is prompted for when parsing (the docs type it at the prompt,
     # or set it in the environment, which the prompt reads first).
     monkeypatch.setenv("GOVCHAIN_NEW_PASSWORD", "Documented-password-1")
