@@ -4,9 +4,8 @@ charts, all through the chart partial (``partials/chart.html``, ``static/charts.
 
 In process (``site``): every chart's data attribute holds the figures of its table, which are
 those of ``analytics.decisions`` over the same index; the downloads open (``csv``, openpyxl).
-In a real browser (Debian's Chromium against ``govchain demo``): the charts are drawn without a
-Content Security Policy error, the pages pass axe-core, and the overview, a department's report
-and the supervision overview are photographed into ``docs/images/portal/``.
+In a real browser: ``test_browser.py::test_dashboards_in_a_browser`` (on the browser tests'
+``govchain demo``).
 """
 
 from __future__ import annotations
@@ -17,17 +16,14 @@ import gzip
 import html
 import io
 import json
-import os
 import re
-import time
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
-from conftest import Demo, Site, start_demo
+from conftest import Site
 from govchain.analytics.decisions import department_report, departments_overview, period_of
 from govchain.analytics.export import hours
 from govchain.analytics.follow import index_for
@@ -233,84 +229,3 @@ def test_the_supervision_pages_draw_their_charts_with_the_partial(
     assert pie["kind"] == "pie"
     assert pie["series"][0]["values"] == [counts["high"], counts["medium"], counts["low"]]
     assert ECHARTS in risk.text
-
-
-# --- in a real browser ----------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def small_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    """``govchain demo`` with supervision facts of a few hundred enterprises (not 10,000)."""
-    folder = tmp_path_factory.mktemp("dash-demo")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(os.environ, "GOVCHAIN_DEMO_SUPERVISION", "300")
-        running = start_demo(folder / "demo", folder / "demo.log", timeout_s=300.0)
-    try:
-        yield running
-    finally:
-        assert running.stop() == 0, running.log.read_text()
-
-
-CHART_PAGE_BYTES = 300_000
-"""Heaviest a page with charts may be: the charting library alone is ~170 KB compressed, so
-these pages have their own budget instead of the 200 KB of the others."""
-
-
-def test_dashboards_in_a_browser(small_demo: Demo) -> None:
-    from browser import MAX_PAGE_BYTES, SHOTS, Audits, Visitor, launch
-    from playwright.sync_api import sync_playwright
-
-    from govchain.apps.enterprise.demo import DEMO_PASSWORD
-    from govchain.identity.demo_totp import demo_key
-    from govchain.identity.totp import totp
-    from govchain.node.network import NetworkDir
-
-    chain = NetworkDir(small_demo.root).genesis().chain_id
-    audits = Audits()
-    with sync_playwright() as p:
-        chromium = launch(p)
-        try:
-            v = Visitor(chromium, small_demo.url, audits)
-            page = v.page
-            v.page.goto("/login/start?next=/staff/decisions")
-            login = small_demo.logins["market/officer"]
-            page.fill("input[name=login]", login)
-            page.fill("input[name=password]", DEMO_PASSWORD)
-            if page.locator("input[name=otp]").count():
-                page.fill("input[name=otp]", totp(demo_key(chain, login), int(time.time())))
-            with page.expect_navigation():
-                page.click("form[action='/oidc/authorize'] button[type=submit]")
-            assert v.path().startswith("/staff/decisions"), v.path()
-            page.wait_for_selector("#departments-cases canvas")
-            v.check("dashboard-decisions")
-            assert page.locator("details[data-chart-table][open]").count() == 0  # folded
-            for path, drawn, shot in (
-                ("/staff/decisions/market", "#month-cases canvas", "dashboard-department"),
-                ("/staff/supervision", "div.chart canvas", "dashboard-supervision"),
-                ("/staff/supervision/risk", "#risk-classes canvas", None),
-            ):
-                page.goto(path)
-                page.wait_for_selector(drawn)
-                v.check(shot)
-                if shot == "dashboard-department":  # every chart of the report, for the docs
-                    page.screenshot(path=SHOTS / f"{shot}-full.png", full_page=True)
-            v.goto("/staff")  # no chart: the library is not loaded
-            v.close()
-        finally:
-            chromium.close()
-    problems = []
-    for audit in audits.pages:
-        charted = audit.name.startswith(("dashboard-", "/staff/supervision", "/staff/decisions"))
-        for problem in audit.problems():
-            if charted and f"(limit {MAX_PAGE_BYTES})" in problem:
-                continue  # judged against CHART_PAGE_BYTES below
-            problems.append(problem)
-        if charted:
-            assert audit.weight < CHART_PAGE_BYTES, (audit.name, audit.weight)
-        else:
-            assert audit.weight < MAX_PAGE_BYTES, (audit.name, audit.weight)
-    assert not problems, "\n".join(problems)
-    for name in ("decisions-desktop", "department-phone", "department-full", "supervision-desktop"):
-        shot = SHOTS / f"dashboard-{name}.png"
-        assert shot.exists() and shot.stat().st_size > 1000, shot
-    print("\n" + audits.summary())

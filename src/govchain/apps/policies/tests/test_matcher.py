@@ -170,7 +170,7 @@ def policies(draw: st.DrawFn) -> dict[str, Any]:
     return policy
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies(), enterprises(small=True))
 def test_matcher_agrees_on_generated_rules(
     policy: dict[str, Any], rows: list[dict[str, Any]]
