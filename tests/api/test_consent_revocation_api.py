@@ -7,61 +7,20 @@ worker does not answer again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from case_fixtures import api, app, net, node
 from case_helpers import CUSTOMS_FILING, FORM, login_citizen, register_enterprise, wait_for
 from fastapi import FastAPI
 
-from govchain.api.app import create_app
-from govchain.api.settings import ApiSettings
-from govchain.cli.apps import publish_definitions
 from govchain.errors import Forbidden
-from govchain.ledger.genesis import Params
-from govchain.node.embedded import open_embedded
-from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
 from govchain.node.node import Node
-from govchain.sdk import find_app
 
 FILING = "330100-BA-0003"
 """报关单位备案: its business licence is held by market (answered by attestation)."""
 
-
-@pytest.fixture
-def net(tmp_path: Path) -> NetworkDir:
-    root = tmp_path / "net"
-    init_network(
-        root,
-        chain_id="consent-test",
-        suite_name="intl",
-        departments=list(DEMO_DEPARTMENTS),
-        params=Params(state_buckets=256, block_max_ms=5),
-    )
-    return NetworkDir(root)
-
-
-@pytest.fixture
-def node(net: NetworkDir) -> Iterator[Node]:
-    n = open_embedded(net.root, in_memory=True)
-    n.start()
-    try:
-        app = find_app("enterprise")
-        publish_definitions(n, net.root, app.definitions(), app.resources())
-        yield n
-    finally:
-        n.stop(drain=True)
-
-
-@pytest.fixture
-def app(node: Node, net: NetworkDir) -> FastAPI:
-    return create_app(node, ApiSettings(network_dir=net.root, wait_timeout_s=20.0))
-
-
-@pytest.fixture
-def api(app: FastAPI, client_for: Callable[[FastAPI], Any]) -> Any:
-    return client_for(app)
+__all__ = ["api", "app", "net", "node"]  # fixtures used here
 
 
 def upload(api: Any, who: dict[str, str], name: str, data: bytes) -> str:

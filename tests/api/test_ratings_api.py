@@ -4,11 +4,9 @@ the handling department answers; the figures count what happened."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
+from case_fixtures import api, app, net, node
 from case_helpers import (
     REGISTRATION,
     apply_for_registration,
@@ -18,51 +16,9 @@ from case_helpers import (
 )
 from fastapi import FastAPI
 
-from govchain.api.app import create_app
-from govchain.api.settings import ApiSettings
-from govchain.cli.apps import publish_definitions
-from govchain.ledger.genesis import Params
-from govchain.node.embedded import open_embedded
-from govchain.node.network import DEMO_DEPARTMENTS, NetworkDir, init_network
-from govchain.node.node import Node
-from govchain.sdk import find_app
-
 OTHER_ID = "110101199003074477"
 
-
-@pytest.fixture
-def net(tmp_path: Path) -> NetworkDir:
-    root = tmp_path / "net"
-    init_network(
-        root,
-        chain_id="ratings-test",
-        suite_name="intl",
-        departments=list(DEMO_DEPARTMENTS),
-        params=Params(state_buckets=256, block_max_ms=5),
-    )
-    return NetworkDir(root)
-
-
-@pytest.fixture
-def node(net: NetworkDir) -> Iterator[Node]:
-    n = open_embedded(net.root, in_memory=True)
-    n.start()
-    try:
-        app = find_app("enterprise")
-        publish_definitions(n, net.root, app.definitions(), app.resources())
-        yield n
-    finally:
-        n.stop(drain=True)
-
-
-@pytest.fixture
-def app(node: Node, net: NetworkDir) -> FastAPI:
-    return create_app(node, ApiSettings(network_dir=net.root, wait_timeout_s=20.0))
-
-
-@pytest.fixture
-def api(app: FastAPI, client_for: Callable[[FastAPI], Any]) -> Any:
-    return client_for(app)
+__all__ = ["api", "app", "net", "node"]  # fixtures used here
 
 
 def _rejected_case(api: Any, app: FastAPI, citizen: dict[str, str]) -> str:
