@@ -14,14 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from govchain.analytics.export import (
-    MONTH_COLUMNS,
-    OVERVIEW_COLUMNS,
-    SERVICE_COLUMNS,
-    hours,
-)
-from govchain.analytics.follow import INDEX_FILE
-from govchain.analytics.index import query_file
 from govchain.cli.client import path_segment
 from govchain.cli.options import DEFAULT_NETWORK, DEFAULT_URL, DataOpt, NetworkOpt, UrlOpt
 from govchain.cli.output import CliError, console, reports_errors
@@ -149,6 +141,10 @@ def rebuild(
 
 
 def _print_report(doc: dict[str, Any]) -> None:
+    # Imported here, as in the other commands: DuckDB and openpyxl cost every other govchain
+    # command a second of start-up.
+    from govchain.analytics.export import MONTH_COLUMNS, SERVICE_COLUMNS, hours
+
     services = new_table(*SERVICE_COLUMNS, title=f"{doc['department']}: cases per service")
     for s in doc["services"]:
         services.add_row(
@@ -196,6 +192,8 @@ def decisions(
     if dept is not None:
         _print_report(doc)
         return
+    from govchain.analytics.export import OVERVIEW_COLUMNS, hours
+
     table = new_table(*OVERVIEW_COLUMNS, title="departments")
     for d in doc["departments"]:
         table.add_row(
@@ -244,6 +242,9 @@ def query(
 ) -> None:
     """Run a SELECT on a stopped node's index file (a running node's: use the API)."""
     base = data or NetworkDir(network).data_dir(EMBEDDED_NODE)
+    from govchain.analytics.follow import INDEX_FILE
+    from govchain.analytics.index import query_file
+
     columns, rows = query_file(Path(base) / INDEX_FILE, sql)
     if as_json:
         print_json([dict(zip(columns, [_plain(v) for v in r], strict=True)) for r in rows])
